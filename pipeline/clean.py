@@ -1,0 +1,539 @@
+"""Clean stage: from an original text to a cleaned text plus a complete edit log.
+
+Cleaning runs as a few passes. Each pass computes non-overlapping edits on its
+input (start, end, replacement, reason) and applies them at once, so every
+character removed or inserted is logged with its reason. Because each logged
+edit keeps the text it removed, the original can be rebuilt from the cleaned
+text and the log: that rebuild is the conservation check (``restore``).
+
+Passes, in order:
+  1. ``pages``      put pages back in reading order (a permutation, no loss)
+  2. ``remove``     boilerplate blocks and page furniture named in source.toml
+  3. ``whitespace`` trailing blanks, runs of blank lines, start/end of text
+  4. ``join``       hard line wraps, line-end hyphens, paragraphs split by page breaks
+  5. ``emend``      explicit emendations (sic -> corr) listed in source.toml
+
+Everything source-specific comes from the ``[clean]`` table of source.toml.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .errors import PipelineError
+from .sources import Source
+
+REASONS = (
+    "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "whitespace", "emendation",
+)
+WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
+# A paragraph ending in one of these is taken as complete; anything else followed
+# by a paragraph starting in lowercase is a paragraph split by a page break.
+TERMINAL = set(".?!:;\"'”’)]*…") | set("⁰¹²³⁴⁵⁶⁷⁸⁹")
+DASHES = "–—"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change computed on one pass's input text."""
+
+    start: int
+    end: int
+    replacement: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class AppliedEdit:
+    """An edit once applied: where it was in the pass input and output, what it removed."""
+
+    in_start: int
+    out_start: int
+    removed: str
+    inserted: str
+    reason: str
+    detail: str
+
+    @property
+    def out_end(self) -> int:
+        return self.out_start + len(self.inserted)
+
+
+@dataclass(frozen=True)
+class PageSegment:
+    """One page of a reordered source: its place in the file and in reading order."""
+
+    page: int  # 1-based, in file order; 0 for a blank tail after the last newline
+    in_start: int
+    out_start: int
+    length: int
+
+
+@dataclass(frozen=True)
+class Emendation:
+    """An editorial correction as applied: offsets are in the cleaned text."""
+
+    start: int
+    end: int
+    sic: str
+    corr: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the removal log, located in the original file."""
+
+    source_id: str
+    original_offset: int
+    original_line: int
+    pass_name: str
+    reason: str
+    removed: str
+    inserted: str
+    detail: str
+
+
+@dataclass
+class Conservation:
+    """Where every character of the original went."""
+
+    chars_in: int
+    chars_out: int
+    removed: dict[str, int]
+    inserted: dict[str, int]
+    restored: bool
+
+    @property
+    def unaccounted(self) -> int:
+        """Characters neither published nor logged (0 when conservation holds)."""
+        balance = self.chars_in - sum(self.removed.values()) + sum(self.inserted.values())
+        return abs(balance - self.chars_out) + (0 if self.restored else 1)
+
+
+@dataclass
+class CleanedSource:
+    """The output of the clean stage for one source."""
+
+    source_id: str
+    text: str
+    page_order: list[int]
+    pages: list[PageSegment]
+    passes: list[tuple[str, list[AppliedEdit]]]
+    emendations: list[Emendation]
+    original: str
+    hyphen_decisions: list[dict[str, str]] = field(default_factory=list)
+
+    def log(self) -> list[LogEntry]:
+        """The removal log, every entry located in the original file."""
+        entries = []
+        line_starts = [0] + [m.end() for m in re.finditer("\n", self.original)]
+        for index, (name, applied) in enumerate(self.passes):
+            for edit in applied:
+                offset = self._to_original(edit.in_start, index)
+                entries.append(LogEntry(
+                    self.source_id, offset, bisect.bisect_right(line_starts, offset), name,
+                    edit.reason, edit.removed, edit.inserted, edit.detail,
+                ))
+        return entries
+
+    def _to_original(self, position: int, pass_index: int) -> int:
+        # Walk back through the passes before this one, then undo the page order.
+        for _, applied in reversed(self.passes[:pass_index]):
+            position = _map_back(position, applied)
+        if self.pages:
+            starts = [p.out_start for p in self.pages]
+            seg = self.pages[max(0, bisect.bisect_right(starts, position) - 1)]
+            position = seg.in_start + (position - seg.out_start)
+        return position
+
+    def conservation(self) -> Conservation:
+        """Count characters in, out, removed and inserted, and check the rebuild."""
+        removed: Counter[str] = Counter()
+        inserted: Counter[str] = Counter()
+        for _, applied in self.passes:
+            for edit in applied:
+                removed[edit.reason] += len(edit.removed)
+                inserted[edit.reason] += len(edit.inserted)
+        return Conservation(
+            chars_in=len(self.original),
+            chars_out=len(self.text),
+            removed=dict(sorted(removed.items())),
+            inserted=dict(sorted(inserted.items())),
+            restored=restore(self) == self.original,
+        )
+
+
+def _map_back(position: int, applied: list[AppliedEdit]) -> int:
+    """Map a position in a pass's output to its input."""
+    starts = [e.out_start for e in applied]
+    i = bisect.bisect_right(starts, position) - 1
+    if i < 0:
+        return position
+    edit = applied[i]
+    if position < edit.out_end:
+        return edit.in_start
+    return edit.in_start + len(edit.removed) + (position - edit.out_end)
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, list[AppliedEdit]]:
+    """Apply non-overlapping edits at once; overlapping edits are a pipeline bug."""
+    ordered = sorted(edits, key=lambda e: (e.start, e.end))
+    out: list[str] = []
+    applied: list[AppliedEdit] = []
+    cursor = 0
+    length = 0
+    for edit in ordered:
+        if edit.start < cursor:
+            raise AssertionError(f"overlapping edits at offset {edit.start}: {edit}")
+        out.append(text[cursor:edit.start])
+        length += edit.start - cursor
+        applied.append(AppliedEdit(edit.start, length, text[edit.start:edit.end],
+                                   edit.replacement, edit.reason, edit.detail))
+        out.append(edit.replacement)
+        length += len(edit.replacement)
+        cursor = edit.end
+    out.append(text[cursor:])
+    return "".join(out), applied
+
+
+def restore(cleaned: CleanedSource) -> str:
+    """Rebuild the original from the cleaned text and the log (the conservation proof)."""
+    text = cleaned.text
+    for _, applied in reversed(cleaned.passes):
+        parts, cursor = [], 0
+        for edit in applied:
+            parts.append(text[cursor:edit.out_start])
+            parts.append(edit.removed)
+            cursor = edit.out_end
+        parts.append(text[cursor:])
+        text = "".join(parts)
+    if cleaned.pages:
+        by_file_order = sorted(cleaned.pages, key=lambda p: p.in_start)
+        text = "".join(text[p.out_start:p.out_start + p.length] for p in by_file_order)
+    return text
+
+
+# --- pass 1: page order -------------------------------------------------------------
+
+def reorder_pages(source: Source, text: str) -> tuple[str, list[int], list[PageSegment]]:
+    """Put the pages of a source back in reading order, as source.toml records it.
+
+    Every page must be used exactly once; otherwise the metadata is wrong.
+    """
+    spec = source.clean.get("pages")
+    if not spec:
+        return text, [], []
+    where = str(source.metadata_path)
+    try:
+        marker = re.compile(spec["marker"], re.M)
+    except (KeyError, re.error) as exc:
+        raise PipelineError(f"page marker missing or not a regex: {exc}", file=where,
+                            field="clean.pages.marker") from None
+    # A last line without a newline (whitespace only, in a PDF extraction) stays at
+    # the end, outside the pages, so that every page ends with a newline.
+    body_end = text.rfind("\n") + 1
+    if text[body_end:].strip():
+        raise PipelineError("text after the last newline is not blank; cannot split pages",
+                            file=where, field="clean.pages")
+    starts = [m.start() for m in marker.finditer(text, 0, body_end)]
+    if not starts or starts[0] != 0:
+        starts = [0] + starts
+    bounds = list(zip(starts, starts[1:] + [body_end]))
+    order = spec.get("order", [])
+    count = len(bounds)
+    if sorted(order) != list(range(1, count + 1)):
+        missing = sorted(set(range(1, count + 1)) - set(order))
+        doubled = sorted(n for n, c in Counter(order).items() if c > 1)
+        unknown = sorted(n for n in order if not 1 <= n <= count)
+        raise PipelineError(
+            f"page order must use each of the {count} pages once "
+            f"(missing {missing}, repeated {doubled}, out of range {unknown})",
+            file=where, field="clean.pages.order")
+    segments, parts, out = [], [], 0
+    for page in order:
+        start, end = bounds[page - 1]
+        segments.append(PageSegment(page, start, out, end - start))
+        parts.append(text[start:end])
+        out += end - start
+    if body_end < len(text):
+        segments.append(PageSegment(0, body_end, out, len(text) - body_end))
+        parts.append(text[body_end:])
+    return "".join(parts), list(order), segments
+
+
+# --- pass 2: removals ---------------------------------------------------------------
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line including its newline."""
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        spans.append((pos, pos + len(line)))
+        pos += len(line)
+    return spans
+
+
+def removal_edits(source: Source, text: str) -> list[Edit]:
+    """Edits for the blocks listed as ``[[clean.remove]]`` and the page markers."""
+    where = str(source.metadata_path)
+    spans = _line_spans(text)
+    lines = [text[s:e].rstrip("\n") for s, e in spans]
+    edits: list[Edit] = []
+    for i, block in enumerate(source.clean.get("remove", [])):
+        label = f"clean.remove[{i}]"
+        reason = block.get("reason", "")
+        if reason not in ("boilerplate", "page-furniture"):
+            raise PipelineError("reason must be 'boilerplate' or 'page-furniture'", file=where,
+                                field=f"{label}.reason")
+        first, last = block.get("first_line"), block.get("last_line", block.get("first_line"))
+        if not first:
+            raise PipelineError("first_line is required", file=where, field=f"{label}.first_line")
+        occurrence = int(block.get("occurrence", 1))
+        hits = [n for n, line in enumerate(lines) if _line_matches(line, first)]
+        if len(hits) < occurrence:
+            raise PipelineError(f"first_line {first!r} found {len(hits)} time(s), "
+                                f"occurrence {occurrence} wanted", file=where,
+                                field=f"{label}.first_line")
+        begin = hits[occurrence - 1]
+        ends = [n for n in range(begin, len(lines)) if _line_matches(lines[n], last)]
+        if not ends:
+            raise PipelineError(f"last_line {last!r} not found after first_line", file=where,
+                                field=f"{label}.last_line")
+        edits.append(Edit(spans[begin][0], spans[ends[0]][1], "", reason, block.get("why", "")))
+    pages = source.clean.get("pages")
+    if pages and pages.get("marker_is_furniture", False):
+        for m in re.finditer(pages["marker"], text, re.M):
+            if m.end() > m.start():
+                edits.append(Edit(m.start(), m.end(), "", "page-furniture",
+                                  "page-start marker of the PDF extraction"))
+    return _drop_nested(edits)
+
+
+def _line_matches(line: str, wanted: str) -> bool:
+    """Compare a line with a line named in source.toml, blanks folded (no-break spaces
+    included); a name ending in '...' matches any line that starts with it."""
+    line, wanted = " ".join(line.split()), " ".join(wanted.split())
+    if wanted.endswith("..."):
+        return line.startswith(wanted[:-3])
+    return line == wanted
+
+
+def _drop_nested(edits: list[Edit]) -> list[Edit]:
+    """Drop edits that fall wholly inside an earlier, larger removal."""
+    kept: list[Edit] = []
+    for edit in sorted(edits, key=lambda e: (e.start, -e.end)):
+        if kept and edit.start < kept[-1].end:
+            if edit.end <= kept[-1].end:
+                continue
+            raise AssertionError(f"removal blocks overlap at offset {edit.start}")
+        kept.append(edit)
+    return kept
+
+
+# --- pass 3: whitespace -------------------------------------------------------------
+
+def whitespace_edits(text: str) -> list[Edit]:
+    """Trailing blanks, blank-line runs longer than one, leading and trailing blank lines."""
+    edits: list[Edit] = []
+    for m in re.finditer(r"[ \t\u00a0\u2002\u2003\u2009]+(?=\n|\Z)", text):
+        edits.append(Edit(m.start(), m.end(), "", "whitespace", "trailing blanks"))
+    stripped = re.sub(r"[ \t\u00a0\u2002\u2003\u2009]+(?=\n|\Z)",
+                      lambda m: "\0" * len(m.group()), text)
+    # Runs of newlines (ignoring blanks already removed): keep at most one blank line.
+    for m in re.finditer(r"\n(?:\0*\n)+", stripped):
+        newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
+        if m.start() == 0 or m.end() == len(stripped):
+            continue  # handled below with the start and end of the text
+        for pos in newline_positions[2:]:
+            edits.append(Edit(pos, pos + 1, "", "whitespace", "extra blank line"))
+    lead = re.match(r"[\n\0]*", stripped)
+    for pos in range(lead.end() if lead else 0):
+        if stripped[pos] == "\n":
+            edits.append(Edit(pos, pos + 1, "", "whitespace", "blank line at start"))
+    tail = re.search(r"[\n\0]*\Z", stripped)
+    newlines = [p for p in range(tail.start(), len(stripped)) if stripped[p] == "\n"]
+    if tail.start() > 0:
+        for pos in newlines[1:]:
+            edits.append(Edit(pos, pos + 1, "", "whitespace", "blank line at end"))
+        if not newlines:
+            edits.append(Edit(len(text), len(text), "\n", "whitespace", "final newline"))
+    return edits
+
+
+# --- pass 4: joins ------------------------------------------------------------------
+
+def vocabulary(texts: Iterable[str]) -> Counter[str]:
+    """Word forms the corpus uses, lowercased, not counting halves of words broken at a line end."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        for m in WORD.finditer(text):
+            if text.startswith("-\n", m.end()) or text[max(0, m.start() - 2):m.start()] == "-\n":
+                continue
+            counts[m.group().lower()] += 1
+    return counts
+
+
+@dataclass
+class _HyphenRules:
+    keep: set[str]
+    join: set[str]
+    suspended: set[str]
+    vocab: Counter[str]
+    used: set[str] = field(default_factory=set)
+    decisions: list[dict[str, str]] = field(default_factory=list)
+
+    def decide(self, left: str, right: str) -> str:
+        """Return 'join', 'keep' or 'suspended' for ``left-`` at a line end, ``right`` next."""
+        key = f"{left}-{right}"
+        for name, entries in (("keep", self.keep), ("join", self.join),
+                              ("suspended", self.suspended)):
+            if key in entries:
+                self.used.add(key)
+                return self._record(key, name, "listed in source.toml")
+        if right[:1].isupper() or right[:1].isdigit():
+            return self._record(key, "keep", "capital or digit after the hyphen")
+        joined = self.vocab[(left + right).lower()]
+        hyphenated = self.vocab[key.lower()]
+        if hyphenated > joined:
+            return self._record(key, "keep", f"corpus: '{key.lower()}' {hyphenated}x, "
+                                             f"'{(left + right).lower()}' {joined}x")
+        if joined:
+            return self._record(key, "join", f"corpus: '{(left + right).lower()}' {joined}x, "
+                                             f"'{key.lower()}' {hyphenated}x")
+        return self._record(key, "join", "neither form elsewhere in the corpus: soft hyphen")
+
+    def _record(self, key: str, decision: str, basis: str) -> str:
+        self.decisions.append({"form": key, "decision": decision, "basis": basis})
+        return decision
+
+
+_LEFT = re.compile(r"([^\W\d_]+)-$")
+_RIGHT = re.compile(r"^[^\W\d_]+")
+
+
+def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
+               reason: str) -> Edit:
+    """The edit that joins the text before ``gap_start`` to the text after ``gap_end``."""
+    before = text[max(0, gap_start - 60):gap_start]
+    after = text[gap_end:gap_end + 60]
+    left, right = _LEFT.search(before), _RIGHT.search(after)
+    if left and right and not before.endswith("--"):
+        decision = rules.decide(left.group(1), right.group())
+        basis = rules.decisions[-1]["basis"]
+        if decision == "join":
+            return Edit(gap_start - 1, gap_end, "", "hyphen",
+                        f"{left.group(1)}-|{right.group()} joined ({basis})")
+        if decision == "keep":
+            return Edit(gap_start, gap_end, "", "hyphen",
+                        f"{left.group(1)}-{right.group()} kept as compound ({basis})")
+    return Edit(gap_start, gap_end, " ", reason, "")
+
+
+def join_edits(source: Source, text: str, vocab: Counter[str]) -> tuple[list[Edit], _HyphenRules]:
+    """Join wrapped lines and split paragraphs, resolving line-end hyphens."""
+    conf = source.clean
+    where = str(source.metadata_path)
+    rules = _HyphenRules(set(conf.get("hyphen_keep", [])), set(conf.get("hyphen_join", [])),
+                         set(conf.get("hyphen_suspended", [])), vocab)
+    keep_breaks = list(conf.get("keep_paragraph_break", []))
+    force_joins = list(conf.get("join_paragraph", []))
+    used_breaks: set[str] = set()
+    edits: list[Edit] = []
+    para_starts = list(conf.get("paragraph_break_before", []))
+    if conf.get("hard_wrapped"):
+        for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
+            following = text[m.end():m.end() + 200].split("\n", 1)[0]
+            start = next((p for p in para_starts if following.startswith(p)), None)
+            if start:
+                # A paragraph that begins at the top of a page: the wrap is a real break.
+                used_breaks.add(start)
+                edits.append(Edit(m.end(), m.end(), "\n", "page-break",
+                                  "paragraph begins at the top of a page"))
+                continue
+            edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap"))
+    if conf.get("rejoin_split_paragraphs"):
+        for m in re.finditer(r"(?<=[^\n])\n\n(?=[^\n])", text):
+            following = text[m.end():m.end() + 200].split("\n", 1)[0]
+            last_char = text[m.start() - 1]
+            forced = next((p for p in force_joins if following.startswith(p)), None)
+            kept = next((p for p in keep_breaks if following.startswith(p)), None)
+            if forced:
+                used_breaks.add(forced)
+            elif kept:
+                used_breaks.add(kept)
+                continue
+            elif last_char in TERMINAL or last_char in DASHES or not following[:1].islower():
+                continue
+            edits.append(_join_edit(text, m.start(), m.end(), rules, "page-break"))
+    stale = sorted((rules.keep | rules.join | rules.suspended) - rules.used)
+    stale += sorted(set(keep_breaks + force_joins + para_starts) - used_breaks)
+    if stale:
+        raise PipelineError(f"listed decisions never applied (stale metadata?): {stale}",
+                            file=where, field="clean")
+    return edits, rules
+
+
+# --- pass 5: emendations ------------------------------------------------------------
+
+def emendation_edits(source: Source, text: str) -> list[Edit]:
+    """Edits for ``[[clean.emendations]]``: each sic must occur as often as declared."""
+    where = str(source.metadata_path)
+    edits = []
+    for i, item in enumerate(source.clean.get("emendations", [])):
+        label = f"clean.emendations[{i}]"
+        sic, corr, reason = item.get("sic"), item.get("corr"), item.get("reason")
+        if not sic or corr is None or not reason:
+            raise PipelineError("each emendation needs sic, corr and reason", file=where,
+                                field=label)
+        pattern = re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])")
+        hits = list(pattern.finditer(text))
+        expected = int(item.get("count", 1))
+        if len(hits) != expected:
+            raise PipelineError(f"sic {sic!r} occurs {len(hits)} time(s) in the cleaned text, "
+                                f"{expected} declared", file=where, field=f"{label}.sic")
+        for m in hits:
+            edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
+    return edits
+
+
+# --- the stage ----------------------------------------------------------------------
+
+def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
+    """Clean one source. ``vocab`` is the corpus vocabulary used to resolve hyphens."""
+    original = source.original
+    if vocab is None:
+        vocab = vocabulary([original])
+    text, order, pages = reorder_pages(source, original)
+    passes: list[tuple[str, list[AppliedEdit]]] = []
+
+    text, applied = apply_edits(text, removal_edits(source, text))
+    passes.append(("remove", applied))
+    text, applied = apply_edits(text, whitespace_edits(text))
+    passes.append(("whitespace", applied))
+    joins, rules = join_edits(source, text, vocab)
+    text, applied = apply_edits(text, joins)
+    passes.append(("join", applied))
+    text, applied = apply_edits(text, emendation_edits(source, text))
+    passes.append(("emend", applied))
+    emendations = [Emendation(e.out_start, e.out_end, e.removed, e.inserted, e.detail)
+                   for e in applied]
+    return CleanedSource(source.source_id, text, order, pages, passes, emendations, original,
+                         rules.decisions)
+
+
+def clean_all(sources: list[Source]) -> dict[str, CleanedSource]:
+    """Clean every source against the vocabulary of the whole corpus."""
+    vocab = vocabulary(s.original for s in sources)
+    return {s.source_id: clean(s, vocab) for s in sources}
+
+
+def summary_row(cleaned: CleanedSource) -> dict[str, Any]:
+    """Figures for the build summary and the conservation table."""
+    c = cleaned.conservation()
+    return {"source_id": cleaned.source_id, "chars_in": c.chars_in, "chars_out": c.chars_out,
+            "removed": c.removed, "inserted": c.inserted, "unaccounted": c.unaccounted}
