@@ -431,6 +431,9 @@ def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
         if decision == "keep":
             return Edit(gap_start, gap_end, "", "hyphen",
                         f"{left.group(1)}-{right.group()} kept as compound ({basis})")
+    if before[-2:-1].isdigit() and before.endswith(("–", "-")) and after[:1].isdigit():
+        # A number range broken after its dash ("1882–" / "1962"): no space.
+        return Edit(gap_start, gap_end, "", reason, "number range")
     return Edit(gap_start, gap_end, " ", reason, "")
 
 

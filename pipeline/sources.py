@@ -104,6 +104,16 @@ def load_source(folder: Path) -> Source:
     clean = meta.get("clean", {})
     if not isinstance(clean, dict):
         raise _fail(meta_path, "must be a table", "clean")
+    segment = meta.get("segment", {})
+    outline_path = folder / "segment.toml"
+    if outline_path.is_file():
+        # The outline may live in its own file, to keep source.toml short.
+        if segment:
+            raise _fail(meta_path, "[segment] given both here and in segment.toml", "segment")
+        try:
+            segment = tomllib.loads(outline_path.read_text(encoding="utf-8")).get("segment", {})
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise PipelineError(f"invalid TOML: {exc}", file=str(outline_path)) from None
     known = {"original", "bibliographic", "clean", "segment"}
     return Source(
         source_id=source_id,
@@ -112,7 +122,7 @@ def load_source(folder: Path) -> Source:
         original_bytes=data,
         bibliographic=bib,
         clean=clean,
-        segment=meta.get("segment", {}),
+        segment=segment,
         extra={k: v for k, v in meta.items() if k not in known},
     )
 
@@ -121,7 +131,9 @@ def discover(sources_dir: Path) -> list[Source]:
     """Load every source folder under ``sources_dir``, sorted by source id."""
     if not sources_dir.is_dir():
         raise PipelineError("sources folder not found", file=str(sources_dir))
-    folders = sorted(p for p in sources_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    # Folders starting with '_' hold shared authority files (persons, places), not sources.
+    folders = sorted(p for p in sources_dir.iterdir()
+                     if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
         raise PipelineError("no source folders found", file=str(sources_dir))
     return [load_source(p) for p in folders]

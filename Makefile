@@ -1,0 +1,31 @@
+# Two commands on a fresh machine with Python >= 3.11 and make:
+#   make build   creates .venv, installs the project, builds dist/
+#   make test    same set-up, then runs the tests (and checks dist/ is current)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: build test check bench clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+build: $(STAMP)
+	$(BIN)/sergetrotsky build
+
+check: $(STAMP)
+	$(BIN)/sergetrotsky build --check
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(BIN)/sergetrotsky build --check
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+clean-venv:
+	rm -rf $(VENV)

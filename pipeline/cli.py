@@ -1,0 +1,131 @@
+"""The ``sergetrotsky`` command line: parse options, call a stage, render, set the exit code.
+
+Exit codes: 0 success, 1 the data is wrong (failed build or validation), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table as RichTable
+from rich.tree import Tree
+
+from . import __version__
+from . import clean as clean_stage
+from . import publish, segment as segment_stage
+from .errors import PipelineError
+from .sources import discover, find
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Path),
+                       default=Path("sources"), show_default=True,
+                       help="Folder of source folders.")
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a PipelineError into one located line on stderr and exit code 1."""
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PipelineError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            sys.exit(1)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sergetrotsky")
+def main() -> None:
+    """Build and check the Serge–Trotsky Papers dataset."""
+
+
+@main.command()
+@SOURCES
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Dataset folder to write.")
+@click.option("--check", is_flag=True,
+              help="Rebuild in memory and fail if OUT differs (nothing is written).")
+@user_errors
+def build(sources_dir: Path, out_dir: Path, check: bool) -> None:
+    """Run every stage and write the dataset to OUT atomically."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
+                  transient=True) as bar:
+        task = bar.add_task("loading sources", total=None)
+        result = publish.assemble(sources_dir, lambda step: bar.update(task, description=step))
+        if not check:
+            bar.update(task, description="writing")
+            publish.write_atomically(result.files, out_dir)
+    _render_summary(result.summary)
+    if check:
+        changed = publish.differences(result.files, out_dir)
+        if changed:
+            for line in changed:
+                err_console.print(f"  {line}")
+            err_console.print(f"[bold red]error:[/] {out_dir} is not the output of this build "
+                              f"({len(changed)} file(s)); run `make build` and commit it")
+            sys.exit(1)
+        console.print(f"{out_dir} is up to date ({len(result.files)} files)")
+    else:
+        console.print(f"wrote {len(result.files)} files to {out_dir}")
+
+
+def _render_summary(summary: list[dict[str, Any]]) -> None:
+    table = RichTable(title="Build summary")
+    for column in ("source", "chars in", "published", "removed (by reason)", "inserted",
+                   "unaccounted", "units"):
+        table.add_column(column, justify="left" if column.startswith(("source", "removed"))
+                         else "right")
+    for row in summary:
+        removed = ", ".join(f"{k} {v}" for k, v in row["removed"].items()) or "-"
+        table.add_row(row["source_id"], str(row["chars_in"]), str(row["chars_published"]),
+                      removed, str(sum(row["inserted"].values())), str(row["unaccounted"]),
+                      str(row["units"]))
+    console.print(table)
+
+
+@main.command("clean")
+@click.argument("source_id")
+@SOURCES
+@click.option("--log", "show_log", is_flag=True, help="Print the removal log instead.")
+@user_errors
+def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
+    """Print a source's cleaned text (or its removal log)."""
+    sources = discover(sources_dir)
+    find(sources, source_id)
+    vocab = clean_stage.vocabulary(s.original for s in sources)
+    result = clean_stage.clean(find(sources, source_id), vocab)
+    if show_log:
+        for e in result.log():
+            click.echo(f"{e.original_line}\t{e.reason}\t{e.removed!r}\t{e.inserted!r}\t{e.detail}")
+    else:
+        click.echo(result.text, nl=False)
+
+
+@main.command("segment")
+@click.argument("source_id")
+@SOURCES
+@user_errors
+def segment_command(source_id: str, sources_dir: Path) -> None:
+    """Print a source's unit tree: type, id, title, words."""
+    sources = discover(sources_dir)
+    source = find(sources, source_id)
+    vocab = clean_stage.vocabulary(s.original for s in sources)
+    seg = segment_stage.segment(source, clean_stage.clean(source, vocab))
+    nodes: dict[str, Tree] = {}
+    root: Tree | None = None
+    for unit in seg.units:
+        words = segment_stage.count_words(seg.text_of(unit))
+        label = f"[bold]{unit.type}[/] [cyan]{unit.document_id}[/] {unit.title} [dim]({words} words)[/]"
+        if unit.parent_id:
+            nodes[unit.document_id] = nodes[unit.parent_id].add(label)
+        else:
+            root = nodes[unit.document_id] = Tree(label)
+    console.print(root)

@@ -1,0 +1,131 @@
+"""Publish stage: run every stage and write the dataset atomically.
+
+The dataset is assembled in memory as {relative path: bytes}, written to a temporary
+folder beside the target, and swapped in only when everything succeeded: a failed
+build leaves the previous dataset untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import clean as clean_stage
+from . import package, registry, segment as segment_stage
+from .errors import PipelineError
+from .sources import Source, discover
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: the files of the dataset and the figures for the summary."""
+
+    files: dict[str, bytes]
+    summary: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> BuildResult:
+    """Run clean → segment → package on every source; return the dataset's files."""
+    sources = discover(sources_dir)
+    meta = package.load_dataset_meta(sources_dir)
+    progress("clean")
+    cleaned = clean_stage.clean_all(sources)
+    for source_id, result in cleaned.items():
+        figures = result.conservation()
+        if figures.unaccounted:
+            raise PipelineError(f"text conservation failed: {figures.unaccounted} character(s) "
+                                "neither published nor logged", file=source_id)
+    progress("segment")
+    segmented = {s.source_id: segment_stage.segment(s, cleaned[s.source_id]) for s in sources}
+    progress("package")
+    persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
+    _check_references(sources, segmented, persons, places)
+    tables = [
+        package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
+        package.Table("documents", package.document_rows(segmented), "Units of text"),
+        package.Table("persons", persons, "Persons"),
+        package.Table("places", places, "Places"),
+        package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
+    ]
+    files: dict[str, bytes] = {}
+    table_bytes = {t.name: package.csv_bytes(t) for t in tables}
+    for t in tables:
+        files[t.path] = table_bytes[t.name]
+        files[f"schema/{t.name}.json"] = (package.SCHEMA_DIR / "tables" / f"{t.name}.json").read_bytes()
+    for s in sources:
+        files[package.original_path(s)] = s.original_bytes
+        seg = segmented[s.source_id]
+        for unit in seg.units:
+            files[package.text_path(s.source_id, unit.document_id)] = \
+                seg.text_of(unit).encode("utf-8")
+    files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes),
+                                            indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id]) for s in sources]
+    return BuildResult(files, summary)
+
+
+def _summary(source: Source, cleaned: clean_stage.CleanedSource,
+             segmented: segment_stage.SegmentedSource) -> dict[str, Any]:
+    figures = cleaned.conservation()
+    return {"source_id": source.source_id, "chars_in": figures.chars_in,
+            "chars_published": figures.chars_out, "removed": figures.removed,
+            "inserted": {k: v for k, v in figures.inserted.items() if v},
+            "unaccounted": figures.unaccounted, "units": len(segmented.units)}
+
+
+def _check_references(sources: list[Source], segmented: dict[str, Any],
+                      persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> None:
+    """Every person and place a unit names must exist in the registry."""
+    person_ids = {p["person_id"] for p in persons}
+    place_ids = {p["place_id"] for p in places}
+    for s in sources:
+        for unit in segmented[s.source_id].units:
+            if unit.author_id and unit.author_id not in person_ids:
+                raise PipelineError(f"unit {unit.document_id}: author {unit.author_id!r} is not "
+                                    "in sources/_registry/persons.toml", file=str(s.folder),
+                                    field="segment.units.author")
+            if unit.place_id and unit.place_id not in place_ids:
+                raise PipelineError(f"unit {unit.document_id}: place {unit.place_id!r} is not "
+                                    "in sources/_registry/places.toml", file=str(s.folder),
+                                    field="segment.units.place")
+
+
+def write_atomically(files: dict[str, bytes], out_dir: Path) -> None:
+    """Write the dataset to a temporary folder, then swap it in for ``out_dir``."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+    try:
+        for rel, data in sorted(files.items()):
+            target = staging / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        old = None
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            old.rmdir()
+            out_dir.rename(old)
+        staging.rename(out_dir)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def differences(files: dict[str, bytes], out_dir: Path) -> list[str]:
+    """Files that differ between a fresh build and an existing dataset folder."""
+    present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()} \
+        if out_dir.is_dir() else set()
+    changed = [f"missing: {rel}" for rel in sorted(set(files) - present)]
+    changed += [f"not built: {rel}" for rel in sorted(present - set(files))]
+    changed += [f"differs: {rel}" for rel in sorted(set(files) & present)
+                if (out_dir / rel).read_bytes() != files[rel]]
+    return changed

@@ -1,0 +1,209 @@
+"""Segment stage: a cleaned text becomes a tree of units (chapters, letters, sections...).
+
+Which paragraphs open units is an editorial decision, recorded per source in the
+``[segment]`` table of source.toml as an ordered outline::
+
+    [segment]
+    top_type = "book"                       # type of the source's top unit
+    units = [
+      { level = 1, type = "chapter", heading = "1 Victor Serge and Bolshevism" },
+      { level = 2, type = "letter", id = "papers-letter-1", n = 1,
+        heading = "Letter 1: Serge to Trotsky (in French)",
+        author = "serge", date = "1936-04-22", place = "brussels" },
+    ]
+
+Each entry opens at the first paragraph, after the previous entry, whose text equals
+``heading`` (blanks folded, note marks and ``*`` ignored; a heading ending in "..."
+matches by prefix) and runs to the next entry of the same or a higher level. Every
+recorded heading must be found, in order: anything else is a located error, never a
+guess. A paragraph that is not listed is never a heading, so a paragraph that only
+begins with an author's name, or a signature line, stays inside its unit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .clean import CleanedSource
+from .errors import PipelineError
+from .sources import Source
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
+NOTE_MARK = re.compile(r"\^\{\*?\d+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
+ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
+              "language", "note"}
+ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def unit_types() -> list[str]:
+    """The closed list of unit types, read from the documents table schema."""
+    schema = json.loads((SCHEMA_DIR / "tables" / "documents.json").read_text(encoding="utf-8"))
+    field_def = next(f for f in schema["fields"] if f["name"] == "type")
+    return list(field_def["constraints"]["enum"])
+
+
+@dataclass
+class Unit:
+    """One unit of text; offsets are in the source's cleaned text."""
+
+    document_id: str
+    source_id: str
+    parent_id: str
+    type: str
+    n: int | None
+    title: str
+    level: int
+    start: int
+    own_end: int
+    end: int
+    author_id: str = ""
+    date: str = ""
+    place_id: str = ""
+    language: str = "en"
+    heading: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SegmentedSource:
+    """The unit tree of one source, units in reading order (top unit first)."""
+
+    source_id: str
+    text: str
+    units: list[Unit]
+
+    def text_of(self, unit: Unit) -> str:
+        """The unit's text, sub-units included."""
+        return self.text[unit.start:unit.end]
+
+    def own_text(self, unit: Unit) -> str:
+        """The unit's text up to its first sub-unit."""
+        return self.text[unit.start:unit.own_end]
+
+    def children(self, unit: Unit) -> list[Unit]:
+        return [u for u in self.units if u.parent_id == unit.document_id]
+
+
+def strip_marks(text: str) -> str:
+    """A heading as a title: note marks and italics markup removed, blanks folded."""
+    return " ".join(NOTE_MARK.sub("", text).replace("*", "").split())
+
+
+def count_words(text: str) -> int:
+    """Words, not counting note marks."""
+    return len(WORD.findall(NOTE_MARK.sub("", text)))
+
+
+def paragraphs(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each paragraph (blank-line separated), separators excluded."""
+    return [(m.start(), m.end()) for m in re.finditer(r"[^\n]+(?:\n[^\n]+)*", text)]
+
+
+def _matches(paragraph: str, heading: str) -> bool:
+    paragraph, heading = strip_marks(paragraph), strip_marks(heading)
+    if heading.endswith("..."):
+        return paragraph.startswith(heading[:-3].rstrip())
+    return paragraph == heading
+
+
+def _derive_id(parent_id: str, unit_type: str, n: int) -> str:
+    abbr = ID_ABBREVIATIONS.get(unit_type)
+    if unit_type == "chapter":
+        return f"{parent_id}-ch{n:02d}"
+    return f"{parent_id}-{abbr or unit_type}-{n:02d}"
+
+
+def segment(source: Source, cleaned: CleanedSource) -> SegmentedSource:
+    """Build the unit tree of one source from its outline; fail loudly on any mismatch."""
+    where = str(source.metadata_path)
+    spec = source.segment or {}
+    types = unit_types()
+    text = cleaned.text
+    bib = source.bibliographic
+    top = Unit(
+        document_id=source.source_id, source_id=source.source_id, parent_id="",
+        type=spec.get("top_type", bib["kind"]), n=None,
+        title=spec.get("title", bib.get("short_title", bib["title"])), level=0,
+        start=0, own_end=len(text), end=len(text), author_id=spec.get("author", ""),
+        date=spec.get("date", bib.get("date", "")), language=bib["language"],
+    )
+    if top.type not in types:
+        raise PipelineError(f"unknown unit type {top.type!r}", file=where, field="segment.top_type")
+    paras = paragraphs(text)
+    units = [top]
+    stack = [top]
+    cursor = 0
+    counters: dict[str, int] = {}
+    for index, entry in enumerate(spec.get("units", [])):
+        label = f"segment.units[{index}]"
+        unknown = set(entry) - ENTRY_KEYS
+        if unknown:
+            raise PipelineError(f"unknown keys {sorted(unknown)}", file=where, field=label)
+        heading, level, unit_type = entry.get("heading"), entry.get("level"), entry.get("type")
+        if not heading or not isinstance(level, int) or level < 1:
+            raise PipelineError("each unit needs a heading and a level >= 1", file=where,
+                                field=label)
+        if unit_type not in types:
+            raise PipelineError(f"unknown unit type {unit_type!r} (allowed: {', '.join(types)})",
+                                file=where, field=f"{label}.type")
+        if level > len(stack):
+            raise PipelineError(f"level {level} under a unit of level {len(stack) - 1}: "
+                                "a level was skipped", file=where, field=f"{label}.level")
+        if entry.get("date") and not ISO_DATE.match(str(entry["date"])):
+            raise PipelineError("date must be ISO 8601", file=where, field=f"{label}.date")
+        found = next((i for i in range(cursor, len(paras))
+                      if _matches(text[paras[i][0]:paras[i][1]], heading)), None)
+        if found is None:
+            earlier = any(_matches(text[s:e], heading) for s, e in paras[:cursor])
+            previous = spec["units"][index - 1]["heading"] if index else "the start"
+            why = "it occurs only before" if earlier else "it is not in the cleaned text after"
+            raise PipelineError(f"heading {heading!r} not found in order: {why} {previous!r}",
+                                file=where, field=f"{label}.heading")
+        cursor = found + 1
+        del stack[level:]
+        parent = stack[-1]
+        key = f"{parent.document_id}/{unit_type}"
+        counters[key] = counters.get(key, 0) + 1
+        sibling_n = sum(1 for u in units if u.parent_id == parent.document_id) + 1
+        document_id = entry.get("id") or _derive_id(
+            parent.document_id, unit_type, counters[key] if unit_type != "chapter" else sibling_n)
+        unit = Unit(
+            document_id=document_id, source_id=source.source_id, parent_id=parent.document_id,
+            type=unit_type, n=entry.get("n", sibling_n),
+            title=entry.get("title") or strip_marks(heading.removesuffix("...")),
+            level=level, start=paras[found][0], own_end=0, end=0,
+            author_id=entry.get("author", ""), date=str(entry.get("date", "")),
+            place_id=entry.get("place", ""), language=entry.get("language", bib["language"]),
+            heading=text[paras[found][0]:paras[found][1]],
+            extra={k: v for k, v in entry.items() if k == "note"},
+        )
+        if heading.endswith("..."):
+            unit.title = entry.get("title") or strip_marks(unit.heading)
+        units.append(unit)
+        stack.append(unit)
+    _close_spans(units, len(text))
+    seen: set[str] = set()
+    for unit in units:
+        if unit.document_id in seen:
+            raise PipelineError(f"document id {unit.document_id!r} used twice", file=where,
+                                field="segment.units")
+        seen.add(unit.document_id)
+    return SegmentedSource(source.source_id, text, units)
+
+
+def _close_spans(units: list[Unit], length: int) -> None:
+    """Set each unit's end (next unit at its level or above) and own_end (next unit)."""
+    for i, unit in enumerate(units):
+        if i == 0:
+            unit.own_end = units[1].start if len(units) > 1 else length
+            unit.end = length
+            continue
+        following = units[i + 1:]
+        unit.own_end = following[0].start if following else length
+        unit.end = next((u.start for u in following if u.level <= unit.level), length)
