@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 from rich.tree import Tree
@@ -36,7 +37,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except PipelineError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
             sys.exit(1)
     return wrapper
 
@@ -78,17 +79,23 @@ def build(sources_dir: Path, out_dir: Path, check: bool) -> None:
 
 
 def _render_summary(summary: list[dict[str, Any]]) -> None:
-    table = RichTable(title="Build summary")
-    for column in ("source", "chars in", "published", "removed (by reason)", "inserted",
-                   "unaccounted", "units"):
-        table.add_column(column, justify="left" if column.startswith(("source", "removed"))
-                         else "right")
+    """Per source (a column each): characters in, published, removed by reason, units."""
+    reasons = sorted({r for row in summary for r in row["removed"]})
+    table = RichTable(title="Build summary: where every character went", title_justify="left")
+    table.add_column("characters")
     for row in summary:
-        removed = ", ".join(f"{k} {v}" for k, v in row["removed"].items()) or "-"
-        table.add_row(row["source_id"], str(row["chars_in"]), str(row["chars_published"]),
-                      removed, str(sum(row["inserted"].values())), str(row["unaccounted"]),
-                      str(row["units"]))
+        table.add_column(row["source_id"], justify="right")
+    lines = [("in (original)", lambda r: r["chars_in"]),
+             ("published", lambda r: r["chars_published"])]
+    lines += [(f"removed: {reason}", lambda r, reason=reason: r["removed"].get(reason, 0))
+              for reason in reasons]
+    lines += [("inserted", lambda r: sum(r["inserted"].values())),
+              ("unaccounted", lambda r: r["unaccounted"]), ("units", lambda r: r["units"])]
+    for label, value in lines:
+        table.add_row(label, *(str(value(row)) for row in summary))
     console.print(table)
+    console.print("Every removed or inserted character is logged with its reason in "
+                  "data/removals.csv.", style="dim")
 
 
 @main.command("clean")

@@ -11,7 +11,6 @@ import csv
 import hashlib
 import io
 import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from .clean import CleanedSource
 from .errors import PipelineError
 from .segment import SegmentedSource, count_words
-from .sources import Source
+from .sources import Source, read_toml
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
@@ -78,10 +77,7 @@ def load_dataset_meta(sources_dir: Path) -> dict[str, Any]:
     path = sources_dir / "dataset.toml"
     if not path.is_file():
         raise PipelineError("dataset metadata missing", file=str(path))
-    try:
-        meta = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PipelineError(f"invalid TOML: {exc}", file=str(path)) from None
+    meta = read_toml(path)
     for key in ("name", "title", "version", "released", "licenses"):
         if not meta.get(key):
             raise PipelineError("required field missing", file=str(path), field=key)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
+from .sources import read_toml
 
 PERSON_KEYS = {"id", "name", "forms", "birth", "death", "description", "is_group", "wikidata",
                "viaf"}
@@ -16,10 +16,7 @@ PLACE_KEYS = {"id", "name", "country", "latitude", "longitude", "part_of", "geon
 def _load(path: Path, table: str, keys: set[str]) -> list[dict[str, Any]]:
     if not path.is_file():
         raise PipelineError("authority file missing", file=str(path))
-    try:
-        entries = tomllib.loads(path.read_text(encoding="utf-8")).get(table, [])
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PipelineError(f"invalid TOML: {exc}", file=str(path)) from None
+    entries = read_toml(path).get(table, [])
     seen: set[str] = set()
     for i, entry in enumerate(entries):
         label = f"{table}[{i}]"

@@ -55,6 +55,27 @@ def _fail(source_toml: Path, message: str, field_name: str = "") -> PipelineErro
     return PipelineError(message, file=str(source_toml), field=field_name)
 
 
+def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> PipelineError:
+    """A TOML syntax error located at its line (tomllib puts it only in the message)."""
+    found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+    if found:
+        return PipelineError(f"invalid TOML: {message} (column {found.group(2)})", file=str(path),
+                             line=int(found.group(1)))
+    return PipelineError(f"invalid TOML: {message}", file=str(path))
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; encoding and syntax errors become located PipelineErrors."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PipelineError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
+                            file=str(path)) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise toml_error(path, exc) from None
+
+
 def load_source(folder: Path) -> Source:
     """Read one source folder; raise a located PipelineError if anything is wrong."""
     source_id = folder.name
@@ -66,13 +87,7 @@ def load_source(folder: Path) -> Source:
         )
     if not meta_path.is_file():
         raise PipelineError("missing source.toml", file=str(folder))
-    try:
-        meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise _fail(meta_path, f"not UTF-8 ({exc.reason} at byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise PipelineError(f"invalid TOML: {exc}", file=str(meta_path), line=line) from None
+    meta = read_toml(meta_path)
 
     original_file = meta.get("original")
     if not isinstance(original_file, str) or not original_file:
@@ -110,10 +125,7 @@ def load_source(folder: Path) -> Source:
         # The outline may live in its own file, to keep source.toml short.
         if segment:
             raise _fail(meta_path, "[segment] given both here and in segment.toml", "segment")
-        try:
-            segment = tomllib.loads(outline_path.read_text(encoding="utf-8")).get("segment", {})
-        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise PipelineError(f"invalid TOML: {exc}", file=str(outline_path)) from None
+        segment = read_toml(outline_path).get("segment", {})
     known = {"original", "bibliographic", "clean", "segment"}
     return Source(
         source_id=source_id,

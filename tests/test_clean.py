@@ -1,0 +1,202 @@
+"""The clean stage: golden cases, then checks on the real sources that a wrong
+cleaner would fail (hyphens, page order, boilerplate, note marks, conservation)."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipeline import clean
+from pipeline.errors import PipelineError
+from pipeline.sources import load_source
+
+from .conftest import SEEDS, SOURCES
+
+GOLDEN = Path(__file__).parent / "golden" / "clean"
+
+
+def _log_tsv(result: clean.CleanedSource) -> str:
+    lines = ["original_line\treason\tremoved\tinserted"]
+    lines += [f"{e.original_line}\t{e.reason}\t{e.removed!r}\t{e.inserted!r}" for e in result.log()]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in GOLDEN.iterdir()))
+def test_golden(case):
+    folder = GOLDEN / case
+    result = clean.clean(load_source(folder))
+    assert result.text == (folder / "expected.txt").read_text(encoding="utf-8")
+    assert _log_tsv(result) == (folder / "expected-log.tsv").read_text(encoding="utf-8")
+    assert clean.restore(result) == result.original
+
+
+def test_sources_are_byte_identical_copies_of_the_seeds(sources):
+    if not SEEDS.is_dir():
+        pytest.skip("shared/seeds not beside the checkout")
+    seeds = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in SEEDS.iterdir()}
+    assert sorted(s.original_file for s in sources) == sorted(seeds.values())
+    for s in sources:
+        assert seeds.get(s.sha256) == s.original_file
+
+
+def test_conservation_holds_for_every_source(cleaned):
+    for source_id, result in cleaned.items():
+        figures = result.conservation()
+        assert figures.restored, source_id
+        assert figures.unaccounted == 0, source_id
+        removed = sum(len(e.removed) for e in result.log())
+        inserted = sum(len(e.inserted) for e in result.log())
+        assert figures.chars_in - removed + inserted == figures.chars_out == len(result.text)
+
+
+def test_log_locates_edits_in_the_original(cleaned, sources):
+    for source in sources:
+        original = source.original
+        for entry in cleaned[source.source_id].log():
+            at = original[entry.original_offset:entry.original_offset + len(entry.removed)]
+            if entry.pass_name == "remove":
+                assert at == entry.removed, (source.source_id, entry)
+            elif entry.reason == "emendation":
+                # An emended word may span a joined line end; it starts where logged.
+                assert at[:2] == entry.removed[:2], (source.source_id, entry)
+            line_start = original.rfind("\n", 0, entry.original_offset) + 1
+            assert original.count("\n", 0, line_start) + 1 == entry.original_line
+
+
+def test_nelson_web_boilerplate_removed(cleaned):
+    text = cleaned["nelson"].text
+    assert text.startswith("Tim Nelson: Trotsky and Serge\n\nLeon Trotsky and Victor Serge")
+    for teaser in ("John Riddell", "Bedroom Tax", "Financial Appeal", "Submit to Delicious"):
+        assert teaser not in text
+    assert "THE LEGACY OF TROTSKYISM" in text
+
+
+def test_intro_blurb_and_links_removed(cleaned):
+    text = cleaned["intro"].text
+    assert text.startswith("Trotsky: an introduction\n\nSince the dawn of civilisation")
+    assert "Click" not in text and "Watson v Trotskyists" not in text
+    assert text.endswith("out from other trends in the working class movement.\n")
+
+
+def test_jacobins_keeps_its_front_matter(cleaned):
+    text = cleaned["jacobins"].text
+    assert text.startswith("The Red Jacobins: Thermidor and the Russian Revolution in 1921\n\n"
+                           "This article, which appeared in the self-titled magazine")
+    assert "\n\nOriginal PR Introduction:\n\n" in text
+
+
+def test_review_pages_back_in_reading_order(cleaned):
+    review = cleaned["review"]
+    assert sorted(review.page_order) == list(range(1, 38))
+    text = review.text
+    assert text.startswith("Most anarchists come across Victor Serge (1889–1947) at some stage,")
+    # Junctions between pages read continuously once the pages are in order.
+    for junction in (
+        "while the capitalists did not have enough strength to. Stalinism, similarly, was "
+        "possible because the working class was exhausted",
+        "but these are nowhere near getting to the root of the problem nor comparable to",
+        "Anarchists, in contrast, have recognised the bourgeois nature of Jacobinism from the "
+        "start, with Kropotkin wondering",
+    ):
+        assert junction in text
+    assert text.rstrip().endswith("socialism will remain marginal – and rightly so.")
+    assert not any(line.startswith(" ") for line in text.splitlines())
+
+
+def test_review_hyphens_joined_and_compounds_kept(cleaned):
+    text = cleaned["review"].text
+    for joined in ("reflect the standard Trotskyist narrative", "called by his followers, as Lenin",
+                   "centralised and hierarchical, for", "had a bureaucracy from the beginning"):
+        assert joined in text
+    for compound in ("the Zinoviev-Kamenev-Stalin triumvirate", "a great many ex-officers would serve",
+                     "the theory of single-party government", "self-serving Memoirs"):
+        assert compound in text
+    assert "-\n" not in text
+    assert "1882–1962" in text
+
+
+def test_review_run_together_words_are_logged_emendations(cleaned):
+    review = cleaned["review"]
+    assert "thiswork" not in review.text and "the closest this work has" in review.text
+    emended = {(e.sic, e.corr) for e in review.emendations}
+    assert ("thiswork", "this work") in emended
+    for e in review.emendations:
+        assert review.text[e.start:e.end] == e.corr
+    # The author's own spelling is never corrected.
+    assert "Trotkyists" in review.text
+
+
+def test_papers_cover_duplicate_removed_front_matter_kept(cleaned):
+    text = cleaned["papers"].text
+    assert text.count("Correspondence and Other Writings between Victor Serge and Leon Trotsky") == 1
+    assert "First published 1994 by Pluto Press" in text
+    assert "\n\nContents\n\n" in text
+
+
+def test_papers_split_paragraphs_rejoined_datelines_kept(cleaned):
+    text = cleaned["papers"].text
+    assert "your arrival here, along with Sirolle,²⁹ strikes me as nothing short of providential." in text
+    assert "I have no intention of exaggerating. Chiefs impose themselves on me, I have no desire" in text
+    assert "Petrograd,\n\nMay 29, 1921\n\nDear Comrade Michel,²⁸" in text
+
+
+def test_papers_note_marks_and_italics_kept(cleaned, sources):
+    text = cleaned["papers"].text
+    original = next(s for s in sources if s.source_id == "papers").original
+    assert "Victor Serge, Letter to Comrade Michel²⁷" in text
+    assert "*La Vie ouvri" in text
+    marks = set("⁰¹²³⁴⁵⁶⁷⁸⁹*")
+    log = cleaned["papers"].log()
+    # Only whole removed blocks (the publisher's advertisements) take marks with them.
+    for entry in log:
+        if marks & set(entry.removed):
+            assert entry.reason == "boilerplate", entry
+    removed = sum(1 for e in log for c in e.removed if c in marks)
+    assert sum(1 for c in text if c in marks) + removed == sum(1 for c in original if c in marks)
+    assert text.endswith("Zomora, Alcala, ref1\n") and "Published by Pluto Press" not in text
+
+
+# --- errors a contributor can make ---------------------------------------------------
+
+def _copy_case(tmp_path: Path, case: str = "pdf-pages") -> Path:
+    target = tmp_path / case
+    shutil.copytree(GOLDEN / case, target)
+    return target
+
+
+def test_page_order_must_use_every_page_once(tmp_path):
+    folder = _copy_case(tmp_path)
+    toml = folder / "source.toml"
+    toml.write_text(toml.read_text().replace("order = [2, 1]", "order = [2, 2]"))
+    with pytest.raises(PipelineError) as error:
+        clean.clean(load_source(folder))
+    assert "clean.pages.order" in str(error.value) and "missing [1]" in str(error.value)
+
+
+def test_stale_override_is_an_error(tmp_path):
+    folder = _copy_case(tmp_path)
+    toml = folder / "source.toml"
+    toml.write_text(toml.read_text().replace('["self-serving"]', '["self-serving", "non-sense"]'))
+    with pytest.raises(PipelineError, match="never applied.*non-sense"):
+        clean.clean(load_source(folder))
+
+
+def test_emendation_count_is_checked(tmp_path):
+    folder = _copy_case(tmp_path)
+    toml = folder / "source.toml"
+    toml.write_text(toml.read_text().replace('sic = "thiswork"', 'sic = "thatwork"'))
+    with pytest.raises(PipelineError, match="'thatwork' occurs 0 time"):
+        clean.clean(load_source(folder))
+
+
+def test_boilerplate_line_not_found_is_located(tmp_path):
+    folder = _copy_case(tmp_path, "web-page")
+    toml = folder / "source.toml"
+    toml.write_text(toml.read_text().replace('"Teaser two"', '"Teaser three"'))
+    with pytest.raises(PipelineError) as error:
+        clean.clean(load_source(folder))
+    assert str(error.value).endswith("[clean.remove[0].last_line]: last_line 'Teaser three' "
+                                     "not found after first_line")

@@ -1,0 +1,124 @@
+"""Building the dataset: a valid data package, atomic writes, reproducible bytes,
+one clear line (never a traceback) for a user's mistake."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import shutil
+
+from click.testing import CliRunner
+from frictionless import Package, validate
+
+from pipeline import publish
+from pipeline.cli import main
+
+from .conftest import ROOT, SOURCES
+
+
+def _table(built, name):
+    return list(csv.DictReader(io.StringIO(built.files[f"data/{name}.csv"].decode("utf-8"))))
+
+
+def test_datapackage_is_valid_under_frictionless(dist):
+    report = validate(str(dist / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    package = Package(str(dist / "datapackage.json"))
+    assert {r.name for r in package.resources} >= {"sources", "documents", "removals"}
+
+
+def test_sources_table_lists_all_five_with_checksums(built, sources):
+    rows = {r["source_id"]: r for r in _table(built, "sources")}
+    assert sorted(rows) == ["intro", "jacobins", "nelson", "papers", "review"]
+    for s in sources:
+        row = rows[s.source_id]
+        published = built.files[row["original_path"]]
+        assert hashlib.sha256(published).hexdigest() == row["sha256"] == s.sha256
+        assert published == (SOURCES / s.source_id / s.original_file).read_bytes()
+        text = built.files[row["text_path"]].decode("utf-8")
+        assert len(text) == int(row["chars_published"])
+        assert int(row["chars_in"]) - int(row["chars_removed"]) + int(row["chars_inserted"]) \
+            == int(row["chars_published"])
+    assert rows["review"]["authors"] == "" and "authors" in rows["review"]["unknown"]
+    assert rows["papers"]["editors"] == "D.J. Cotterill"
+
+
+def test_resources_carry_hash_and_bytes(built):
+    descriptor = json.loads(built.files["datapackage.json"])
+    assert descriptor["$schema"].endswith("/2.0/datapackage.json")
+    for resource in descriptor["resources"]:
+        data = built.files[resource["path"]]
+        assert resource["bytes"] == len(data)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
+        assert resource["schema"] in built.files
+
+
+def test_removals_table_accounts_for_every_removed_character(built):
+    rows = _table(built, "removals")
+    sources = {r["source_id"]: r for r in _table(built, "sources")}
+    for source_id, row in sources.items():
+        removed = sum(len(r["removed"]) for r in rows if r["source_id"] == source_id)
+        assert removed == int(row["chars_removed"])
+
+
+def test_two_builds_give_identical_bytes():
+    first, second = publish.assemble(SOURCES), publish.assemble(SOURCES)
+    assert first.files == second.files
+
+
+def test_cli_build_writes_and_check_detects_staleness(tmp_path):
+    out = tmp_path / "dist"
+    runner = CliRunner()
+    result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "unaccounted" in result.output
+    result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out", str(out), "--check"])
+    assert result.exit_code == 0, result.output
+    (out / "data" / "persons.csv").write_text("stale\n")
+    result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out", str(out), "--check"])
+    assert result.exit_code == 1
+    assert "differs: data/persons.csv" in result.output
+
+
+def test_failed_build_leaves_the_old_dataset_intact(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / "marker.txt").write_text("old dataset")
+    toml = sources / "nelson" / "source.toml"
+    toml.write_text(toml.read_text().replace('kind = "article"', 'kind = "pamphlet"'))
+    result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out", str(out)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "source.toml [bibliographic.kind]: must be one of book, article, review" in result.output
+    assert (out / "marker.txt").read_text() == "old dataset"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dist")] == []
+
+
+def test_user_errors_are_one_line_and_exit_non_zero(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["clean", "no-such-source", "--sources", str(SOURCES)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "error: unknown source 'no-such-source' (known: intro, jacobins, nelson, papers, review)"]
+    broken = tmp_path / "sources" / "broken"
+    broken.mkdir(parents=True)
+    (broken / "source.toml").write_text("original = \n")
+    result = runner.invoke(main, ["build", "--sources", str(tmp_path / "sources"),
+                                  "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "source.toml:1: invalid TOML" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_clean_command_prints_the_cleaned_text():
+    result = CliRunner().invoke(main, ["clean", "nelson", "--sources", str(SOURCES)])
+    assert result.exit_code == 0
+    assert result.output.startswith("Tim Nelson: Trotsky and Serge\n")
+
+
+def test_committed_dist_is_the_output_of_the_build(built):
+    assert publish.differences(built.files, ROOT / "dist") == []
