@@ -28,7 +28,8 @@ from .errors import PipelineError
 from .sources import Source
 
 REASONS = (
-    "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "whitespace", "emendation",
+    "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
+    "whitespace", "emendation",
 )
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
@@ -473,6 +474,16 @@ def join_edits(source: Source, text: str, vocab: Counter[str]) -> tuple[list[Edi
             elif last_char in TERMINAL or last_char in DASHES or not following[:1].islower():
                 continue
             edits.append(_join_edit(text, m.start(), m.end(), rules, "page-break"))
+    for heading in conf.get("run_in_headings", []):
+        # A heading the web extraction ran into its paragraph ("Prison and Exile The
+        # authorities..."): restore the paragraph break after it.
+        hits = [m for m in re.finditer(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )", text)]
+        if len(hits) != 1:
+            raise PipelineError(f"run-in heading {heading!r} found {len(hits)} time(s) at a "
+                                "paragraph start, 1 expected", file=where,
+                                field="clean.run_in_headings")
+        edits.append(Edit(hits[0].start(1), hits[0].end(1), "\n\n", "run-in-heading",
+                          f"paragraph break restored after the heading {heading!r}"))
     stale = sorted((rules.keep | rules.join | rules.suspended) - rules.used)
     stale += sorted(set(keep_breaks + force_joins + para_starts) - used_breaks)
     if stale:

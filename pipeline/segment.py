@@ -121,7 +121,7 @@ def _derive_id(parent_id: str, unit_type: str, n: int) -> str:
 
 def segment(source: Source, cleaned: CleanedSource) -> SegmentedSource:
     """Build the unit tree of one source from its outline; fail loudly on any mismatch."""
-    where = str(source.metadata_path)
+    where = str(source.outline_path)
     spec = source.segment or {}
     types = unit_types()
     text = cleaned.text

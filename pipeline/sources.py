@@ -50,6 +50,12 @@ class Source:
     def metadata_path(self) -> Path:
         return self.folder / "source.toml"
 
+    @property
+    def outline_path(self) -> Path:
+        """Where the segmentation outline is written: segment.toml, else source.toml."""
+        separate = self.folder / "segment.toml"
+        return separate if separate.is_file() else self.metadata_path
+
 
 def _fail(source_toml: Path, message: str, field_name: str = "") -> PipelineError:
     return PipelineError(message, file=str(source_toml), field=field_name)
