@@ -136,3 +136,21 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
         else:
             root = nodes[unit.document_id] = Tree(label)
     console.print(root)
+
+
+@main.command()
+@SOURCES
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Dataset folder to release.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for the zip and SHA256SUMS.")
+@user_errors
+def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
+    """Zip the dataset (versioned) with a SHA256SUMS file, after checking it is current."""
+    result = publish.assemble(sources_dir)
+    changed = publish.differences(result.files, dataset_dir)
+    if changed:
+        raise PipelineError(f"{len(changed)} file(s) differ from a fresh build "
+                            f"(first: {changed[0]}); run `make build` first", file=str(dataset_dir))
+    archive, checksums = publish.release(dataset_dir, out_dir)
+    console.print(f"wrote {archive} and {checksums}")

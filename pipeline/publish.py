@@ -7,15 +7,17 @@ build leaves the previous dataset untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import clean as clean_stage
-from . import package, registry, segment as segment_stage
+from . import docs, package, registry, segment as segment_stage
 from .errors import PipelineError
 from .sources import Source, discover
 
@@ -65,6 +67,11 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
         for unit in seg.units:
             files[package.text_path(s.source_id, unit.document_id)] = \
                 seg.text_of(unit).encode("utf-8")
+    files["README.md"] = docs.readme(meta, tables, sources).encode("utf-8")
+    files["CITATION.cff"] = docs.citation(meta).encode("utf-8")
+    changelog = sources_dir.parent / "CHANGELOG.md"
+    if changelog.is_file():
+        files["CHANGELOG.md"] = changelog.read_bytes()
     files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id]) for s in sources]
@@ -129,3 +136,34 @@ def differences(files: dict[str, bytes], out_dir: Path) -> list[str]:
     changed += [f"differs: {rel}" for rel in sorted(set(files) & present)
                 if (out_dir / rel).read_bytes() != files[rel]]
     return changed
+
+
+def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
+    """A versioned zip of a dataset folder and a SHA256SUMS file beside it.
+
+    The zip is reproducible: entries sorted, timestamps set to the release date.
+    The dataset must be the output of the current build (checked by the caller).
+    """
+    descriptor_path = dataset_dir / "datapackage.json"
+    if not descriptor_path.is_file():
+        raise PipelineError("not a dataset folder (no datapackage.json)", file=str(dataset_dir))
+    descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
+    name, version = descriptor["name"], descriptor["version"]
+    year, month, day = (int(x) for x in descriptor["created"][:10].split("-"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    archive = out_dir / f"{name}-{version}.zip"
+    files = sorted(p for p in dataset_dir.rglob("*") if p.is_file())
+    sums = []
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            rel = path.relative_to(dataset_dir).as_posix()
+            info = zipfile.ZipInfo(f"{name}-{version}/{rel}", date_time=(year, month, day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            data = path.read_bytes()
+            zf.writestr(info, data)
+            sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}-{version}/{rel}")
+    sums.append(f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  {archive.name}")
+    checksums = out_dir / "SHA256SUMS"
+    checksums.write_text("\n".join(sums) + "\n", encoding="utf-8")
+    return archive, checksums

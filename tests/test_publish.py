@@ -122,3 +122,27 @@ def test_clean_command_prints_the_cleaned_text():
 
 def test_committed_dist_is_the_output_of_the_build(built):
     assert publish.differences(built.files, ROOT / "dist") == []
+
+
+def test_release_archive_with_verified_checksums(dist, tmp_path):
+    import zipfile
+
+    result = CliRunner().invoke(main, ["release", "--sources", str(SOURCES), "--dataset",
+                                       str(dist), "--out", str(tmp_path / "release")])
+    assert result.exit_code == 0, result.output
+    archive = tmp_path / "release" / "serge-trotsky-papers-0.1.0.zip"
+    sums = dict(reversed(line.split("  ", 1)) for line in
+                (tmp_path / "release" / "SHA256SUMS").read_text().splitlines())
+    assert sums[archive.name] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        assert "serge-trotsky-papers-0.1.0/datapackage.json" in names
+        for name in names:
+            assert hashlib.sha256(zf.read(name)).hexdigest() == sums[name]
+            assert (dist / name.split("/", 1)[1]).read_bytes() == zf.read(name)
+    assert len(names) == sum(1 for p in dist.rglob("*") if p.is_file())
+    # A second release of the same dataset is byte-identical.
+    first = archive.read_bytes()
+    CliRunner().invoke(main, ["release", "--sources", str(SOURCES), "--dataset", str(dist),
+                              "--out", str(tmp_path / "release")])
+    assert archive.read_bytes() == first

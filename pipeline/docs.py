@@ -1,0 +1,101 @@
+"""Dataset documentation generated from the same metadata the build uses:
+README.md (each table's fields come from its schema), CITATION.cff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .package import Table, table_schema
+from .sources import Source
+
+INTRO = """\
+# {title}
+
+Version {version}, released {released}.
+
+{description}
+
+## Files
+
+| path | what |
+| --- | --- |
+| `datapackage.json` | Frictionless Data Package v2 descriptor: each table with its schema, `hash` (SHA-256) and `bytes` |
+{table_lines}| `schema/*.json` | the table schemas |
+| `originals/<source_id>/…` | each original file, byte for byte (its SHA-256 is in `data/sources.csv`) |
+| `text/<source_id>/<document_id>.txt` | plain text of each unit, its sub-units included; `text/<id>/<id>.txt` is a source's whole cleaned text |
+| `CITATION.cff`, `CHANGELOG.md` | how to cite this dataset; what changed between versions |
+
+## Loading
+
+```python
+import pandas as pd
+documents = pd.read_csv("data/documents.csv", keep_default_na=False)
+
+from frictionless import Package, validate
+package = Package("datapackage.json")
+persons = package.get_resource("persons").to_pandas()
+print(validate("datapackage.json").valid)   # schemas, keys, checksums
+```
+
+With the command line: `frictionless validate datapackage.json`.
+
+## Editorial principles
+
+- The texts are not rewritten. The cleaner removes web boilerplate and page furniture,
+  resolves line-end hyphens (from the words the corpus itself uses), joins hard line
+  wraps and paragraphs split by page breaks, puts pages back in reading order, and
+  applies explicit emendations (conversion defects only: dropped accented letters,
+  words run together by a PDF extraction). Every removed or inserted character is in
+  `data/removals.csv`, located in the original with its reason: the originals can be
+  rebuilt exactly from the published text and that log.
+- Note marks (superscript digits) and `*italics*` are kept in the plain text as printed.
+- Facts come from the texts. What a text does not say is left empty and listed in
+  `sources.unknown`; an attribution from outside the text is stated in `sources.attribution`.
+
+## Known limitations
+
+{limitations}
+## Rights
+
+The dataset's own metadata, segmentation and annotations: {licence}. The texts keep
+their own rights, stated per source in `data/sources.csv` (`rights`).
+
+## Tables
+"""
+
+
+def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> str:
+    """The downloader's README: files, loading, principles, limitations (from each
+    source's metadata), and every table's fields (from the schemas)."""
+    limitations = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
+                          for item in s.extra.get("limitations", [])) or "- None recorded.\n"
+    table_lines = "".join(f"| `{t.path}` | {table_schema(t.name).get('description', t.title)} |\n"
+                          for t in tables)
+    licence = "; ".join(f"{lic['name']}" for lic in meta["licenses"])
+    parts = [INTRO.format(title=meta["title"], version=meta["version"],
+                          released=meta["released"], description=meta.get("description", ""),
+                          table_lines=table_lines, licence=licence, limitations=limitations)]
+    for t in tables:
+        schema = table_schema(t.name)
+        parts.append(f"\n### `{t.path}` ({len(t.rows)} rows)\n\n{schema.get('description', '')}\n\n"
+                     "| field | type | description |\n| --- | --- | --- |\n")
+        for f in schema["fields"]:
+            allowed = f.get("constraints", {}).get("enum")
+            note = f.get("description", "") + (f" One of: {', '.join(allowed)}." if allowed else "")
+            parts.append(f"| `{f['name']}` | {f['type']} | {note.strip()} |\n")
+    return "".join(parts)
+
+
+def citation(meta: dict[str, Any]) -> str:
+    """CITATION.cff (Citation File Format 1.2.0) for the dataset."""
+    authors = "".join(f'  - name: "{c["title"]}"\n' for c in meta.get("contributors", []))
+    return (
+        "cff-version: 1.2.0\n"
+        "message: \"If you use this dataset, please cite it as below.\"\n"
+        "type: dataset\n"
+        f"title: \"{meta['title']}\"\n"
+        f"version: \"{meta['version']}\"\n"
+        f"date-released: \"{meta['released']}\"\n"
+        f"license: {meta['licenses'][0]['name']}\n"
+        f"authors:\n{authors}"
+    )
