@@ -152,3 +152,81 @@ def test_articles_sections_and_front_matter(segmented):
     assert _containing(nelson, "Tim Nelson: Trotsky and Serge") == "nelson"
     review = segmented["review"]
     assert [u.type for u in review.units] == ["review"]
+
+
+def test_papers_front_and_back_matter(segmented):
+    units = _units(segmented["papers"])
+    level_one = [u.document_id for u in segmented["papers"].units if u.parent_id == "papers"]
+    assert level_one == [
+        "papers-cover", "papers-title-page", "papers-imprint", "papers-contents",
+        "papers-dedication", "papers-preface", "papers-acknowledgements", "papers-glossary",
+        "papers-chronology", "papers-introduction", "papers-ch01", "papers-ch02", "papers-ch03",
+        "papers-ch04", "papers-ch05", "papers-notes", "papers-bibliography", "papers-index"]
+    intro = units["papers-introduction"]
+    assert (intro.type, intro.author_id, intro.date, intro.place_id) == \
+        ("introduction", "cotterill", "1993-11", "london")
+    assert [units[f"papers-notes-ch0{i}"].parent_id for i in range(1, 6)] == ["papers-notes"] * 5
+    assert units["papers-notes-ch02"].title == "Chapter 2: The Correspondence"
+    assert [u.title for u in segmented["papers"].units if u.parent_id == "papers-bibliography"] \
+        == ["Primary Sources", "Secondary Sources"]
+
+
+def test_papers_chapters_introductions_and_documents(segmented):
+    seg = segmented["papers"]
+    units = _units(seg)
+    authors = {"papers-ch01-intro": "spencer", "papers-ch02-intro": "cotterill",
+               "papers-ch03-intro": "cotterill", "papers-ch04-intro": "weissman",
+               "papers-ch05-intro": "spencer"}
+    for intro_id, author in authors.items():
+        assert units[intro_id].type == "introduction" and units[intro_id].author_id == author
+        assert units[intro_id].parent_id == intro_id.removesuffix("-intro")
+    assert [u.title for u in seg.children(units["papers-ch01-intro"])][:3] == \
+        ["Prewar Anarchism", "War", "Spain"]
+    michel = units["papers-ch01-letter-01"]
+    assert (michel.type, michel.title, michel.author_id, michel.date, michel.place_id) == \
+        ("letter", "Victor Serge, Letter to Comrade Michel", "serge", "1921-05-29", "petrograd")
+    nin = units["papers-ch03-doc-03"]
+    assert nin.author_id == "trotsky" and nin.date == "1937-08-08"
+    assert units["papers-ch01-extract-02"].title == \
+        "Victor Serge, 'The Tragic Face of Revolution'. Extract from La Vie ouvrière"
+
+
+def test_papers_correspondence(segmented):
+    seg = segmented["papers"]
+    units = _units(seg)
+    letters = seg.children(units["papers-ch02-correspondence"])
+    assert [u.document_id for u in letters] == \
+        ["papers-letter-prefatory"] + [f"papers-letter-{n}" for n in range(1, 42)]
+    assert [u.n for u in letters] == list(range(0, 42))
+    assert all(u.type == "letter" for u in letters)
+    assert units["papers-letter-16"].title == "Letter 16: Serge to Konrad Knudsen (postcard–in Russian)"
+    assert (units["papers-letter-16"].date, units["papers-letter-16"].author_id) == ("1936-06-06", "serge")
+    assert units["papers-letter-3"].date == "1936-04-25"
+    # Enclosures and appendices belong to their letter.
+    for letter, title in (("papers-letter-14", "Supplement to the remarks I made on Ciliga's letter"),
+                          ("papers-letter-18", "Questions"),
+                          ("papers-letter-24", "Appendix to letter 24: extract from 'A New "
+                                               "Revolutionary Upturn?'")):
+        [enclosure] = [u for u in seg.children(units[letter]) if u.type == "enclosure"]
+        assert enclosure.title == title
+    # Signatures and addresses stay inside their letter.
+    assert seg.own_text(units["papers-letter-1"]).endswith(
+        "Victor Serge\n\nAddress: Poste Restante, Central Post Office, Brussels,\n\n"
+        "V. Kibalchich or c/o Charles Plisnier,⁹⁰ 18 Pl.\n\nLouis Morihan, Brussels.\n\n")
+
+
+def test_papers_traps_are_not_headings(segmented):
+    seg = segmented["papers"]
+    assert _containing(seg, "Victor Serge, who, it would seem, is trying") != ""
+    unit = _units(seg)[_containing(seg, "Victor Serge, who, it would seem, is trying")]
+    assert unit.type in ("introduction", "section", "document", "extract")
+    assert not unit.title.startswith("Victor Serge, who")
+    # No unit opens on a short paragraph ending in ':' (a lead-in to a quotation).
+    for u in seg.units[1:]:
+        assert not (len(u.heading) < 80 and strip(u.heading).endswith(":")), u.document_id
+    heads = {strip(u.heading) for u in seg.units}
+    assert "Victor Serge" not in heads and "LD" not in heads
+
+
+def strip(text):
+    return segment.strip_marks(text)
