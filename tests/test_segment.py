@@ -221,9 +221,11 @@ def test_papers_traps_are_not_headings(segmented):
     unit = _units(seg)[_containing(seg, "Victor Serge, who, it would seem, is trying")]
     assert unit.type in ("introduction", "section", "document", "extract")
     assert not unit.title.startswith("Victor Serge, who")
-    # No unit opens on a short paragraph ending in ':' (a lead-in to a quotation).
+    # In the chapters, no unit opens on a short paragraph ending in ':' (a lead-in to a
+    # quotation); the bibliography's own headings ("Works by Trotsky:") do end so.
     for u in seg.units[1:]:
-        assert not (len(u.heading) < 80 and strip(u.heading).endswith(":")), u.document_id
+        if u.document_id.startswith("papers-ch"):
+            assert not (len(u.heading) < 80 and strip(u.heading).endswith(":")), u.document_id
     heads = {strip(u.heading) for u in seg.units}
     assert "Victor Serge" not in heads and "LD" not in heads
 
