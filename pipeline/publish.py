@@ -46,6 +46,13 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
                                 "neither published nor logged", file=source_id)
     progress("segment")
     segmented = {s.source_id: segment_stage.segment(s, cleaned[s.source_id]) for s in sources}
+    owner: dict[str, str] = {}
+    for s in sources:
+        for unit in segmented[s.source_id].units:
+            if unit.document_id in owner:
+                raise PipelineError(f"document id {unit.document_id!r} is also used by source "
+                                    f"{owner[unit.document_id]!r}", file=str(s.outline_path))
+            owner[unit.document_id] = s.source_id
     progress("package")
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _check_references(sources, segmented, persons, places)

@@ -7,7 +7,7 @@ Which paragraphs open units is an editorial decision, recorded per source in the
     top_type = "book"                       # type of the source's top unit
     units = [
       { level = 1, type = "chapter", heading = "1 Victor Serge and Bolshevism" },
-      { level = 2, type = "letter", id = "papers-letter-1", n = 1,
+      { level = 2, type = "letter", id = "letter-1", n = 1,
         heading = "Letter 1: Serge to Trotsky (in French)",
         author = "serge", date = "1936-04-22", place = "brussels" },
     ]
@@ -16,7 +16,8 @@ Each entry opens at the first paragraph, after the previous entry, whose text eq
 ``heading`` (blanks folded, note marks and ``*`` ignored; a heading ending in "..."
 matches by prefix) and runs to the next entry of the same or a higher level. Every
 recorded heading must be found, in order: anything else is a located error, never a
-guess. A paragraph that is not listed is never a heading, so a paragraph that only
+guess. An explicit ``id`` is relative to the source: ``letter-1`` in source ``papers``
+is ``papers-letter-1``. A paragraph that is not listed is never a heading, so a paragraph that only
 begins with an author's name, or a signature line, stays inside its unit.
 """
 
@@ -171,7 +172,9 @@ def segment(source: Source, cleaned: CleanedSource) -> SegmentedSource:
         key = f"{parent.document_id}/{unit_type}"
         counters[key] = counters.get(key, 0) + 1
         sibling_n = sum(1 for u in units if u.parent_id == parent.document_id) + 1
-        document_id = entry.get("id") or _derive_id(
+        # Explicit ids are written relative to the source ("letter-12"), so that a copy
+        # of a source folder under another name gets ids of its own.
+        document_id = (entry.get("id") and f"{source.source_id}-{entry['id']}") or _derive_id(
             parent.document_id, unit_type, counters[key] if unit_type != "chapter" else sibling_n)
         unit = Unit(
             document_id=document_id, source_id=source.source_id, parent_id=parent.document_id,

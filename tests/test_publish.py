@@ -146,3 +146,14 @@ def test_release_archive_with_verified_checksums(dist, tmp_path):
     CliRunner().invoke(main, ["release", "--sources", str(SOURCES), "--dataset", str(dist),
                               "--out", str(tmp_path / "release")])
     assert archive.read_bytes() == first
+
+
+def test_a_copied_source_folder_is_another_source(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    shutil.copytree(sources / "nelson", sources / "nelson-copy")
+    result = publish.assemble(sources)
+    rows = _table(result, "documents")
+    copy_ids = [r["document_id"] for r in rows if r["source_id"] == "nelson-copy"]
+    assert copy_ids[:2] == ["nelson-copy", "nelson-copy-sec-01"]
+    assert len({r["document_id"] for r in rows}) == len(rows)

@@ -40,7 +40,7 @@ def test_golden_traps_stay_inside_their_units():
     seg = _segment_folder(GOLDEN / "letters")
     units = {u.document_id: u for u in seg.units}
     assert "Victor Serge, who, it would seem" in seg.own_text(units["letters-ch01-intro-01"])
-    letter = seg.own_text(units["book-letter-1"])
+    letter = seg.own_text(units["letters-letter-1"])
     assert "Some questions:\n\n1. First point.\n\nVictor Serge\n\n" in letter
 
 
