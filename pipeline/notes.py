@@ -1,0 +1,661 @@
+"""Notes stage: a book's notes, the marks that call them, and its cross-references.
+
+The structure comes from the unit tree: each ``notes`` unit without ``notes``
+sub-units is a list of notes ("N. text", one a line), and belongs to the chapter
+that holds it or, for notes gathered at the back of a book, to the chapter its
+heading names ("Chapter 2: The Correspondence" → the chapter printed "2 ..."). The
+chapter's text (its span less any notes list inside it) is searched for call marks:
+superscript digits ("Michel²⁷", "iron ²⁶"), the markup ``^{35}`` / ``^{*35}``, and a
+bare asterisk ("journal*") for an author's note printed in the text as a paragraph
+"* A monthly". ``*italics*`` pairs are not marks.
+
+Every printed note becomes one ``Note``, tied to the deepest unit whose text carries
+its mark. Nothing is renumbered or invented: what does not fit (a note with no mark,
+a mark with no note, a gap or a repeat in the numbering, a mark out of sequence) is
+a ``NoteAnomaly`` row. Cross-references to letters ("Letter 13", "Letters 12 and 13",
+"Letter 24 in Chapter 2") and chapters ("see Chapter 4 below") are resolved only
+when the target's number is printed in its heading and exactly one unit fits.
+
+Per-source patterns can be changed in an optional ``[notes]`` table of source.toml
+(keys in ``DEFAULTS``); everything else comes from the outline.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .errors import PipelineError
+from .segment import SegmentedSource, Unit, paragraphs, strip_marks
+from .sources import Source
+
+# Regexes a source may override in its [notes] table; each needs the named groups shown.
+DEFAULTS: dict[str, str] = {
+    # a line of a notes list: "27. Translation of ..." (leading blanks allowed)
+    "note_line": r"^[ \t]*(?P<n>\d+)\.[ \t]+(?P<text>\S.*)$",
+    # the heading of a notes list gathered at the back: "Chapter 2: The Correspondence"
+    "list_heading": r"^Chapter\s+(?P<n>\d+)\b",
+    # a chapter heading that prints its number: "2 The Correspondence", "Chapter 2 ..."
+    "chapter_heading": r"^(?:Chapter\s+)?(?P<n>\d+)\b",
+    # a letter heading that prints its number: "Letter 12: Serge to Trotsky ..."
+    "letter_heading": r"^Letter\s+(?P<n>\d+)\b",
+    # an unnumbered letter a note can name: "Prefatory letter: Serge to Sedov ..."
+    "prefatory_heading": r"^Prefatory\s+letter\b",
+    # the mark of an author's note in a numbered note's text: "[Serge's note.]"
+    "author_note": r"\[[^\[\]]*['’]s\s+note\.?\]",
+    # a paragraph that is an author's note printed in the text: "* A monthly"
+    "asterisk_note": r"^\*[ \t]+(?P<text>\S)",
+}
+REQUIRED_GROUPS = {"note_line": {"n", "text"}, "list_heading": {"n"}, "chapter_heading": {"n"},
+                   "letter_heading": {"n"}, "asterisk_note": {"text"}}
+ANOMALY_KINDS = ("note_without_mark", "mark_without_note", "numbering_gap", "duplicate_note",
+                 "duplicate_mark", "mark_out_of_order", "stray_text")
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+MARK = re.compile(r"\^\{(?P<star>\*?)(?P<num>\d*)\}|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
+# A markdown-style italic pair: opens before a non-blank, closes after one, one line.
+LINE = re.compile(r"[^\n]+")
+ITALIC = re.compile(r"\*(?=[^\s*])[^*\n]*?(?<=[^\s*])\*")
+NUMBERS = r"\d+(?:\s*(?:,|and|&|–|-|to)\s*\d+)*"
+LETTER_REF = re.compile(
+    rf"\b(?:(?P<one>[Ll]etter)\s+(?P<n>\d+)(?!\d|[./]\d)|(?P<many>[Ll]etters)\s+(?P<ns>{NUMBERS}))"
+    r"(?P<where>\s+in\s+[Cc]hapter\s+(?P<ch>\d+))?")
+PREFATORY_REF = re.compile(r"\b[Pp]refatory\s+[Ll]etter\b")
+CHAPTER_REF = re.compile(rf"\b[Cc]hapters?\s+(?P<ns>\d+(?:\s*(?:,|and|&)\s*\d+)*)(?!\d|[./]\d)")
+# Context that makes a "Letter N" / "Chapter N" another work's: "Chapter 3 of *History*",
+# "*History*, chapter 3". "of this volume", "in Chapter 2" stay ours.
+FOREIGN_AFTER = re.compile(r"\s*,?\s*(?:of|in|from)\s+(?!(?:this|the\s+present|these|[Cc]hapter)\b)"
+                           r"(?:the\s+)?(?:\*|[A-Z])")
+FOREIGN_BEFORE = re.compile(r"\*[^*\n]+\*\s*,\s*(?:vol\.\s*\w+\s*,\s*)?$")
+
+
+@dataclass(frozen=True)
+class NoteCall:
+    """A call mark in a chapter's text, as printed."""
+
+    chapter_id: str
+    n: int | None        # the printed number; None for a bare asterisk
+    star: bool           # an asterisk: the call of an author's note printed in the text
+    mark: str            # as printed: "²⁷", "^{*35}", "*"
+    offset: int          # in the source's cleaned text
+    document_id: str     # the deepest unit whose text carries the mark
+
+
+@dataclass(frozen=True)
+class Note:
+    """One printed note, with the mark that calls it (None when no mark was found)."""
+
+    note_id: str
+    source_id: str
+    chapter_id: str
+    n: int | None        # as printed; None for an unnumbered author's note ("* A monthly")
+    text: str            # as printed, italics markup kept
+    kind: str            # "editorial" or "author"
+    printed_in_id: str   # the unit where the note's text is printed
+    text_offset: int     # where the note's text starts in the cleaned text
+    call: NoteCall | None = None
+
+    @property
+    def ref_document_id(self) -> str:
+        """The unit whose text carries the note's mark; empty when no mark was found."""
+        return self.call.document_id if self.call else ""
+
+
+@dataclass(frozen=True)
+class NoteAnomaly:
+    """Something in the notes or marks that does not fit; recorded, never repaired."""
+
+    source_id: str
+    chapter_id: str
+    n: int | None
+    kind: str            # one of ANOMALY_KINDS
+    offset: int          # of the mark, note or text concerned, in the cleaned text
+    detail: str
+
+
+@dataclass(frozen=True)
+class CrossReference:
+    """A reference from a note or a unit's text to a letter or chapter of the same source."""
+
+    source_id: str
+    from_id: str         # a note_id or a document_id
+    to_id: str           # a document_id; empty when the reference was left unresolved
+    kind: str            # "letter" or "chapter"
+    as_written: str
+    offset: int          # in the cleaned text
+    detail: str = ""     # why an unresolved reference was left alone
+
+
+@dataclass
+class NotesResult:
+    """The output of the notes stage for one source."""
+
+    source_id: str
+    notes: list[Note] = field(default_factory=list)
+    calls: list[NoteCall] = field(default_factory=list)
+    anomalies: list[NoteAnomaly] = field(default_factory=list)
+    references: list[CrossReference] = field(default_factory=list)
+    unresolved: list[CrossReference] = field(default_factory=list)
+    chapters: dict[str, str] = field(default_factory=dict)  # chapter_id -> notes list unit id
+
+
+# --- configuration ------------------------------------------------------------------
+
+def notes_config(source: Source) -> dict[str, re.Pattern[str]]:
+    """The compiled patterns for a source: DEFAULTS overridden by its ``[notes]`` table."""
+    where = str(source.metadata_path)
+    table = source.extra.get("notes", {})
+    if not isinstance(table, dict):
+        raise PipelineError("must be a table", file=where, field="notes")
+    unknown = set(table) - set(DEFAULTS)
+    if unknown:
+        raise PipelineError(f"unknown keys {sorted(unknown)} (allowed: {', '.join(DEFAULTS)})",
+                            file=where, field="notes")
+    compiled = {}
+    for key, default in DEFAULTS.items():
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise PipelineError("must be a string (a regular expression)", file=where,
+                                field=f"notes.{key}")
+        try:
+            pattern = re.compile(value, re.M)
+        except re.error as exc:
+            raise PipelineError(f"not a regular expression: {exc}", file=where,
+                                field=f"notes.{key}") from None
+        missing = REQUIRED_GROUPS.get(key, set()) - set(pattern.groupindex)
+        if missing:
+            raise PipelineError(f"needs the named group(s) {sorted(missing)}", file=where,
+                                field=f"notes.{key}")
+        compiled[key] = pattern
+    return compiled
+
+
+# --- the unit tree ------------------------------------------------------------------
+
+class _Tree:
+    """Look-ups on a segmented source: deepest unit at an offset, ancestors, numbers."""
+
+    def __init__(self, seg: SegmentedSource, conf: dict[str, re.Pattern[str]]):
+        self.seg = seg
+        self.units = seg.units
+        self.by_id = {u.document_id: u for u in seg.units}
+        self.starts = [u.start for u in seg.units]
+        self.chapters = [u for u in seg.units if u.type == "chapter"]
+        self.chapter_number = {u.document_id: n for u in self.chapters
+                               if (n := _printed_number(conf["chapter_heading"], u)) is not None}
+        self.letter_number = {u.document_id: n for u in seg.units if u.type == "letter"
+                              if (n := _printed_number(conf["letter_heading"], u)) is not None}
+        self.prefatory = [u for u in seg.units if u.type == "letter"
+                          and conf["prefatory_heading"].search(strip_marks(u.heading))]
+
+    def deepest(self, offset: int) -> Unit:
+        """The unit whose own text holds ``offset`` (own texts partition the text)."""
+        return self.units[max(0, bisect.bisect_right(self.starts, offset) - 1)]
+
+    def ancestors(self, unit: Unit) -> list[Unit]:
+        """The unit's ancestors, nearest first."""
+        chain = []
+        while unit.parent_id:
+            unit = self.by_id[unit.parent_id]
+            chain.append(unit)
+        return chain
+
+    def chapter_of(self, unit: Unit) -> Unit | None:
+        return next((u for u in [unit, *self.ancestors(unit)] if u.type == "chapter"), None)
+
+    def heading_span(self, unit: Unit) -> tuple[int, int]:
+        return unit.start, unit.start + len(unit.heading)
+
+
+def _printed_number(pattern: re.Pattern[str], unit: Unit) -> int | None:
+    found = pattern.search(strip_marks(unit.heading)) if unit.heading else None
+    return int(found.group("n")) if found else None
+
+
+def _note_lists(tree: _Tree, conf: dict[str, re.Pattern[str]], where: str) -> list[tuple[Unit, Unit]]:
+    """(scope, notes list) pairs: each notes unit without notes sub-units, with the chapter
+    it annotates (or the top unit, in a source without chapters)."""
+    pairs: list[tuple[Unit, Unit]] = []
+    lists = [u for u in tree.units if u.type == "notes"
+             and not any(c.type == "notes" for c in tree.seg.children(u))]
+    for unit in lists:
+        scope = tree.chapter_of(unit)
+        if scope is None:
+            scope = _named_chapter(tree, unit, conf)
+        if scope is None and not tree.chapters:
+            scope = tree.units[0]
+        if scope is None:
+            raise PipelineError(f"notes list {unit.document_id!r} ({unit.title!r}) names no "
+                                "chapter of the outline", file=where, field="segment.units")
+        if any(s is scope for s, _ in pairs):
+            raise PipelineError(f"two notes lists for {scope.document_id!r}", file=where,
+                                field="segment.units")
+        pairs.append((scope, unit))
+    return sorted(pairs, key=lambda p: p[0].start)
+
+
+def _named_chapter(tree: _Tree, unit: Unit, conf: dict[str, re.Pattern[str]]) -> Unit | None:
+    """The chapter a back-of-book notes list names: by printed number, else by title."""
+    heading = strip_marks(unit.heading)
+    found = conf["list_heading"].search(heading)
+    if found:
+        n = int(found.group("n"))
+        hits = [c for c in tree.chapters if tree.chapter_number.get(c.document_id) == n]
+        if len(hits) == 1:
+            return hits[0]
+    folded = heading.casefold()
+    hits = [c for c in tree.chapters
+            if (title := re.sub(r"^\d+\s+", "", c.title).casefold()) and folded.endswith(title)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _spans_without(scope: Unit, excluded: list[Unit]) -> list[tuple[int, int]]:
+    """The scope's span less the spans of the excluded units inside it."""
+    spans, cursor = [], scope.start
+    for unit in sorted((u for u in excluded if scope.start <= u.start < scope.end),
+                       key=lambda u: u.start):
+        if unit.start > cursor:
+            spans.append((cursor, unit.start))
+        cursor = max(cursor, unit.end)
+    if cursor < scope.end:
+        spans.append((cursor, scope.end))
+    return spans
+
+
+# --- marks --------------------------------------------------------------------------
+
+def _masked(paragraph: str) -> str:
+    """The paragraph with italic pairs and ``^{...}`` marks blanked out (same length), so
+    that any asterisk left is a call."""
+    paragraph = MARK.sub(lambda m: "\0" * len(m.group()), paragraph)
+    return ITALIC.sub(lambda m: "\0" * len(m.group()), paragraph)
+
+
+def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]],
+           conf: dict[str, re.Pattern[str]]) -> tuple[list[NoteCall], list[tuple[int, int]]]:
+    """Every call mark in the spans, in text order, and the (start, end) of the paragraphs
+    that are author's notes printed in the text."""
+    calls: list[NoteCall] = []
+    star_notes: list[tuple[int, int]] = []
+    for span_start, span_end in spans:
+        for m in MARK.finditer(text, span_start, span_end):
+            if m.group("sup"):
+                n: int | None = int(m.group("sup").translate(SUPERSCRIPTS))
+                star = False
+            elif m.group("star") or m.group("num"):
+                n = int(m.group("num")) if m.group("num") else None
+                star = bool(m.group("star"))
+            else:
+                continue  # "^{}": nothing to call
+            calls.append(NoteCall(chapter_id, n, star, m.group(), m.start(),
+                                  tree.deepest(m.start()).document_id))
+        for p_start, p_end in paragraphs(text[span_start:span_end]):
+            p_start, p_end = p_start + span_start, p_end + span_start
+            paragraph = text[p_start:p_end]
+            if conf["asterisk_note"].match(paragraph):
+                star_notes.append((p_start, p_end))
+                continue
+            for a in re.finditer(r"\*", _masked(paragraph)):
+                calls.append(NoteCall(chapter_id, None, True, "*", p_start + a.start(),
+                                      tree.deepest(p_start + a.start()).document_id))
+    calls.sort(key=lambda c: c.offset)
+    return calls, star_notes
+
+
+def _increasing(calls: list[NoteCall]) -> set[int]:
+    """Offsets of the calls forming the longest strictly increasing run of numbers (the
+    sequence the printer meant); the others are out of sequence or repeats."""
+    tails: list[int] = []        # index into calls of the smallest tail of each length
+    previous: list[int] = [-1] * len(calls)
+    for i, call in enumerate(calls):
+        k = bisect.bisect_left([calls[t].n for t in tails], call.n)
+        if k:
+            previous[i] = tails[k - 1]
+        if k == len(tails):
+            tails.append(i)
+        else:
+            tails[k] = i
+    chosen, i = set(), tails[-1] if tails else -1
+    while i >= 0:
+        chosen.add(calls[i].offset)
+        i = previous[i]
+    return chosen
+
+
+def _context(text: str, offset: int, width: int = 40) -> str:
+    before = text[max(0, offset - width):offset].split("\n")[-1]
+    after = text[offset:offset + width // 2].split("\n")[0]
+    return f"…{before}{after}…"
+
+
+# --- the notes of one chapter -------------------------------------------------------
+
+@dataclass
+class _Printed:
+    n: int
+    text: str
+    offset: int
+
+
+def _parse_list(text: str, unit: Unit, conf: dict[str, re.Pattern[str]]
+                ) -> tuple[list[_Printed], list[tuple[int, str]]]:
+    """The notes of a list as printed, and any text before the first note. A line that
+    does not start a note continues the note before it (kept as in the cleaned text)."""
+    body_start = unit.start + len(unit.heading)
+    printed: list[_Printed] = []
+    ends: list[int] = []
+    stray: list[tuple[int, str]] = []
+    for line in LINE.finditer(text, body_start, unit.own_end):
+        m = conf["note_line"].match(line.group())
+        if m:
+            start = line.start() + m.start("text")
+            printed.append(_Printed(int(m.group("n")), "", start))
+            ends.append(line.end())
+        elif printed:
+            ends[-1] = line.end()
+        elif line.group().strip():
+            stray.append((line.start(), line.group().strip()))
+    for note, end in zip(printed, ends):
+        note.text = text[note.offset:end]
+    return printed, stray
+
+
+def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit,
+                   conf: dict[str, re.Pattern[str]], source_id: str) -> tuple[
+                       list[Note], list[NoteCall], list[NoteAnomaly]]:
+    chapter_id = scope.document_id
+    lists = [u for u in tree.units if u.type == "notes"]
+    calls, star_notes = _calls(text, tree, chapter_id, _spans_without(scope, lists), conf)
+    printed, stray = _parse_list(text, notes_list, conf)
+    anomalies: list[NoteAnomaly] = []
+
+    def flag(n: int | None, kind: str, offset: int, detail: str) -> None:
+        anomalies.append(NoteAnomaly(source_id, chapter_id, n, kind, offset, detail))
+
+    for offset, line in stray:
+        flag(None, "stray_text", offset, f"text before the first note of {notes_list.document_id}:"
+                                         f" {line[:80]!r}")
+    # The printed numbering: gaps and repeats.
+    previous: int | None = None
+    for note in printed:
+        if previous is not None and note.n > previous + 1:
+            missing = list(range(previous + 1, note.n))
+            shown = str(missing[0]) if len(missing) == 1 else f"{missing[0]}–{missing[-1]}"
+            flag(missing[0], "numbering_gap", note.offset,
+                 f"no note {shown} printed: the list goes from {previous} to {note.n}")
+        previous = note.n if previous is None else max(previous, note.n)
+    if printed and printed[0].n > 1:
+        first = printed[0]
+        flag(1, "numbering_gap", first.offset, f"the list starts at {first.n}, not 1")
+
+    # Numbered marks: the increasing sequence decides which of repeated marks is the call.
+    numbered = [c for c in calls if c.n is not None]
+    in_sequence = _increasing(numbered)
+    by_n: dict[int, list[NoteCall]] = {}
+    for call in numbered:
+        by_n.setdefault(call.n, []).append(call)  # type: ignore[arg-type]
+    tied: dict[int, NoteCall] = {}
+    for n, group in by_n.items():
+        chosen = next((c for c in group if c.offset in in_sequence), group[0])
+        tied[n] = chosen
+        for other in group:
+            if other is not chosen:
+                where = "; ".join(f"{c.offset} {_context(text, c.offset)!r}" for c in group)
+                flag(n, "duplicate_mark", other.offset,
+                     f"{n} is marked {len(group)} times ({where}); the note is tied to the mark"
+                     f" at {chosen.offset}, the one in sequence")
+    for call in numbered:
+        if call is tied[call.n] and call.offset not in in_sequence:  # type: ignore[index]
+            flag(call.n, "mark_out_of_order", call.offset,
+                 f"mark {call.mark} out of sequence: {_context(text, call.offset)!r}")
+
+    notes: list[Note] = []
+    seen: Counter[int] = Counter()
+    author = conf["author_note"]
+    for note in printed:
+        seen[note.n] += 1
+        suffix = "" if seen[note.n] == 1 else chr(ord("a") + seen[note.n] - 1)
+        call = tied.get(note.n) if seen[note.n] == 1 else None
+        if seen[note.n] > 1:
+            flag(note.n, "duplicate_note", note.offset,
+                 f"note {note.n} printed {seen[note.n]} times; this one has no mark of its own")
+        elif call is None:
+            flag(note.n, "note_without_mark", note.offset,
+                 f"no mark {note.n} in the text of {chapter_id}: {note.text[:60]!r}")
+        kind = "author" if author.search(note.text) else "editorial"
+        notes.append(Note(f"{chapter_id}-n{note.n}{suffix}", source_id, chapter_id, note.n,
+                          note.text, kind, notes_list.document_id, note.offset, call))
+    printed_numbers = {p.n for p in printed}
+    for n, call in sorted(tied.items(), key=lambda item: item[1].offset):
+        if n not in printed_numbers:
+            flag(n, "mark_without_note", call.offset,
+                 f"mark {call.mark} has no note in {notes_list.document_id}:"
+                 f" {_context(text, call.offset)!r}")
+
+    notes += _asterisk_notes(text, tree, calls, star_notes, chapter_id, source_id, flag, conf)
+    return notes, calls, anomalies
+
+
+def _asterisk_notes(text: str, tree: _Tree, calls: list[NoteCall],
+                    star_notes: list[tuple[int, int]], chapter_id: str, source_id: str,
+                    flag: Any, conf: dict[str, re.Pattern[str]]) -> list[Note]:
+    """Author's notes printed in the text ("* A monthly"), each tied to the nearest
+    asterisk before it. Consecutive note paragraphs answer the last asterisks, in order."""
+    pending = [c for c in calls if c.star]
+    groups: list[list[tuple[int, int]]] = []
+    for span in star_notes:
+        between = text[groups[-1][-1][1]:span[0]] if groups else "x"
+        if groups and not between.strip():
+            groups[-1].append(span)
+        else:
+            groups.append([span])
+    notes: list[Note] = []
+    for group in groups:
+        before = [c for c in pending if c.offset < group[0][0]]
+        answered = before[-len(group):]
+        for index, (start, end) in enumerate(group):
+            call = answered[index] if index < len(answered) else None
+            if call is not None:
+                pending.remove(call)
+            body = conf["asterisk_note"].match(text, start).start("text")
+            note = Note(f"{chapter_id}-star{len(notes) + 1}", source_id, chapter_id, None,
+                        text[body:end], "author", tree.deepest(start).document_id, body, call)
+            if call is None:
+                flag(None, "note_without_mark", start,
+                     f"author's note printed in the text with no asterisk before it:"
+                     f" {note.text[:60]!r}")
+            notes.append(note)
+    for call in pending:
+        flag(None, "mark_without_note", call.offset,
+             f"asterisk {call.mark} answered by no '* ' note paragraph:"
+             f" {_context(text, call.offset)!r}")
+    return notes
+
+
+# --- cross-references ---------------------------------------------------------------
+
+def _numbers(spec: str) -> list[int]:
+    """'12 and 13' → [12, 13]; '12–14' → [12, 13, 14]."""
+    out: list[int] = []
+    for part in re.split(r"\s*(?:,|and|&)\s*", spec):
+        bounds = re.split(r"\s*(?:–|-|to)\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit() \
+                and int(bounds[0]) < int(bounds[1]) <= int(bounds[0]) + 50:
+            out.extend(range(int(bounds[0]), int(bounds[1]) + 1))
+        else:
+            out.extend(int(b) for b in bounds if b.isdigit())
+    return out
+
+
+def _foreign(text: str, start: int, end: int) -> bool:
+    """True when the reference is to another work ("Chapter 3 of *History*")."""
+    return bool(FOREIGN_AFTER.match(text, end) or FOREIGN_BEFORE.search(text[max(0, start - 120):start]))
+
+
+def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | None,
+                   tree: _Tree, source_id: str, skip: set[str]
+                   ) -> tuple[list[CrossReference], list[CrossReference]]:
+    """References to letters and chapters in ``text[start:end]``. ``home`` is the chapter
+    the referring text belongs to; ``skip`` the targets that would refer to the text itself."""
+    found: list[CrossReference] = []
+    left: list[CrossReference] = []
+    taken: list[tuple[int, int]] = []
+
+    def add(kind: str, as_written: str, offset: int, targets: list[str], why: str) -> None:
+        for target in targets:
+            if target not in skip:
+                found.append(CrossReference(source_id, from_id, target, kind, as_written, offset))
+        if not targets:
+            left.append(CrossReference(source_id, from_id, "", kind, as_written, offset, why))
+
+    for m in PREFATORY_REF.finditer(text, start, end):
+        taken.append(m.span())
+        hits = [u.document_id for u in tree.prefatory]
+        add("letter", m.group(), m.start(), hits if len(hits) == 1 else [],
+            "no single prefatory letter in the outline")
+    for m in LETTER_REF.finditer(text, start, end):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        taken.append(m.span())
+        numbers = [int(m.group("n"))] if m.group("one") else _numbers(m.group("ns"))
+        if _foreign(text, m.start(), m.end()):
+            add("letter", m.group(), m.start(), [], "another work's letter")
+            continue
+        for n in numbers:
+            candidates = [tree.by_id[i] for i, k in tree.letter_number.items() if k == n]
+            if m.group("ch"):
+                wanted = int(m.group("ch"))
+                candidates = [u for u in candidates if (c := tree.chapter_of(u))
+                              and tree.chapter_number.get(c.document_id) == wanted]
+            elif len(candidates) > 1 and home is not None:
+                candidates = [u for u in candidates if tree.chapter_of(u) is home]
+            why = (f"no letter printed as 'Letter {n}'" + (f" in Chapter {m.group('ch')}"
+                                                           if m.group("ch") else "")
+                   if not candidates else f"{len(candidates)} letters printed as 'Letter {n}'")
+            add("letter", m.group(), m.start(),
+                [candidates[0].document_id] if len(candidates) == 1 else [], why)
+    for m in CHAPTER_REF.finditer(text, start, end):
+        if any(s <= m.start() < e for s, e in taken):
+            continue  # "Letter 24 in Chapter 2": the chapter only locates the letter
+        if _foreign(text, m.start(), m.end()):
+            add("chapter", m.group(), m.start(), [], "another work's chapter")
+            continue
+        for n in _numbers(m.group("ns")):
+            hits = [i for i, k in tree.chapter_number.items() if k == n]
+            add("chapter", m.group(), m.start(), hits if len(hits) == 1 else [],
+                f"no chapter printed with the number {n}" if not hits
+                else f"{len(hits)} chapters printed with the number {n}")
+    return found, left
+
+
+def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
+                ) -> tuple[list[CrossReference], list[CrossReference]]:
+    """References in the notes (from the note) and in every unit's own text (from the unit),
+    headings and notes lists excepted: a heading names its own unit."""
+    found: list[CrossReference] = []
+    left: list[CrossReference] = []
+    in_text = sorted((n for n in notes if n.printed_in_id and
+                      tree.by_id[n.printed_in_id].type != "notes"), key=lambda n: n.text_offset)
+    for note in notes:
+        home = tree.by_id.get(note.chapter_id)
+        f, l = _references_in(text, note.text_offset, note.text_offset + len(note.text),
+                              note.note_id, home, tree, source_id, set())
+        found += f
+        left += l
+    for unit in tree.units:
+        if unit.type == "notes":
+            continue
+        start = unit.start + len(unit.heading)
+        cuts = [(n.text_offset, n.text_offset + len(n.text)) for n in in_text
+                if start <= n.text_offset < unit.own_end]
+        skip = {unit.document_id, *(a.document_id for a in tree.ancestors(unit))}
+        for s, e in _spans_between(start, unit.own_end, cuts):
+            f, l = _references_in(text, s, e, unit.document_id, tree.chapter_of(unit), tree,
+                                  source_id, skip)
+            found += f
+            left += l
+    key = (lambda r: (r.offset, r.to_id))
+    return sorted(found, key=key), sorted(left, key=key)
+
+
+def _spans_between(start: int, end: int, cuts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    spans, cursor = [], start
+    for s, e in sorted(cuts):
+        if s > cursor:
+            spans.append((cursor, s))
+        cursor = max(cursor, e)
+    if cursor < end:
+        spans.append((cursor, end))
+    return spans
+
+
+# --- the stage ----------------------------------------------------------------------
+
+def extract_notes(source: Source, segmented: SegmentedSource) -> NotesResult:
+    """The notes, call marks, anomalies and cross-references of one segmented source.
+
+    Pure: reads only the source's ``[notes]`` table and the unit tree. A source without
+    ``notes`` units has no notes, but its cross-references are still collected.
+    """
+    conf = notes_config(source)
+    tree = _Tree(segmented, conf)
+    text = segmented.text
+    result = NotesResult(source.source_id)
+    for scope, notes_list in _note_lists(tree, conf, str(source.outline_path)):
+        notes, calls, anomalies = _chapter_notes(text, tree, scope, notes_list, conf,
+                                                 source.source_id)
+        result.notes += notes
+        result.calls += calls
+        result.anomalies += sorted(anomalies, key=lambda a: (a.offset, a.kind))
+        result.chapters[scope.document_id] = notes_list.document_id
+    result.references, result.unresolved = _references(text, tree, result.notes,
+                                                        source.source_id)
+    return result
+
+
+def _results(results: NotesResult | Iterable[NotesResult]) -> list[NotesResult]:
+    return [results] if isinstance(results, NotesResult) else list(results)
+
+
+def note_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, Any]]:
+    """Rows of the ``notes`` table (keys as in schema/tables/notes.json)."""
+    return [{
+        "note_id": n.note_id, "source_id": n.source_id, "chapter_id": n.chapter_id, "n": n.n,
+        "mark": n.call.mark if n.call else "", "kind": n.kind, "text": n.text,
+        "ref_document_id": n.ref_document_id,
+        "mark_offset": n.call.offset if n.call else None,
+        "printed_in_id": n.printed_in_id, "text_offset": n.text_offset,
+    } for r in _results(results) for n in r.notes]
+
+
+def anomaly_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, Any]]:
+    """Rows of the ``note_anomalies`` table (keys as in schema/tables/note_anomalies.json)."""
+    return [{"source_id": a.source_id, "chapter_id": a.chapter_id, "n": a.n, "kind": a.kind,
+             "offset": a.offset, "detail": a.detail}
+            for r in _results(results) for a in r.anomalies]
+
+
+def reference_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, Any]]:
+    """Rows of the ``references`` table (keys as in schema/tables/references.json)."""
+    return [{"source_id": x.source_id, "from_id": x.from_id, "to_id": x.to_id, "kind": x.kind,
+             "as_written": x.as_written, "offset": x.offset}
+            for r in _results(results) for x in r.references]
+
+
+def summary(result: NotesResult) -> dict[str, Any]:
+    """Counts for the build summary."""
+    per_chapter = Counter(n.chapter_id for n in result.notes)
+    return {
+        "source_id": result.source_id,
+        "notes": len(result.notes),
+        "notes_by_chapter": dict(per_chapter),
+        "author_notes": sum(1 for n in result.notes if n.kind == "author"),
+        "tied": sum(1 for n in result.notes if n.call),
+        "untied": sum(1 for n in result.notes if not n.call),
+        "marks": len(result.calls),
+        "anomalies": dict(sorted(Counter(a.kind for a in result.anomalies).items())),
+        "references": dict(sorted(Counter(x.kind for x in result.references).items())),
+        "references_unresolved": len(result.unresolved),
+    }
