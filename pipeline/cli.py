@@ -90,12 +90,16 @@ def _render_summary(summary: list[dict[str, Any]]) -> None:
     lines += [(f"removed: {reason}", lambda r, reason=reason: r["removed"].get(reason, 0))
               for reason in reasons]
     lines += [("inserted", lambda r: sum(r["inserted"].values())),
-              ("unaccounted", lambda r: r["unaccounted"]), ("units", lambda r: r["units"])]
+              ("unaccounted", lambda r: r["unaccounted"]), ("units", lambda r: r["units"]),
+              ("notes", lambda r: r["notes"]), ("notes not tied to a mark", lambda r: r["notes_untied"]),
+              ("note anomalies", lambda r: r["note_anomalies"]),
+              ("cross-references", lambda r: r["references"])]
     for label, value in lines:
         table.add_row(label, *(str(value(row)) for row in summary))
     console.print(table)
     console.print("Every removed or inserted character is logged with its reason in "
-                  "data/removals.csv.", style="dim")
+                  "data/removals.csv; note anomalies are listed in data/note_anomalies.csv.",
+                  style="dim")
 
 
 @main.command("clean")

@@ -55,8 +55,8 @@ ANOMALY_KINDS = ("note_without_mark", "mark_without_note", "numbering_gap", "dup
                  "duplicate_mark", "mark_out_of_order", "stray_text")
 SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 MARK = re.compile(r"\^\{(?P<star>\*?)(?P<num>\d*)\}|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
-# A markdown-style italic pair: opens before a non-blank, closes after one, one line.
 LINE = re.compile(r"[^\n]+")
+# A markdown-style italic pair: opens before a non-blank, closes after one, one line.
 ITALIC = re.compile(r"\*(?=[^\s*])[^*\n]*?(?<=[^\s*])\*")
 NUMBERS = r"\d+(?:\s*(?:,|and|&|–|-|to)\s*\d+)*"
 LETTER_REF = re.compile(
@@ -205,19 +205,18 @@ class _Tree:
     def chapter_of(self, unit: Unit) -> Unit | None:
         return next((u for u in [unit, *self.ancestors(unit)] if u.type == "chapter"), None)
 
-    def heading_span(self, unit: Unit) -> tuple[int, int]:
-        return unit.start, unit.start + len(unit.heading)
-
 
 def _printed_number(pattern: re.Pattern[str], unit: Unit) -> int | None:
     found = pattern.search(strip_marks(unit.heading)) if unit.heading else None
     return int(found.group("n")) if found else None
 
 
-def _note_lists(tree: _Tree, conf: dict[str, re.Pattern[str]], where: str) -> list[tuple[Unit, Unit]]:
+def _note_lists(tree: _Tree, conf: dict[str, re.Pattern[str]], where: str
+                ) -> list[tuple[Unit, Unit | None]]:
     """(scope, notes list) pairs: each notes unit without notes sub-units, with the chapter
-    it annotates (or the top unit, in a source without chapters)."""
-    pairs: list[tuple[Unit, Unit]] = []
+    it annotates (or the top unit, in a source without chapters). In a source with notes,
+    a chapter without a list is paired with None: its marks are then marks with no note."""
+    pairs: list[tuple[Unit, Unit | None]] = []
     lists = [u for u in tree.units if u.type == "notes"
              and not any(c.type == "notes" for c in tree.seg.children(u))]
     for unit in lists:
@@ -233,6 +232,8 @@ def _note_lists(tree: _Tree, conf: dict[str, re.Pattern[str]], where: str) -> li
             raise PipelineError(f"two notes lists for {scope.document_id!r}", file=where,
                                 field="segment.units")
         pairs.append((scope, unit))
+    if pairs:
+        pairs += [(c, None) for c in tree.chapters if not any(s is c for s, _ in pairs)]
     return sorted(pairs, key=lambda p: p[0].start)
 
 
@@ -305,12 +306,14 @@ def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]]
 
 
 def _increasing(calls: list[NoteCall]) -> set[int]:
-    """Offsets of the calls forming the longest strictly increasing run of numbers (the
+    """Offsets of the calls forming the longest strictly increasing subsequence of numbers (the
     sequence the printer meant); the others are out of sequence or repeats."""
     tails: list[int] = []        # index into calls of the smallest tail of each length
     previous: list[int] = [-1] * len(calls)
     for i, call in enumerate(calls):
         k = bisect.bisect_left([calls[t].n for t in tails], call.n)
+        if k < len(tails) and calls[tails[k]].n == call.n:
+            continue  # a repeat: the earlier mark serves any later one as well
         if k:
             previous[i] = tails[k - 1]
         if k == len(tails):
@@ -339,10 +342,12 @@ class _Printed:
     offset: int
 
 
-def _parse_list(text: str, unit: Unit, conf: dict[str, re.Pattern[str]]
+def _parse_list(text: str, unit: Unit | None, conf: dict[str, re.Pattern[str]]
                 ) -> tuple[list[_Printed], list[tuple[int, str]]]:
     """The notes of a list as printed, and any text before the first note. A line that
     does not start a note continues the note before it (kept as in the cleaned text)."""
+    if unit is None:
+        return [], []
     body_start = unit.start + len(unit.heading)
     printed: list[_Printed] = []
     ends: list[int] = []
@@ -362,80 +367,126 @@ def _parse_list(text: str, unit: Unit, conf: dict[str, re.Pattern[str]]
     return printed, stray
 
 
-def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit,
-                   conf: dict[str, re.Pattern[str]], source_id: str) -> tuple[
-                       list[Note], list[NoteCall], list[NoteAnomaly]]:
+def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
+                   conf: dict[str, re.Pattern[str]], source_id: str
+                   ) -> tuple[list[Note], list[NoteCall], list[NoteAnomaly]]:
+    """The notes of one chapter tied to their marks, and what does not fit."""
     chapter_id = scope.document_id
     lists = [u for u in tree.units if u.type == "notes"]
     calls, star_notes = _calls(text, tree, chapter_id, _spans_without(scope, lists), conf)
     printed, stray = _parse_list(text, notes_list, conf)
+    list_id = notes_list.document_id if notes_list else ""
     anomalies: list[NoteAnomaly] = []
 
     def flag(n: int | None, kind: str, offset: int, detail: str) -> None:
         anomalies.append(NoteAnomaly(source_id, chapter_id, n, kind, offset, detail))
 
     for offset, line in stray:
-        flag(None, "stray_text", offset, f"text before the first note of {notes_list.document_id}:"
-                                         f" {line[:80]!r}")
-    # The printed numbering: gaps and repeats.
-    previous: int | None = None
-    for note in printed:
-        if previous is not None and note.n > previous + 1:
-            missing = list(range(previous + 1, note.n))
-            shown = str(missing[0]) if len(missing) == 1 else f"{missing[0]}–{missing[-1]}"
-            flag(missing[0], "numbering_gap", note.offset,
-                 f"no note {shown} printed: the list goes from {previous} to {note.n}")
-        previous = note.n if previous is None else max(previous, note.n)
-    if printed and printed[0].n > 1:
-        first = printed[0]
-        flag(1, "numbering_gap", first.offset, f"the list starts at {first.n}, not 1")
+        flag(None, "stray_text", offset,
+             f"text before the first note of {list_id}: {line[:80]!r}")
+    _numbering(printed, flag)
 
-    # Numbered marks: the increasing sequence decides which of repeated marks is the call.
+    # Numbered marks: where a number is marked twice, the mark that fits the increasing
+    # sequence is the call; the others, and marks out of sequence, are reported.
     numbered = [c for c in calls if c.n is not None]
     in_sequence = _increasing(numbered)
     by_n: dict[int, list[NoteCall]] = {}
     for call in numbered:
-        by_n.setdefault(call.n, []).append(call)  # type: ignore[arg-type]
-    tied: dict[int, NoteCall] = {}
-    for n, group in by_n.items():
-        chosen = next((c for c in group if c.offset in in_sequence), group[0])
-        tied[n] = chosen
-        for other in group:
-            if other is not chosen:
-                where = "; ".join(f"{c.offset} {_context(text, c.offset)!r}" for c in group)
-                flag(n, "duplicate_mark", other.offset,
-                     f"{n} is marked {len(group)} times ({where}); the note is tied to the mark"
-                     f" at {chosen.offset}, the one in sequence")
-    for call in numbered:
-        if call is tied[call.n] and call.offset not in in_sequence:  # type: ignore[index]
-            flag(call.n, "mark_out_of_order", call.offset,
-                 f"mark {call.mark} out of sequence: {_context(text, call.offset)!r}")
+        by_n.setdefault(_number(call), []).append(call)
+    tied = {n: next((c for c in group if c.offset in in_sequence), group[0])
+            for n, group in by_n.items()}
+    strays = [c for c in numbered
+              if c is not tied[_number(c)] or c.offset not in in_sequence]
+    for call in strays:
+        n = _number(call)
+        where = _between(call.offset, tied)
+        if call is not tied[n]:
+            flag(n, "duplicate_mark", call.offset,
+                 f"{call.mark} at {_context(text, call.offset)!r} ({where}) repeats mark {n} of"
+                 f" {_context(text, tied[n].offset)!r}; the note is tied to the mark in"
+                 f" sequence, at {tied[n].offset}")
+        else:
+            flag(n, "mark_out_of_order", call.offset,
+                 f"{call.mark} at {_context(text, call.offset)!r} is out of sequence ({where})")
 
     notes: list[Note] = []
     seen: Counter[int] = Counter()
-    author = conf["author_note"]
     for note in printed:
         seen[note.n] += 1
-        suffix = "" if seen[note.n] == 1 else chr(ord("a") + seen[note.n] - 1)
-        call = tied.get(note.n) if seen[note.n] == 1 else None
-        if seen[note.n] > 1:
+        first = seen[note.n] == 1
+        call = tied.get(note.n) if first else None
+        if not first:
             flag(note.n, "duplicate_note", note.offset,
                  f"note {note.n} printed {seen[note.n]} times; this one has no mark of its own")
         elif call is None:
+            hint = _expected(note.n, tied)
+            nearby = [c for c in strays if _inside(c.offset, note.n, tied)]
+            there = "".join(f"; {c.mark} (printed for note {c.n}) stands there, at {c.offset}"
+                            for c in nearby)
             flag(note.n, "note_without_mark", note.offset,
-                 f"no mark {note.n} in the text of {chapter_id}: {note.text[:60]!r}")
-        kind = "author" if author.search(note.text) else "editorial"
+                 f"no mark {note.n} in the text of {chapter_id} ({hint}{there}):"
+                 f" {note.text[:60]!r}")
+        kind = "author" if conf["author_note"].search(note.text) else "editorial"
+        suffix = "" if first else chr(ord("a") + seen[note.n] - 1)
         notes.append(Note(f"{chapter_id}-n{note.n}{suffix}", source_id, chapter_id, note.n,
-                          note.text, kind, notes_list.document_id, note.offset, call))
+                          note.text, kind, list_id, note.offset, call))
     printed_numbers = {p.n for p in printed}
     for n, call in sorted(tied.items(), key=lambda item: item[1].offset):
         if n not in printed_numbers:
             flag(n, "mark_without_note", call.offset,
-                 f"mark {call.mark} has no note in {notes_list.document_id}:"
+                 f"mark {call.mark} has no note in {list_id or 'any notes list'}:"
                  f" {_context(text, call.offset)!r}")
 
     notes += _asterisk_notes(text, tree, calls, star_notes, chapter_id, source_id, flag, conf)
     return notes, calls, anomalies
+
+
+def _numbering(printed: list[_Printed], flag: Any) -> None:
+    """Report gaps in the printed numbering (one row per gap); repeats are reported with
+    the notes."""
+    previous = 0
+    for note in printed:
+        if note.n > previous + 1:
+            missing = list(range(previous + 1, note.n))
+            shown = str(missing[0]) if len(missing) == 1 else f"{missing[0]}–{missing[-1]}"
+            flag(missing[0], "numbering_gap", note.offset,
+                 f"no note {shown} printed: the list goes from {previous or 'its start'}"
+                 f" to {note.n}")
+        previous = max(previous, note.n)
+
+
+def _inside(offset: int, n: int, tied: dict[int, NoteCall]) -> bool:
+    """Is ``offset`` between the marks of the nearest numbers below and above ``n``?"""
+    below = [c.offset for k, c in tied.items() if k < n]
+    above = [c.offset for k, c in tied.items() if k > n]
+    return max(below, default=-1) < offset < min(above, default=1 << 62)
+
+
+def _number(call: NoteCall) -> int:
+    assert call.n is not None
+    return call.n
+
+
+def _neighbours(below: list[int], above: list[int], tied: dict[int, NoteCall]) -> str:
+    parts = []
+    if below:
+        parts.append(f"after mark {below[0]} in {tied[below[0]].document_id}")
+    if above:
+        parts.append(f"before mark {above[0]} in {tied[above[0]].document_id}")
+    return ", ".join(parts) or "no other marks"
+
+
+def _between(offset: int, tied: dict[int, NoteCall]) -> str:
+    """Where a mark stands: the nearest marks before and after it in the text."""
+    below = sorted((k for k, c in tied.items() if c.offset < offset), key=lambda k: -tied[k].offset)
+    above = sorted((k for k, c in tied.items() if c.offset > offset), key=lambda k: tied[k].offset)
+    return _neighbours(below, above, tied)
+
+
+def _expected(n: int, tied: dict[int, NoteCall]) -> str:
+    """Where the mark of note ``n`` should stand: after mark n-1, before mark n+1."""
+    return _neighbours(sorted((k for k in tied if k < n), reverse=True),
+                       sorted(k for k in tied if k > n), tied)
 
 
 def _asterisk_notes(text: str, tree: _Tree, calls: list[NoteCall],
@@ -491,7 +542,8 @@ def _numbers(spec: str) -> list[int]:
 
 def _foreign(text: str, start: int, end: int) -> bool:
     """True when the reference is to another work ("Chapter 3 of *History*")."""
-    return bool(FOREIGN_AFTER.match(text, end) or FOREIGN_BEFORE.search(text[max(0, start - 120):start]))
+    return bool(FOREIGN_AFTER.match(text, end)
+                or FOREIGN_BEFORE.search(text[max(0, start - 120):start]))
 
 
 def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | None,
@@ -560,10 +612,11 @@ def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
                       tree.by_id[n.printed_in_id].type != "notes"), key=lambda n: n.text_offset)
     for note in notes:
         home = tree.by_id.get(note.chapter_id)
-        f, l = _references_in(text, note.text_offset, note.text_offset + len(note.text),
-                              note.note_id, home, tree, source_id, set())
-        found += f
-        left += l
+        resolved, unresolved = _references_in(text, note.text_offset,
+                                              note.text_offset + len(note.text), note.note_id,
+                                              home, tree, source_id, set())
+        found += resolved
+        left += unresolved
     for unit in tree.units:
         if unit.type == "notes":
             continue
@@ -572,10 +625,10 @@ def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
                 if start <= n.text_offset < unit.own_end]
         skip = {unit.document_id, *(a.document_id for a in tree.ancestors(unit))}
         for s, e in _spans_between(start, unit.own_end, cuts):
-            f, l = _references_in(text, s, e, unit.document_id, tree.chapter_of(unit), tree,
-                                  source_id, skip)
-            found += f
-            left += l
+            resolved, unresolved = _references_in(text, s, e, unit.document_id,
+                                                  tree.chapter_of(unit), tree, source_id, skip)
+            found += resolved
+            left += unresolved
     key = (lambda r: (r.offset, r.to_id))
     return sorted(found, key=key), sorted(left, key=key)
 
@@ -608,11 +661,25 @@ def extract_notes(source: Source, segmented: SegmentedSource) -> NotesResult:
                                                  source.source_id)
         result.notes += notes
         result.calls += calls
-        result.anomalies += sorted(anomalies, key=lambda a: (a.offset, a.kind))
-        result.chapters[scope.document_id] = notes_list.document_id
+        result.anomalies += _merged(sorted(anomalies, key=lambda a: (a.offset, a.kind)))
+        if notes_list is not None:
+            result.chapters[scope.document_id] = notes_list.document_id
     result.references, result.unresolved = _references(text, tree, result.notes,
                                                         source.source_id)
     return result
+
+
+def _merged(anomalies: list[NoteAnomaly]) -> list[NoteAnomaly]:
+    """One anomaly per (offset, kind), the table's key: a "^{*7}" whose number and
+    asterisk both lack a note is one row, with both details."""
+    out: list[NoteAnomaly] = []
+    for a in anomalies:
+        if out and (out[-1].offset, out[-1].kind) == (a.offset, a.kind):
+            last = out.pop()
+            a = NoteAnomaly(a.source_id, a.chapter_id, last.n if last.n is not None else a.n,
+                            a.kind, a.offset, f"{last.detail}; {a.detail}")
+        out.append(a)
+    return out
 
 
 def _results(results: NotesResult | Iterable[NotesResult]) -> list[NotesResult]:

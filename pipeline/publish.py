@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from . import clean as clean_stage
 from . import docs, package, registry, segment as segment_stage
+from . import notes as notes_stage
 from .errors import PipelineError
 from .sources import Source, discover
 
@@ -54,6 +55,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
                                     f"{owner[unit.document_id]!r}", file=str(s.outline_path))
             owner[unit.document_id] = s.source_id
     progress("package")
+    progress("notes")
+    found_notes = [notes_stage.extract_notes(s, segmented[s.source_id]) for s in sources]
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _check_references(sources, segmented, persons, places)
     tables = [
@@ -61,6 +64,11 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
         package.Table("documents", package.document_rows(segmented), "Units of text"),
         package.Table("persons", persons, "Persons"),
         package.Table("places", places, "Places"),
+        package.Table("notes", notes_stage.note_rows(found_notes), "Notes"),
+        package.Table("note_anomalies", notes_stage.anomaly_rows(found_notes),
+                      "Anomalies in the notes"),
+        package.Table("references", notes_stage.reference_rows(found_notes),
+                      "Cross-references"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
     ]
     files: dict[str, bytes] = {}
@@ -81,17 +89,23 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
         files["CHANGELOG.md"] = changelog.read_bytes()
     files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-    summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id]) for s in sources]
+    summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
+               for s, n in zip(sources, found_notes)]
     return BuildResult(files, summary)
 
 
 def _summary(source: Source, cleaned: clean_stage.CleanedSource,
-             segmented: segment_stage.SegmentedSource) -> dict[str, Any]:
+             segmented: segment_stage.SegmentedSource,
+             found_notes: notes_stage.NotesResult) -> dict[str, Any]:
     figures = cleaned.conservation()
+    notes = notes_stage.summary(found_notes)
     return {"source_id": source.source_id, "chars_in": figures.chars_in,
             "chars_published": figures.chars_out, "removed": figures.removed,
             "inserted": {k: v for k, v in figures.inserted.items() if v},
-            "unaccounted": figures.unaccounted, "units": len(segmented.units)}
+            "unaccounted": figures.unaccounted, "units": len(segmented.units),
+            "notes": notes["notes"], "notes_untied": notes["untied"],
+            "note_anomalies": sum(notes["anomalies"].values()),
+            "references": sum(notes["references"].values())}
 
 
 def _check_references(sources: list[Source], segmented: dict[str, Any],
