@@ -63,7 +63,7 @@ LETTER_REF = re.compile(
     rf"\b(?:(?P<one>[Ll]etter)\s+(?P<n>\d+)(?!\d|[./]\d)|(?P<many>[Ll]etters)\s+(?P<ns>{NUMBERS}))"
     r"(?P<where>\s+in\s+[Cc]hapter\s+(?P<ch>\d+))?")
 PREFATORY_REF = re.compile(r"\b[Pp]refatory\s+[Ll]etter\b")
-CHAPTER_REF = re.compile(rf"\b[Cc]hapters?\s+(?P<ns>\d+(?:\s*(?:,|and|&)\s*\d+)*)(?!\d|[./]\d)")
+CHAPTER_REF = re.compile(r"\b[Cc]hapters?\s+(?P<ns>\d+(?:\s*(?:,|and|&)\s*\d+)*)(?!\d|[./]\d)")
 # Context that makes a "Letter N" / "Chapter N" another work's: "Chapter 3 of *History*",
 # "*History*, chapter 3". "of this volume", "in Chapter 2" stay ours.
 FOREIGN_AFTER = re.compile(r"\s*,?\s*(?:of|in|from)\s+(?!(?:this|the\s+present|these|[Cc]hapter)\b)"

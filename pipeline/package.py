@@ -115,8 +115,13 @@ def removal_rows(cleaned: dict[str, CleanedSource]) -> list[dict[str, Any]]:
     return rows
 
 
-def document_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
-    """Rows of the ``documents`` table, each source's units in reading order."""
+def document_rows(segmented: dict[str, SegmentedSource],
+                  dates: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Rows of the ``documents`` table, each source's units in reading order.
+
+    ``dates`` overrides the printed date of some units (letters whose date the book's
+    notes correct)."""
+    dates = dates or {}
     rows = []
     for source_id in sorted(segmented):
         seg = segmented[source_id]
@@ -124,7 +129,8 @@ def document_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]
             rows.append({
                 "document_id": u.document_id, "source_id": u.source_id, "parent_id": u.parent_id,
                 "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
-                "date": u.date, "place_id": u.place_id, "language": u.language,
+                "date": dates.get(u.document_id) or u.date, "place_id": u.place_id,
+                "language": u.language,
                 "text_path": text_path(source_id, u.document_id), "tei_path": "",
                 "words": count_words(seg.text_of(u)),
             })

@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from . import clean as clean_stage
 from . import docs, package, registry, segment as segment_stage
+from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import PipelineError
 from .sources import Source, discover
@@ -59,9 +60,16 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     found_notes = [notes_stage.extract_notes(s, segmented[s.source_id]) for s in sources]
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _check_references(sources, segmented, persons, places)
+    progress("letters")
+    letter_tables = letters_stage.tables(sources, segmented, persons, places)
+    # A letter's date in `documents` is the letters stage's date: where the book's own
+    # notes correct the printed date, the corrected one (the printed one is in letters).
+    letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
-        package.Table("documents", package.document_rows(segmented), "Units of text"),
+        package.Table("documents", package.document_rows(segmented, letter_dates),
+                      "Units of text"),
+        *letter_tables,
         package.Table("persons", persons, "Persons"),
         package.Table("places", places, "Places"),
         package.Table("notes", notes_stage.note_rows(found_notes), "Notes"),

@@ -13,7 +13,7 @@ from pipeline import clean
 from pipeline.errors import PipelineError
 from pipeline.sources import load_source
 
-from .conftest import SEEDS, SOURCES
+from .conftest import SEEDS
 
 GOLDEN = Path(__file__).parent / "golden" / "clean"
 
