@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 from . import clean as clean_stage
 from . import docs, package, registry, segment as segment_stage
+from . import backmatter
 from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import PipelineError
@@ -77,6 +78,9 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
                       "Anomalies in the notes"),
         package.Table("references", notes_stage.reference_rows(found_notes),
                       "Cross-references"),
+        package.Table("chronology", backmatter.chronology_rows(segmented, persons), "Chronology"),
+        package.Table("bibliography", backmatter.bibliography_rows(segmented), "Bibliography"),
+        package.Table("index_terms", backmatter.index_rows(segmented), "Index terms"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
     ]
     files: dict[str, bytes] = {}

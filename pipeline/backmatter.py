@@ -1,0 +1,540 @@
+"""Back matter as tables: a book's chronology, bibliography and index.
+
+The units are found by type in the segmented source (``chronology``, ``bibliography``
+and its section units, ``index``), never by id, so any source with the same kinds of
+back matter gets the same tables. Each printed line or entry becomes exactly one row
+(the index: one row per headword and one per sub-entry); a field is filled only where
+the printed form states it unambiguously, and left empty otherwise.
+
+Public API (rows are dicts whose keys are the fields of ``schema/tables/<name>.json``;
+``segmented`` is one ``SegmentedSource`` or, as ``package.document_rows`` takes it, a
+dict {source_id: SegmentedSource}, read in sorted source order)::
+
+    chronology_rows(segmented, persons)   # -> rows of "chronology"
+    bibliography_rows(segmented)          # -> rows of "bibliography"
+    index_rows(segmented)                 # -> rows of "index_terms"
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .segment import SegmentedSource, Unit, paragraphs
+
+Row = dict[str, Any]
+Segmented = SegmentedSource | dict[str, SegmentedSource]
+
+MONTHS = {name: i for i, name in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august",
+     "september", "october", "november", "december"], start=1)}
+MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|" \
+             r"November|December)"
+DASH_CHARS = "–—-"
+DASH = f"[{DASH_CHARS}]"
+
+
+def _each(segmented: Segmented) -> list[SegmentedSource]:
+    """One source, or every source of a build in sorted order."""
+    if isinstance(segmented, dict):
+        return [segmented[k] for k in sorted(segmented)]
+    return [segmented]
+
+
+def units_of_type(segmented: SegmentedSource, unit_type: str) -> list[Unit]:
+    """The units of one type, in reading order."""
+    return [u for u in segmented.units if u.type == unit_type]
+
+
+def _body_paragraphs(segmented: SegmentedSource, unit: Unit) -> list[str]:
+    """The paragraphs of a unit's own text, its heading paragraph left out."""
+    text = segmented.own_text(unit)
+    paras = [text[s:e] for s, e in paragraphs(text)]
+    if paras and unit.heading and paras[0] == unit.heading:
+        paras = paras[1:]
+    return paras
+
+
+# --- chronology ------------------------------------------------------------------------
+
+YEAR_LINE = re.compile(rf"^(?P<year>\d{{4}})(?:\s*{DASH}\s*(?P<end>\d{{2}}|\d{{4}}))?(?![\d])"
+                       r"\s*[:.]?\s*(?P<text>.*)$", re.S)
+MONTH_LINE = re.compile(rf"^(?:(?P<day1>\d{{1,2}})\s+)?(?P<month>{MONTH_NAME})"
+                        rf"(?:\s+(?P<day2>\d{{1,2}}))?\s*[:.{DASH_CHARS}]\s*(?P<text>.*)$", re.S)
+# A day printed in brackets in the event text: "(30 December)" or "(December 30)".
+DAY_IN_TEXT = re.compile(rf"\((?:(?P<d1>\d{{1,2}})\s+(?P<m1>{MONTH_NAME})|"
+                         rf"(?P<m2>{MONTH_NAME})\s+(?P<d2>\d{{1,2}}))\)")
+FIRST_SENTENCE = re.compile(r"^.*?[.!?](?=\s|$)", re.S)
+
+
+@dataclass
+class ChronologyDate:
+    """The date a chronology line prints, as ISO 8601 strings."""
+
+    date: str = ""
+    date_end: str = ""
+    precision: str = ""
+    as_written: str = ""
+    text: str = ""
+
+
+def _range_end(start: int, end: str) -> int:
+    """'1920–22' → 1922; a two-digit end keeps the start's century (or the next one)."""
+    if len(end) == 4:
+        return int(end)
+    value = start // 100 * 100 + int(end)
+    return value + 100 if value < start else value
+
+
+def _valid_day(year: int, month: int, day: int) -> bool:
+    try:
+        datetime.date(year, month, day)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_chronology_line(line: str, current_year: int | None) -> tuple[ChronologyDate, int | None]:
+    """Date one printed chronology line; return it and the year that later lines inherit.
+
+    A line led by a year ("1921 Kronstadt uprising.") or a range ("1920–22 …") is dated
+    by it; a line led by a month ("July: …") takes the year of the last year line, and
+    is left undated when that was a range (which year is meant is not printed). A day
+    printed in brackets in the first sentence of a year line ("Serge's birth (30
+    December).") dates the line to the day; a day in a later sentence dates only that
+    later event, so the line keeps the year.
+    """
+    line = " ".join(line.split())
+    m = YEAR_LINE.match(line)
+    if m:
+        year = int(m["year"])
+        text = m["text"]
+        written = line[:m.start("text")].rstrip(" :.") if text else line
+        if m["end"]:
+            end = _range_end(year, m["end"])
+            return ChronologyDate(str(year), str(end), "year", written, text), None
+        first = FIRST_SENTENCE.match(text)
+        days = list(DAY_IN_TEXT.finditer(text))
+        if first and len(days) == 1 and days[0].end() <= first.end():
+            d = days[0]
+            month = MONTHS[(d["m1"] or d["m2"]).lower()]
+            day = int(d["d1"] or d["d2"])
+            if _valid_day(year, month, day):
+                return ChronologyDate(f"{year}-{month:02d}-{day:02d}", "", "day",
+                                      f"{written} {d.group(0)}", text), year
+        return ChronologyDate(str(year), "", "year", written, text), year
+    m = MONTH_LINE.match(line)
+    if m:
+        text = m["text"]
+        written = line[:m.start("text")].rstrip(" :." + DASH_CHARS)
+        if current_year is None:
+            return ChronologyDate("", "", "", written, text), current_year
+        month = MONTHS[m["month"].lower()]
+        day = m["day1"] or m["day2"]
+        if day and _valid_day(current_year, month, int(day)):
+            return ChronologyDate(f"{current_year}-{month:02d}-{int(day):02d}", "", "day",
+                                  written, text), current_year
+        return ChronologyDate(f"{current_year}-{month:02d}", "", "month", written, text), \
+            current_year
+    # Neither a year nor a month leads the line: kept, undated, never guessed.
+    return ChronologyDate("", "", "", "", line), current_year
+
+
+class PersonMatcher:
+    """Finds registry persons named in a text by their name or a registered form.
+
+    Only exact, case-sensitive, whole-word matches of the registry's names and forms
+    count; a form registered for two persons is ambiguous and ignored. Longer forms
+    win over the shorter forms they contain ("Natalia Sedova" before "Natalia").
+    """
+
+    def __init__(self, persons: Iterable[Row]):
+        owners: dict[str, set[str]] = {}
+        for p in persons:
+            for form in [p["name"], *p.get("forms", [])]:
+                if form and form.strip():
+                    owners.setdefault(form.strip(), set()).add(p["person_id"])
+        self.forms = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
+        self.ambiguous = {f for f, ids in owners.items() if len(ids) > 1}
+        alternatives = sorted(owners, key=lambda f: (-len(f), f))
+        self.pattern = re.compile(
+            r"(?<!\w)(?:" + "|".join(re.escape(f) for f in alternatives) + r")(?!\w)"
+        ) if alternatives else None
+
+    def find(self, text: str) -> list[str]:
+        """Person ids named in ``text``, in order of first mention, each once."""
+        if self.pattern is None:
+            return []
+        found: list[str] = []
+        for m in self.pattern.finditer(text.replace("*", "")):
+            person = self.forms.get(m.group(0))
+            if person and person not in found:
+                found.append(person)
+        return found
+
+
+def chronology_rows(segmented: Segmented, persons: list[Row]) -> list[Row]:
+    """Rows of the ``chronology`` table: one per printed line of each chronology unit.
+
+    ``persons`` are the rows of the persons table (``registry.load_persons``); a row's
+    ``persons`` lists those the event text names by a registered name or form.
+    """
+    matcher = PersonMatcher(persons)
+    rows: list[Row] = []
+    for seg in _each(segmented):
+        rows.extend(_chronology_rows(seg, matcher))
+    return rows
+
+
+def _chronology_rows(segmented: SegmentedSource, matcher: PersonMatcher) -> list[Row]:
+    rows: list[Row] = []
+    for unit in units_of_type(segmented, "chronology"):
+        year: int | None = None
+        for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
+            # A paragraph is one printed line; a stray line break inside it is a wrap.
+            parsed, year = parse_chronology_line(para, year)
+            rows.append({
+                "event_id": f"{unit.document_id}-{n:03d}", "source_id": segmented.source_id,
+                "document_id": unit.document_id, "n": n, "date": parsed.date,
+                "date_end": parsed.date_end, "precision": parsed.precision,
+                "date_as_written": parsed.as_written, "text": parsed.text,
+                "persons": matcher.find(parsed.text),
+            })
+    return rows
+
+
+# --- bibliography ----------------------------------------------------------------------
+
+LIST_MARKER = re.compile(r"^[-•]\s+")
+DITTO = re.compile(r"^(?:—+|–{2,}|-{2,}|_{2,})\s*")
+YEAR_PAREN = re.compile(r"\((?P<year>\d{4})(?:\s*(?:[,–—-]|and)\s*\d{2,4})*\)")
+# Another author-year entry run into the same paragraph: ". Broue, P. (1968) '…".
+RUN_IN_ENTRY = re.compile(r"(?<=[.)])\s+(?=[A-Z][\w'’-]+(?:[ -][A-Z][\w'’-]+)*,"
+                          r"(?:\s?[A-Z]\.)+(?:\s*\(eds?\.\))?\s*\(\d{4})")
+# A whole quoted title: its closing quote is followed by punctuation, "in", or the end
+# (so "'Left-Wing' Communism – …" is not a quoted title, and "'L'Action …'" is one).
+QUOTED_TITLE = re.compile(r"^(?P<q>['‘\"“])(?P<title>.+?)['’\"”]"
+                          r"(?=\s*[,.;(]|\s+in\s|\s*$)", re.S)
+ITALIC = re.compile(r"\*([^*]+)\*")
+THESIS = re.compile(r"\((?P<degree>PhD|Ph\.D\.|DPhil|D\.Phil\.|MPhil|MA|MLitt|BLitt|[Tt]hesis)"
+                    r",\s*(?P<institution>[^()]+?),\s*(?P<year>\d{4})\)")
+# Where an unmarked title ends: the imprint, or the editor's, translator's, co-author's words.
+TITLE_STOPS = re.compile(r",?\s*\((?=[A-Z])|,\s*(?:ed\.|eds\.|transl|written with|with |in )")
+TRAILING_DATE = re.compile(rf",\s*(?:\d{{1,2}}\s+)?(?:{MONTH_NAME}\s+)?(?P<year>\d{{4}})\.?$")
+PUBLISHER_WORDS = re.compile(r"\b(?:Press|University|Publishers?|Publications|Books)\b")
+SECTION_KINDS = [  # a section's printed title fixes the kind of all its entries
+    (re.compile(r"\barchives?\b", re.I), "archive"),
+    (re.compile(r"\bthes[ie]s\b|\bdissertations?\b", re.I), "thesis"),
+    (re.compile(r"\bjournals?\b|\bnewspapers?\b|\bperiodicals?\b", re.I), "periodical"),
+]
+@dataclass
+class BibEntry:
+    """One parsed bibliography entry; empty strings where the print is not explicit."""
+
+    text: str
+    kind: str = "other"
+    authors: str = ""
+    year: str = ""
+    title: str = ""
+    place: str = ""
+    publisher: str = ""
+    ditto: bool = False
+
+
+def section_kind(title: str) -> str:
+    """The kind a section's title gives all its entries ('' when it gives none)."""
+    for pattern, kind in SECTION_KINDS:
+        if pattern.search(title):
+            return kind
+    return ""
+
+
+def bibliography_entries(paras: list[str]) -> list[str]:
+    """The printed entries of a section's paragraphs, conversion damage undone.
+
+    - a paragraph whose lines carry list markers ("- ") is one entry per line (the
+      ebook's list markup, not printed, is dropped); otherwise its line breaks are wraps;
+    - a paragraph opening with a bracket that is not an entry's year ("(New York:
+      Pathfinder).") continues the previous entry, split off by a page break;
+    - an author-year entry run into the previous one ("… Press). Broue, P. (1968) …")
+      is split off;
+    - a "Note: …" paragraph is the section's head-note, not an entry.
+    """
+    entries: list[str] = []
+    for para in paras:
+        lines = [ln.strip() for ln in para.split("\n") if ln.strip()]
+        if len(lines) > 1 and all(LIST_MARKER.match(ln) for ln in lines):
+            items = [LIST_MARKER.sub("", ln) for ln in lines]
+        else:
+            items = [LIST_MARKER.sub("", " ".join(lines))]
+        for item in items:
+            if item.startswith("Note:") or item.startswith("*Note"):
+                continue
+            if entries and item.startswith("(") and not re.match(r"\(\d{4}", item):
+                entries[-1] = f"{entries[-1]} {item}"
+                continue
+            entries.extend(part.strip() for part in RUN_IN_ENTRY.split(item))
+    return entries
+
+
+def _imprint(rest: str) -> tuple[str, str, tuple[int, int] | None]:
+    """Place and publisher of the first imprint bracket in ``rest`` (italics and quoted
+    titles masked), and the bracket's span. "(Place: Publisher, 1976; and …)": the first
+    place and publisher; "(… University Press)": publisher only; "(Paris)": place only.
+    A bracket opening with a lower-case word or a digit is not an imprint."""
+    masked = ITALIC.sub(lambda m: "x" * len(m.group(0)), rest)
+    q = QUOTED_TITLE.match(masked)
+    if q:
+        masked = "x" * q.end() + masked[q.end():]
+    for m in re.finditer(r"\(([^()]*)\)", masked):
+        inner = rest[m.start(1):m.end(1)].strip()
+        if not inner or not inner[0].isupper() or THESIS.fullmatch(m.group(0)):
+            continue
+        first = inner.split(";")[0].strip()
+        if ":" in first:
+            place, _, publisher = first.partition(":")
+            # later publishers and reprint years stay in ``text``
+            publisher = re.split(r",\s*(?:and\b|\d{4})", publisher)[0]
+            return place.strip(), publisher.strip(" ,."), m.span()
+        first = re.split(r",\s*\d{4}", first)[0].strip(" ,.")
+        if PUBLISHER_WORDS.search(first):
+            return "", first, m.span()
+        return first, "", m.span()
+    return "", "", None
+
+
+def parse_bibliography_entry(text: str, kind: str = "") -> BibEntry:
+    """Parse one entry as printed; ``kind`` is the kind its section fixes, if any.
+
+    Authors are what precedes the year in brackets (or a quoted/italic title); the year
+    is the first year in that bracket; the title is the first ``*italic*`` or a whole
+    quoted title (an article's, a thesis's), else the words between the year and the
+    imprint; place and publisher come from the imprint bracket.
+    """
+    entry = BibEntry(text=text)
+    if kind == "periodical":
+        entry.kind, entry.title = kind, text.rstrip(".").strip()
+        return entry
+    if kind == "archive":
+        # "Serge Papers, Musée Sociale, Paris.": the collection is named first; holder and
+        # place cannot be told apart ("Harvard University" / "Paris"), so are left empty.
+        entry.kind, entry.title = kind, text.split(",")[0].rstrip(".").strip()
+        return entry
+    body = text
+    ditto = DITTO.match(body)
+    if ditto:
+        entry.ditto, body = True, body[ditto.end():]
+    year = YEAR_PAREN.search(body)
+    quote = re.search(r"['‘\"“*]", body)
+    if year and (quote is None or year.start() < quote.start()):
+        entry.authors = body[:year.start()].strip(" ,")
+        entry.year = year["year"]
+        rest = body[year.end():].strip()
+    else:
+        start = quote.start() if quote else 0
+        prefix = body[:start].strip(" ,")
+        if re.search(r"[A-Z]\.$", prefix):  # "Reed, D. and Jakobson, M." — names end in initials
+            entry.authors = prefix
+            rest = body[start:]
+        else:
+            rest = body
+    thesis = THESIS.search(rest)
+    if thesis:
+        entry.kind = "thesis"
+        entry.year = entry.year or thesis["year"]
+        entry.publisher = thesis["institution"].strip()  # the awarding institution
+    elif kind:
+        entry.kind = kind
+    if not entry.year:
+        trailing = TRAILING_DATE.search(text)
+        if trailing:
+            entry.year = trailing["year"]
+    place, publisher, imprint_span = _imprint(rest)
+    if entry.kind != "thesis":
+        entry.place, entry.publisher = place, publisher
+    quoted = QUOTED_TITLE.match(rest)
+    italic = ITALIC.search(rest)
+    title_end = 0
+    if quoted:
+        entry.title, title_end = " ".join(quoted["title"].split()), quoted.end()
+        if entry.kind == "other" and not kind:
+            entry.kind = _container_kind(rest[title_end:], publisher)
+    elif italic and italic.start() == 0:
+        entry.title, title_end = " ".join(italic.group(1).split()), italic.end()
+        if not kind and entry.kind == "other":
+            inside = re.match(r"\s*,?\s*in\s+[*A-Z]", rest[title_end:])
+            entry.kind = _container_kind(rest[title_end:], publisher) if inside else "book"
+    elif rest and (year or entry.authors):
+        # An unmarked title (the ebook lost its italics): up to the imprint or the
+        # editor's/translator's words; without such a boundary it is left empty.
+        stop = TITLE_STOPS.search(rest)
+        if stop and stop.start() > 0:
+            entry.title, title_end = rest[:stop.start()].strip(" ,."), stop.start()
+            if not kind and entry.kind == "other" and imprint_span:
+                entry.kind = "book"
+    if imprint_span and entry.title:
+        # The imprint belongs to the entry's title only if no other title comes between
+        # them, bar the container of a chapter or article: in "*Au pays…*, transl. (1940)
+        # as *The Russian Enigma* (London: …)" London is the translation's, not the title's.
+        between = len(ITALIC.findall(rest[title_end:imprint_span[0]]))
+        if between > (1 if entry.kind in ("chapter", "article") else 0):
+            entry.place = entry.publisher = ""
+    return entry
+
+
+def _container_kind(after: str, publisher: str) -> str:
+    """A titled piece inside another work: in a book (an imprint with a publisher) it is
+    a chapter; in a journal (volume and number, or no publisher) an article; when the
+    container is not introduced ("first publ. in …") the kind is left as 'other'."""
+    if not re.match(r"\s*,?\s*(?:in\s+)?[*A-Z]", after):
+        return "other"
+    return "chapter" if publisher else "article"
+
+
+def _section_titles(segmented: SegmentedSource, top: Unit, unit: Unit) -> list[str]:
+    """Printed titles of the sections from below ``top`` down to ``unit``."""
+    by_id = {u.document_id: u for u in segmented.units}
+    titles = []
+    while unit.document_id != top.document_id:
+        titles.append(unit.title.rstrip(" :"))
+        unit = by_id[unit.parent_id]
+    return titles[::-1]
+
+
+def _subtree(segmented: SegmentedSource, top: Unit) -> list[Unit]:
+    """``top`` and the units under it, in reading order."""
+    return [u for u in segmented.units
+            if u is top or (top.start <= u.start < top.end and u.level > top.level)]
+
+
+def bibliography_rows(segmented: Segmented) -> list[Row]:
+    """Rows of the ``bibliography`` table: one per printed entry, in printed order.
+
+    Sections are the bibliography unit's sub-units; a section's path is the printed
+    titles from below the bibliography down to it ("Primary Sources / Works by Serge").
+    """
+    return [row for seg in _each(segmented) for row in _bibliography_rows(seg)]
+
+
+def _bibliography_rows(segmented: SegmentedSource) -> list[Row]:
+    rows: list[Row] = []
+    for top in units_of_type(segmented, "bibliography"):
+        for unit in _subtree(segmented, top):
+            titles = _section_titles(segmented, top, unit)
+            path = " / ".join(titles)
+            # the innermost section whose title names a kind decides it
+            kind = next((k for k in map(section_kind, reversed(titles)) if k), "")
+            previous_authors = ""
+            for n, text in enumerate(bibliography_entries(_body_paragraphs(segmented, unit)),
+                                     start=1):
+                entry = parse_bibliography_entry(text, kind)
+                if entry.ditto:  # "—— (1986) …": the same authors as the entry above
+                    entry.authors = previous_authors
+                previous_authors = entry.authors
+                rows.append({
+                    "entry_id": f"{unit.document_id}-{n:02d}", "source_id": segmented.source_id,
+                    "document_id": unit.document_id, "section": path, "n": n,
+                    "kind": entry.kind, "authors": entry.authors, "year": entry.year,
+                    "title": entry.title, "place": entry.place, "publisher": entry.publisher,
+                    "text": entry.text,
+                })
+    return rows
+
+
+# --- index -----------------------------------------------------------------------------
+
+REF = re.compile(r"\bref\d+\b")
+SEE = re.compile(r"(?:^|[,.;:(]\s*)\*?(?P<see>see(?: also)?)\*?\s+(?P<target>[^;)]+)\)?", re.I)
+
+
+@dataclass
+class IndexTerm:
+    """One row of an index entry: the headword's own references, or a sub-entry's."""
+
+    sub_entry: str
+    references: int = 0
+    see: str = ""
+
+
+def _split_see(label: str) -> tuple[str, str]:
+    m = SEE.search(label)
+    if not m:
+        return label, ""
+    return label[:m.start()].strip(" ,;:."), f"{m['see'].lower()} {m['target'].strip(' .,')}"
+
+
+def _masked(text: str) -> str:
+    """``text`` with bracketed parts and quoted titles blanked out, same length."""
+    return re.sub(r"\([^()]*\)|(?<!\w)['‘].*?['’](?!\w)",
+                  lambda m: "x" * len(m.group(0)), text)
+
+
+def _colon_outside_brackets(text: str) -> int:
+    """Position of the first colon not inside brackets or a quoted title; -1 if none."""
+    return _masked(text).find(":")
+
+
+def _semicolon_parts(text: str) -> list[str]:
+    """``text`` split at semicolons that are not inside a quoted title or brackets."""
+    cuts = [i for i, ch in enumerate(_masked(text)) if ch == ";"]
+    bounds = [-1, *cuts, len(text)]
+    return [text[a + 1:b] for a, b in zip(bounds, bounds[1:])]
+
+
+def parse_index_entry(entry: str) -> tuple[str, list[IndexTerm]]:
+    """Headword and rows of one printed index entry; the first row is the headword's own.
+
+    The entry reads "Headword, ref1, ref2; sub-entry, ref3; …". Text between two
+    references starts a sub-entry, whether the printer separated it with ';' or,
+    by a slip, with ',' or ':' ("in France, ref7, in Spain, ref8"). A colon in the
+    headword ("Belgian: comrades, ref1") introduces the first sub-entry, so the
+    headword's own row then has no references. Each row counts its ``refN`` tokens.
+    A cross-reference ("see also X") belongs to the sub-entry it follows without a
+    semicolon, and to the headword when it stands after a semicolon on its own.
+    """
+    entry = " ".join(entry.split())
+    pieces = REF.split(entry)
+    head = pieces[0].strip(" ,;")
+    head, see = _split_see(head)
+    terms = [IndexTerm("", 0, see)]
+    colon = _colon_outside_brackets(head)
+    if colon > 0 and head[colon + 1:].strip():
+        head, first_sub = head[:colon].strip(), head[colon + 1:].strip(" ,;")
+        terms.append(IndexTerm(first_sub))
+    for between in pieces[1:]:
+        terms[-1].references += 1  # the reference that precedes ``between``
+        for k, part in enumerate(_semicolon_parts(between)):
+            label = part.strip(" ,;:.")
+            if not any(ch.isalpha() for ch in label):
+                continue
+            label, see = _split_see(label)
+            if label:
+                terms.append(IndexTerm(label, 0, see))
+            elif k == 0:   # "rising, ref3, see also X": the sub-entry's cross-reference
+                terms[-1].see = terms[-1].see or see
+            else:          # "…, ref4; see also X": the whole entry's
+                terms[0].see = terms[0].see or see
+    return head, terms
+
+
+def index_rows(segmented: Segmented) -> list[Row]:
+    """Rows of the ``index_terms`` table: per printed entry, a row for the headword and
+    one per sub-entry, in printed order."""
+    return [row for seg in _each(segmented) for row in _index_rows(seg)]
+
+
+def _index_rows(segmented: SegmentedSource) -> list[Row]:
+    rows: list[Row] = []
+    for unit in units_of_type(segmented, "index"):
+        for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
+            headword, terms = parse_index_entry(para)
+            for m, term in enumerate(terms):
+                rows.append({
+                    "term_id": f"{unit.document_id}-{n:04d}" + (f"-{m:02d}" if m else ""),
+                    "source_id": segmented.source_id, "document_id": unit.document_id,
+                    "entry_n": n, "headword": headword, "sub_entry": term.sub_entry,
+                    "references": term.references, "see": term.see,
+                })
+    return rows

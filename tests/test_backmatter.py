@@ -1,0 +1,392 @@
+"""Back matter tables of the papers: chronology, bibliography, index.
+
+Completeness is checked twice: against counts computed here from the unit's text by
+a simpler, independent reading (lines, tokens), and against numbers counted by hand
+in the printed book. Spot checks give exact values."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+from frictionless import validate
+
+from pipeline import backmatter, package, registry, segment
+from pipeline.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
+
+from .conftest import SOURCES
+
+# Counted by hand in the printed back matter.
+HAND_CHRONOLOGY_LINES = 18
+HAND_BIBLIOGRAPHY = {
+    "Primary Sources / Archives": 5,
+    "Primary Sources / Theses": 3,
+    "Primary Sources / Works by Serge": 13,
+    "Primary Sources / Works by Trotsky": 13,
+    "Primary Sources / Journals, newspapers, with contributions by Serge or Trotsky or "
+    "referred to in the text and notes": 36,
+    "Secondary Sources": 60,
+}
+# Counted with grep on the index unit's text (647 entries, 2206 'refN' tokens); the
+# number of sub-entries (531) was checked by reading the rows, not counted by hand.
+INDEX_ENTRIES, INDEX_REFS, INDEX_ROWS = 647, 2206, 1178
+
+
+@pytest.fixture(scope="module")
+def papers(sources, cleaned):
+    source = next(s for s in sources if s.source_id == "papers")
+    return segment.segment(source, cleaned["papers"])
+
+
+@pytest.fixture(scope="module")
+def persons():
+    return registry.load_persons(SOURCES)
+
+
+@pytest.fixture(scope="module")
+def chronology(papers, persons):
+    return backmatter.chronology_rows(papers, persons)
+
+
+@pytest.fixture(scope="module")
+def bibliography(papers):
+    return backmatter.bibliography_rows(papers)
+
+
+@pytest.fixture(scope="module")
+def index(papers):
+    return backmatter.index_rows(papers)
+
+
+def _unit(seg, unit_type):
+    (unit,) = [u for u in seg.units if u.type == unit_type]
+    return unit
+
+
+def _lines(text):
+    return [ln.strip() for ln in text.split("\n") if ln.strip()]
+
+
+# --- chronology ------------------------------------------------------------------------
+
+def test_chronology_one_row_per_printed_line(papers, chronology):
+    unit = _unit(papers, "chronology")
+    printed = _lines(papers.text_of(unit))[1:]          # the heading is not an event
+    assert len(chronology) == len(printed) == HAND_CHRONOLOGY_LINES
+    assert [r["n"] for r in chronology] == list(range(1, len(printed) + 1))
+    assert len({r["event_id"] for r in chronology}) == len(chronology)
+    for row, line in zip(chronology, printed):
+        assert line.endswith(row["text"]) and row["text"]
+        assert row["document_id"] == unit.document_id and row["source_id"] == "papers"
+        assert row["date"] and row["precision"]      # every line of this chronology is dated
+
+
+def test_chronology_spot_checks(chronology):
+    rows = {r["date_as_written"]: r for r in chronology}
+    birth = chronology[0]
+    assert birth == {
+        "event_id": "papers-chronology-001", "source_id": "papers",
+        "document_id": "papers-chronology", "n": 1, "date": "1890-12-30", "date_end": "",
+        "precision": "day", "date_as_written": "1890 (30 December)",
+        "text": "Serge's birth (30 December). His real name is Victor Lvovich Kibalchich.",
+        "persons": ["serge"],
+    }
+    july = rows["July"]
+    assert (july["date"], july["precision"], july["text"], july["persons"]) == \
+        ("1936-07", "month", "Spanish Civil War breaks out.", [])
+    assert chronology[chronology.index(july) - 2]["date_as_written"] == "February"
+    assert rows["December"]["date"] == "1936-12" and rows["December"]["persons"] == ["trotsky"]
+    assert (rows["1920–22"]["date"], rows["1920–22"]["date_end"],
+            rows["1920–22"]["precision"]) == ("1920", "1922", "year")
+    assert rows["1928–38"]["date_end"] == "1938"
+    assert rows["1917"]["persons"] == ["trotsky", "serge"]
+    # "Trotsky's death (20 August)" is the last of several events of 1940: the line keeps
+    # its year; a day in the first sentence dates the line ("Serge's death (17 November).")
+    assert (rows["1940"]["date"], rows["1940"]["precision"]) == ("1940", "year")
+    assert rows["1947 (17 November)"]["date"] == "1947-11-17"
+
+
+def test_chronology_persons_only_from_the_registry(papers):
+    people = [
+        {"person_id": "serge", "name": "Victor Serge", "forms": ["Serge"]},
+        {"person_id": "zinoviev", "name": "Grigori Zinoviev", "forms": ["Zinoviev"]},
+        {"person_id": "a", "name": "A", "forms": ["Trotsky"]},
+        {"person_id": "b", "name": "B", "forms": ["Trotsky"]},   # ambiguous: never resolved
+    ]
+    rows = {r["date_as_written"]: r for r in backmatter.chronology_rows(papers, people)}
+    assert rows["1919"]["persons"] == ["serge", "zinoviev"]
+    assert rows["1917"]["persons"] == ["serge"]
+    assert rows["December"]["persons"] == []
+    # "He" is not resolved, "Vlady" is not in this registry
+    assert rows["1933"]["persons"] == ["serge"]
+    assert backmatter.PersonMatcher([]).find("Serge and Trotsky") == []
+
+
+def test_chronology_line_parsing():
+    parsed, year = parse_chronology_line("1998–02 A range across centuries.", None)
+    assert (parsed.date, parsed.date_end, year) == ("1998", "2002", None)
+    parsed, _ = parse_chronology_line("March: after a range, the year is not printed.", year)
+    assert (parsed.date, parsed.precision, parsed.as_written) == ("", "", "March")
+    parsed, year = parse_chronology_line("1936", None)
+    assert (parsed.date, parsed.text, year) == ("1936", "", 1936)
+    parsed, _ = parse_chronology_line("July 19: rising in Barcelona.", year)
+    assert (parsed.date, parsed.precision) == ("1936-07-19", "day")
+    parsed, _ = parse_chronology_line("An undated remark.", year)
+    assert (parsed.date, parsed.text) == ("", "An undated remark.")
+    parsed, _ = parse_chronology_line("1900 Event (31 February).", None)
+    assert (parsed.date, parsed.precision) == ("1900", "year")
+
+
+# --- bibliography ----------------------------------------------------------------------
+
+def _by_section(rows):
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["section"]] = counts.get(r["section"], 0) + 1
+    return counts
+
+
+def test_bibliography_one_row_per_printed_entry(papers, bibliography):
+    assert _by_section(bibliography) == HAND_BIBLIOGRAPHY
+    # Independent count per section unit: its printed lines, less the heading, the
+    # head-notes and an imprint left alone on a line by a page break, plus an entry run
+    # into the one before it ("…Press). Broue, P. (1968)…").
+    top = _unit(papers, "bibliography")
+    by_unit: dict[str, int] = {}
+    for r in bibliography:
+        by_unit[r["document_id"]] = by_unit.get(r["document_id"], 0) + 1
+    sections = [u for u in papers.units if u.parent_id == top.document_id or
+                u.parent_id in {c.document_id for c in papers.children(top)}]
+    assert len(sections) == 7
+    for unit in sections:
+        lines = _lines(papers.own_text(unit))[1:]
+        entries = [ln for ln in lines if not ln.startswith("Note:")
+                   and not re.match(r"\((?!\d{4}\))", ln)]
+        run_in = sum(len(re.findall(r"\)\. [A-Z]\w+, [A-Z]\. \(\d{4}\)", ln)) for ln in entries)
+        assert by_unit.get(unit.document_id, 0) == len(entries) + run_in, unit.document_id
+    # nothing printed is lost: every line of the sections is in some entry's text
+    texts = " ".join(r["text"] for r in bibliography)
+    for unit in sections:
+        for line in _lines(papers.own_text(unit))[1:]:
+            if not line.startswith("Note:"):
+                assert line.removeprefix("- ") in texts
+
+
+def test_bibliography_spot_checks(bibliography):
+    rows = {r["entry_id"]: r for r in bibliography}
+    assert rows["papers-bibliography-serge-01"] == {
+        "entry_id": "papers-bibliography-serge-01", "source_id": "papers",
+        "document_id": "papers-bibliography-serge", "section": "Primary Sources / Works by Serge",
+        "n": 1, "kind": "book", "authors": "", "year": "1937", "title": "Destiny of a Revolution",
+        "place": "London", "publisher": "National Book Association, Hutchinson",
+        "text": "(1937) *Destiny of a Revolution*, transl. M. Shachtman (London: National Book "
+                "Association, Hutchinson).",
+    }
+    memoirs = rows["papers-bibliography-serge-05"]
+    assert (memoirs["title"], memoirs["place"], memoirs["publisher"]) == \
+        ("Memoirs of a Revolutionary", "", "Oxford University Press")
+    carnets = rows["papers-bibliography-serge-04"]     # first imprint only
+    assert (carnets["place"], carnets["publisher"]) == ("Paris", "Juillard")
+
+    def pick(title):
+        (row,) = [r for r in bibliography if r["title"] == title]
+        return row
+
+    # an imprint broken onto its own paragraph by a page break is joined back
+    supplement = pick("Writings of Leon Trotsky: Supplement (1934–1940)")
+    assert supplement["text"].endswith("(1934–1940) (New York: Pathfinder).")
+    assert (supplement["kind"], supplement["place"]) == ("book", "New York")
+    # two entries run into one paragraph are two rows
+    brenan, broue = pick("The Spanish Labyrinth"), pick(
+        "L'Action clandestin de Trotsky en Dauphine (1934–35)")
+    assert brenan["text"] == \
+        "Brenan, G. (1990) *The Spanish Labyrinth* (Cambridge University Press)."
+    assert (broue["authors"], broue["year"], broue["kind"], broue["place"]) == \
+        ("Broue, P.", "1968", "article", "Lyons")
+    assert broue["n"] == brenan["n"] + 1
+    # ditto rule
+    cockpit = pick("The Spanish Cockpit")
+    assert cockpit["authors"] == "F. Borkenau" and cockpit["text"].startswith("—— (1986)")
+    assert pick("The Prophet Outcast – Trotsky 1929–40")["authors"] == "Deutscher, I."
+    # list markers of the ebook are dropped; an entry printing no author stays unattributed
+    state = pick("State and Revolution")
+    assert (state["authors"], state["kind"], state["publisher"]) == \
+        ("", "chapter", "Progress Publishers")
+    assert pick("La Lutte contre le Stalinisme")["text"].startswith("Dreyfus, M. (1977)")
+    # a translation's imprint is not the original's
+    ciliga = pick("Au pays du grand mensonge")
+    assert (ciliga["year"], ciliga["place"], ciliga["publisher"]) == ("1938", "", "")
+    reed = pick("Trotsky Papers at the Hoover Institution: One Chapter of an Archival "
+                "Mystery Story")
+    assert (reed["authors"], reed["year"], reed["kind"]) == \
+        ("Reed, D. and Jakobson, M.", "1987", "article")
+    assert pick("Between the Russian Revolutions")["kind"] == "chapter"
+    assert pick("'Left-Wing' Communism – an Infantile Disorder")["authors"] == "Lenin, I.V."
+    rosmer = pick("Le Mouvement ouvrier pendant la Première Guerre mondiale")
+    assert (rosmer["year"], rosmer["place"]) == ("1936", "Paris")
+    thesis = rows["papers-bibliography-theses-03"]
+    assert (thesis["kind"], thesis["authors"], thesis["year"], thesis["publisher"]) == \
+        ("thesis", "Weissman, S.C.", "1991", "University of Glasgow")
+    assert thesis["title"].startswith("Victor Serge: Political, Social & Literary Critic")
+    assert rows["papers-bibliography-archives-04"]["title"] == "Trotsky Archive"
+    assert rows["papers-bibliography-archives-04"]["place"] == ""
+    assert rows["papers-bibliography-periodicals-05"]["title"] == \
+        "Bulletin of the Opposition (Byulleten' Oppozitsii)"
+
+
+def test_bibliography_fields_never_invented(bibliography):
+    for r in bibliography:
+        assert "*" not in r["title"] and "*" not in r["authors"]
+        if r["year"]:
+            assert r["year"] in r["text"]
+        for name in ("authors", "title", "place", "publisher"):
+            if name == "authors" and r["text"].startswith("——"):
+                continue
+            assert r[name] in r["text"].replace("*", "") or r[name] in r["text"], (name, r)
+    kinds = {}
+    for r in bibliography:
+        kinds[r["kind"]] = kinds.get(r["kind"], 0) + 1
+    assert kinds == {"archive": 5, "thesis": 3, "periodical": 36, "book": 78, "chapter": 3,
+                     "article": 4, "other": 1}
+
+
+# --- index -----------------------------------------------------------------------------
+
+def test_index_one_row_per_headword_and_sub_entry(papers, index):
+    unit = _unit(papers, "index")
+    text = papers.text_of(unit)
+    # entries are blank-line separated; one of them is wrapped ("…ref18;\nNorwegian…")
+    entries = [p for p in text.split("\n\n") if p.strip()][1:]
+    assert len(entries) == INDEX_ENTRIES
+    assert len([r for r in index if r["sub_entry"] == ""]) == INDEX_ENTRIES
+    assert sum(r["references"] for r in index) == len(re.findall(r"\bref\d+\b", text)) \
+        == INDEX_REFS
+    assert len(index) == INDEX_ROWS
+    assert len({r["term_id"] for r in index}) == len(index)
+    heads = [r for r in index if r["sub_entry"] == ""]
+    assert [r["entry_n"] for r in heads] == list(range(1, INDEX_ENTRIES + 1))
+    for entry, head in zip(entries, heads):
+        assert entry.startswith(head["headword"]) and head["headword"]
+    assert not any(r["see"] for r in index)       # this index prints no cross-references
+
+
+def test_index_spot_checks(index):
+    def entry(headword):
+        rows = [r for r in index if r["headword"] == headword]
+        return [(r["sub_entry"], r["references"]) for r in rows]
+
+    assert entry("Zinoviev") == [("", 5), ("Chief of Petrograd Soviet", 1),
+                                 ("liquidation of", 1), ("President of Petrograd Soviet", 1)]
+    (main,) = [r for r in index if r["headword"] == "Zinoviev" and not r["sub_entry"]]
+    assert main["term_id"] == "papers-index-0645" and main["see"] == ""
+    assert entry("Africa") == [("", 1)]
+    # a colon opens the first sub-entry; the headword itself then has no references
+    assert entry("Belgian") == [("", 0), ("comrades", 1), ("Stalinists", 1)]
+    assert entry("Belgian, organisers of Fourth International") == [("", 1)]
+    # sub-entries separated by a comma or a colon by a printer's slip
+    assert entry("Bolshevik–Leninists")[5:7] == [("in France", 1), ("in Spain", 1)]
+    assert entry("Trotskyites") == [("", 1), ("sent to Turukhansk", 1), ("deportees Tara area", 1)]
+    # a wrapped line inside an entry continues it
+    assert entry("Stalinists")[-2:] == [("Norwegian", 1), ("Spanish preparation of purge", 1)]
+    assert ("'Ideas and facts; Kronstadt'", 1) in entry("Serge, Victor")
+    assert entry("Serge, Victor")[0] == ("", 30)
+
+
+def test_index_entry_parsing_with_cross_references():
+    assert parse_index_entry("Stalinism, see Stalin") == \
+        ("Stalinism", [IndexTerm("", 0, "see Stalin")])
+    head, terms = parse_index_entry("Kronstadt, ref1, ref2; rising, ref3, see also Petrograd; "
+                                    "sailors, ref4")
+    assert head == "Kronstadt"
+    assert terms == [IndexTerm("", 2), IndexTerm("rising", 1, "see also Petrograd"),
+                     IndexTerm("sailors", 1)]
+    assert parse_index_entry("Kronstadt, ref1; sailors, ref2; see also Petrograd") == \
+        ("Kronstadt", [IndexTerm("", 1, "see also Petrograd"), IndexTerm("sailors", 1)])
+    assert parse_index_entry("Moscow, ref1; trials, see Moscow trials") == \
+        ("Moscow", [IndexTerm("", 1), IndexTerm("trials", 0, "see Moscow trials")])
+    assert parse_index_entry("Gide, André, ref1; *see also* Retour") == \
+        ("Gide, André", [IndexTerm("", 1, "see also Retour")])
+    assert parse_index_entry("'Fiction: Fact', ref1")[0] == "'Fiction: Fact'"
+
+
+# --- schemas, ids, independence from ids ------------------------------------------------
+
+@pytest.mark.parametrize("name, rows_of", [("chronology", "chronology"),
+                                           ("bibliography", "bibliography"),
+                                           ("index_terms", "index")])
+def test_rows_match_their_schema(name, rows_of, request):
+    rows = request.getfixturevalue(rows_of)
+    schema = package.table_schema(name)
+    names = [f["name"] for f in schema["fields"]]
+    assert all(list(r) == names for r in rows)
+    for f in schema["fields"]:
+        c = f.get("constraints", {})
+        values = [r[f["name"]] for r in rows]
+        if c.get("required"):
+            assert all(v not in ("", None) for v in values), f["name"]
+        if "enum" in c:
+            assert {v for v in values if v} <= set(c["enum"]), f["name"]
+        if "pattern" in c:
+            assert all(re.fullmatch(c["pattern"], v) for v in values if v), f["name"]
+        if c.get("unique"):
+            assert len(set(values)) == len(values)
+    assert schema["primaryKey"] == [names[0]]
+    assert {fk["reference"]["resource"] for fk in schema["foreignKeys"]} == {"sources", "documents"}
+
+
+def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, persons,
+                                            chronology, bibliography, index):
+    """The three tables, with the tables they point to, as a valid data package."""
+    segmented = {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
+    tables = [
+        package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
+        package.Table("documents", package.document_rows(segmented), "Units"),
+        package.Table("persons", persons, "Persons"),
+        package.Table("places", registry.load_places(SOURCES), "Places"),
+        package.Table("chronology", chronology, "Chronology"),
+        package.Table("bibliography", bibliography, "Bibliography"),
+        package.Table("index_terms", index, "Index"),
+    ]
+    (tmp_path / "data").mkdir()
+    (tmp_path / "schema").mkdir()
+    data = {}
+    for t in tables:
+        data[t.name] = package.csv_bytes(t)
+        (tmp_path / t.path).write_bytes(data[t.name])
+        (tmp_path / "schema" / f"{t.name}.json").write_bytes(
+            (package.SCHEMA_DIR / "tables" / f"{t.name}.json").read_bytes())
+    meta = {"name": "test", "title": "t", "version": "0", "released": "2020-01-01",
+            "licenses": [{"name": "CC0-1.0"}]}
+    (tmp_path / "datapackage.json").write_text(json.dumps(package.descriptor(meta, tables, data)))
+    report = validate(str(tmp_path / "datapackage.json"))
+    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
+    chronology_csv = data["chronology"].decode("utf-8")
+    assert "papers-chronology-002,papers,papers-chronology,2,1917,,year,1917," in chronology_csv
+    assert chronology_csv.splitlines()[2].endswith(",trotsky;serge")
+
+
+def test_units_are_found_by_type_not_by_id(papers, persons, chronology, bibliography, index):
+    """The same back matter under other ids (another book) gives the same rows."""
+    def rename(value):
+        return value.replace("papers", "other").replace("bibliography-", "bib-x-")
+    units = [dataclasses.replace(u, document_id=rename(u.document_id),
+                                 parent_id=rename(u.parent_id), source_id="other")
+             for u in papers.units]
+    other = segment.SegmentedSource("other", papers.text, units)
+    assert len(backmatter.chronology_rows(other, persons)) == len(chronology)
+    rows = backmatter.bibliography_rows(other)
+    assert _by_section(rows) == HAND_BIBLIOGRAPHY
+    assert rows[0]["entry_id"] == "other-bib-x-archives-01" and rows[0]["source_id"] == "other"
+    assert len(backmatter.index_rows(other)) == len(index)
+    # a build's dict of sources: rows of each source, in sorted source order
+    both = {"papers": papers, "other": other}
+    assert backmatter.index_rows(both) == backmatter.index_rows(other) + index
+    assert backmatter.chronology_rows({"papers": papers}, persons) == chronology
+    stripped = segment.SegmentedSource("other", papers.text,
+                                       [u for u in units if u.type not in
+                                        ("chronology", "bibliography", "index")])
+    assert backmatter.chronology_rows(stripped, persons) == []
+    assert backmatter.bibliography_rows(stripped) == []
+    assert backmatter.index_rows(stripped) == []
