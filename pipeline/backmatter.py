@@ -22,14 +22,12 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .letters import MONTHS
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]
 Segmented = SegmentedSource | dict[str, SegmentedSource]
 
-MONTHS = {name: i for i, name in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august",
-     "september", "october", "november", "december"], start=1)}
 MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|" \
              r"November|December)"
 DASH_CHARS = "–—-"

@@ -22,10 +22,10 @@ import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Iterable
 
 from .errors import PipelineError
-from .sources import Source
+from .sources import Source, find
 
 REASONS = (
     "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
@@ -128,7 +128,6 @@ class CleanedSource:
     passes: list[tuple[str, list[AppliedEdit]]]
     emendations: list[Emendation]
     original: str
-    hyphen_decisions: list[dict[str, str]] = field(default_factory=list)
 
     def log(self) -> list[LogEntry]:
         """The removal log, every entry located in the original file."""
@@ -529,15 +528,19 @@ def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
     passes.append(("remove", applied))
     text, applied = apply_edits(text, whitespace_edits(text))
     passes.append(("whitespace", applied))
-    joins, rules = join_edits(source, text, vocab)
+    joins, _ = join_edits(source, text, vocab)
     text, applied = apply_edits(text, joins)
     passes.append(("join", applied))
     text, applied = apply_edits(text, emendation_edits(source, text))
     passes.append(("emend", applied))
     emendations = [Emendation(e.out_start, e.out_end, e.removed, e.inserted, e.detail)
                    for e in applied]
-    return CleanedSource(source.source_id, text, order, pages, passes, emendations, original,
-                         rules.decisions)
+    return CleanedSource(source.source_id, text, order, pages, passes, emendations, original)
+
+
+def clean_one(sources: list[Source], source_id: str) -> CleanedSource:
+    """Clean one source of a corpus, against the vocabulary of the whole corpus."""
+    return clean(find(sources, source_id), vocabulary(s.original for s in sources))
 
 
 def clean_all(sources: list[Source]) -> dict[str, CleanedSource]:
@@ -545,9 +548,3 @@ def clean_all(sources: list[Source]) -> dict[str, CleanedSource]:
     vocab = vocabulary(s.original for s in sources)
     return {s.source_id: clean(s, vocab) for s in sources}
 
-
-def summary_row(cleaned: CleanedSource) -> dict[str, Any]:
-    """Figures for the build summary and the conservation table."""
-    c = cleaned.conservation()
-    return {"source_id": cleaned.source_id, "chars_in": c.chars_in, "chars_out": c.chars_out,
-            "removed": c.removed, "inserted": c.inserted, "unaccounted": c.unaccounted}

@@ -109,10 +109,7 @@ def _render_summary(summary: list[dict[str, Any]]) -> None:
 @user_errors
 def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
     """Print a source's cleaned text (or its removal log)."""
-    sources = discover(sources_dir)
-    find(sources, source_id)
-    vocab = clean_stage.vocabulary(s.original for s in sources)
-    result = clean_stage.clean(find(sources, source_id), vocab)
+    result = clean_stage.clean_one(discover(sources_dir), source_id)
     if show_log:
         for e in result.log():
             click.echo(f"{e.original_line}\t{e.reason}\t{e.removed!r}\t{e.inserted!r}\t{e.detail}")
@@ -127,9 +124,7 @@ def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
 def segment_command(source_id: str, sources_dir: Path) -> None:
     """Print a source's unit tree: type, id, title, words."""
     sources = discover(sources_dir)
-    source = find(sources, source_id)
-    vocab = clean_stage.vocabulary(s.original for s in sources)
-    seg = segment_stage.segment(source, clean_stage.clean(source, vocab))
+    seg = segment_stage.segment(find(sources, source_id), clean_stage.clean_one(sources, source_id))
     nodes: dict[str, Tree] = {}
     root: Tree | None = None
     for unit in seg.units:

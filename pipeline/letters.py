@@ -41,7 +41,8 @@ from typing import Any
 
 from .errors import PipelineError
 from .package import Table, table_schema
-from .segment import NOTE_MARK, SegmentedSource, Unit, paragraphs, strip_marks as plain
+from .segment import (NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs,
+                      strip_marks as plain)
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
@@ -78,7 +79,6 @@ SALUTATION = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\b.{0,80},$")
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
 NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
 GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
-SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
@@ -99,7 +99,7 @@ def forms() -> tuple[str, ...]:
 
 def _lines(text: str) -> str:
     """A printed block as one string: note marks removed, its lines joined by ' / '."""
-    lines = [" ".join(NOTE_MARK.sub("", ln).replace("*", "").split()) for ln in text.split("\n")]
+    lines = [plain(ln) for ln in text.split("\n")]
     return " / ".join(ln for ln in lines if ln)
 
 

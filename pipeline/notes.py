@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .errors import PipelineError
-from .segment import SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
 from .sources import Source
 
 # Regexes a source may override in its [notes] table; each needs the named groups shown.
@@ -53,7 +53,6 @@ REQUIRED_GROUPS = {"note_line": {"n", "text"}, "list_heading": {"n"}, "chapter_h
                    "letter_heading": {"n"}, "asterisk_note": {"text"}}
 ANOMALY_KINDS = ("note_without_mark", "mark_without_note", "numbering_gap", "duplicate_note",
                  "duplicate_mark", "mark_out_of_order", "stray_text")
-SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 MARK = re.compile(r"\^\{(?P<star>\*?)(?P<num>\d*)\}|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 LINE = re.compile(r"[^\n]+")
 # A markdown-style italic pair: opens before a non-blank, closes after one, one line.

@@ -12,7 +12,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +33,6 @@ class BuildResult:
 
     files: dict[str, bytes]
     summary: list[dict[str, Any]]
-    warnings: list[str] = field(default_factory=list)
 
 
 def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> BuildResult:

@@ -35,6 +35,7 @@ from .sources import Source
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 NOTE_MARK = re.compile(r"\^\{\*?\d+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
+SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
 ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
@@ -179,15 +180,13 @@ def segment(source: Source, cleaned: CleanedSource) -> SegmentedSource:
         unit = Unit(
             document_id=document_id, source_id=source.source_id, parent_id=parent.document_id,
             type=unit_type, n=entry.get("n", sibling_n),
-            title=entry.get("title") or strip_marks(heading.removesuffix("...")),
+            title=entry.get("title") or strip_marks(text[paras[found][0]:paras[found][1]]),
             level=level, start=paras[found][0], own_end=0, end=0,
             author_id=entry.get("author", ""), date=str(entry.get("date", "")),
             place_id=entry.get("place", ""), language=entry.get("language", bib["language"]),
             heading=text[paras[found][0]:paras[found][1]],
             extra={k: v for k, v in entry.items() if k == "note"},
         )
-        if heading.endswith("..."):
-            unit.title = entry.get("title") or strip_marks(unit.heading)
         units.append(unit)
         stack.append(unit)
     _close_spans(units, len(text))
@@ -203,10 +202,6 @@ def segment(source: Source, cleaned: CleanedSource) -> SegmentedSource:
 def _close_spans(units: list[Unit], length: int) -> None:
     """Set each unit's end (next unit at its level or above) and own_end (next unit)."""
     for i, unit in enumerate(units):
-        if i == 0:
-            unit.own_end = units[1].start if len(units) > 1 else length
-            unit.end = length
-            continue
         following = units[i + 1:]
         unit.own_end = following[0].start if following else length
         unit.end = next((u.start for u in following if u.level <= unit.level), length)

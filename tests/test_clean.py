@@ -161,42 +161,34 @@ def test_papers_note_marks_and_italics_kept(cleaned, sources):
 
 # --- errors a contributor can make ---------------------------------------------------
 
-def _copy_case(tmp_path: Path, case: str = "pdf-pages") -> Path:
-    target = tmp_path / case
-    shutil.copytree(GOLDEN / case, target)
-    return target
+def _clean_edited(tmp_path: Path, old: str, new: str, case: str = "pdf-pages"):
+    """Clean a copy of a golden case whose source.toml has ``old`` replaced by ``new``."""
+    folder = tmp_path / case
+    shutil.copytree(GOLDEN / case, folder)
+    toml = folder / "source.toml"
+    assert old in toml.read_text()
+    toml.write_text(toml.read_text().replace(old, new))
+    return clean.clean(load_source(folder))
 
 
 def test_page_order_must_use_every_page_once(tmp_path):
-    folder = _copy_case(tmp_path)
-    toml = folder / "source.toml"
-    toml.write_text(toml.read_text().replace("order = [2, 1]", "order = [2, 2]"))
     with pytest.raises(PipelineError) as error:
-        clean.clean(load_source(folder))
+        _clean_edited(tmp_path, "order = [2, 1]", "order = [2, 2]")
     assert "clean.pages.order" in str(error.value) and "missing [1]" in str(error.value)
 
 
 def test_stale_override_is_an_error(tmp_path):
-    folder = _copy_case(tmp_path)
-    toml = folder / "source.toml"
-    toml.write_text(toml.read_text().replace('["self-serving"]', '["self-serving", "non-sense"]'))
     with pytest.raises(PipelineError, match="never applied.*non-sense"):
-        clean.clean(load_source(folder))
+        _clean_edited(tmp_path, '["self-serving"]', '["self-serving", "non-sense"]')
 
 
 def test_emendation_count_is_checked(tmp_path):
-    folder = _copy_case(tmp_path)
-    toml = folder / "source.toml"
-    toml.write_text(toml.read_text().replace('sic = "thiswork"', 'sic = "thatwork"'))
     with pytest.raises(PipelineError, match="'thatwork' occurs 0 time"):
-        clean.clean(load_source(folder))
+        _clean_edited(tmp_path, 'sic = "thiswork"', 'sic = "thatwork"')
 
 
 def test_boilerplate_line_not_found_is_located(tmp_path):
-    folder = _copy_case(tmp_path, "web-page")
-    toml = folder / "source.toml"
-    toml.write_text(toml.read_text().replace('"Teaser two"', '"Teaser three"'))
     with pytest.raises(PipelineError) as error:
-        clean.clean(load_source(folder))
+        _clean_edited(tmp_path, '"Teaser two"', '"Teaser three"', "web-page")
     assert str(error.value).endswith("[clean.remove[0].last_line]: last_line 'Teaser three' "
                                      "not found after first_line")
