@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the data is wrong (failed build or validation), 2 usage
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +20,7 @@ from rich.tree import Tree
 
 from . import __version__
 from . import clean as clean_stage
-from . import publish, segment as segment_stage
+from . import publish, segment as segment_stage, validate as validate_stage
 from .errors import PipelineError
 from .sources import discover, find
 
@@ -153,3 +154,21 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
                             f"(first: {changed[0]}); run `make build` first", file=str(dataset_dir))
     archive, checksums = publish.release(dataset_dir, out_dir)
     console.print(f"wrote {archive} and {checksums}")
+
+
+@main.command()
+@click.argument("dataset_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True)
+def validate(dataset_dir: Path, output_format: str) -> None:
+    """Check a dataset folder: tables against their schemas, keys, checksums, file paths."""
+    problems = validate_stage.validate_dataset(dataset_dir)
+    if output_format == "json":
+        click.echo(json.dumps({"valid": not problems,
+                               "problems": [p.as_dict() for p in problems]}, indent=2))
+    else:
+        for problem in problems:
+            click.echo(problem.line())
+        click.echo(f"{dataset_dir}: {len(problems)} problem(s)" if problems
+                   else f"{dataset_dir}: valid")
+    sys.exit(1 if problems else 0)
