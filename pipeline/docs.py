@@ -22,7 +22,12 @@ Version {version}, released {released}.
 | `datapackage.json` | Frictionless Data Package v2 descriptor: each table with its schema, `hash` (SHA-256) and `bytes` |
 {table_lines}| `schema/*.json` | the table schemas |
 | `originals/<source_id>/…` | each original file, byte for byte (its SHA-256 is in `data/sources.csv`) |
-| `text/<source_id>/<document_id>.txt` | plain text of each unit, its sub-units included; `text/<id>/<id>.txt` is a source's whole cleaned text |
+| `text/<source_id>.txt` | a source's whole cleaned text, exactly as the cleaner published it (note marks and `*italics*` as printed): with `data/removals.csv` it rebuilds the original |
+| `text/<source_id>/<document_id>.txt` | reading text of each unit, its sub-units included: note call marks left out, and the author's notes printed inside the running text left out (both are in `data/notes.csv`); `*italics*` kept |
+| `tei/<source_id>.xml` | TEI P5 of each source: every unit a `div` whose `xml:id` is its `document_id`, notes as `note` elements where the book prints them, each call a `ref` to its note |
+| `tei/letters/<letter_id>.xml` | TEI P5 of each letter: `correspDesc` (sender, addressee, place, date with `@when` and the printed form) and the letter as a letter (`opener`, `closer`, `postscript`) |
+| `cmif.xml` | every letter's `correspDesc` in CMIF v1.1, for correspSearch |
+| `letters.jsonl` | one JSON object per letter: its row of `letters`, its reading text, the notes called in it |
 | `CITATION.cff`, `CHANGELOG.md` | how to cite this dataset; what changed between versions |
 
 ## Loading
@@ -39,6 +44,21 @@ print(validate("datapackage.json").valid)   # schemas, keys, checksums
 
 With the command line: `frictionless validate datapackage.json`.
 
+```python
+import json
+letters = [json.loads(line) for line in open("letters.jsonl", encoding="utf-8")]
+
+from lxml import etree
+NS = {"t": "http://www.tei-c.org/ns/1.0"}
+book = etree.parse("tei/papers.xml")
+letter = book.find(".//t:div[@xml:id='papers-letter-12']", NS)
+note = book.find(".//t:note[@xml:id='papers-ch02-n150']", NS)
+```
+
+Any TEI tool reads the files (they are valid against TEI P5 `tei_all`); the pipeline's
+`sergetrotsky validate` checks them against the project's stricter schema
+(`schema/tei/` in the repository).
+
 ## Editorial principles
 
 - The texts are not rewritten. The cleaner removes web boilerplate and page furniture,
@@ -48,7 +68,13 @@ With the command line: `frictionless validate datapackage.json`.
   words run together by a PDF extraction). Every removed or inserted character is in
   `data/removals.csv`, located in the original with its reason: the originals can be
   rebuilt exactly from the published text and that log.
-- Note marks (superscript digits) and `*italics*` are kept in the plain text as printed.
+- Note marks (superscript digits) and `*italics*` are kept in each source's whole text
+  (`text/<source_id>.txt`) as printed. The unit texts leave the note marks and the
+  author's notes printed in the running text out: every note is in `data/notes.csv`,
+  tied to the unit that calls it (`ref_document_id`), and in the TEI at its place.
+- In TEI, italics are `title` where the same words are italic in the book's bibliography,
+  else `hi rend="italic"`; emendations are `choice/sic/corr`; notes follow the ELTeC model
+  (`ref target="#note-id"` at the call, the `note` once where the book prints it).
 - Facts come from the texts. What a text does not say is left empty and listed in
   `sources.unknown`; an attribution from outside the text is stated in `sources.attribution`.
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .package import Table, table_schema
+from .package import Table, letter_tei_path, table_schema
 from .segment import (NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs,
                       strip_marks as plain)
 from .sources import Source, read_toml
@@ -50,6 +50,7 @@ DECISIONS_FILE = "letters.toml"
 # opener and foot) and the editor's headnote (Letter 35's "Prefatory note.").
 NOT_THE_LETTER = {"enclosure", "introduction"}
 INCIPIT_WORDS = 10
+CLOSING_MAX_WORDS = 15
 OPENER_MAX_PARAGRAPHS = 8
 SHORT_LINE_WORDS = 10
 # ISO 639-1 codes of the language names a header may give ("in French").
@@ -75,6 +76,10 @@ NUMBER_ONLY = re.compile(r"^Letter\s+(?P<number>\d+)\.?$")
 DOCUMENT = re.compile(
     r"^(?P<sender>[^,.‘’'\"]+?)[,.]\s+[‘'\"]?(?P<extract>Extract from\s+)?[Ll]etter\s+to\s+"
     r"(?P<addressee>.+?)[’'\"]?(?:,\s+(?P<date>" + _DATE.replace("?P<", "?P<h") + r"))?\.?$")
+# A farewell above the signature ("I shake your hand firmly", "Fraternal greetings").
+CLOSING = re.compile(r"\b(?:greetings|regards|yours|hand|embrace|fraternal(?:ly)?|salut\w*|"
+                     r"wishes|love|kisses|friendship|cordially)\b", re.I)
+POSTSCRIPT = re.compile(r"^(?:P\.?\s?S\.?|N\.?\s?B\.?)\b")
 SALUTATION = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\b.{0,80},$")
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
 NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
@@ -387,6 +392,11 @@ class Letter:
     date_notes: tuple[int, ...] = ()  # note marks printed on the dateline
     place_position: str = ""
     headnote: str = ""            # the editor's note printed before the letter, if any
+    layout: tuple[tuple[int, str], ...] = ()   # (paragraph offset, role): see layout()
+
+    @property
+    def tei_path(self) -> str:
+        return letter_tei_path(self.letter_id)
 
     def row(self) -> dict[str, Any]:
         """The letter as a row of the letters table (keys: the schema's fields)."""
@@ -544,11 +554,16 @@ def _read_opener(paras: list[Paragraph], start: int, addressee_id: str, ctx: _Co
     return i, dateline, address, salutation
 
 
+def _signature(paras: list[Paragraph], body: int, sender_id: str, names: Names) -> int | None:
+    """Index of the sender's signature among the last paragraphs, if the letter is signed."""
+    return next((j for j in range(len(paras) - 1, max(body, len(paras) - 7) - 1, -1)
+                 if _is_person(paras[j].text, sender_id, names)), None)
+
+
 def _read_foot(paras: list[Paragraph], body: int, sender_id: str, ctx: _Context
                ) -> tuple[Dateline | None, list[Paragraph]]:
     """A dateline or an address printed after the signature (or as the last line)."""
-    signature = next((j for j in range(len(paras) - 1, max(body, len(paras) - 7) - 1, -1)
-                      if _is_person(paras[j].text, sender_id, ctx.names)), None)
+    signature = _signature(paras, body, sender_id, ctx.names)
     if signature is not None:
         foot = paras[signature + 1:]
     else:                       # unsigned: only a last line that is a date ("25/4/36")
@@ -568,6 +583,45 @@ def _read_foot(paras: list[Paragraph], body: int, sender_id: str, ctx: _Context
     # Short lines under the signature are an address; used only when the head has no
     # place, and then they must name a known place (else a problem, never dropped).
     return dateline, address
+
+
+def layout(paras: list[Paragraph], at: int, body: int, signature: int | None
+           ) -> tuple[tuple[int, str], ...]:
+    """The part of the letter each paragraph is, as (offset, role), for the TEI encoding.
+
+    Roles: ``head`` (heading lines), ``address``, ``dateline`` and ``salute`` (the
+    opener), ``p`` (the body), ``closing`` (a short farewell just above the signature),
+    ``signed``, ``foot-dateline`` and ``foot-address`` (under the signature; the caller
+    makes an address that did not give the place a ``foot-line``) and
+    ``postscript`` (anything longer under the signature, and all that follows it).
+    """
+    roles: list[tuple[int, str]] = [(p.start, "head") for p in paras[:at]]
+    for p in paras[at:body]:
+        if SALUTATION.match(p.plain):
+            roles.append((p.start, "salute"))
+        else:
+            roles.append((p.start, "dateline" if parse_dateline(p.text) else "address"))
+    end = signature if signature is not None else len(paras)
+    if signature is None and len(paras) - 1 > body and parse_dateline(paras[-1].text):
+        end = len(paras) - 1
+    closing = end - 1 if (signature is not None and end - 1 > body
+                          and CLOSING.search(paras[end - 1].plain)
+                          and _words(paras[end - 1].plain) <= CLOSING_MAX_WORDS) else None
+    for j in range(body, end):
+        roles.append((paras[j].start, "closing" if j == closing else "p"))
+    if signature is not None:
+        roles.append((paras[signature].start, "signed"))
+    in_postscript = False
+    for p in paras[end + (signature is not None):]:
+        if not in_postscript and parse_dateline(p.text):
+            roles.append((p.start, "foot-dateline"))
+        elif not in_postscript and _words(p.plain) <= SHORT_LINE_WORDS \
+                and not POSTSCRIPT.match(p.plain):
+            roles.append((p.start, "foot-address"))
+        else:
+            in_postscript = True
+            roles.append((p.start, "postscript"))
+    return tuple(roles)
 
 
 def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
@@ -626,6 +680,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         ctx.problem(paras[-1].start, "no text after the opener")
         return None
     foot_date, foot_address = _read_foot(paras, body, ids["sender"], ctx)
+    roles = layout(paras, at, body, _signature(paras, body, ids["sender"], names))
     heading_date = Dateline(header.date_as_written, header.date, "", "heading") \
         if header.date else None
     date = dateline or foot_date or heading_date
@@ -649,6 +704,10 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         if resolved is None:
             ctx.problem(paras[0].start, why)
         place_id = resolved or ""
+    if place_position != "foot":
+        # Lines under the signature that did not give the place are not an address
+        # ("Attested in handwriting: / In fidem: / Michael Punterwald").
+        roles = tuple((o, "foot-line" if r == "foot-address" else r) for o, r in roles)
     words = paras[body].plain.split()
     return Letter(
         letter_id=unit.document_id, number=header.number, sender_id=ids["sender"],
@@ -662,7 +721,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         publication=published or publication, incipit=" ".join(words[:INCIPIT_WORDS]),
         date_position=date.position if date else "", date_notes=date.notes if date else (),
         place_position=place_position,
-        headnote=headnote,
+        headnote=headnote, layout=roles,
     )
 
 
@@ -791,27 +850,35 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     return LetterReading([letter for _, letter in read], problems)
 
 
-def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],
-                persons: list[dict[str, Any]], places: list[dict[str, Any]]
-                ) -> list[dict[str, Any]]:
-    """Rows of the ``letters`` table, each source's letters in reading order.
+def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
+             persons: list[dict[str, Any]], places: list[dict[str, Any]]
+             ) -> dict[str, list[Letter]]:
+    """Every source's letters in reading order, by source id.
 
     ``segmented`` is the segment stage's output, ``persons`` and ``places`` the rows of
     ``registry.load_persons``/``load_places``. Raises one PipelineError listing every
     problem of every source if any letter cannot be read.
     """
-    rows: list[dict[str, Any]] = []
+    found: dict[str, list[Letter]] = {}
     problems: list[tuple[Source, Problem]] = []
     for source in sorted(sources, key=lambda s: s.source_id):
         reading = read_letters(source, segmented[source.source_id], persons, places)
-        rows += [letter.row() for letter in reading.letters]
+        found[source.source_id] = reading.letters
         problems += [(source, p) for p in reading.problems]
     if problems:
         source, first = problems[0]
         raise PipelineError(f"{len(problems)} problem(s) reading letters: "
                             + "; ".join(str(p) for _, p in problems),
                             file=str(source.outline_path), field=first.letter_id)
-    return rows
+    return found
+
+
+def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],
+                persons: list[dict[str, Any]], places: list[dict[str, Any]]
+                ) -> list[dict[str, Any]]:
+    """Rows of the ``letters`` table, each source's letters in reading order."""
+    found = read_all(sources, segmented, persons, places)
+    return [letter.row() for source_id in sorted(found) for letter in found[source_id]]
 
 
 # --- organisations ------------------------------------------------------------------------
@@ -908,8 +975,10 @@ def organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, A
     return rows
 
 
-def tables(sources: list[Source], segmented: dict[str, SegmentedSource],
-           persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> list[Table]:
+def tables(letters_by_source: dict[str, list[Letter]],
+           segmented: dict[str, SegmentedSource]) -> list[Table]:
     """The two tables this stage adds to the dataset, ready for ``package.csv_bytes``."""
-    return [Table("letters", letter_rows(sources, segmented, persons, places), "Letters"),
+    rows = [letter.row() for source_id in sorted(letters_by_source)
+            for letter in letters_by_source[source_id]]
+    return [Table("letters", rows, "Letters"),
             Table("organisations", organisation_rows(segmented), "Organisations")]

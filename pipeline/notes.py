@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .errors import PipelineError
-from .segment import SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
 from .sources import Source
 
 # Regexes a source may override in its [notes] table; each needs the named groups shown.
@@ -708,6 +708,38 @@ def reference_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[st
     return [{"source_id": x.source_id, "from_id": x.from_id, "to_id": x.to_id, "kind": x.kind,
              "as_written": x.as_written, "offset": x.offset}
             for r in _results(results) for x in r.references]
+
+
+def reading_cuts(text: str, result: NotesResult) -> list[tuple[int, int]]:
+    """What the reading text of a unit leaves out, as sorted (start, end) spans of the
+    cleaned text: every call mark (with the space before a mark printed after a space),
+    and each author's note printed in the running text (its paragraph and the blank line
+    before it). Both are in the notes table (``mark``, ``text``)."""
+    cuts = []
+    for call in result.calls:
+        start = call.offset - 1 if call.offset and text[call.offset - 1] == " " else call.offset
+        cuts.append((start, call.offset + len(call.mark)))
+    marked = {c.offset for c in result.calls}
+    cuts += [(m.start(), m.end()) for m in NOTE_MARK.finditer(text) if m.start() not in marked]
+    for note in result.notes:
+        if note.kind == "author" and note.printed_in_id not in result.chapters.values():
+            start = text.rfind("\n\n", 0, note.text_offset)
+            cuts.append((start if start >= 0 else note.text_offset,
+                         note.text_offset + len(note.text)))
+    return sorted(cuts)
+
+
+def reading_text(text: str, start: int, end: int, cuts: list[tuple[int, int]]) -> str:
+    """The cleaned text in [start, end) without the ``reading_cuts`` that fall inside it."""
+    parts, position = [], start
+    for a, b in cuts:
+        if b <= position or a >= end:
+            continue
+        a, b = max(a, position), min(b, end)
+        parts.append(text[position:a])
+        position = b
+    parts.append(text[position:end])
+    return "".join(parts)
 
 
 def summary(result: NotesResult) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,7 @@ def document_rows(segmented: dict[str, SegmentedSource],
                 "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
                 "date": dates.get(u.document_id) or u.date, "place_id": u.place_id,
                 "language": u.language,
-                "text_path": text_path(source_id, u.document_id), "tei_path": "",
+                "text_path": text_path(source_id, u.document_id), "tei_path": tei_path(source_id),
                 "words": count_words(seg.text_of(u)),
             })
     return rows
@@ -142,13 +143,68 @@ def original_path(source: Source) -> str:
 
 
 def text_path(source_id: str, document_id: str | None = None) -> str:
-    """Where a unit's plain text goes; a source's whole cleaned text is its top unit."""
-    return f"text/{source_id}/{document_id or source_id}.txt"
+    """Where a unit's reading text goes (``text/<source_id>/<document_id>.txt``); without a
+    unit, where the source's whole cleaned text goes (``text/<source_id>.txt``)."""
+    return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def descriptor(meta: dict[str, Any], tables: list[Table],
-               table_bytes: dict[str, bytes]) -> dict[str, Any]:
-    """``datapackage.json`` for the tables, each with its schema path, hash and bytes."""
+def letters_jsonl(letters: list[dict[str, Any]], readings: dict[str, str],
+                  notes: list[dict[str, Any]], documents: list[dict[str, Any]]) -> bytes:
+    """One JSON object per letter: its row of the letters table, its reading text (sub-units
+    included) and the notes called in it (``n``, ``note_id``, ``text``)."""
+    parent = {d["document_id"]: d["parent_id"] for d in documents}
+
+    def within(document_id: str, letter_id: str) -> bool:
+        while document_id:
+            if document_id == letter_id:
+                return True
+            document_id = parent.get(document_id, "")
+        return False
+
+    lines = []
+    for row in letters:
+        record = dict(row)
+        record["text"] = readings[row["letter_id"]]
+        record["notes"] = [{"note_id": n["note_id"], "n": n["n"], "text": n["text"]}
+                           for n in notes if within(n["ref_document_id"], row["letter_id"])]
+        lines.append(json.dumps(record, ensure_ascii=False))
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+# Files published beside the tables, listed in datapackage.json with their checksums.
+FILE_RESOURCES = (("tei/", ".xml", "application/tei+xml", "xml"),
+                  ("cmif.xml", "", "application/tei+xml", "xml"),
+                  ("letters.jsonl", "", "application/jsonl", "jsonl"))
+
+
+def file_resources(files: dict[str, bytes]) -> list[dict[str, Any]]:
+    """Resources for the TEI files, the CMIF file and letters.jsonl (not tables: frictionless
+    checks their ``hash`` and ``bytes``)."""
+    resources = []
+    for path in sorted(files):
+        for prefix, suffix, mediatype, fmt in FILE_RESOURCES:
+            if path.startswith(prefix) and path.endswith(suffix):
+                name = re.sub(r"[^a-z0-9]+", "-", path.lower())   # tei/papers.xml: tei-papers-xml
+                resources.append({"name": name, "type": "file", "path": path, "format": fmt,
+                                  "mediatype": mediatype, "encoding": "utf-8",
+                                  **file_facts(files[path])})
+    return resources
+
+
+def tei_path(source_id: str) -> str:
+    """Where a source's TEI file goes: the home of all its units' ids."""
+    return f"tei/{source_id}.xml"
+
+
+def letter_tei_path(letter_id: str) -> str:
+    """Where a letter's own TEI file (its correspDesc and text) goes."""
+    return f"tei/letters/{letter_id}.xml"
+
+
+def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: dict[str, bytes],
+               files: dict[str, bytes] | None = None) -> dict[str, Any]:
+    """``datapackage.json``: the tables, each with its schema path, hash and bytes, then
+    the TEI, CMIF and JSON Lines files among ``files`` with their hash and bytes."""
     resources = []
     for table in tables:
         resources.append({
@@ -161,7 +217,8 @@ def descriptor(meta: dict[str, Any], tables: list[Table],
         "$schema": PROFILE, "name": meta["name"], "title": meta["title"],
         "description": meta.get("description", ""), "version": meta["version"],
         "created": f"{meta['released']}T00:00:00Z", "licenses": meta["licenses"],
-        "contributors": meta.get("contributors", []), "resources": resources,
+        "contributors": meta.get("contributors", []),
+        "resources": resources + file_resources(files or {}),
     }
     if meta.get("homepage"):
         package["homepage"] = meta["homepage"]

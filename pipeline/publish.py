@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import clean as clean_stage
-from . import docs, package, registry, segment as segment_stage
+from . import cmif, docs, package, registry, segment as segment_stage, tei
 from . import backmatter
 from . import letters as letters_stage
 from . import notes as notes_stage
@@ -61,7 +61,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _check_references(sources, segmented, persons, places)
     progress("letters")
-    letter_tables = letters_stage.tables(sources, segmented, persons, places)
+    letters_by_source = letters_stage.read_all(sources, segmented, persons, places)
+    letter_tables = letters_stage.tables(letters_by_source, segmented)
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
@@ -87,18 +88,37 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     for t in tables:
         files[t.path] = table_bytes[t.name]
         files[f"schema/{t.name}.json"] = (package.SCHEMA_DIR / "tables" / f"{t.name}.json").read_bytes()
-    for s in sources:
+    readings: dict[str, str] = {}
+    for s, found in zip(sources, found_notes):
         files[package.original_path(s)] = s.original_bytes
         seg = segmented[s.source_id]
+        files[package.text_path(s.source_id)] = seg.text.encode("utf-8")
+        cuts = notes_stage.reading_cuts(seg.text, found)
         for unit in seg.units:
+            readings[unit.document_id] = notes_stage.reading_text(seg.text, unit.start,
+                                                                  unit.end, cuts)
             files[package.text_path(s.source_id, unit.document_id)] = \
-                seg.text_of(unit).encode("utf-8")
+                readings[unit.document_id].encode("utf-8")
+    progress("tei")
+    titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
+                                 for s in sources))
+    for s, found in zip(sources, found_notes):
+        context = tei.SourceContext(s, cleaned[s.source_id], segmented[s.source_id], found,
+                                    letters_by_source.get(s.source_id, []), titles)
+        files.update(tei.encode_source(context, meta, package.original_path(s), persons,
+                                       places))
+    by_name = {t.name: t for t in tables}
+    files["cmif.xml"] = cmif.cmif_xml(by_name["letters"].rows, persons, places,
+                                      by_name["sources"].rows, meta)
+    files["letters.jsonl"] = package.letters_jsonl(by_name["letters"].rows, readings,
+                                                   by_name["notes"].rows,
+                                                   by_name["documents"].rows)
     files["README.md"] = docs.readme(meta, tables, sources).encode("utf-8")
     files["CITATION.cff"] = docs.citation(meta).encode("utf-8")
     changelog = sources_dir.parent / "CHANGELOG.md"
     if changelog.is_file():
         files["CHANGELOG.md"] = changelog.read_bytes()
-    files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes),
+    files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes, files),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
                for s, n in zip(sources, found_notes)]

@@ -52,7 +52,14 @@ def test_resources_carry_hash_and_bytes(built):
         data = built.files[resource["path"]]
         assert resource["bytes"] == len(data)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
-        assert resource["schema"] in built.files
+        if resource["type"] == "table":
+            assert resource["schema"] in built.files
+        else:       # TEI, CMIF and JSON Lines files
+            assert resource["path"].startswith("tei/") or resource["path"] in (
+                "cmif.xml", "letters.jsonl")
+    tei_files = {p for p in built.files if p.startswith("tei/")}
+    assert tei_files == {r["path"] for r in descriptor["resources"]
+                         if r["path"].startswith("tei/")}
 
 
 def test_removals_table_accounts_for_every_removed_character(built):
@@ -157,3 +164,48 @@ def test_a_copied_source_folder_is_another_source(tmp_path):
     copy_ids = [r["document_id"] for r in rows if r["source_id"] == "nelson-copy"]
     assert copy_ids[:2] == ["nelson-copy", "nelson-copy-sec-01"]
     assert len({r["document_id"] for r in rows}) == len(rows)
+
+
+def test_source_text_is_the_cleaned_text_and_unit_texts_leave_notes_out(built, cleaned):
+    """text/<id>.txt is the cleaned text exactly (the conservation record); the unit files
+    are reading texts: note marks and the author's notes printed in the text left out."""
+    from pipeline.segment import NOTE_MARK
+    for source_id, result in cleaned.items():
+        assert built.files[f"text/{source_id}.txt"].decode("utf-8") == result.text
+    units = {p: d.decode("utf-8") for p, d in built.files.items()
+             if p.startswith("text/") and p.count("/") == 2}
+    assert len(units) == len(_table(built, "documents"))
+    assert not [p for p, t in units.items() if NOTE_MARK.search(t)]
+    letter_12 = units["text/papers/papers-letter-12.txt"]
+    assert "Brussels, May 27, 1934\n\nDear Leon Davidovich," in letter_12
+    assert "Brussels, May 27, 1934¹⁵⁰" in built.files["text/papers.txt"].decode("utf-8")
+    letter_17 = units["text/papers/papers-letter-17.txt"]
+    assert "L Trotsky\n\nPS Have just received" in letter_17 and "A monthly" not in letter_17
+    author_notes = [r["text"] for r in _table(built, "notes") if r["kind"] == "author"]
+    assert "A monthly" in author_notes
+
+
+def test_letters_jsonl_has_every_letter_with_text_and_notes(built):
+    lines = built.files["letters.jsonl"].decode("utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    rows = _table(built, "letters")
+    assert [r["letter_id"] for r in records] == [r["letter_id"] for r in rows]
+    fields = [f["name"] for f in json.loads(built.files["schema/letters.json"])["fields"]]
+    assert all(list(r)[:len(fields)] == fields and list(r)[len(fields):] == ["text", "notes"]
+               for r in records)
+    letter_12 = next(r for r in records if r["letter_id"] == "papers-letter-12")
+    assert letter_12["date"] == "1936-05-27" and letter_12["date_as_written"] == "May 27, 1934"
+    assert letter_12["text"] == built.files["text/papers/papers-letter-12.txt"].decode("utf-8")
+    note_150 = next(n for n in letter_12["notes"] if n["n"] == 150)
+    assert note_150["note_id"] == "papers-ch02-n150" and "1936" in note_150["text"]
+    # every note called in a letter (or its headnote, text section, enclosure) is listed
+    # with it, and only those
+    notes = _table(built, "notes")
+    parent = {d["document_id"]: d["parent_id"] for d in _table(built, "documents")}
+    letter_ids = {r["letter_id"] for r in rows}
+    home = {d: d if d in letter_ids else parent[d] for d in parent
+            if d in letter_ids or parent[d] in letter_ids}
+    called = sorted(n["note_id"] for n in notes if n["ref_document_id"] in home)
+    assert len([n for n in notes if n["ref_document_id"] in home]) > \
+        len([n for n in notes if n["ref_document_id"] in letter_ids])
+    assert sorted(n["note_id"] for r in records for n in r["notes"]) == called

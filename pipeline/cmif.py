@@ -1,0 +1,414 @@
+"""CMIF export: every letter's correspondents, place and date in one TEI file.
+
+Why: the Correspondence Metadata Interchange Format (CMIF v1.1, TEI Correspondence SIG)
+is the exchange format of correspSearch, the service that gathers the metadata of
+letters from many editions, printed and digital, so that one search finds every
+letter Serge wrote from Brussels in 1936, whichever edition prints it. A CMIF file
+holds no text: the printed book is a ``bibl`` in ``sourceDesc``, and each letter one
+``correspDesc`` (sender, place and date sent; addressee) pointing at it, with persons
+and places identified by authority URIs (Wikidata, VIAF, GeoNames) so that
+correspSearch can match them across editions.
+
+The schema is the SIG's TEI customization and correspSearch's Schematron, copied
+unchanged into ``schema/cmif/``. That Schematron is written for XSLT 2.0, which lxml
+cannot run: :func:`schematron` rewrites it, faithfully, to XSLT 1.0 with EXSLT
+regular expressions.
+
+Encoding decisions (see also ``schema/tei/README.md`` and the project conventions):
+
+- ``correspDesc/@key`` is the letter's printed number ("Letter 16" → ``16``), the way
+  CMIF cites a letter in a printed edition; unnumbered letters have no ``@key``.
+  No ``@ref``: the letters have no URL of their own yet.
+- ``@ref`` on ``persName``/``placeName`` only where the registry holds an authority id;
+  none is ever made up. Names are the registry's canonical names.
+- ``date/@when`` is the ISO date of the letters table (corrected where the book's notes
+  correct it); the element's text is the date *as printed*, as in our letter files, so
+  that a corrected date (Letter 12: ``when="1936-05-27"``, printed "May 27, 1934") shows
+  both readings. A letter without a date has no ``date``: the Schematron (E0004)
+  demands a dating attribute on every ``date``.
+- A place the letter does not state but the dataset infers (``place_cert`` =
+  ``inferred``) gets ``cert="low"`` and ``evidence="conjecture"``, CMIF v1.1's
+  attribute for "inferred, not documented in the source itself"; likewise a date
+  whose ``date_source`` is ``inferred``. ``date_cert`` = ``low`` gives ``cert="low"``.
+- Every addressee, group or not, is a ``persName`` (the conventions' model); an empty
+  correspondent id becomes ``<persName>Unknown</persName>``, as CMIF asks.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from lxml import etree, isoschematron
+
+from .errors import PipelineError
+
+TEI_NS = "http://www.tei-c.org/ns/1.0"
+XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+SCH_NS = "http://purl.oclc.org/dsdl/schematron"
+SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
+EXSLT_REGEXP_NS = "http://exslt.org/regular-expressions"
+
+CC_BY_4 = "https://creativecommons.org/licenses/by/4.0/"
+# The licence statement CMIF's documentation makes mandatory.
+CC_BY_4_STATEMENT = ("This file is licensed under the terms of the Creative Commons License "
+                     "CC-BY 4.0")
+CMIF_FILE = "cmif.xml"
+
+WIKIDATA = "http://www.wikidata.org/entity/{}"
+VIAF = "http://viaf.org/viaf/{}"
+GEONAMES = "http://www.geonames.org/{}"
+
+Row = Mapping[str, Any]
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+def _text(value: Any) -> str:
+    """A cell as text: rows come from the stages (``None``, ints, lists) or from CSV."""
+    return "" if value is None else str(value).strip()
+
+
+def _items(value: Any) -> list[str]:
+    """A list cell: a list in memory, ';'-separated in the CSV."""
+    if isinstance(value, (list, tuple)):
+        return [_text(v) for v in value if _text(v)]
+    return [part.strip() for part in _text(value).split(";") if part.strip()]
+
+
+def _tei(parent: etree._Element | None, tag: str, text: str = "",
+         **attributes: str) -> etree._Element:
+    """A TEI element, appended to ``parent`` when there is one; empty attributes left out."""
+    name = f"{{{TEI_NS}}}{tag}"
+    element = (etree.Element(name, nsmap={None: TEI_NS}) if parent is None
+               else etree.SubElement(parent, name))
+    for key, value in attributes.items():
+        if value:
+            element.set(XML_ID if key == "xml_id" else key, value)
+    if text:
+        element.text = text
+    return element
+
+
+def _mixed(parent: etree._Element, parts: Iterable[str | tuple[str, str]]) -> None:
+    """Append mixed content: a string is text, ``(tag, text)`` a TEI child element."""
+    last: etree._Element | None = None
+    for part in parts:
+        if isinstance(part, str):
+            if last is None:
+                parent.text = (parent.text or "") + part
+            else:
+                last.tail = (last.tail or "") + part
+        else:
+            last = _tei(parent, part[0], part[1])
+
+
+# --- identifiers -----------------------------------------------------------------------
+
+def bibl_id(dataset_name: str, source_id: str) -> str:
+    """The ``xml:id`` of a source's ``bibl``: stable across builds and versions, a UUID as
+    correspSearch's Schematron recommends (W0001), prefixed because an ``xml:id`` may
+    not start with a digit."""
+    return "bibl-" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"{dataset_name}/{source_id}"))
+
+
+def person_uri(person: Row) -> str:
+    """The person's authority URI (Wikidata, else VIAF), or '' when the registry has none."""
+    if _text(person.get("wikidata")):
+        return WIKIDATA.format(_text(person["wikidata"]))
+    if _text(person.get("viaf")):
+        return VIAF.format(_text(person["viaf"]))
+    return ""
+
+
+def place_uri(place: Row) -> str:
+    """The place's authority URI (GeoNames, the authority CMIF recommends for places,
+    else Wikidata should the registry gain that column), or ''."""
+    if _text(place.get("geonames")):
+        return GEONAMES.format(_text(place["geonames"]))
+    if _text(place.get("wikidata")):
+        return WIKIDATA.format(_text(place["wikidata"]))
+    return ""
+
+
+def _source_of(letter: Row, source_ids: Sequence[str]) -> str:
+    """The source a letter belongs to: its ``source_id`` if the row has one, else the
+    source whose id prefixes the letter's id (ids are derived from the source)."""
+    letter_id = _text(letter.get("letter_id"))
+    owners = [s for s in source_ids if letter_id == s or letter_id.startswith(s + "-")]
+    if _text(letter.get("source_id")):
+        owners = [s for s in source_ids if s == _text(letter["source_id"])]
+    if not owners:
+        raise PipelineError(f"letter {letter_id!r} belongs to no source", field="letter_id")
+    return max(owners, key=len)
+
+
+# --- the header ------------------------------------------------------------------------
+
+def _require_cc_by(meta: Row) -> None:
+    """CMIF files must be CC-BY 4.0: refuse a dataset that is not."""
+    for licence in meta.get("licenses", []):
+        path = _text(licence.get("path")).replace("http://", "https://")
+        if path.rstrip("/") + "/" == CC_BY_4 or _text(licence.get("name")) == "CC-BY-4.0":
+            return
+    raise PipelineError("CMIF requires the CC-BY 4.0 licence; the dataset has none",
+                        file="dataset.toml", field="licenses")
+
+
+def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element]) -> None:
+    file_desc = _tei(header, "fileDesc")
+    title_stmt = _tei(file_desc, "titleStmt")
+    _tei(title_stmt, "title", f"{meta['title']}, version {meta['version']}: "
+                              "correspondence metadata (CMIF)")
+    responsible = [_text(c.get("title")) for c in meta.get("contributors", [])
+                   if _text(c.get("title"))]
+    if not responsible:
+        raise PipelineError("CMIF needs an editor: the dataset names no contributor",
+                            file="dataset.toml", field="contributors")
+    for name in responsible:
+        _tei(title_stmt, "editor", name)
+    publication = _tei(file_desc, "publicationStmt")
+    for name in responsible:
+        _tei(publication, "publisher", name)
+    # idno: CMIF wants the URL the file is published at. Only a homepage gives one; until
+    # the dataset has one, the file's address inside the dataset (a relative URI) is the
+    # honest value, never an invented URL.
+    homepage = _text(meta.get("homepage"))
+    _tei(publication, "idno", f"{homepage.rstrip('/')}/{CMIF_FILE}" if homepage else CMIF_FILE,
+         type="url")
+    released = _text(meta["released"])
+    _tei(publication, "date", released, when=released)
+    _require_cc_by(meta)
+    availability = _tei(publication, "availability")
+    _tei(availability, "licence", CC_BY_4_STATEMENT, target=CC_BY_4)
+    source_desc = _tei(file_desc, "sourceDesc")
+    source_desc.extend(bibls)
+
+
+def _bibl(source: Row, xml_id: str) -> etree._Element:
+    """The printed book: title, editors, place, publisher, year. The CMIF schema allows
+    ``title``, ``editor`` and ``publisher`` inside ``bibl`` but neither ``pubPlace`` nor
+    ``date``: place and year are text, as in CMIF's own examples."""
+    bibl = _tei(None, "bibl", type="print", xml_id=xml_id)
+    parts: list[str | tuple[str, str]] = [("title", _text(source["title"]))]
+    editors = _items(source.get("editors"))
+    for i, editor in enumerate(editors):
+        parts += [", ed. " if i == 0 else " and ", ("editor", editor)]
+    imprint: list[str | tuple[str, str]] = []
+    place, publisher, year = (_text(source.get(k)) for k in ("place", "publisher", "date"))
+    if place:
+        imprint.append(place + (": " if publisher else ""))
+    if publisher:
+        imprint.append(("publisher", publisher))
+    if year:
+        imprint.append((", " if imprint else "") + year)
+    if imprint:
+        parts += [". ", *imprint]
+    parts.append(".")
+    _mixed(bibl, parts)
+    return bibl
+
+
+# --- the letters -----------------------------------------------------------------------
+
+def _pers_name(parent: etree._Element, person_id: str, persons: Mapping[str, Row],
+               letter_id: str) -> None:
+    if not person_id:
+        _tei(parent, "persName", "Unknown")
+        return
+    if person_id not in persons:
+        raise PipelineError(f"letter {letter_id}: person {person_id!r} is not in the persons "
+                            "table", field="letters")
+    person = persons[person_id]
+    _tei(parent, "persName", _text(person["name"]), ref=person_uri(person))
+
+
+def _sent(desc: etree._Element, letter: Row, persons: Mapping[str, Row],
+          places: Mapping[str, Row]) -> None:
+    letter_id = _text(letter["letter_id"])
+    action = _tei(desc, "correspAction", type="sent")
+    _pers_name(action, _text(letter.get("sender_id")), persons, letter_id)
+    place_id = _text(letter.get("place_id"))
+    if place_id:
+        if place_id not in places:
+            raise PipelineError(f"letter {letter_id}: place {place_id!r} is not in the places "
+                                "table", field="letters")
+        inferred = _text(letter.get("place_cert")) == "inferred"
+        _tei(action, "placeName", _text(places[place_id]["name"]),
+             ref=place_uri(places[place_id]), cert="low" if inferred else "",
+             evidence="conjecture" if inferred else "")
+    when = _text(letter.get("date"))
+    if when:
+        # Text: the date as printed (see the module docstring); @when: the date as read.
+        _tei(action, "date", _text(letter.get("date_as_written")), when=when,
+             cert="low" if _text(letter.get("date_cert")) == "low" else "",
+             evidence="conjecture" if _text(letter.get("date_source")) == "inferred" else "")
+
+
+def _corresp_desc(letter: Row, source: str, persons: Mapping[str, Row],
+                  places: Mapping[str, Row]) -> etree._Element:
+    desc = _tei(None, "correspDesc", key=_text(letter.get("number")), source=f"#{source}")
+    _sent(desc, letter, persons, places)
+    received = _tei(desc, "correspAction", type="received")
+    _pers_name(received, _text(letter.get("addressee_id")), persons,
+               _text(letter["letter_id"]))
+    return desc
+
+
+# --- the document ----------------------------------------------------------------------
+
+def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[Row],
+              sources: Sequence[Row], meta: Row) -> etree._ElementTree:
+    """The CMIF document as a tree (see :func:`cmif_xml`)."""
+    source_ids = [_text(s["source_id"]) for s in sources]
+    owner = [_source_of(letter, source_ids) for letter in letters]
+    by_id = {_text(s["source_id"]): s for s in sources}
+    ids = {sid: bibl_id(_text(meta["name"]), sid) for sid in source_ids}
+    with_letters = set(owner)
+    bibls = [_bibl(by_id[sid], ids[sid]) for sid in source_ids if sid in with_letters]
+    if not bibls:
+        raise PipelineError("CMIF needs at least one letter", field="letters")
+    person_rows = {_text(p["person_id"]): p for p in persons}
+    place_rows = {_text(p["place_id"]): p for p in places}
+
+    root = _tei(None, "TEI")
+    header = _tei(root, "teiHeader")
+    _file_desc(header, meta, bibls)
+    profile = _tei(header, "profileDesc")
+    for letter, sid in zip(letters, owner):
+        profile.append(_corresp_desc(letter, ids[sid], person_rows, place_rows))
+    # CMIF's TEI must have a text; like the SIG's examples, an empty paragraph.
+    _tei(_tei(_tei(root, "text"), "body"), "p")
+    return etree.ElementTree(root)
+
+
+def cmif_xml(letters: list[dict], persons: list[dict], places: list[dict],
+             sources: list[dict], meta: dict) -> bytes:
+    """The letters as one CMIF v1.1 file (``cmif.xml``), for correspSearch.
+
+    ``letters``: rows of the letters table, in table order (from the letters stage or read
+    back from ``data/letters.csv``: both forms of a cell are understood); ``persons``,
+    ``places``: rows of ``registry.load_persons``/``load_places``; ``sources``: rows of
+    ``package.source_rows``; ``meta``: ``package.load_dataset_meta``.
+
+    One ``bibl type="print"`` per source that has letters, one ``correspDesc`` per letter.
+    Pure and deterministic: the same rows give the same bytes (UTF-8, XML declaration,
+    pretty-printed). Raises a PipelineError when a letter names a person or place the
+    tables lack, belongs to no source, or when the dataset is not CC-BY 4.0.
+    """
+    tree = cmif_tree(letters, persons, places, sources, meta)
+    return etree.tostring(tree, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+# --- Schematron ------------------------------------------------------------------------
+
+MATCHES = re.compile(r"(?<![\w.:-])matches\s*\(")
+# XSD regular-expression syntax Python's re reads differently: multi-character escapes
+# \i \c, block escapes \p{Is…}, character-class subtraction [a-z-[aeiou]].
+XSD_ONLY_REGEX = re.compile(r"\\[iIcC]|\\[pP]\{Is|\[[^\]]*-\[")
+# XPath 2.0 beyond matches(), with no XPath 1.0 / EXSLT counterpart here: a schema using
+# any of it cannot be run faithfully by XSLT 1.0, so it is refused rather than weakened.
+XPATH2_ONLY = re.compile(
+    r"(?<![\w.:-])(?:(?:replace|tokenize|lower-case|upper-case|ends-with|string-join|exists"
+    r"|empty|distinct-values|index-of|format-date|format-dateTime|current-date"
+    r"|current-dateTime|xs:[\w-]+)\s*\(|(?:if|for|some|every)\s*[($]"
+    r"|(?:instance\s+of|castable\s+as|cast\s+as|treat\s+as)\b)")
+QUERY_ATTRIBUTES = ("test", "context", "select", "path", "value", "use")
+
+
+def schematron(sch_bytes: bytes) -> isoschematron.Schematron:
+    """An lxml validator for an XSLT 2.0 Schematron such as correspSearch's ``cmif.sch``.
+
+    lxml runs Schematron through XSLT 1.0 only, so the schema is first rewritten
+    faithfully by :func:`xslt1_schematron`. The validator keeps its report
+    (``validation_report``; see :func:`schematron_messages`).
+    """
+    return isoschematron.Schematron(xslt1_schematron(sch_bytes), store_report=True)
+
+
+def xslt1_schematron(sch_bytes: bytes) -> etree._Element:
+    """The Schematron rewritten from query binding ``xslt2`` to ``xslt`` (XSLT 1.0).
+
+    Every two-argument XPath 2.0 ``matches(s, re)`` becomes EXSLT ``re:test(s, re)``:
+    both find the pattern anywhere in the string (lxml implements ``re:test`` with
+    Python's ``re``, which reads character classes, escapes like ``\\d`` and counts as XSD
+    regular expressions do), and ``<ns prefix="re" uri="http://exslt.org/regular-expressions"/>``
+    is declared. Nothing else changes. A schema that uses ``matches`` with flags or with
+    XSD-only regular-expression syntax, or another XPath 2.0-only construct, raises
+    ValueError rather than being run as a weaker schema.
+    """
+    schema = etree.fromstring(sch_bytes)
+    if schema.tag != f"{{{SCH_NS}}}schema":
+        raise ValueError("not an ISO Schematron schema")
+    binding = schema.get("queryBinding", "xslt")
+    if binding not in ("xslt", "xslt1", "xslt2"):
+        raise ValueError(f"cannot run query binding {binding!r} with XSLT 1.0")
+    schema.set("queryBinding", "xslt")
+    for element in schema.iter(f"{{{SCH_NS}}}*"):
+        for name in QUERY_ATTRIBUTES:
+            expression = element.get(name)
+            if expression is None:
+                continue
+            if XPATH2_ONLY.search(expression):
+                raise ValueError(f"XPath 2.0 beyond matches() in {name}={expression!r}")
+            element.set(name, _matches_to_re_test(expression))
+    namespaces = schema.findall(f"{{{SCH_NS}}}ns")
+    bound = {ns.get("prefix"): ns.get("uri") for ns in namespaces}
+    if bound.get("re", EXSLT_REGEXP_NS) != EXSLT_REGEXP_NS:
+        raise ValueError("the schema binds the prefix 're' to another namespace")
+    if "re" not in bound:
+        declaration = etree.Element(f"{{{SCH_NS}}}ns", prefix="re", uri=EXSLT_REGEXP_NS)
+        if namespaces:
+            namespaces[-1].addnext(declaration)
+            declaration.tail = namespaces[-1].tail
+        else:
+            title = schema.find(f"{{{SCH_NS}}}title")
+            schema.insert(0 if title is None else schema.index(title) + 1, declaration)
+    return schema
+
+
+def _matches_to_re_test(expression: str) -> str:
+    """``matches(a, b)`` → ``re:test(a, b)``; refuses the three-argument form (its flags
+    are not EXSLT's)."""
+    out, position = [], 0
+    for m in MATCHES.finditer(expression):
+        if _argument_count(expression, m.end()) != 2:
+            raise ValueError(f"matches() with flags cannot be rewritten: {expression!r}")
+        if XSD_ONLY_REGEX.search(expression, m.end()):
+            raise ValueError(f"XSD-only regular expression syntax: {expression!r}")
+        out += [expression[position:m.start()], "re:test("]
+        position = m.end()
+    return "".join(out) + expression[position:]
+
+
+def _argument_count(expression: str, start: int) -> int:
+    """Top-level commas + 1 of the call whose arguments begin at ``start``."""
+    depth, count, quote = 0, 1, ""
+    for c in expression[start:]:
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            if depth == 0:
+                return count
+            depth -= 1
+        elif c == "," and depth == 0:
+            count += 1
+    raise ValueError(f"unbalanced parentheses: {expression!r}")
+
+
+def schematron_messages(validator: isoschematron.Schematron) -> list[tuple[str, str]]:
+    """``(role, message)`` of every failed assert and successful report in the validator's
+    last report; role is the rule's ``@role`` ('error' when it has none)."""
+    report = validator.validation_report
+    if report is None:
+        return []
+    found = report.xpath("//svrl:failed-assert | //svrl:successful-report",
+                         namespaces={"svrl": SVRL_NS})
+    return [(f.get("role") or "error",
+             " ".join("".join(f.itertext()).split())) for f in found]

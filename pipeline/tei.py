@@ -1,0 +1,599 @@
+"""TEI stage: every source as one TEI P5 file, every letter as a letter file.
+
+The model is documented in ``schema/tei/README.md`` and defined by
+``schema/tei/serge-trotsky.rng`` and ``.sch``. In short:
+
+- ``tei/<source_id>.xml`` holds the whole cleaned text; each unit of the segment stage is
+  a ``div`` whose ``@xml:id`` is its ``document_id``, nested as the unit tree is. It is
+  the home of every unit id and note id.
+- Notes follow the ELTeC model: the call site is ``<ref type="note" target="#…">`` and
+  the note is encoded once, as a ``note`` in the ``div type="notes"`` where the book
+  prints it. The notes stay where the book has them (in the book's end-matter units)
+  rather than being moved into ``back``, so that the ``div`` tree is exactly the unit
+  tree of the ``documents`` table (``parent_id``).
+- ``tei/letters/<letter_id>.xml`` is a view of one letter with its ``correspDesc``; its
+  ``div``s point at their units with ``@corresp`` instead of repeating the ids, so that
+  ids are unique across the dataset.
+
+Everything is derived from the stage outputs (cleaned text, units, notes, letters); the
+text itself is never altered except where the cleaner's emendations are shown as
+``choice``/``sic``/``corr``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from lxml import etree
+
+from .clean import CleanedSource
+from .letters import Letter
+from .notes import NotesResult
+from .package import letter_tei_path, tei_path
+from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .sources import Source
+
+TEI_NS = "http://www.tei-c.org/ns/1.0"
+XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+PROJECT = "Serge–Trotsky Papers project"
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "de": "German",
+                  "es": "Spanish", "ca": "Catalan", "it": "Italian", "nl": "Dutch",
+                  "no": "Norwegian", "yi": "Yiddish", "pl": "Polish"}
+# Roles of a letter's paragraphs (letters.layout) and the part of the letter they go in.
+OPENER_ROLES = {"address", "dateline", "salute"}
+CLOSER_ROLES = {"closing", "signed", "foot-dateline", "foot-address", "foot-line"}
+ITALIC = re.compile(r"\*([^*\n]+)\*")
+NUMBERED = re.compile(r"^(\d{1,2})\.\s+\S")
+NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
+# Elements that hold text: never indented, so that no whitespace is added to the text.
+MIXED_CONTENT = {"p", "head", "dateline", "salute", "signed", "addrLine", "note", "item",
+                 "quote", "hi", "title", "ref", "choice", "sic", "corr", "date", "placeName",
+                 "persName"}
+QUOTES = {"“": "”", "‘": "’", '"': '"'}
+
+
+def _el(parent: etree._Element | None, tag: str, text: str | None = None,
+        **attrs: str) -> etree._Element:
+    """A TEI element (appended to ``parent`` if given) with its attributes in the given order."""
+    name = f"{{{TEI_NS}}}{tag}"
+    node = etree.Element(name, nsmap={None: TEI_NS}) if parent is None \
+        else etree.SubElement(parent, name)
+    for key, value in attrs.items():
+        if value not in ("", None):
+            node.set(XML_ID if key == "xml_id" else XML_LANG if key == "xml_lang" else key,
+                     str(value))
+    if text:
+        node.text = text
+    return node
+
+
+def _add_text(node: etree._Element, text: str) -> None:
+    """Append text to a node's content, after its last child."""
+    if not text:
+        return
+    if len(node):
+        node[-1].tail = (node[-1].tail or "") + text
+    else:
+        node.text = (node.text or "") + text
+
+
+# --- inline content ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Event:
+    offset: int
+    length: int
+    kind: str        # "call", "emendation", "italic", "lb"
+    payload: Any = None
+
+
+@dataclass
+class SourceContext:
+    """What the encoder needs to know about one source beyond its units."""
+
+    source: Source
+    cleaned: CleanedSource
+    segmented: SegmentedSource
+    notes: NotesResult
+    letters: list[Letter]
+    titles: frozenset[str] = frozenset()
+    note_by_call: dict[int, str] = field(default_factory=dict)   # call offset -> note id
+    note_by_text: dict[int, Any] = field(default_factory=dict)   # text offset -> Note
+    roles: dict[int, str] = field(default_factory=dict)          # paragraph offset -> role
+    wraps: list[_Event] = field(default_factory=list)            # date and place in datelines
+
+    def __post_init__(self) -> None:
+        self.note_by_call = {n.call.offset: n.note_id for n in self.notes.notes if n.call}
+        self.note_by_text = {n.text_offset: n for n in self.notes.notes}
+        self.roles = {offset: role for letter in self.letters for offset, role in letter.layout}
+        self.wraps = [w for letter in self.letters for w in _dateline_wraps(self, letter)]
+
+
+def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
+    """The printed date and place of a letter's dateline, as ``date``/``placeName`` spans."""
+    text = ctx.segmented.text
+    wraps = []
+    for offset, role in letter.layout:
+        if role not in ("dateline", "foot-dateline"):
+            continue
+        end = text.find("\n\n", offset)
+        line = text[offset:end if end >= 0 else len(text)]
+        if letter.date_as_written and letter.date_as_written in line:
+            at = offset + line.index(letter.date_as_written)
+            wraps.append(_Event(at, len(letter.date_as_written), "wrap",
+                                ("date", {"when": letter.date})))
+        place = letter.place_as_written
+        if letter.place_id and place and " / " not in place and place in line:
+            at = offset + line.index(place)
+            wraps.append(_Event(at, len(place), "wrap",
+                                ("placeName", {"ref": f"place:{letter.place_id}"})))
+    return wraps
+
+
+def bibliography_titles(segmented: SegmentedSource) -> frozenset[str]:
+    """Italic words printed in a bibliography: titles, so the same italics elsewhere are too."""
+    found = set()
+    for unit in segmented.units:
+        if unit.type == "bibliography":
+            for m in ITALIC.finditer(segmented.text_of(unit)):
+                # "The Prophet Outcast – Trotsky 1929–40" is cited as "The Prophet Outcast"
+                found.update({_title_key(m[1]), _title_key(re.split(r"[:–—]", m[1])[0])})
+    return frozenset(found - {""})
+
+
+def _title_key(text: str) -> str:
+    return " ".join(strip_marks(text).casefold().split()).strip(" ,.;:")
+
+
+def _events(ctx: SourceContext, start: int, end: int, with_wraps: bool) -> list[_Event]:
+    """Calls, emendations, italics and line breaks in [start, end), in text order."""
+    text = ctx.segmented.text
+    events = [_Event(m.start(), m.end() - m.start(), "call", m.group())
+              for m in NOTE_MARK.finditer(text, start, end)]
+    events += [_Event(c.offset, len(c.mark), "call", c.mark) for c in ctx.notes.calls
+               if c.star and start <= c.offset < end]
+    if with_wraps:
+        events += [w for w in ctx.wraps if start <= w.offset and w.offset + w.length <= end]
+    masked = {i for e in events if e.kind == "call" for i in range(e.offset, e.offset + e.length)}
+    events += [_Event(e.start, e.end - e.start, "emendation", e) for e in ctx.cleaned.emendations
+               if start <= e.start and e.end <= end]
+    stars = [i for i in range(start, end) if text[i] == "*" and i not in masked]
+    line_starts = [i for i in range(start, end) if text[i] == "\n"]
+    for i in line_starts:
+        events.append(_Event(i, 1, "lb"))
+    # Italics are pairs of asterisks on one line; an unpaired asterisk stays as printed.
+    pairs = []
+    for a, b in zip(stars, stars[1:]):
+        if pairs and pairs[-1][1] >= a:
+            continue
+        if "\n" not in text[a:b]:
+            pairs.append((a, b))
+    for a, b in pairs:
+        events.append(_Event(a, 1, "italic", b))
+        events.append(_Event(b, 1, "italic-end"))
+    return sorted(events, key=lambda e: (e.offset, e.kind != "italic-end"))
+
+
+def _call(parent: etree._Element, ctx: SourceContext, event: _Event, target_file: str) -> None:
+    mark = event.payload
+    number = mark.translate(SUPERSCRIPTS).strip("^{}")
+    note_id = ctx.note_by_call.get(event.offset)
+    if note_id is None:
+        # A mark with no note (the book's own anomaly): kept as printed.
+        _el(parent, "hi", number, rend="superscript")
+    else:
+        _el(parent, "ref", number, type="note", target=f"{target_file}#{note_id}",
+            n=number.lstrip("*") or "*")
+
+
+def inline(parent: etree._Element, ctx: SourceContext, start: int, end: int,
+           target_file: str = "", with_wraps: bool = True) -> None:
+    """Encode the cleaned text in [start, end) as mixed content of ``parent``."""
+    text = ctx.segmented.text
+    stack = [parent]
+    position = start
+    for event in _events(ctx, start, end, with_wraps):
+        if event.offset < position:
+            continue        # inside an emendation or a call already encoded
+        _add_text(stack[-1], text[position:event.offset])
+        position = event.offset + event.length
+        if event.kind == "italic":
+            words = text[event.offset + 1:event.payload]
+            is_title = _title_key(words) in ctx.titles
+            stack.append(_el(stack[-1], "title") if is_title
+                         else _el(stack[-1], "hi", rend="italic"))
+        elif event.kind == "italic-end":
+            if len(stack) > 1:
+                stack.pop()
+        elif event.kind == "wrap":
+            tag, attrs = event.payload
+            inline(_el(stack[-1], tag, **attrs), ctx, event.offset, position, target_file,
+                   with_wraps=False)
+        elif event.kind == "lb":
+            _el(stack[-1], "lb")
+        elif event.kind == "call":
+            _call(stack[-1], ctx, event, target_file)
+        elif event.kind == "emendation":
+            choice = _el(stack[-1], "choice")
+            _el(choice, "sic", event.payload.sic)
+            _el(choice, "corr", event.payload.corr)
+    _add_text(stack[-1], text[position:end])
+
+
+# --- blocks ---------------------------------------------------------------------------------
+
+def _paragraph(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> None:
+    """A paragraph: a ``p``, or a ``p`` holding one ``quote`` when it is wholly quoted."""
+    text = ctx.segmented.text[start:end]
+    bare = NOTE_MARK.sub("", text).rstrip()
+    p = _el(parent, "p")
+    close = QUOTES.get(bare[:1])
+    # Wholly quoted: one opening mark at the start, its closing mark only at the end.
+    if close and len(bare) > 2 and bare.endswith(close) and (
+            bare.count(close) == 2 if close == bare[0]
+            else bare.count(bare[0]) == 1 and bare.count(close) == 1):
+        quote_end = start + text.rfind(close) + 1
+        q = _el(p, "quote")
+        inline(q, ctx, start, quote_end)
+        inline(p, ctx, quote_end, end)
+    else:
+        inline(p, ctx, start, end)
+
+
+def _notes_in(ctx: SourceContext, start: int, end: int) -> list[Any]:
+    return sorted((n for offset, n in ctx.note_by_text.items() if start <= offset < end),
+                  key=lambda n: n.text_offset)
+
+
+def _block(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> None:
+    """One printed paragraph; the notes printed in it become ``note`` elements."""
+    notes = _notes_in(ctx, start, end)
+    if not notes:
+        _paragraph(parent, ctx, start, end)
+        return
+    text = ctx.segmented.text
+    position = start
+    for note in notes:
+        before = text[position:note.text_offset]
+        label = NOTE_LABEL.search(before)
+        residue_end = position + (label.start() if label else len(before))
+        if text[position:residue_end].strip():
+            lead = len(text[position:residue_end]) - len(text[position:residue_end].lstrip())
+            _paragraph(parent, ctx, position + lead,
+                       position + len(text[position:residue_end].rstrip()))
+        node = _el(parent, "note", xml_id=note.note_id,
+                   n=str(note.n) if note.n is not None else "*", type=note.kind)
+        inline(node, ctx, note.text_offset, note.text_offset + len(note.text))
+        position = note.text_offset + len(note.text)
+    rest = text[position:end]
+    if rest.strip():
+        lead = len(rest) - len(rest.lstrip())
+        _paragraph(parent, ctx, position + lead, position + len(rest.rstrip()))
+
+
+def _numbered_runs(paras: list[tuple[int, int]], text: str) -> dict[int, int]:
+    """Runs of paragraphs numbered 1., 2., 3. …: {index of the first: length of the run}."""
+    runs: dict[int, int] = {}
+    i = 0
+    while i < len(paras):
+        m = NUMBERED.match(text[paras[i][0]:paras[i][1]])
+        if m and m[1] == "1":
+            j = i + 1
+            while j < len(paras) and (n := NUMBERED.match(text[paras[j][0]:paras[j][1]])) \
+                    and int(n[1]) == j - i + 1:
+                j += 1
+            if j - i >= 2:
+                runs[i] = j - i
+                i = j
+                continue
+        i += 1
+    return runs
+
+
+def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: int,
+                 end: int, open_part: etree._Element | None) -> etree._Element | None:
+    """Encode one paragraph of a letter by its role; returns the open opener/closer."""
+    if role in OPENER_ROLES or role in CLOSER_ROLES:
+        wrapper_tag = "opener" if role in OPENER_ROLES else "closer"
+        if open_part is None or etree.QName(open_part).localname != wrapper_tag:
+            open_part = _el(parent, wrapper_tag)
+        if role in ("address", "foot-address"):
+            last = open_part[-1] if len(open_part) else None
+            address = last if last is not None and etree.QName(last).localname == "address" \
+                else _el(open_part, "address")
+            line = _el(address, "addrLine")
+            inline(line, ctx, start, end)
+        elif role == "foot-line":
+            if len(open_part):
+                _el(open_part, "lb")
+            inline(open_part, ctx, start, end)
+        else:
+            tag = {"dateline": "dateline", "foot-dateline": "dateline", "salute": "salute",
+                   "closing": "salute", "signed": "signed"}[role]
+            inline(_el(open_part, tag), ctx, start, end)
+        return open_part
+    if role == "postscript":
+        if open_part is None or etree.QName(open_part).localname != "postscript":
+            open_part = _el(parent, "postscript")
+        _block(open_part, ctx, start, end)
+        return open_part
+    _block(parent, ctx, start, end)
+    return None
+
+
+def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
+    """The unit's own paragraphs (up to its first sub-unit)."""
+    text = ctx.segmented.text
+    spans = [(unit.start + s, unit.start + e)
+             for s, e in paragraphs(text[unit.start:unit.own_end])]
+    # A unit with a heading opens at it (segment stage); letters mark their heading lines.
+    if spans and unit.heading and ctx.roles.get(spans[0][0], "head") == "head":
+        inline(_el(div, "head"), ctx, *spans[0])
+        spans = spans[1:]
+    while spans and ctx.roles.get(spans[0][0]) == "head":
+        inline(_el(div, "head"), ctx, *spans[0])
+        spans = spans[1:]
+    runs = _numbered_runs(spans, text)
+    open_part: etree._Element | None = None
+    i = 0
+    while i < len(spans):
+        if i in runs and not _notes_in(ctx, spans[i][0], spans[i + runs[i] - 1][1]):
+            items = _el(div, "list", type="ordered")
+            for s, e in spans[i:i + runs[i]]:
+                m = NUMBERED.match(text[s:e])
+                assert m is not None
+                inline(_el(items, "item", n=m[1]), ctx, s + m.end() - 1, e)
+            open_part = None
+            i += runs[i]
+            continue
+        s, e = spans[i]
+        open_part = _letter_part(div, ctx, ctx.roles.get(s, "p"), s, e, open_part)
+        i += 1
+
+
+def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit,
+              children: dict[str, list[Unit]]) -> etree._Element:
+    div = _el(parent, "div", type=unit.type, xml_id=unit.document_id,
+              n=str(unit.n) if unit.n is not None else "")
+    _own_content(div, ctx, unit)
+    for child in children.get(unit.document_id, []):
+        if len(div) and etree.QName(div[-1]).localname in ("closer", "postscript"):
+            # What a letter encloses is printed after its signature, and TEI allows no
+            # div after a closer: the enclosure is a floatingText in a postscript, which
+            # keeps the printed order and the unit's div (and id) inside the letter's.
+            floating = _el(_el(div, "postscript"), "floatingText", type=child.type)
+            _unit_div(_el(floating, "body"), ctx, child, children)
+        else:
+            _unit_div(div, ctx, child, children)
+    return div
+
+
+# --- headers --------------------------------------------------------------------------------
+
+def _bibl(parent: etree._Element, bibliographic: dict[str, Any], **attrs: str) -> etree._Element:
+    bibl = _el(parent, "bibl", **attrs)
+    _el(bibl, "title", bibliographic["title"])
+    for name in bibliographic.get("authors", []):
+        _el(bibl, "author", name)
+    for name in bibliographic.get("editors", []):
+        _el(bibl, "editor", name)
+    if bibliographic.get("publisher"):
+        _el(bibl, "publisher", bibliographic["publisher"])
+    if bibliographic.get("place"):
+        _el(bibl, "pubPlace", bibliographic["place"])
+    if bibliographic.get("date"):
+        _el(bibl, "date", str(bibliographic["date"]))
+    return bibl
+
+
+def _publication(file_desc: etree._Element, meta: dict[str, Any], rights: str) -> None:
+    edition = _el(file_desc, "editionStmt")
+    _el(edition, "edition", f"{meta['title']}, version {meta['version']}", n=meta["version"])
+    pub = _el(file_desc, "publicationStmt")
+    _el(pub, "publisher", PROJECT)
+    _el(pub, "date", str(meta["released"]), when=str(meta["released"]))
+    _el(pub, "idno", meta["name"], type="dataset")
+    availability = _el(pub, "availability")
+    for licence in meta["licenses"]:
+        _el(availability, "licence", licence.get("title", licence["name"]),
+            target=licence.get("path", ""))
+    _el(availability, "p", f"Rights in the source text: {rights}")
+
+
+def _prefixes(encoding: etree._Element, data_dir: str) -> None:
+    prefixes = _el(encoding, "listPrefixDef")
+    for ident, table in (("person", "persons"), ("place", "places")):
+        _el(prefixes, "prefixDef", ident=ident, matchPattern="([a-z0-9-]+)",
+            replacementPattern=f"{data_dir}/{table}.csv#$1")
+
+
+def _editorial(encoding: etree._Element, cleaned: CleanedSource) -> None:
+    """The cleaning rules, with how often each was applied (the log is in removals.csv)."""
+    counts: dict[tuple[str, str], list[int]] = {}
+    for name, applied in cleaned.passes:
+        for edit in applied:
+            entry = counts.setdefault((name, edit.reason), [0, 0])
+            entry[0] += 1
+            entry[1] += len(edit.removed)
+    decl = _el(encoding, "editorialDecl")
+
+    def described(names: set[str]) -> str:
+        parts = [f"{reason}: {n} edit(s), {chars} character(s) removed"
+                 for (name, reason), (n, chars) in sorted(counts.items()) if name in names]
+        return "; ".join(parts) or "none"
+
+    _el(_el(decl, "correction"), "p",
+        f"Emendations are encoded as choice/sic/corr ({len(cleaned.emendations)} in this "
+        "text); each is recorded with its reason in the source's source.toml.")
+    _el(_el(decl, "hyphenation", eol="none"), "p",
+        "Line-end hyphens and page-break splits are resolved by recorded rules: "
+        + described({"join"}) + ".")
+    _el(_el(decl, "normalization"), "p",
+        "Whitespace normalised: " + described({"whitespace"}) + ".")
+    _el(_el(decl, "segmentation"), "p",
+        "Each unit of the segment stage (sources/<id>/segment.toml) is a div whose xml:id is "
+        "its document_id in documents.csv.")
+    _el(_el(decl, "interpretation"), "p",
+        "Removed as not part of the text (web boilerplate, page furniture): "
+        + described({"remove", "pages"}) + ". Every removed character is listed, with "
+        "its place in the original file, in data/removals.csv.")
+
+
+def _revisions(header: etree._Element, cleaned: CleanedSource, meta: dict[str, Any]) -> None:
+    changes = []
+    if cleaned.page_order and cleaned.page_order != sorted(cleaned.page_order):
+        changes.append(f"Pages restored to reading order ({len(cleaned.page_order)} pages; "
+                       "the order is recorded in sources.csv page_order).")
+    changes.append("Cleaned, segmented and encoded by the sergetrotsky pipeline.")
+    revision = _el(header, "revisionDesc")
+    listed = _el(revision, "listChange")
+    for text in changes:
+        _el(listed, "change", text, when=str(meta["released"]))
+
+
+def _header(tei: etree._Element, title: str, meta: dict[str, Any], rights: str
+            ) -> tuple[etree._Element, etree._Element]:
+    header = _el(tei, "teiHeader")
+    file_desc = _el(header, "fileDesc")
+    title_stmt = _el(file_desc, "titleStmt")
+    _el(title_stmt, "title", title)
+    resp = _el(title_stmt, "respStmt")
+    _el(resp, "resp", "Cleaning, segmentation and TEI encoding")
+    _el(resp, "name", PROJECT)
+    _publication(file_desc, meta, rights)
+    return header, file_desc
+
+
+def _indent(node: etree._Element, level: int = 0) -> None:
+    """Indent element-only content; mixed content (a paragraph, a dateline) is left as it is,
+    so that no whitespace is added to the text."""
+    if not len(node) or etree.QName(node).localname in MIXED_CONTENT \
+            or (node.text or "").strip() \
+            or any((child.tail or "").strip() for child in node):
+        return
+    node.text = "\n" + "  " * (level + 1)
+    for child in node:
+        _indent(child, level + 1)
+        child.tail = "\n" + "  " * (level + 1)
+    node[-1].tail = "\n" + "  " * level
+
+
+def _serialise(tei: etree._Element) -> bytes:
+    _indent(tei)
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n'
+            + etree.tostring(tei, encoding="UTF-8") + b"\n")
+
+
+# --- the files ----------------------------------------------------------------------------
+
+def source_tree(ctx: SourceContext, meta: dict[str, Any], original_path: str
+                ) -> etree._Element:
+    """The TEI document of a whole source."""
+    source, bib = ctx.source, ctx.source.bibliographic
+    tei = _el(None, "TEI", xml_lang="en", n=source.source_id)
+    header, file_desc = _header(tei, bib["title"], meta, bib["rights"])
+    title_stmt = file_desc[0]
+    for position, name in enumerate(bib.get("authors", [])):
+        title_stmt.insert(1 + position, _el(None, "author", name))
+    source_desc = _el(file_desc, "sourceDesc")
+    bibl = _bibl(source_desc, bib, xml_id=f"{source.source_id}-original")
+    _el(bibl, "idno", source.sha256, type="sha256")
+    _el(bibl, "ptr", target=f"../{original_path}")
+    encoding = _el(header, "encodingDesc")
+    _editorial(encoding, ctx.cleaned)
+    _prefixes(encoding, "../data")
+    profile = _el(header, "profileDesc")
+    languages = _el(profile, "langUsage")
+    _el(languages, "language", LANGUAGE_NAMES.get(bib["language"], bib["language"]),
+        ident=bib["language"])
+    _revisions(header, ctx.cleaned, meta)
+    body = _el(_el(tei, "text"), "body")
+    units = ctx.segmented.units
+    children: dict[str, list[Unit]] = {}
+    for unit in units[1:]:
+        children.setdefault(unit.parent_id, []).append(unit)
+    _unit_div(body, ctx, units[0], children)
+    return tei
+
+
+def _as_view(div: etree._Element, home: str) -> etree._Element:
+    """A copy of a unit's div for a letter file: ids become pointers into the home file."""
+    view = copy.deepcopy(div)
+    for node in view.iter():
+        node_id = node.attrib.pop(XML_ID, None)
+        if node_id is not None:
+            node.set("corresp", f"{home}#{node_id}")
+        target = node.get("target")
+        if target and target.startswith("#"):
+            node.set("target", f"{home}{target}")
+    return view
+
+
+def _names(rows: Iterable[dict[str, Any]], key: str) -> dict[str, str]:
+    return {r[key]: r["name"] for r in rows}
+
+
+def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[str, Any],
+                persons: dict[str, str], places: dict[str, str]) -> etree._Element:
+    """The TEI document of one letter: its correspDesc and a view of its text."""
+    home = f"../{source.source_id}.xml"
+    sender, addressee = persons.get(letter.sender_id, ""), persons.get(letter.addressee_id, "")
+    title = (f"Letter {letter.number}: " if letter.number else "") + \
+        f"{sender} to {addressee}" + (f", {letter.date}" if letter.date else "")
+    tei = _el(None, "TEI", xml_lang="en", n=letter.letter_id)
+    header, file_desc = _header(tei, title, meta, source.bibliographic["rights"])
+    source_desc = _el(file_desc, "sourceDesc")
+    bibl = _bibl(source_desc, source.bibliographic)
+    _el(bibl, "ptr", target=f"{home}#{letter.letter_id}")
+    _prefixes(_el(header, "encodingDesc"), "../../data")
+    profile = _el(header, "profileDesc")
+    corresp = _el(profile, "correspDesc", n=str(letter.number) if letter.number is not None
+                  else "", corresp=f"{home}#{letter.letter_id}")
+    sent = _el(corresp, "correspAction", type="sent")
+    _el(sent, "persName", sender, ref=f"person:{letter.sender_id}")
+    if letter.place_id:
+        _el(sent, "placeName", places.get(letter.place_id, letter.place_as_written),
+            ref=f"place:{letter.place_id}",
+            cert="low" if letter.place_cert == "inferred" else "")
+    if letter.date:
+        _el(sent, "date", letter.date_as_written or letter.date, when=letter.date,
+            cert=letter.date_cert)
+    received = _el(corresp, "correspAction", type="received")
+    _el(received, "persName", addressee, ref=f"person:{letter.addressee_id}")
+    if letter.date_source and letter.date_source != "printed":
+        _el(corresp, "note", f"Date {letter.date_source}"
+            + (f"; printed {letter.date_as_written!r}." if letter.date_as_written else "."),
+            type="date")
+    if letter.place_reason:
+        _el(corresp, "note", f"Place inferred: {letter.place_reason}", type="place")
+    languages = _el(profile, "langUsage")
+    _el(languages, "language", "English (the edition's translation)", ident="en")
+    if letter.language and letter.language != "en":
+        _el(languages, "language",
+            f"{LANGUAGE_NAMES.get(letter.language, letter.language)} (the original)",
+            ident=letter.language)
+    keywords = _el(_el(profile, "textClass"), "keywords")
+    _el(keywords, "term", letter.form, type="form")
+    body = _el(_el(tei, "text"), "body")
+    body.append(_as_view(div, home))
+    return tei
+
+
+def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
+                  persons: list[dict[str, Any]], places: list[dict[str, Any]]
+                  ) -> dict[str, bytes]:
+    """The TEI files of one source: the source file and one file per letter."""
+    tree = source_tree(ctx, meta, original_path)
+    divs = {d.get(XML_ID): d for d in tree.iter(f"{{{TEI_NS}}}div")}
+    person_names, place_names = _names(persons, "person_id"), _names(places, "place_id")
+    files = {}
+    for letter in ctx.letters:
+        letter_tei = letter_tree(letter, divs[letter.letter_id], ctx.source, meta,
+                                 person_names, place_names)
+        files[letter_tei_path(letter.letter_id)] = _serialise(letter_tei)
+    files[tei_path(ctx.source.source_id)] = _serialise(tree)
+    return files

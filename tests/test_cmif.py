@@ -1,0 +1,348 @@
+"""The CMIF export on the real letters: valid against the CMIF v1.1 schema and
+correspSearch's Schematron (run through the XSLT 1.0 rewrite, which is shown to fire),
+one correspDesc per letter, the tricky letters checked by hand against the book, and
+the same bytes on every call."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import csv
+import io
+import uuid
+
+import pytest
+from lxml import etree
+
+from pipeline import clean, cmif, package, registry, segment
+from pipeline.sources import discover, find
+from pipeline.errors import PipelineError
+
+from .conftest import ROOT, SOURCES
+
+SCHEMA = ROOT / "schema" / "cmif"
+SHARED_STANDARDS = ROOT.parent / "shared" / "standards"
+NS = {"t": cmif.TEI_NS}
+XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+
+
+def _rows(built, path: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(built.files[path].decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def tables(built):
+    """The arguments of cmif_xml, from the dataset as built."""
+    return {"letters": _rows(built, "data/letters.csv"),
+            "persons": registry.load_persons(SOURCES),
+            "places": registry.load_places(SOURCES),
+            "sources": _rows(built, "data/sources.csv"),
+            "meta": package.load_dataset_meta(SOURCES)}
+
+
+@pytest.fixture(scope="module")
+def xml(tables) -> bytes:
+    return cmif.cmif_xml(**tables)
+
+
+@pytest.fixture(scope="module")
+def doc(xml):
+    return etree.fromstring(xml)
+
+
+@pytest.fixture(scope="module")
+def relaxng():
+    return etree.RelaxNG(file=str(SCHEMA / "cmi-customization.rng"))
+
+
+@pytest.fixture(scope="module")
+def sch():
+    return cmif.schematron((SCHEMA / "cmif.sch").read_bytes())
+
+
+def by_key(doc, key: str):
+    found = doc.xpath("//t:correspDesc[@key=$k]", namespaces=NS, k=key)
+    assert len(found) == 1, f"{len(found)} correspDesc with key {key}"
+    return found[0]
+
+
+def action(desc, kind: str):
+    return desc.find(f"t:correspAction[@type='{kind}']", NS)
+
+
+@functools.cache
+def _papers_segmented():
+    sources = discover(SOURCES)
+    source = find(sources, "papers")
+    return segment.segment(source, clean.clean_one(sources, "papers"))
+
+
+def book_text(built, letter_id: str) -> str:
+    """The letter as printed: its unit's span of the cleaned text (note marks included)."""
+    seg = _papers_segmented()
+    unit = next(u for u in seg.units if u.document_id == letter_id)
+    assert built.files[f"text/papers/{letter_id}.txt"]
+    return seg.text_of(unit)
+
+
+def messages(sch, tree) -> list[tuple[str, str]]:
+    sch.validate(tree)
+    return cmif.schematron_messages(sch)
+
+
+# --- the schemas -------------------------------------------------------------------------
+
+@pytest.mark.skipif(not SHARED_STANDARDS.is_dir(), reason="no ../shared/standards here")
+@pytest.mark.parametrize("name", ["cmi-customization.rng", "cmif.sch"])
+def test_schema_files_are_the_shared_standards_byte_for_byte(name):
+    assert (SCHEMA / name).read_bytes() == (SHARED_STANDARDS / name).read_bytes()
+
+
+def test_cmif_is_valid_against_the_cmi_customization(doc, relaxng):
+    valid = relaxng.validate(doc)
+    assert valid, "\n".join(str(e) for e in relaxng.error_log)
+
+
+def test_cmif_passes_the_correspsearch_schematron_without_errors_or_warnings(doc, sch):
+    found = messages(sch, doc)
+    assert [m for m in found if m[0] == "error"] == []
+    assert [m for m in found if m[0] == "warning"] == []   # W0001: the bibl id is a UUID
+    assert found == []
+
+
+def test_schematron_rewrite_is_xslt1_with_exslt_regular_expressions():
+    original = etree.fromstring((SCHEMA / "cmif.sch").read_bytes())
+    rewritten = cmif.xslt1_schematron((SCHEMA / "cmif.sch").read_bytes())
+    sch_ns = {"s": cmif.SCH_NS}
+    assert original.get("queryBinding") == "xslt2"
+    assert rewritten.get("queryBinding") == "xslt"
+    assert rewritten.xpath("//s:ns[@prefix='re']/@uri", namespaces=sch_ns) == \
+        [cmif.EXSLT_REGEXP_NS]
+    tests = rewritten.xpath("//s:assert/@test", namespaces=sch_ns)
+    assert tests == [t.replace("matches(", "re:test(")
+                     for t in original.xpath("//s:assert/@test", namespaces=sch_ns)]
+    assert "re:test(@xml:id, '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}')" \
+        in tests
+    # nothing but the binding, the tests and the new ns declaration differs
+    assert len(rewritten.xpath("//s:*", namespaces=sch_ns)) == \
+        len(original.xpath("//s:*", namespaces=sch_ns)) + 1
+
+
+def _schema_with_test(test: str) -> bytes:
+    return (f'<schema xmlns="{cmif.SCH_NS}" queryBinding="xslt2"><pattern>'
+            f'<rule context="*"><assert test="{test}">x</assert></rule></pattern>'
+            "</schema>").encode()
+
+
+def test_schematron_refuses_xpath2_it_cannot_run_faithfully():
+    cmif.schematron(_schema_with_test("matches(name(), '^[a-z]+$')"))   # runs
+    with pytest.raises(ValueError, match="flags"):
+        cmif.schematron(_schema_with_test("matches(name(), '^[a-z]+$', 'i')"))
+    with pytest.raises(ValueError, match="XPath 2.0"):
+        cmif.schematron(_schema_with_test("matches(lower-case(name()), 'a')"))
+    with pytest.raises(ValueError, match="XPath 2.0"):
+        cmif.schematron(_schema_with_test("@when castable as xs:date"))
+    with pytest.raises(ValueError, match="XSD-only"):
+        cmif.schematron(_schema_with_test("matches(name(), '[a-z-[aeiou]]+')"))
+
+
+def test_schematron_fires_e0002_when_the_received_action_is_missing(doc, sch):
+    broken = copy.deepcopy(doc)
+    desc = broken.find(".//t:correspDesc", NS)
+    desc.remove(action(desc, "received"))
+    found = messages(sch, broken)
+    assert [role for role, text in found if "[E0002]" in text] == ["error"]
+    assert not sch.validate(broken)
+
+
+def test_schematron_fires_e0004_on_a_date_without_when(doc, sch):
+    broken = copy.deepcopy(doc)
+    del broken.find(".//t:correspDesc//t:date", NS).attrib["when"]
+    found = messages(sch, broken)
+    assert [role for role, text in found if "[E0004]" in text] == ["error"]
+
+
+def test_schematron_fires_w0001_on_a_bibl_id_that_is_no_uuid(doc, sch):
+    broken = copy.deepcopy(doc)
+    broken.find(".//t:bibl", NS).set(XML_ID, "papers")
+    for desc in broken.iterfind(".//t:correspDesc", NS):
+        desc.set("source", "#papers")
+    found = messages(sch, broken)
+    assert [role for role, text in found if "[W0001]" in text] == ["warning"]
+    assert all(role == "warning" for role, _ in found)   # E0003 still satisfied
+
+
+# --- the content -------------------------------------------------------------------------
+
+def test_one_correspdesc_per_letter_in_table_order_keyed_by_printed_number(doc, tables):
+    descs = doc.findall(".//t:profileDesc/t:correspDesc", NS)
+    letters = tables["letters"]
+    assert len(letters) == 48
+    assert len(descs) == len(letters)
+    for desc, row in zip(descs, letters):
+        assert desc.get("key") == (row["number"] or None), row["letter_id"]
+        assert action(desc, "sent") is not None and action(desc, "received") is not None
+    assert [d.get("key") for d in descs if d.get("key")] == [str(n) for n in range(1, 42)]
+
+
+def test_the_book_is_one_print_bibl_with_a_stable_uuid_id(doc, tables):
+    bibls = doc.findall(".//t:sourceDesc/t:bibl", NS)
+    assert len(bibls) == 1   # only the Papers has letters
+    bibl = bibls[0]
+    expected = "bibl-" + str(uuid.uuid5(uuid.NAMESPACE_URL, "serge-trotsky-papers/papers"))
+    assert bibl.get(XML_ID) == expected
+    assert bibl.get("type") == "print"
+    assert bibl.findtext("t:title", namespaces=NS) == (
+        "The Serge–Trotsky Papers: Correspondence and Other Writings between Victor Serge "
+        "and Leon Trotsky")
+    assert bibl.findtext("t:editor", namespaces=NS) == "D.J. Cotterill"
+    assert bibl.findtext("t:publisher", namespaces=NS) == "Pluto Press"
+    text = " ".join("".join(bibl.itertext()).split())
+    assert "London; Boulder, Colorado: Pluto Press, 1994." in text
+    assert {d.get("source") for d in doc.iterfind(".//t:correspDesc", NS)} == {"#" + expected}
+
+
+def test_header_names_the_dataset_release_and_cc_by_licence(doc, tables):
+    meta = tables["meta"]
+    title = doc.findtext(".//t:titleStmt/t:title", namespaces=NS)
+    assert meta["title"] in title and meta["version"] in title
+    editor = doc.findtext(".//t:titleStmt/t:editor", namespaces=NS)
+    assert editor == "Serge–Trotsky Papers project"
+    stmt = doc.find(".//t:publicationStmt", NS)
+    assert stmt.find("t:date", NS).get("when") == meta["released"] == "2026-11-22"
+    assert stmt.find("t:idno", NS).get("type") == "url"
+    assert stmt.find("t:availability/t:licence", NS).get("target") == \
+        "https://creativecommons.org/licenses/by/4.0/"
+
+
+def test_letter_3_the_telegram(doc, built):
+    # Book: "Letter 3: Trotsky to Serge (telegram, in French)", addressed to "Kibalchich.
+    # Poste Restante Central Post Office Brussels" (the addressee's post office, not a
+    # place sent from), signed "Leon", dated "25/4/36" at its foot.
+    text = book_text(built, "papers-letter-3")
+    assert text.startswith("Letter 3: Trotsky to Serge (telegram, in French)")
+    assert text.rstrip().endswith("25/4/36")
+    desc = by_key(doc, "3")
+    sent = action(desc, "sent")
+    assert sent.findtext("t:persName", namespaces=NS) == "Leon Trotsky"
+    assert sent.find("t:placeName", NS) is None
+    date = sent.find("t:date", NS)
+    assert (date.get("when"), date.text, date.get("cert")) == ("1936-04-25", "25/4/36", None)
+    assert action(desc, "received").findtext("t:persName", namespaces=NS) == "Victor Serge"
+
+
+def test_letter_12_date_corrected_by_note_150(doc, built):
+    # Book: "Brussels, May 27, 1934¹⁵⁰"; note 150: "This is of course Serge's error for 1936."
+    assert "Brussels, May 27, 1934¹⁵⁰" in book_text(built, "papers-letter-12")
+    assert "150. This is of course Serge's error for 1936." in \
+        built.files["text/papers/papers-notes-ch02.txt"].decode("utf-8")
+    desc = by_key(doc, "12")
+    sent = action(desc, "sent")
+    assert sent.findtext("t:persName", namespaces=NS) == "Victor Serge"
+    assert sent.findtext("t:placeName", namespaces=NS) == "Brussels"
+    assert sent.find("t:placeName", NS).get("cert") is None     # printed, not inferred
+    date = sent.find("t:date", NS)
+    assert (date.get("when"), date.text) == ("1936-05-27", "May 27, 1934")
+    assert action(desc, "received").findtext("t:persName", namespaces=NS) == "Leon Trotsky"
+
+
+def test_letter_16_postcard_dated_at_its_foot(doc, built):
+    # Book: "Letter 16: Serge to Konrad Knudsen¹⁸² (postcard–in Russian)" … "VS" /
+    # "June 6, 1936 – Brussels" at the foot.
+    text = book_text(built, "papers-letter-16")
+    assert text.startswith("Letter 16: Serge to Konrad Knudsen")
+    assert text.rstrip().endswith("June 6, 1936 – Brussels")
+    desc = by_key(doc, "16")
+    sent = action(desc, "sent")
+    assert sent.findtext("t:persName", namespaces=NS) == "Victor Serge"
+    place = sent.find("t:placeName", NS)
+    assert (place.text, place.get("cert"), place.get("ref")) == ("Brussels", None, None)
+    date = sent.find("t:date", NS)
+    assert (date.get("when"), date.text) == ("1936-06-06", "June 6, 1936")
+    assert action(desc, "received").findtext("t:persName", namespaces=NS) == "Konrad Knudsen"
+
+
+def test_letter_35_the_open_letter_from_coyoacan(doc, built):
+    # Book: a prefatory note, then "Trotsky to Serge (in French)" / "Coyoacan, March 5, 1937".
+    assert "Trotsky to Serge (in French)\n\nCoyoacan, March 5, 1937" in \
+        book_text(built, "papers-letter-35")
+    desc = by_key(doc, "35")
+    sent = action(desc, "sent")
+    assert sent.findtext("t:persName", namespaces=NS) == "Leon Trotsky"
+    place = sent.find("t:placeName", NS)
+    assert (place.text, place.get("ref"), place.get("cert")) == \
+        ("Coyoacán", "http://www.geonames.org/3530139", None)
+    date = sent.find("t:date", NS)
+    assert (date.get("when"), date.text) == ("1937-03-05", "March 5, 1937")
+    assert action(desc, "received").findtext("t:persName", namespaces=NS) == "Victor Serge"
+
+
+def test_inferred_place_is_low_certainty_conjecture(doc, tables):
+    # Letter 2 states no place; the dataset infers Vexhall (place_cert = inferred).
+    row = next(r for r in tables["letters"] if r["number"] == "2")
+    assert (row["place_id"], row["place_cert"]) == ("vexhall", "inferred")
+    place = action(by_key(doc, "2"), "sent").find("t:placeName", NS)
+    assert (place.text, place.get("cert"), place.get("evidence")) == \
+        ("Vexhall", "low", "conjecture")
+
+
+def test_authority_refs_only_from_registry_ids(doc, tables):
+    geonames = {p["name"]: p["geonames"] for p in tables["places"]}
+    for place in doc.iterfind(".//t:placeName", NS):
+        expected = f"http://www.geonames.org/{geonames[place.text]}" if geonames[place.text] \
+            else None
+        assert place.get("ref") == expected, place.text
+    persons = {p["name"]: p for p in tables["persons"]}
+    for person in doc.iterfind(".//t:persName", NS):
+        assert person.get("ref") == (cmif.person_uri(persons[person.text]) or None)
+
+
+def test_same_input_same_bytes(tables, xml):
+    assert cmif.cmif_xml(**tables) == xml
+    assert xml.startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n<TEI")
+
+
+# --- rows the real data does not (yet) have ----------------------------------------------
+
+def _synthetic(tables, **changes):
+    letter = {"letter_id": "papers-letter-99", "number": 99, "sender_id": "serge",
+              "addressee_id": "trotsky", "date": "1937-02", "date_as_written": "February 1937",
+              "date_cert": "low", "date_source": "inferred", "place_id": "", "place_cert": ""}
+    letter.update(changes)
+    persons = [dict(p, wikidata="Q1234", viaf="") if p["person_id"] == "serge" else
+               dict(p, viaf="5678") if p["person_id"] == "trotsky" else p
+               for p in tables["persons"]]
+    return cmif.cmif_xml([letter], persons, tables["places"], tables["sources"], tables["meta"])
+
+
+def test_partial_dates_undated_letters_unknown_correspondents_and_ids(tables, relaxng, sch):
+    year_month = etree.fromstring(_synthetic(tables))
+    sent = year_month.find(".//t:correspAction[@type='sent']", NS)
+    date = sent.find("t:date", NS)
+    assert (date.get("when"), date.get("cert"), date.get("evidence")) == \
+        ("1937-02", "low", "conjecture")
+    assert sent.find("t:persName", NS).get("ref") == "http://www.wikidata.org/entity/Q1234"
+    assert year_month.find(".//t:correspAction[@type='received']/t:persName", NS).get("ref") \
+        == "http://viaf.org/viaf/5678"
+    undated = etree.fromstring(_synthetic(tables, date="", date_as_written="", number=None,
+                                          sender_id=""))
+    assert undated.find(".//t:date[@when]", NS) is not None      # the publication date only
+    assert undated.find(".//t:correspDesc//t:date", NS) is None
+    assert undated.find(".//t:correspDesc", NS).get("key") is None
+    assert undated.findtext(".//t:correspAction[@type='sent']/t:persName",
+                            namespaces=NS) == "Unknown"
+    year = etree.fromstring(_synthetic(tables, date="1937"))
+    for tree in (year_month, undated, year):
+        assert relaxng.validate(tree), "\n".join(str(e) for e in relaxng.error_log)
+        assert messages(sch, tree) == []
+
+
+def test_unknown_person_or_place_is_an_error(tables):
+    with pytest.raises(PipelineError, match="nobody"):
+        _synthetic(tables, addressee_id="nobody")
+    with pytest.raises(PipelineError, match="atlantis"):
+        _synthetic(tables, place_id="atlantis")
+    with pytest.raises(PipelineError, match="no source"):
+        _synthetic(tables, letter_id="elsewhere-letter-1")
+    with pytest.raises(PipelineError, match="no source"):
+        _synthetic(tables, source_id="elsewhere")
