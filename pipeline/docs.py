@@ -49,7 +49,7 @@ import json
 letters = [json.loads(line) for line in open("letters.jsonl", encoding="utf-8")]
 
 from lxml import etree
-NS = {"t": "http://www.tei-c.org/ns/1.0"}
+NS = {{"t": "http://www.tei-c.org/ns/1.0"}}
 book = etree.parse("tei/papers.xml")
 letter = book.find(".//t:div[@xml:id='papers-letter-12']", NS)
 note = book.find(".//t:note[@xml:id='papers-ch02-n150']", NS)

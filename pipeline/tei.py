@@ -111,6 +111,10 @@ class SourceContext:
         self.note_by_text = {n.text_offset: n for n in self.notes.notes}
         self.roles = {offset: role for letter in self.letters for offset, role in letter.layout}
         self.wraps = [w for letter in self.letters for w in _dateline_wraps(self, letter)]
+        # "Letter 13", "see Chapter 4 below": links to the unit they cite.
+        self.wraps += [_Event(x.offset, len(x.as_written), "wrap",
+                              ("ref", {"type": "cross", "target": f"#{x.to_id}"}))
+                       for x in self.notes.references if x.to_id]
 
 
 def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:

@@ -252,3 +252,20 @@ def test_header_records_source_checksum_and_cleaning(built, trees):
     review = trees["tei/review.xml"]
     changes = review.xpath("//t:revisionDesc//t:change/text()", namespaces=NS)
     assert any(re.match(r"Pages restored to reading order", c) for c in changes)
+
+
+def test_cross_references_are_links_to_the_units_they_cite(built, papers):
+    rows = _rows(built, "references")
+    links = papers.xpath("//t:ref[@type='cross']", namespaces=NS)
+    assert sorted((r.get("target"), r.text) for r in links) == \
+        sorted((f"#{r['to_id']}", r["as_written"]) for r in rows)
+    ids = set(papers.xpath("//t:div/@xml:id", namespaces=NS))
+    assert {r.get("target")[1:] for r in links} <= ids
+    # a note that cites a letter: the reader can jump from the note to the letter
+    cited = [r for r in rows if r["from_id"].startswith("papers-ch") and "-n" in r["from_id"]
+             and r["kind"] == "letter"]
+    assert cited
+    for row in cited:
+        note = papers.xpath("//t:note[@xml:id=$id]", namespaces=NS, id=row["from_id"])[0]
+        assert f"#{row['to_id']}" in note.xpath(".//t:ref[@type='cross']/@target",
+                                                 namespaces=NS)
