@@ -6,7 +6,7 @@ Exit codes: 0 success, 1 the data is wrong (failed build or validation), 2 usage
 from __future__ import annotations
 
 import functools
-import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -55,13 +55,17 @@ def main() -> None:
               show_default=True, help="Dataset folder to write.")
 @click.option("--check", is_flag=True,
               help="Rebuild in memory and fail if OUT differs (nothing is written).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              metavar="N", show_default="the number of cores",
+              help="Processes for the per-source stages (the output is the same for any N).")
 @user_errors
-def build(sources_dir: Path, out_dir: Path, check: bool) -> None:
+def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
     """Run every stage and write the dataset to OUT atomically."""
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
                   transient=True) as bar:
         task = bar.add_task("loading sources", total=None)
-        result = publish.assemble(sources_dir, lambda step: bar.update(task, description=step))
+        result = publish.assemble(sources_dir, lambda step: bar.update(task, description=step),
+                                  jobs=jobs)
         if not check:
             bar.update(task, description="writing")
             publish.write_atomically(result.files, out_dir)
@@ -157,18 +161,22 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
 
 
 @main.command()
-@click.argument("dataset_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-def validate(dataset_dir: Path, output_format: str) -> None:
-    """Check a dataset folder: tables against their schemas, keys, checksums, file paths."""
-    problems = validate_stage.validate_dataset(dataset_dir)
+@user_errors
+def validate(paths: tuple[Path, ...], output_format: str) -> None:
+    """Check dataset folders, TEI files or folders of TEI files.
+
+    One line per problem (CODE file:line:column: message; codes in
+    docs/validation-codes.md). Exit 0 when valid (warnings alone do not fail), 1 when not.
+    """
+    problems = validate_stage.validate_paths(paths)
     if output_format == "json":
-        click.echo(json.dumps({"valid": not problems,
-                               "problems": [p.as_dict() for p in problems]}, indent=2))
+        click.echo(validate_stage.report_json(paths, problems))
     else:
         for problem in problems:
-            click.echo(problem.line())
-        click.echo(f"{dataset_dir}: {len(problems)} problem(s)" if problems
-                   else f"{dataset_dir}: valid")
-    sys.exit(1 if problems else 0)
+            click.echo(problem.render())
+        click.echo(validate_stage.summary(paths, problems))
+    sys.exit(1 if validate_stage.has_errors(problems) else 0)

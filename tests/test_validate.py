@@ -1,63 +1,429 @@
-"""`sergetrotsky validate` on a dataset folder: the real dataset passes; one broken
-copy per error code fails with that code, located."""
+"""`sergetrotsky validate`: one failing case per code of the catalogue (as Standard Ebooks
+tests each lint code), hostile XML refused, the fixtures and the real dataset valid
+against our schemas and tei_all, the command's output and exit codes.
+
+Most cases are one small edit of a minimal valid dataset (tests/fixtures/validate/dataset:
+a source file, a letter file, cmif.xml and four tables, in the shape of the real
+dataset); the raw bytes that must never reach the parser are files of their own
+(tests/fixtures/validate/broken/).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from lxml import etree
 
+from pipeline import validate
 from pipeline.cli import main
-from pipeline.validate import CODES, validate_dataset
+from pipeline.validate import CODES, has_errors, validate_dataset, validate_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "validate"
+DATASET = FIXTURES / "dataset"
+BROKEN = FIXTURES / "broken"
+SOURCE_FILE = DATASET / "tei" / "mini.xml"
+LETTER_FILE = DATASET / "tei" / "letters" / "mini-letter-01.xml"
+LETTER = "tei/letters/mini-letter-01.xml"
+RNG = "{http://relaxng.org/ns/structure/1.0}"
+SCH = "{http://purl.oclc.org/dsdl/schematron}"
+PASSWD_CONTENT = re.compile(r"root:.*:0:0:")
 
 
-def _copy(dist, tmp_path):
+@dataclass(frozen=True)
+class Edit:
+    """One edit of the minimal dataset that must raise one code."""
+
+    file: str
+    old: str
+    new: str
+    at: str | None = None        # text on the line (or row) reported; None: `new`; "": no line
+    reported: str | None = None  # the file the problem is reported in; None: `file`
+
+
+EDITS = {
+    "E002": Edit("datapackage.json", '"name": "mini",', '"name": "mini"', at=""),
+    "E010": Edit("data/documents.csv", "mini-ch01,mini,mini,chapter,",
+                 "mini-ch01,mini,mini,pamphlet,"),
+    "E011": Edit("data/places.csv", "place_id,name,country", "place_id,name,kountry"),
+    "E020": Edit("data/documents.csv", "text/mini/mini-notes.txt",
+                 "text/mini/mini-endnotes.txt"),
+    "E040": Edit("tei/mini.xml", '<div type="chapter"', '<div type="pamphlet"'),
+    "E041": Edit("tei/mini.xml", 'target="#mini-n1"', 'target="#mini-n9"'),
+    "E042": Edit("tei/mini.xml", '<bibl xml:id="mini-original">', '<bibl xml:id="mini-ch01">',
+                 at='<div type="chapter" xml:id="mini-ch01"'),
+    "E043": Edit(LETTER, '<correspAction type="received">', '<correspAction type="sent">',
+                 at="<correspDesc"),
+    "E044": Edit(LETTER, '<persName ref="person:trotsky">Leon Trotsky</persName>',
+                 '<placeName ref="place:brussels">Brussels</placeName>',
+                 at='<correspAction type="received">'),
+    "E045": Edit("tei/mini.xml", 'target="#mini-n1"', 'target="#mini-ch01"'),
+    "E046": Edit(LETTER, '<correspDesc n="1" corresp="../mini.xml#mini-letter-01">',
+                 '<correspDesc n="1" corresp="../mini.xml#mini-ch01">'),
+    "W040": Edit("tei/mini.xml", '<ref type="note" target="#mini-n1" n="1">1</ref>',
+                 '<hi rend="superscript">1</hi>', at='<note xml:id="mini-n1"'),
+    "W041": Edit(LETTER, '<persName ref="person:trotsky">', "<persName>"),
+    "E050": Edit(LETTER, "<bibl>", '<bibl xml:id="mini-original">'),
+    "E051": Edit("tei/mini.xml", 'xml:id="mini-notes"', 'xml:id="mini-endnotes"',
+                 at="mini-notes,mini,mini,notes", reported="data/documents.csv"),
+    "E052": Edit(LETTER, 'ref="person:trotsky"', 'ref="person:trotski"'),
+    "E053": Edit(LETTER, '<ptr target="../mini.xml#mini-letter-01"/>',
+                 '<ptr target="../mini.xml#mini-letter-99"/>'),
+    "E060": Edit("cmif.xml", '<date when="1936-04-22">', '<date when="1936-04-22" type="posted">'),
+    "E061": Edit("cmif.xml", 'source="#bibl-55b15ecd-b1b9-5347-b7b3-e4b66b81407c"',
+                 'source="#bibl-00000000-0000-0000-0000-000000000000"', at=""),
+    "W061": Edit("cmif.xml", "bibl-55b15ecd-b1b9-5347-b7b3-e4b66b81407c", "mini-book"),
+}
+# Raw files, validated on their own: (file, line) of the problem.
+BROKEN_FILES = {
+    "E030": ("E030-empty.xml", None),
+    "E031": ("E031-latin1.xml", 3),
+    "E032": ("E032-not-well-formed.xml", 5),
+    "E033": ("E033-billion-laughs.xml", 4),
+}
+# Codes whose case needs more than an edit: tested by the functions named here.
+SPECIAL = {"E001": "test_e001_not_a_dataset_nor_tei",
+           "E003": "test_e003_missing_path",
+           "W060": "test_w060_cmif_schema_missing_is_a_warning"}
+
+
+def _line_of(text: str, needle: str) -> int:
+    assert needle in text, needle
+    return text[:text.index(needle)].count("\n") + 1
+
+
+def _dataset(tmp_path: Path) -> Path:
     target = tmp_path / "dataset"
-    shutil.copytree(dist, target)
+    shutil.copytree(DATASET, target)
     return target
 
 
-def test_published_dataset_is_valid(dist):
-    assert validate_dataset(dist) == []
-    result = CliRunner().invoke(main, ["validate", str(dist)])
-    assert result.exit_code == 0 and result.output.endswith(": valid\n")
+def _edited(tmp_path: Path, edit: Edit) -> Path:
+    folder = _dataset(tmp_path)
+    path = folder / edit.file
+    text = path.read_text(encoding="utf-8")
+    assert edit.old in text, f"the fixture has changed: {edit.old!r} is not in {edit.file}"
+    path.write_text(text.replace(edit.old, edit.new), encoding="utf-8")
+    return folder
 
 
-def test_e001_not_a_dataset(tmp_path):
-    [problem] = validate_dataset(tmp_path)
+
+
+# --- the catalogue --------------------------------------------------------------------------
+
+def test_every_code_has_a_failing_case():
+    assert sorted({*EDITS, *BROKEN_FILES, *SPECIAL}) == sorted(CODES)
+    assert not set(EDITS) & set(BROKEN_FILES) and not set(SPECIAL) & (set(EDITS) | set(BROKEN_FILES))
+    for name in SPECIAL.values():
+        assert callable(globals()[name])
+
+
+def test_every_code_is_documented_once():
+    doc = (ROOT / "docs" / "validation-codes.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `([EW]\d{3})` \| (error|warning) \| (.*?) \|", doc, flags=re.M)
+    assert sorted(code for code, _, _ in rows) == sorted(CODES)
+    assert len(rows) == len(set(rows))
+    for code, severity, sentence in rows:   # one catalogue: the same sentence in both
+        assert sentence == CODES[code] and severity == ("warning" if code[0] == "W" else "error")
+
+
+def test_schematron_codes_are_in_the_catalogue_with_their_severity():
+    schema = etree.parse(str(validate.TEI_SCH))
+    asserts = list(schema.iter(f"{SCH}assert", f"{SCH}report"))
+    assert asserts
+    for node in asserts:
+        text = "".join(node.itertext()).strip()
+        m = re.match(r"\[([EW]\d{3})\] ", text)
+        assert m and m[1] in CODES, text
+        assert (node.get("role") == "warning") == m[1].startswith("W"), text
+    assert schema.getroot().get("queryBinding") == "xslt"
+
+
+# --- one case per code ----------------------------------------------------------------------
+
+def test_minimal_dataset_is_valid():
+    assert validate_dataset(DATASET) == []
+
+
+@pytest.mark.parametrize("code", sorted(EDITS))
+def test_each_edit_raises_its_code(code, tmp_path):
+    edit = EDITS[code]
+    folder = _edited(tmp_path, edit)
+    problems = validate_paths([folder])
+    found = [p for p in problems if p.code == code]
+    assert found, f"{code} not reported; got {[p.render() for p in problems]}"
+    reported = edit.reported or edit.file
+    assert all(p.file == str(folder / reported) for p in found)
+    if edit.at != "":
+        expected = _line_of((folder / reported).read_text(encoding="utf-8"), edit.at or edit.new)
+        assert any(expected in (p.line, p.row) for p in found), [p.render() for p in found]
+    # errors make the dataset invalid; a warning alone does not
+    assert has_errors(problems) == code.startswith("E"), [p.render() for p in problems]
+
+
+@pytest.mark.parametrize("code", sorted(BROKEN_FILES))
+def test_each_broken_file_raises_its_code(code):
+    name, line = BROKEN_FILES[code]
+    [problem] = validate_paths([BROKEN / name])
+    assert (problem.code, problem.line) == (code, line)
+    assert problem.file == str(BROKEN / name)
+
+
+def test_e031_another_declared_encoding():
+    [problem] = validate_paths([BROKEN / "E031-declared.xml"])
+    assert problem.code == "E031" and "ISO-8859-1" in problem.message
+
+
+def test_e032_reports_line_and_column():
+    [problem] = validate_paths([BROKEN / "E032-not-well-formed.xml"])
+    assert (problem.line, problem.column) == (5, 10)
+    assert problem.render().startswith(f"E032 {BROKEN / 'E032-not-well-formed.xml'}:5:10: ")
+
+
+def test_e001_not_a_dataset_nor_tei(tmp_path):
+    (tmp_path / "notes.txt").write_text("not XML")
+    [problem] = validate_paths([tmp_path])
+    assert problem.code == "E001"
+    [problem] = validate_paths([tmp_path / "notes.txt"])
     assert problem.code == "E001"
 
 
-def test_e002_descriptor_not_json(dist, tmp_path):
-    folder = _copy(dist, tmp_path)
-    (folder / "datapackage.json").write_text("{not json")
-    [problem] = validate_dataset(folder)
-    assert problem.code == "E002" and problem.file.endswith("datapackage.json")
+def test_e003_missing_path(tmp_path):
+    [problem] = validate_paths([tmp_path / "missing"])
+    assert problem.code == "E003" and problem.file == str(tmp_path / "missing")
 
 
-def test_e010_schema_violation_is_located(dist, tmp_path):
-    folder = _copy(dist, tmp_path)
-    table = folder / "data" / "documents.csv"
-    lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
-    lines[2] = lines[2].replace(",introduction,", ",pamphlet,", 1)
-    assert ",pamphlet," in lines[2]
-    table.write_text("".join(lines), encoding="utf-8")
-    problems = validate_dataset(folder)
-    assert {p.code for p in problems} == {"E010"}
-    assert any(p.row == 3 and p.field == "type" for p in problems)
+def test_w060_cmif_schema_missing_is_a_warning(tmp_path, monkeypatch):
+    monkeypatch.setattr(validate, "CMIF_RNG", tmp_path / "cmi-customization.rng")
+    validate.cmif_grammar.cache_clear()
+    try:
+        problems = validate_paths([DATASET])
+        result = CliRunner().invoke(main, ["validate", str(DATASET)])
+    finally:
+        validate.cmif_grammar.cache_clear()
+    assert [p.code for p in problems] == ["W060"]
+    assert result.exit_code == 0 and "W060" in result.output
+
+
+def test_e045_note_call_into_another_file(tmp_path):
+    folder = _edited(tmp_path, Edit(LETTER, 'target="../mini.xml#mini-n2"',
+                                    'target="../mini.xml#mini-ch01"'))
+    assert [p.code for p in validate_paths([folder])] == ["E045"]
+
+
+def test_e020_path_outside_the_dataset(tmp_path):
+    folder = _edited(tmp_path, Edit("data/documents.csv", "text/mini/mini-notes.txt",
+                                    "../../../etc/passwd"))
+    [problem] = validate_paths([folder])
+    assert problem.code == "E020" and "not a path inside the dataset" in problem.message
+
+
+# --- hostile input ----------------------------------------------------------------------------
+
+def test_billion_laughs_is_refused_quickly():
+    start = time.perf_counter()
+    [problem] = validate_paths([BROKEN / "E033-billion-laughs.xml"])
+    assert time.perf_counter() - start < 1
+    assert problem.code == "E033" and "lol" not in problem.message
+
+
+def test_system_entity_is_refused_and_never_read():
+    path = BROKEN / "E033-system-entity.xml"
+    [problem] = validate_paths([path])
+    assert (problem.code, problem.line) == ("E033", 4)
+    for fmt in ("text", "json"):
+        result = CliRunner().invoke(main, ["validate", str(path), "--format", fmt])
+        assert result.exit_code == 1
+        assert not PASSWD_CONTENT.search(result.output)
+        assert "E033" in result.output
+
+
+def test_the_parser_alone_expands_nothing():
+    """Behind the DOCTYPE check, the parser itself neither reads files nor expands."""
+    for name in ("E033-system-entity.xml", "E033-billion-laughs.xml"):
+        start = time.perf_counter()
+        try:
+            tree = etree.parse(str(BROKEN / name), validate._parser())
+        except etree.XMLSyntaxError as exc:   # libxml2's own amplification limit
+            assert "amplification" in str(exc)
+        else:
+            serialised = etree.tostring(tree, encoding="unicode")
+            assert not PASSWD_CONTENT.search(serialised)
+            assert len(serialised) < 5000
+        assert time.perf_counter() - start < 1
+
+
+def test_external_dtd_is_refused_and_the_parser_never_loads_it():
+    path = BROKEN / "E033-external-dtd.xml"
+    [problem] = validate_paths([path])
+    assert (problem.code, problem.line) == ("E033", 3)
+    # The parser alone does not load it either (lxml's collect_ids=False would: see _parser).
+    parser = validate._parser()
+    tree = etree.parse(str(path), parser)
+    assert tree.getroot().tag.endswith("TEI")
+    assert not any("external subset" in e.message for e in parser.error_log)
+
+
+def test_duplicate_ids_are_e042_not_a_parse_error(tmp_path):
+    path = tmp_path / "dup.xml"
+    path.write_text(SOURCE_FILE.read_text(encoding="utf-8").replace(
+        'xml:id="mini-n2"', 'xml:id="mini-n1"'), encoding="utf-8")
+    problems = validate_paths([path])
+    assert "E042" in {p.code for p in problems} and "E032" not in {p.code for p in problems}
+
+
+def test_descriptor_cannot_point_outside_the_dataset(tmp_path):
+    folder = _edited(tmp_path, Edit("datapackage.json", '"path": "data/persons.csv"',
+                                    '"path": "/etc/passwd"'))
+    problems = validate_paths([folder])
+    assert "E010" in {p.code for p in problems}
+    assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+
+
+def test_non_utf8_table_is_reported_not_raised(tmp_path):
+    folder = _dataset(tmp_path)
+    (folder / "data" / "places.csv").write_bytes(b"place_id,name,country\nbruxelles,Bruxelles \xe9,BE\n")
+    problems = validate_paths([folder])
+    assert problems and {p.code for p in problems} <= {"E010", "E011"}
+
+
+def test_validation_writes_nothing(tmp_path):
+    folder = _edited(tmp_path, EDITS["E040"])
+    def snapshot():
+        return {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in tmp_path.rglob("*")}
+    before = snapshot()
+    validate_paths([folder, folder / "tei", folder / "tei" / "mini.xml"])
+    CliRunner().invoke(main, ["validate", str(folder), "--format", "json"])
+    assert snapshot() == before
+
+
+# --- our schemas: in step with the tables, valid TEI ------------------------------------------
+
+def _define(grammar: etree._ElementTree, name: str) -> etree._Element:
+    [define] = [d for d in grammar.iter(f"{RNG}define") if d.get("name") == name]
+    return define
+
+
+def _values(node: etree._Element) -> list[str]:
+    return [v.text for v in node.iter(f"{RNG}value")]
+
+
+def _table_field(table: str, field: str) -> dict:
+    schema = json.loads((ROOT / "schema" / "tables" / f"{table}.json").read_text())
+    [found] = [f for f in schema["fields"] if f["name"] == field]
+    return found["constraints"]
+
+
+def test_closed_lists_are_the_tables_own():
+    grammar = etree.parse(str(validate.TEI_RNG))
+    assert _values(_define(grammar, "div.type")) == _table_field("documents", "type")["enum"]
+    term = next(e for e in grammar.iter(f"{RNG}element") if e.get("name") == "term")
+    assert _values(term.find(f"{RNG}choice")) == _table_field("letters", "form")["enum"]
+    note_type = next(a for a in _define(grammar, "note").iter(f"{RNG}attribute")
+                     if a.get("name") == "type")
+    assert _values(note_type) == _table_field("notes", "kind")["enum"]
+    pattern = _define(grammar, "data.id").findtext(f"{RNG}data/{RNG}param")
+    assert pattern.replace("\\-", "-") == _table_field("documents", "document_id")["pattern"]
+    assert set(_table_field("letters", "date_cert")["enum"]) <= set(
+        _values(_define(grammar, "att.cert")))
+
+
+def test_fixtures_are_valid_against_our_schemas_and_tei_all(tei_all):
+    for path in (SOURCE_FILE, LETTER_FILE):
+        assert validate.validate_xml_file(path) == [], path
+        tree = etree.parse(str(path))
+        assert tei_all.validate(tree), (path, str(tei_all.error_log))
+    # and against the grammar as jing would run it (its start: either shape)
+    whole = etree.RelaxNG(etree.parse(str(validate.TEI_RNG)))
+    assert all(whole.validate(etree.parse(str(p))) for p in (SOURCE_FILE, LETTER_FILE))
+
+
+def test_folder_of_tei_files_and_several_paths():
+    assert validate_paths([DATASET / "tei", SOURCE_FILE, LETTER_FILE]) == []
+    assert validate_paths([DATASET / "datapackage.json"]) == []
+
+
+def test_schemas_are_compiled_once_per_run():
+    validate_paths([DATASET])
+    before = validate.tei_grammar.cache_info().misses, validate.tei_schematron.cache_info().misses
+    validate_paths([DATASET, DATASET / "tei"])
+    after = validate.tei_grammar.cache_info().misses, validate.tei_schematron.cache_info().misses
+    assert before == after
+
+
+# --- the command --------------------------------------------------------------------------------
+
+def test_cli_valid_invalid_and_usage_errors(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["validate", str(DATASET)])
+    assert result.exit_code == 0 and result.output == f"{DATASET}: valid\n"
+    folder = _edited(tmp_path, EDITS["E041"])
+    result = runner.invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0].startswith(f"E041 {folder / 'tei' / 'mini.xml'}:")
+    assert lines[-1] == f"{folder}: invalid, 1 error(s), 1 warning(s)"
+    assert runner.invoke(main, ["validate", str(tmp_path / "missing")]).exit_code == 2
+    assert runner.invoke(main, ["validate"]).exit_code == 2
+    assert runner.invoke(main, ["validate", str(DATASET), "--format", "xml"]).exit_code == 2
+
+
+def test_cli_json_report(tmp_path):
+    folder = _edited(tmp_path, EDITS["E010"])
     result = CliRunner().invoke(main, ["validate", str(folder), "--format", "json"])
     assert result.exit_code == 1
-    assert json.loads(result.output)["valid"] is False
+    report = json.loads(result.output)
+    assert (report["valid"], report["errors"], report["warnings"]) == (False, 1, 0)
+    [problem] = report["problems"]
+    assert problem["code"] == "E010" and problem["severity"] == "error"
+    assert (problem["row"], problem["field"]) == (3, "type")
+    result = CliRunner().invoke(main, ["validate", str(DATASET), "--format", "json"])
+    assert json.loads(result.output)["valid"] is True and result.exit_code == 0
 
 
-def test_e020_missing_text_file(dist, tmp_path):
-    folder = _copy(dist, tmp_path)
-    (folder / "text" / "nelson" / "nelson-sec-01.txt").unlink()
-    [problem] = validate_dataset(folder)
-    assert (problem.code, problem.file, problem.field) == ("E020", "data/documents.csv", "text_path")
-    assert "nelson-sec-01.txt" in problem.message
+# --- the real dataset ----------------------------------------------------------------------------
+
+def test_published_dataset_is_valid(dist):
+    problems = validate_dataset(dist)
+    assert problems == [], "\n".join(p.render() for p in problems)     # nor any warning
+    result = CliRunner().invoke(main, ["validate", str(dist)])
+    assert result.exit_code == 0
 
 
-def test_every_code_is_documented():
-    assert sorted(CODES) == ["E001", "E002", "E010", "E020"]
+
+
+def _copy_of(dist: Path, tmp_path: Path) -> Path:
+    folder = tmp_path / "dist"
+    shutil.copytree(dist, folder)
+    return folder
+
+
+def test_foreign_key_violation_is_located_by_row_and_field(dist, tmp_path):
+    folder = _copy_of(dist, tmp_path)
+    letters = folder / "data" / "letters.csv"
+    lines = letters.read_text(encoding="utf-8").split("\n")
+    assert ",serge,kneller," in lines[1]
+    lines[1] = lines[1].replace(",serge,kneller,", ",serge,nobody,")
+    letters.write_text("\n".join(lines), encoding="utf-8")
+    problems = validate_dataset(folder)
+    located = [(p.code, p.row, p.field) for p in problems if "foreign key" in p.message]
+    assert located == [("E010", 2, "addressee_id")]
+
+
+def test_w040_only_for_notes_the_dataset_does_not_list_as_unmarked(dist, tmp_path):
+    folder = _copy_of(dist, tmp_path)
+    assert not [p for p in validate_dataset(folder) if p.code == "W040"]
+    anomalies = folder / "data" / "note_anomalies.csv"
+    kept = [line for line in anomalies.read_text(encoding="utf-8").split("\n")
+            if "note_without_mark" not in line]
+    anomalies.write_text("\n".join(kept), encoding="utf-8")
+    warned = [p.message for p in validate_dataset(folder) if p.code == "W040"]
+    assert len(warned) == 2 and "papers-ch01-n37" in warned[0] and \
+        "papers-ch02-n236" in warned[1]
