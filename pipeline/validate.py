@@ -39,6 +39,7 @@ from typing import Iterable, Iterator
 from frictionless import FrictionlessException, Resource
 from lxml import etree, isoschematron
 
+from . import cmif
 from .errors import PipelineError
 
 CODES = {
@@ -580,11 +581,7 @@ def cmif_schematron() -> isoschematron.Schematron | None:
     if not CMIF_SCH.is_file():
         return None
     try:
-        from .cmif import schematron
-    except ImportError:
-        return None
-    try:
-        return schematron(CMIF_SCH.read_bytes())
+        return cmif.schematron(CMIF_SCH.read_bytes())
     except (ValueError, etree.LxmlError) as exc:
         raise PipelineError(f"the CMIF Schematron does not compile: {exc}", file=str(CMIF_SCH)) \
             from exc

@@ -264,3 +264,15 @@ def test_cross_references_are_links_to_the_units_they_cite(built, papers):
         note = papers.xpath("//t:note[@xml:id=$id]", namespaces=NS, id=row["from_id"])[0]
         assert f"#{row['to_id']}" in note.xpath(".//t:ref[@type='cross']/@target",
                                                  namespaces=NS)
+
+
+def test_a_wholly_quoted_paragraph_is_a_quote(trees):
+    intro = trees["tei/intro.xml"]
+    quotes = intro.xpath("//t:p/t:quote", namespaces=NS)
+    marx = [q for q in quotes if "Men make their own history" in "".join(q.itertext())]
+    assert len(marx) == 1
+    text = "".join(marx[0].itertext())
+    assert text.startswith("“") and text.endswith("”")
+    # the paragraph that introduces it is not one
+    said = intro.xpath("//t:p[contains(., 'As Karl Marx wrote:')]", namespaces=NS)[0]
+    assert said.find("t:quote", NS) is None
