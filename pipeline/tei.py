@@ -253,6 +253,15 @@ def _notes_in(ctx: SourceContext, start: int, end: int) -> list[Any]:
                   key=lambda n: n.text_offset)
 
 
+def _trimmed_paragraph(parent: etree._Element, ctx: SourceContext, start: int, end: int
+                       ) -> None:
+    """A paragraph for the text in [start, end) without its surrounding blanks, if any."""
+    part = ctx.segmented.text[start:end]
+    if part.strip():
+        _paragraph(parent, ctx, start + len(part) - len(part.lstrip()),
+                   start + len(part.rstrip()))
+
+
 def _block(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> None:
     """One printed paragraph; the notes printed in it become ``note`` elements."""
     notes = _notes_in(ctx, start, end)
@@ -263,20 +272,14 @@ def _block(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> 
     position = start
     for note in notes:
         before = text[position:note.text_offset]
-        label = NOTE_LABEL.search(before)
-        residue_end = position + (label.start() if label else len(before))
-        if text[position:residue_end].strip():
-            lead = len(text[position:residue_end]) - len(text[position:residue_end].lstrip())
-            _paragraph(parent, ctx, position + lead,
-                       position + len(text[position:residue_end].rstrip()))
+        label = NOTE_LABEL.search(before)    # "150. " is the note's @n, not text
+        _trimmed_paragraph(parent, ctx, position,
+                           position + (label.start() if label else len(before)))
         node = _el(parent, "note", xml_id=note.note_id,
                    n=str(note.n) if note.n is not None else "*", type=note.kind)
         inline(node, ctx, note.text_offset, note.text_offset + len(note.text))
         position = note.text_offset + len(note.text)
-    rest = text[position:end]
-    if rest.strip():
-        lead = len(rest) - len(rest.lstrip())
-        _paragraph(parent, ctx, position + lead, position + len(rest.rstrip()))
+    _trimmed_paragraph(parent, ctx, position, end)
 
 
 def _numbered_runs(paras: list[tuple[int, int]], text: str) -> dict[int, int]:
