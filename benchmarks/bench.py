@@ -33,13 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from pipeline import publish  # noqa: E402
-from pipeline.sources import discover  # noqa: E402
+from sergetrotsky import publish  # noqa: E402
+from sergetrotsky.sources import discover  # noqa: E402
 
 console = Console(highlight=False)
 if not console.is_terminal:
@@ -140,7 +140,7 @@ def failed(run: Run, what: str) -> None:
 
 def sergetrotsky() -> list[str]:
     script = BIN / "sergetrotsky"
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "pipeline"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "sergetrotsky"]
 
 
 # --- one build, in a fresh process, timed per stage ---------------------------------------

@@ -1,6 +1,9 @@
-"""``python -m pipeline`` runs the same CLI as the ``sergetrotsky`` script."""
+"""``python -m sergetrotsky`` runs the same CLI as the ``sergetrotsky`` script.
 
-from .cli import main
+In a checkout, ``python -m pipeline`` is an alias (the folder is the package's source).
+"""
+
+from sergetrotsky.cli import main
 
 if __name__ == "__main__":
     main()

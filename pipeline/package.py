@@ -19,9 +19,9 @@ from typing import Any
 from .clean import CleanedSource
 from .errors import PipelineError
 from .segment import SegmentedSource, count_words
+from .resources import table_schema
 from .sources import Source, read_toml
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
 
@@ -36,11 +36,6 @@ class Table:
     @property
     def path(self) -> str:
         return f"data/{self.name}.csv"
-
-
-def table_schema(name: str) -> dict[str, Any]:
-    """The table schema of a resource, as kept in ``schema/tables``."""
-    return json.loads((SCHEMA_DIR / "tables" / f"{name}.json").read_text(encoding="utf-8"))
 
 
 def _cell(value: Any, field_def: dict[str, Any]) -> str:

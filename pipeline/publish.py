@@ -28,6 +28,7 @@ from . import backmatter
 from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import PipelineError
+from .resources import schema_bytes
 from .sources import Source, discover
 
 Progress = Callable[[str], None]
@@ -113,7 +114,7 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}
     for t in tables:
         files[t.path] = table_bytes[t.name]
-        files[f"schema/{t.name}.json"] = (package.SCHEMA_DIR / "tables" / f"{t.name}.json").read_bytes()
+        files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
     readings: dict[str, str] = {}
     for s, found in zip(sources, found_notes):
         files[package.original_path(s)] = s.original_bytes

@@ -31,9 +31,9 @@ from typing import Any
 
 from .clean import CleanedSource
 from .errors import PipelineError
+from .resources import table_schema
 from .sources import Source
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema"
 NOTE_MARK = re.compile(r"\^\{\*?\d+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
 SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
 WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
@@ -45,7 +45,7 @@ ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 def unit_types() -> list[str]:
     """The closed list of unit types, read from the documents table schema."""
-    schema = json.loads((SCHEMA_DIR / "tables" / "documents.json").read_text(encoding="utf-8"))
+    schema = table_schema("documents")
     field_def = next(f for f in schema["fields"] if f["name"] == "type")
     return list(field_def["constraints"]["enum"])
 

@@ -41,6 +41,7 @@ from lxml import etree, isoschematron
 
 from . import cmif
 from .errors import PipelineError
+from .resources import schema_file
 
 CODES = {
     # paths and the data package
@@ -90,11 +91,10 @@ CODES = {
             "(schema/cmif/cmif.sch).",
 }
 
-ROOT = Path(__file__).resolve().parent.parent
-TEI_RNG = ROOT / "schema" / "tei" / "serge-trotsky.rng"
-TEI_SCH = ROOT / "schema" / "tei" / "serge-trotsky.sch"
-CMIF_RNG = ROOT / "schema" / "cmif" / "cmi-customization.rng"
-CMIF_SCH = ROOT / "schema" / "cmif" / "cmif.sch"
+TEI_RNG = schema_file("tei", "serge-trotsky.rng")
+TEI_SCH = schema_file("tei", "serge-trotsky.sch")
+CMIF_RNG = schema_file("cmif", "cmi-customization.rng")
+CMIF_SCH = schema_file("cmif", "cmif.sch")
 
 TEI_NS = "http://www.tei-c.org/ns/1.0"
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"

@@ -8,8 +8,8 @@ import pytest
 from importlib.resources import files as package_files
 from lxml import etree
 
-from pipeline import clean, publish
-from pipeline.sources import discover
+from sergetrotsky import clean, publish
+from sergetrotsky.sources import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"

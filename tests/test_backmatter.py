@@ -13,8 +13,9 @@ import re
 import pytest
 from frictionless import validate
 
-from pipeline import backmatter, package, registry, segment
-from pipeline.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
+from sergetrotsky import backmatter, package, registry, segment
+from sergetrotsky.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
+from sergetrotsky.resources import schema_file
 
 from .conftest import SOURCES
 
@@ -356,7 +357,7 @@ def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, 
         data[t.name] = package.csv_bytes(t)
         (tmp_path / t.path).write_bytes(data[t.name])
         (tmp_path / "schema" / f"{t.name}.json").write_bytes(
-            (package.SCHEMA_DIR / "tables" / f"{t.name}.json").read_bytes())
+            schema_file("tables", f"{t.name}.json").read_bytes())
     meta = {"name": "test", "title": "t", "version": "0", "released": "2020-01-01",
             "licenses": [{"name": "CC0-1.0"}]}
     (tmp_path / "datapackage.json").write_text(json.dumps(package.descriptor(meta, tables, data)))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import clean
-from pipeline.errors import PipelineError
-from pipeline.sources import load_source
+from sergetrotsky import clean
+from sergetrotsky.errors import PipelineError
+from sergetrotsky.sources import load_source
 
 from .conftest import SEEDS
 

@@ -14,9 +14,9 @@ import uuid
 import pytest
 from lxml import etree
 
-from pipeline import clean, cmif, package, registry, segment
-from pipeline.sources import discover, find
-from pipeline.errors import PipelineError
+from sergetrotsky import clean, cmif, package, registry, segment
+from sergetrotsky.sources import discover, find
+from sergetrotsky.errors import PipelineError
 
 from .conftest import ROOT, SOURCES
 

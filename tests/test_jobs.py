@@ -8,9 +8,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from pipeline import publish
-from pipeline.cli import main
-from pipeline.errors import PipelineError
+from sergetrotsky import publish
+from sergetrotsky.cli import main
+from sergetrotsky.errors import PipelineError
 
 from .conftest import SOURCES
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from frictionless import Package
 
-from pipeline import clean, letters, package, registry, segment
-from pipeline.errors import PipelineError
-from pipeline.sources import find, load_source
+from sergetrotsky import clean, letters, package, registry, segment
+from sergetrotsky.errors import PipelineError
+from sergetrotsky.sources import find, load_source
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"

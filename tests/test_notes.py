@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from frictionless import validate
 
-from pipeline import clean, notes, package, segment
-from pipeline.errors import PipelineError
-from pipeline.sources import find, load_source
+from sergetrotsky import clean, notes, package, segment
+from sergetrotsky.errors import PipelineError
+from sergetrotsky.sources import find, load_source
+from sergetrotsky.resources import schema_file
 
 GOLDEN = Path(__file__).parent / "golden" / "notes"
 TABLES = ("notes", "note_anomalies", "references")
@@ -303,7 +304,7 @@ def test_tables_validate_with_documents_and_sources(papers, built, tmp_path):
         (tmp_path / "data").mkdir(exist_ok=True)
         (tmp_path / "schema").mkdir(exist_ok=True)
         (tmp_path / table.path).write_bytes(data[table.name])
-        shutil.copy(package.SCHEMA_DIR / "tables" / f"{table.name}.json",
+        shutil.copy(schema_file("tables", f"{table.name}.json"),
                     tmp_path / "schema" / f"{table.name}.json")
     descriptor = package.descriptor({"name": "notes-test", "title": "t", "version": "0",
                                      "released": "2024-01-01", "licenses": [{"name": "x"}]},

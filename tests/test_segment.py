@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import clean, segment
-from pipeline.errors import PipelineError
-from pipeline.sources import load_source
+from sergetrotsky import clean, segment
+from sergetrotsky.errors import PipelineError
+from sergetrotsky.sources import load_source
 
 GOLDEN = Path(__file__).parent / "golden" / "segment"
 

@@ -11,7 +11,7 @@ import re
 import pytest
 from lxml import etree
 
-from pipeline import segment
+from sergetrotsky import segment
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 from lxml import etree
 
-from pipeline import validate
-from pipeline.cli import main
-from pipeline.validate import CODES, has_errors, validate_dataset, validate_paths
+from sergetrotsky import validate
+from sergetrotsky.cli import main
+from sergetrotsky.validate import CODES, has_errors, validate_dataset, validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "validate"

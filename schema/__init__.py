@@ -1,0 +1,1 @@
+"""The schemas of the dataset, installed as ``sergetrotsky.schema`` (package data only)."""
