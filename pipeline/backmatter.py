@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .errors import PipelineError
 from .letters import MONTHS
 from .segment import SegmentedSource, Unit, paragraphs
 
@@ -221,6 +222,7 @@ THESIS = re.compile(r"\((?P<degree>PhD|Ph\.D\.|DPhil|D\.Phil\.|MPhil|MA|MLitt|BL
 # Where an unmarked title ends: the imprint, or the editor's, translator's, co-author's words.
 TITLE_STOPS = re.compile(r",?\s*\((?=[A-Z])|,\s*(?:ed\.|eds\.|transl|written with|with |in )")
 TRAILING_DATE = re.compile(rf",\s*(?:\d{{1,2}}\s+)?(?:{MONTH_NAME}\s+)?(?P<year>\d{{4}})\.?$")
+TRANSLATION_IMPRINT = re.compile(r"^transl\.\s*(?:\[\d{4}\]|\d{4})\s*(?=[A-Z][^:]*:)")
 PUBLISHER_WORDS = re.compile(r"\b(?:Press|University|Publishers?|Publications|Books)\b")
 SECTION_KINDS = [  # a section's printed title fixes the kind of all its entries
     (re.compile(r"\barchives?\b", re.I), "archive"),
@@ -281,20 +283,25 @@ def _imprint(rest: str) -> tuple[str, str, tuple[int, int] | None]:
     """Place and publisher of the first imprint bracket in ``rest`` (italics and quoted
     titles masked), and the bracket's span. "(Place: Publisher, 1976; and …)": the first
     place and publisher; "(… University Press)": publisher only; "(Paris)": place only.
-    A bracket opening with a lower-case word or a digit is not an imprint."""
+    A bracket opening with a lower-case word or a digit is not an imprint, bar a
+    translation's imprint ("(transl. [1939] London: Secker and Warburg)")."""
     masked = ITALIC.sub(lambda m: "x" * len(m.group(0)), rest)
     q = QUOTED_TITLE.match(masked)
     if q:
         masked = "x" * q.end() + masked[q.end():]
     for m in re.finditer(r"\(([^()]*)\)", masked):
         inner = rest[m.start(1):m.end(1)].strip()
+        # "(transl. [1939] London: Secker and Warburg)": the imprint of the translation,
+        # whose title is the one printed
+        inner = TRANSLATION_IMPRINT.sub("", inner)
         if not inner or not inner[0].isupper() or THESIS.fullmatch(m.group(0)):
             continue
         first = inner.split(";")[0].strip()
         if ":" in first:
             place, _, publisher = first.partition(":")
-            # later publishers and reprint years stay in ``text``
-            publisher = re.split(r",\s*(?:and\b|\d{4})", publisher)[0]
+            # the first publisher only: later ones (", Hutchinson", ", and …") and reprint
+            # years stay in ``text``
+            publisher = publisher.split(",")[0]
             return place.strip(), publisher.strip(" ,."), m.span()
         first = re.split(r",\s*\d{4}", first)[0].strip(" ,.")
         if PUBLISHER_WORDS.search(first):
@@ -358,7 +365,9 @@ def parse_bibliography_entry(text: str, kind: str = "") -> BibEntry:
     if quoted:
         entry.title, title_end = " ".join(quoted["title"].split()), quoted.end()
         if entry.kind == "other" and not kind:
-            entry.kind = _container_kind(rest[title_end:], publisher)
+            own = publisher if imprint_span is None or len(
+                ITALIC.findall(rest[title_end:imprint_span[0]])) <= 1 else ""
+            entry.kind = _container_kind(rest[title_end:], own)
     elif italic and italic.start() == 0:
         entry.title, title_end = " ".join(italic.group(1).split()), italic.end()
         if not kind and entry.kind == "other":
@@ -382,11 +391,19 @@ def parse_bibliography_entry(text: str, kind: str = "") -> BibEntry:
     return entry
 
 
+# The work that holds a titled piece: "in *Journal*", "*Book*", or where the piece was
+# first published ("first publ. in Russian in *Bulletin of the Opposition*").
+CONTAINER = re.compile(r"\s*,?\s*(?:first publ(?:\.|ished)\s+(?:in\s+[A-Z]\w+\s+)?)?"
+                       r"(?:in\s+)?[*A-Z]")
+
+
 def _container_kind(after: str, publisher: str) -> str:
     """A titled piece inside another work: in a book (an imprint with a publisher) it is
-    a chapter; in a journal (volume and number, or no publisher) an article; when the
-    container is not introduced ("first publ. in …") the kind is left as 'other'."""
-    if not re.match(r"\s*,?\s*(?:in\s+)?[*A-Z]", after):
+    a chapter; in a journal (volume and number, or no publisher of its own) an article;
+    a piece "first publ. in *X*" is in X. ``publisher`` is the publisher of the
+    container's imprint, empty when the imprint belongs to a later title (a
+    translation's). Without a container the kind is left as 'other'."""
+    if not CONTAINER.match(after):
         return "other"
     return "chapter" if publisher else "article"
 
@@ -407,13 +424,76 @@ def _subtree(segmented: SegmentedSource, top: Unit) -> list[Unit]:
             if u is top or (top.start <= u.start < top.end and u.level > top.level)]
 
 
-def bibliography_rows(segmented: Segmented) -> list[Row]:
+INFERABLE = ("authors", "year", "title", "place", "publisher")
+
+
+@dataclass
+class BibInference:
+    """A field of one bibliography entry that the editors infer: the entry (the start of
+    its text as printed), the field, its value and the basis of the inference."""
+
+    entry: str
+    field: str
+    value: str
+    basis: str
+    where: str
+
+
+def bibliography_inferences(sources: Iterable[Any]) -> dict[str, list[BibInference]]:
+    """The editors' inferences for bibliography fields, per source id, from each source's
+    ``[[bibliography.inferred]]`` entries (``entry``, one field of INFERABLE, ``basis``)."""
+    found: dict[str, list[BibInference]] = {}
+    for source in sources:
+        table = source.extra.get("bibliography", {})
+        for i, item in enumerate(table.get("inferred", []) if isinstance(table, dict) else []):
+            label = f"bibliography.inferred[{i}]"
+            fields = [k for k in item if k in INFERABLE]
+            unknown = set(item) - {"entry", "basis", *INFERABLE}
+            if unknown or len(fields) != 1 or not item.get("entry") or not item.get("basis"):
+                raise PipelineError("needs 'entry', 'basis' and one field of "
+                                    f"{', '.join(INFERABLE)}" +
+                                    (f" (unknown keys {sorted(unknown)})" if unknown else ""),
+                                    file=str(source.metadata_path), field=label)
+            found.setdefault(source.source_id, []).append(BibInference(
+                item["entry"], fields[0], str(item[fields[0]]), item["basis"],
+                f"{source.metadata_path}"))
+    return found
+
+
+def _apply_inferences(rows: list[Row], inferences: list[BibInference]) -> None:
+    """Fill the inferred fields: each inference names exactly one entry, whose field the
+    print leaves empty (a printed value is never overridden)."""
+    for inf in inferences:
+        matches = [r for r in rows if r["text"].startswith(inf.entry)]
+        if len(matches) != 1:
+            raise PipelineError(f"entry {inf.entry!r} matches {len(matches)} bibliography "
+                                "entries, not one", file=inf.where, field="bibliography.inferred")
+        row = matches[0]
+        if row[inf.field]:
+            raise PipelineError(f"entry {row['entry_id']} prints its {inf.field} "
+                                f"({row[inf.field]!r}): nothing to infer", file=inf.where,
+                                field="bibliography.inferred")
+        row[inf.field] = inf.value
+        row["inferred"] = [*row["inferred"], inf.field]
+        row["inference_basis"] = " ".join(filter(None, [row["inference_basis"],
+                                                        f"{inf.field}: {inf.basis}"]))
+
+
+def bibliography_rows(segmented: Segmented,
+                      inferences: dict[str, list[BibInference]] | None = None) -> list[Row]:
     """Rows of the ``bibliography`` table: one per printed entry, in printed order.
 
     Sections are the bibliography unit's sub-units; a section's path is the printed
     titles from below the bibliography down to it ("Primary Sources / Works by Serge").
+    ``inferences`` (``bibliography_inferences``) fill fields the print leaves empty,
+    each marked in ``inferred`` with its basis.
     """
-    return [row for seg in _each(segmented) for row in _bibliography_rows(seg)]
+    rows: list[Row] = []
+    for seg in _each(segmented):
+        own = _bibliography_rows(seg)
+        _apply_inferences(own, (inferences or {}).get(seg.source_id, []))
+        rows.extend(own)
+    return rows
 
 
 def _bibliography_rows(segmented: SegmentedSource) -> list[Row]:
@@ -436,15 +516,16 @@ def _bibliography_rows(segmented: SegmentedSource) -> list[Row]:
                     "document_id": unit.document_id, "section": path, "n": n,
                     "kind": entry.kind, "authors": entry.authors, "year": entry.year,
                     "title": entry.title, "place": entry.place, "publisher": entry.publisher,
-                    "text": entry.text,
+                    "text": entry.text, "inferred": [], "inference_basis": "",
                 })
     return rows
 
 
 # --- index -----------------------------------------------------------------------------
 
-REF = re.compile(r"\bref\d+\b")
 SEE = re.compile(r"(?:^|[,.;:(]\s*)\*?(?P<see>see(?: also)?)\*?\s+(?P<target>[^;)]+)\)?", re.I)
+# What may stand in a printed entry besides its words and references.
+SEPARATORS = " ,;:."
 
 
 @dataclass
@@ -454,6 +535,32 @@ class IndexTerm:
     sub_entry: str
     references: int = 0
     see: str = ""
+
+
+def index_references(sources: Iterable[Any]) -> dict[str, re.Pattern[str]]:
+    """What a reference looks like in each source's index, from its metadata.
+
+    ``[index] reference`` in a source's ``source.toml`` is a regular expression for one
+    printed reference (a page number, or the ebook's 'ref12' tokens): the index parser
+    counts it and treats everything else between references as labels. A source
+    without an index table gets none (its index units, if any, are a located error).
+    """
+    found: dict[str, re.Pattern[str]] = {}
+    for source in sources:
+        table = source.extra.get("index", {})
+        if not table:
+            continue
+        pattern = table.get("reference", "") if isinstance(table, dict) else ""
+        try:
+            found[source.source_id] = re.compile(rf"(?<![\w-])(?:{pattern})(?![\w-])")
+        except re.error as exc:
+            raise PipelineError(f"not a regular expression: {exc}", file=str(source.metadata_path),
+                                field="index.reference") from None
+        if not pattern or found[source.source_id].search(""):
+            raise PipelineError("must be a regular expression that matches one printed "
+                                "reference", file=str(source.metadata_path),
+                                field="index.reference")
+    return found
 
 
 def _split_see(label: str) -> tuple[str, str]:
@@ -481,19 +588,21 @@ def _semicolon_parts(text: str) -> list[str]:
     return [text[a + 1:b] for a, b in zip(bounds, bounds[1:])]
 
 
-def parse_index_entry(entry: str) -> tuple[str, list[IndexTerm]]:
+def parse_index_entry(entry: str, reference: re.Pattern[str]) -> tuple[str, list[IndexTerm]]:
     """Headword and rows of one printed index entry; the first row is the headword's own.
 
-    The entry reads "Headword, ref1, ref2; sub-entry, ref3; …". Text between two
-    references starts a sub-entry, whether the printer separated it with ';' or,
-    by a slip, with ',' or ':' ("in France, ref7, in Spain, ref8"). A colon in the
-    headword ("Belgian: comrades, ref1") introduces the first sub-entry, so the
-    headword's own row then has no references. Each row counts its ``refN`` tokens.
-    A cross-reference ("see also X") belongs to the sub-entry it follows without a
-    semicolon, and to the headword when it stands after a semicolon on its own.
+    ``reference`` matches one printed reference (``index_references``). The entry reads
+    "Headword, ref1, ref2; sub-entry, ref3; …". Text between two references starts a
+    sub-entry, whether the printer separated it with ';' or, by a slip, with ',' or ':'
+    ("in France, ref7, in Spain, ref8"); a sub-entry made only of digits ("1917", under
+    "revolution") is a label like any other. A colon in the headword ("Belgian:
+    comrades, ref1") introduces the first sub-entry, so the headword's own row then has
+    no references. Each row counts its references. A cross-reference ("see also X")
+    belongs to the sub-entry it follows without a semicolon, and to the headword when it
+    stands after a semicolon on its own.
     """
     entry = " ".join(entry.split())
-    pieces = REF.split(entry)
+    pieces = reference.split(entry)
     head = pieces[0].strip(" ,;")
     head, see = _split_see(head)
     terms = [IndexTerm("", 0, see)]
@@ -504,8 +613,8 @@ def parse_index_entry(entry: str) -> tuple[str, list[IndexTerm]]:
     for between in pieces[1:]:
         terms[-1].references += 1  # the reference that precedes ``between``
         for k, part in enumerate(_semicolon_parts(between)):
-            label = part.strip(" ,;:.")
-            if not any(ch.isalpha() for ch in label):
+            label = part.strip(SEPARATORS)
+            if not label:
                 continue
             label, see = _split_see(label)
             if label:
@@ -517,22 +626,76 @@ def parse_index_entry(entry: str) -> tuple[str, list[IndexTerm]]:
     return head, terms
 
 
-def index_rows(segmented: Segmented) -> list[Row]:
+def ends_in_separator(entry: str) -> bool:
+    """True when a printed entry ends in a ',' or ';' with nothing after it ("FAI, ref1,
+    ref2, ref3,"): a continuation was probably lost in the conversion."""
+    return entry.rstrip().endswith((",", ";"))
+
+
+def unaccounted_index_text(entry: str, headword: str, terms: list[IndexTerm],
+                           reference: re.Pattern[str]) -> str:
+    """What of a printed entry no row holds: the entry less its references, headword,
+    labels and cross-references (in printed order) and separators. Empty when nothing
+    printed was dropped."""
+    rest = reference.sub(" ", " ".join(entry.split()))
+    cursor = 0
+    for m, term in enumerate(terms):
+        label = term.sub_entry if m else headword
+        at = rest.lower().find(label.lower(), cursor) if label else cursor
+        if at < 0:
+            return label
+        rest, cursor = rest[:at] + " " + rest[at + len(label):], at
+    for term in terms:   # a cross-reference may close the entry, after its sub-entries
+        for part in term.see.split(" ", 2 if term.see.startswith("see also ") else 1):
+            found = re.search(rf"(?i)(?<!\w){re.escape(part)}(?!\w)", rest) if part else None
+            if part and not found:
+                return part
+            if found:
+                rest = rest[:found.start()] + " " + rest[found.end():]
+    return "".join(ch for ch in rest if ch not in SEPARATORS + "()*")
+
+
+def index_rows(segmented: Segmented, references: dict[str, re.Pattern[str]]) -> list[Row]:
     """Rows of the ``index_terms`` table: per printed entry, a row for the headword and
-    one per sub-entry, in printed order."""
-    return [row for seg in _each(segmented) for row in _index_rows(seg)]
+    one per sub-entry, in printed order.
+
+    ``references`` maps a source id to its reference pattern (``index_references``).
+    Each index is checked as it is read: its rows' references must add up to the
+    references printed in the unit, and every printed label must be a row; otherwise a
+    located PipelineError (a parser slip must not publish a wrong table).
+    """
+    return [row for seg in _each(segmented) for row in _index_rows(seg, references)]
 
 
-def _index_rows(segmented: SegmentedSource) -> list[Row]:
+def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str]]) -> list[Row]:
     rows: list[Row] = []
     for unit in units_of_type(segmented, "index"):
+        where = f"sources/{segmented.source_id}/source.toml"
+        reference = references.get(segmented.source_id)
+        if reference is None:
+            raise PipelineError(f"index unit {unit.document_id}: no [index] reference pattern "
+                                "says what a printed reference looks like", file=where,
+                                field="index.reference")
+        counted = 0
         for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
-            headword, terms = parse_index_entry(para)
+            headword, terms = parse_index_entry(para, reference)
+            lost = unaccounted_index_text(para, headword, terms, reference)
+            if lost:
+                raise PipelineError(f"index entry {n} ({headword!r}): printed text {lost!r} "
+                                    "is in no row", file=where, field="index")
+            counted += sum(t.references for t in terms)
+            open_end = ends_in_separator(para)
             for m, term in enumerate(terms):
                 rows.append({
                     "term_id": f"{unit.document_id}-{n:04d}" + (f"-{m:02d}" if m else ""),
                     "source_id": segmented.source_id, "document_id": unit.document_id,
                     "entry_n": n, "headword": headword, "sub_entry": term.sub_entry,
                     "references": term.references, "see": term.see,
+                    "ends_in_separator": open_end,
                 })
+        printed = len(reference.findall(segmented.own_text(unit)))
+        if counted != printed:
+            raise PipelineError(f"index unit {unit.document_id}: its rows count {counted} "
+                                f"references, the text prints {printed}", file=where,
+                                field="index.reference")
     return rows

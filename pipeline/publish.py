@@ -106,8 +106,10 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("references", notes_stage.reference_rows(found_notes),
                       "Cross-references"),
         package.Table("chronology", backmatter.chronology_rows(segmented, persons), "Chronology"),
-        package.Table("bibliography", backmatter.bibliography_rows(segmented), "Bibliography"),
-        package.Table("index_terms", backmatter.index_rows(segmented), "Index terms"),
+        package.Table("bibliography", backmatter.bibliography_rows(
+            segmented, backmatter.bibliography_inferences(sources)), "Bibliography"),
+        package.Table("index_terms", backmatter.index_rows(
+            segmented, backmatter.index_references(sources)), "Index terms"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
     ]
     files: dict[str, bytes] = {}
