@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from .errors import PipelineError
 from .letters import MONTHS
+from .letters import organisation_rows as printed_organisation_rows
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]
@@ -698,4 +699,64 @@ def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str
             raise PipelineError(f"index unit {unit.document_id}: its rows count {counted} "
                                 f"references, the text prints {printed}", file=where,
                                 field="index.reference")
+    return rows
+
+
+# --- glossary of organisations -----------------------------------------------------------
+
+# The glossary's rule: ``name`` is the name an entry prints (its first sentence);
+# ``name_english`` the English name it prints for a name in another language (in brackets,
+# or as the sentence that follows the name); ``description`` what it says of the
+# organisation. An entry whose first sentence describes the organisation without naming
+# it has no name. The parser (letters.parse_glossary_entry) reads the printed form; which
+# entries need the two other readings is the editors' decision, in each source's
+# ``[glossary]`` table: ``describes`` and ``english_name_follows`` list abbreviations.
+LEADING_QUOTED = re.compile(r"^[‘'\"“](?P<english>[^’'\"”]+)[’'\"”]\s*[,.;:]?\s*")
+
+
+def _read_as_description(row: Row) -> Row:
+    """"GPU The Soviet security police, absorbed …": the first sentence is a description."""
+    if row["name_english"]:
+        raise ValueError("prints a translation in brackets, so its first sentence is a name")
+    first = f"{row['name']}."
+    return {**row, "name": "", "description": f"{first} {row['description']}".strip()}
+
+
+def _read_english_name(row: Row) -> Row:
+    """"PCE Partido Comunista de España. The Communist Party of Spain.": the sentence after
+    the name is its English name; "RP … ‘The Proletarian Revolution’, newspaper …": the
+    quoted words that open it are."""
+    if row["name_english"] or not row["description"]:
+        raise ValueError("has no sentence after its name, or already an English name")
+    quoted = LEADING_QUOTED.match(row["description"])
+    if quoted:
+        english, rest = quoted["english"].strip(), row["description"][quoted.end():]
+    else:
+        english, _, rest = row["description"].partition(". ")
+        english = english.rstrip(".")
+    return {**row, "name_english": english, "description": rest.strip()}
+
+
+def organisation_rows(segmented: dict[str, SegmentedSource], sources: Iterable[Any]) -> list[Row]:
+    """Rows of the ``organisations`` table: each glossary entry as the parser reads it
+    (``letters.organisation_rows``), with the editors' readings of each source's
+    ``[glossary]`` table applied (see the rule above). An abbreviation listed there that
+    the glossary does not print, or whose entry does not have the form the reading
+    needs, is a located error."""
+    readings = {s.source_id: (s.extra.get("glossary", {}), s.metadata_path) for s in sources}
+    rows = printed_organisation_rows(segmented)
+    for source_id, (table, path) in readings.items():
+        for key, read in (("describes", _read_as_description),
+                          ("english_name_follows", _read_english_name)):
+            for abbreviation in table.get(key, []):
+                at = [i for i, r in enumerate(rows) if r["source_id"] == source_id
+                      and r["abbreviation"] == abbreviation]
+                if not at:
+                    raise PipelineError(f"{abbreviation!r} is not an entry of the glossary",
+                                        file=str(path), field=f"glossary.{key}")
+                try:
+                    rows[at[0]] = read(rows[at[0]])
+                except ValueError as exc:
+                    raise PipelineError(f"{abbreviation!r} {exc}", file=str(path),
+                                        field=f"glossary.{key}") from None
     return rows

@@ -89,6 +89,10 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("letters")
     letters_by_source = letters_stage.read_all(sources, segmented, persons, places)
     letter_tables = letters_stage.tables(letters_by_source, segmented)
+    # the glossary as the editors read it (backmatter.organisation_rows states the rule)
+    letter_tables = [package.Table(t.name, backmatter.organisation_rows(segmented, sources),
+                                   t.title) if t.name == "organisations" else t
+                     for t in letter_tables]
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}

@@ -449,6 +449,48 @@ def test_index_entry_parsing_with_cross_references():
     assert parse_index_entry("'Fiction: Fact', ref1", ref)[0] == "'Fiction: Fact'"
 
 
+# --- glossary of organisations -----------------------------------------------------------
+
+def test_glossary_names_english_names_and_descriptions_each_in_their_field(papers, sources):
+    """The rule of schema/tables/organisations.json on the printed entries: GPU and OVRA
+    print a description and no name; PCE and RP print their English name after the name."""
+    rows = {r["abbreviation"]: r for r in backmatter.organisation_rows({"papers": papers},
+                                                                        sources)}
+    glossary = papers.own_text(_unit(papers, "glossary"))
+    printed = {p.split(" ", 1)[0]: p.split(" ", 1)[1] for p in glossary.split("\n\n")[1:]
+               if re.match(r"[A-Z]{2,}\s", p)}
+    assert printed["GPU"] == "The Soviet security police, absorbed into the NKVD in 1939."
+    assert (rows["GPU"]["name"], rows["GPU"]["name_english"], rows["GPU"]["description"]) == \
+        ("", "", printed["GPU"])
+    assert (rows["OVRA"]["name"], rows["OVRA"]["description"]) == ("", "Italian Secret Service.")
+    assert printed["PCE"] == "Partido Comunista de España. The Communist Party of Spain."
+    assert (rows["PCE"]["name"], rows["PCE"]["name_english"], rows["PCE"]["description"]) == \
+        ("Partido Comunista de España", "The Communist Party of Spain", "")
+    assert printed["RP"].endswith(
+        "‘The Proletarian Revolution’, revolutionary-syndicalist newspaper founded in 1925.")
+    assert (rows["RP"]["name"], rows["RP"]["name_english"], rows["RP"]["description"]) == \
+        ("La Révolution Prolétarienne", "The Proletarian Revolution",
+         "revolutionary-syndicalist newspaper founded in 1925.")
+    # the other entries are as the parser reads them; nothing printed is lost
+    assert rows["POUM"]["name_english"] == "Workers Party of Marxist Unity"
+    folded = " ".join(glossary.split())
+    for row in rows.values():
+        for value in (row["name"], row["name_english"], row["description"]):
+            assert value in folded
+    assert sum(1 for r in rows.values() if not r["name"]) == 2
+
+
+def test_glossary_readings_must_fit_the_entry(papers, sources):
+    (source,) = [s for s in sources if s.source_id == "papers"]
+    for table, message in (({"describes": ["XYZ"]}, "not an entry"),
+                           ({"describes": ["POUM"]}, "translation in brackets"),
+                           ({"english_name_follows": ["CPSU"]}, "no sentence after")):
+        broken = dataclasses.replace(source, extra={**source.extra, "glossary": table})
+        with pytest.raises(PipelineError) as error:
+            backmatter.organisation_rows({"papers": papers}, [broken])
+        assert message in error.value.message and error.value.field.startswith("glossary.")
+
+
 # --- schemas, ids, independence from ids ------------------------------------------------
 
 @pytest.mark.parametrize("name, rows_of", [("chronology", "chronology"),
