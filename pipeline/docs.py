@@ -76,15 +76,27 @@ Any TEI tool reads the files (they are valid against TEI P5 `tei_all`); the pipe
   else `hi rend="italic"`; emendations are `choice/sic/corr`; notes follow the ELTeC model
   (`ref target="#note-id"` at the call, the `note` once where the book prints it).
 - Facts come from the texts. What a text does not say is left empty and listed in
-  `sources.unknown`; an attribution from outside the text is stated in `sources.attribution`.
+  `sources.unknown`; an attribution from outside the text is stated in `sources.attribution`;
+  a fact the editors infer is marked as such with its basis (`sources.inferred` and
+  `inference_basis`, `bibliography.inferred` and `inference_basis`).
 
-## Known limitations
+## Editorial inferences and known limitations
+
+What the dataset holds that the texts do not print, each with its basis, and what of
+the originals it cannot recover (from each source's metadata, `sources/<id>/source.toml`).
+
+Editorial inferences:
+
+{inferences}
+Known limitations:
 
 {limitations}
 ## Rights
 
 The dataset's own metadata, segmentation and annotations: {licence}. The texts keep
-their own rights, stated per source in `data/sources.csv` (`rights`).
+their own rights, stated per source in `data/sources.csv` (`rights`, as printed, or the
+statement that the text states none); they are included for non-commercial scholarly
+research.
 
 ## Tables
 """
@@ -95,12 +107,15 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
     source's metadata), and every table's fields (from the schemas)."""
     limitations = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
                           for item in s.extra.get("limitations", [])) or "- None recorded.\n"
+    inferences = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
+                         for item in editorial_inferences(s)) or "- None recorded.\n"
     table_lines = "".join(f"| `{t.path}` | {table_schema(t.name).get('description', t.title)} |\n"
                           for t in tables)
     licence = "; ".join(f"{lic['name']}" for lic in meta["licenses"])
     parts = [INTRO.format(title=meta["title"], version=meta["version"],
                           released=meta["released"], description=meta.get("description", ""),
-                          table_lines=table_lines, licence=licence, limitations=limitations)]
+                          table_lines=table_lines, licence=licence, limitations=limitations,
+                          inferences=inferences)]
     for t in tables:
         schema = table_schema(t.name)
         parts.append(f"\n### `{t.path}` ({len(t.rows)} rows)\n\n{schema.get('description', '')}\n\n"
@@ -110,6 +125,22 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
             note = f.get("description", "") + (f" One of: {', '.join(allowed)}." if allowed else "")
             parts.append(f"| `{f['name']}` | {f['type']} | {note.strip()} |\n")
     return "".join(parts)
+
+
+def editorial_inferences(source: Source) -> list[str]:
+    """A source's editorial inferences as README items: its ``editorial_inferences``, the
+    fields of its record in ``[bibliographic.inferred]`` and the bibliography fields in
+    ``[[bibliography.inferred]]``, each with its basis."""
+    items = list(source.extra.get("editorial_inferences", []))
+    for name, basis in source.bibliographic.get("inferred", {}).items():
+        value = source.bibliographic.get(name, "")
+        items.append(f"`sources.{name}` ({value!r}): {basis}")
+    bibliography = source.extra.get("bibliography", {})
+    for item in bibliography.get("inferred", []) if isinstance(bibliography, dict) else []:
+        for name in (k for k in item if k not in ("entry", "basis")):
+            items.append(f"`bibliography.{name}` ({item[name]!r}) of the entry "
+                         f"'{item['entry']}…': {item.get('basis', '')}")
+    return items
 
 
 def citation(meta: dict[str, Any]) -> str:

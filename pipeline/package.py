@@ -81,22 +81,100 @@ def load_dataset_meta(sources_dir: Path) -> dict[str, Any]:
 
 
 def source_rows(sources: list[Source], cleaned: dict[str, CleanedSource]) -> list[dict[str, Any]]:
-    """Rows of the ``sources`` table."""
+    """Rows of the ``sources`` table, each checked against its text
+    (``check_source_facts``)."""
     rows = []
     for s in sources:
         bib, c = s.bibliographic, cleaned[s.source_id].conservation()
-        rows.append({
+        inferred = _table(s, "inferred")
+        row = {
             "source_id": s.source_id, "title": bib["title"], "authors": bib.get("authors", []),
             "editors": bib.get("editors", []), "publisher": bib.get("publisher", ""),
-            "place": bib.get("place", ""), "date": bib.get("date", ""), "kind": bib["kind"],
+            "place": bib.get("place", ""), "date": bib.get("date", ""),
+            "isbn": bib.get("isbn", ""), "kind": bib["kind"],
             "origin": bib["origin"], "language": bib["language"], "rights": bib["rights"],
             "unknown": bib.get("unknown", []), "attribution": bib.get("attribution", ""),
+            "inferred": list(inferred),
+            "inference_basis": " ".join(f"{k}: {v}" for k, v in inferred.items()),
             "original_path": original_path(s), "sha256": s.sha256, "chars_in": c.chars_in,
             "chars_published": c.chars_out, "chars_removed": sum(c.removed.values()),
             "chars_inserted": sum(c.inserted.values()),
             "page_order": cleaned[s.source_id].page_order, "text_path": text_path(s.source_id),
-        })
+        }
+        check_source_facts(s, cleaned[s.source_id], row)
+        rows.append(row)
     return rows
+
+
+# Columns of ``sources`` that are not facts of the text: the folder's slug, the editors'
+# classification (closed vocabularies), the editors' notes, and what the build computes.
+NOT_TEXT_FACTS = frozenset({
+    "source_id", "kind", "origin", "language", "unknown", "attribution", "inferred",
+    "inference_basis", "original_path", "sha256", "chars_in", "chars_published",
+    "chars_removed", "chars_inserted", "page_order", "text_path"})
+SEPARATORS = re.compile(r"[\s,;:.•–—/-]*")
+
+
+def _table(source: Source, name: str) -> dict[str, Any]:
+    """``[bibliographic.<name>]`` of a source, checked to name only columns of sources."""
+    table = source.bibliographic.get(name, {})
+    fields = {f["name"] for f in table_schema("sources")["fields"]} - NOT_TEXT_FACTS
+    if not isinstance(table, dict):
+        raise PipelineError("must be a table of field = value", file=str(source.metadata_path),
+                            field=f"bibliographic.{name}")
+    for key, value in table.items():
+        if key not in fields:
+            raise PipelineError(f"{key!r} is not a field of the record the text can state "
+                                f"({', '.join(sorted(fields))})", file=str(source.metadata_path),
+                                field=f"bibliographic.{name}.{key}")
+        if not value:
+            raise PipelineError("is empty", file=str(source.metadata_path),
+                                field=f"bibliographic.{name}.{key}")
+    return table
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split())
+
+
+def check_source_facts(source: Source, cleaned: CleanedSource, row: dict[str, Any]) -> None:
+    """Every fact of a source's record comes from its text or is marked as inferred.
+
+    Each non-empty value of a column that a text can state (all but NOT_TEXT_FACTS; each
+    item of a list) must be printed in the source, in its cleaned text or in a passage
+    the cleaner removed (blanks folded); or be joined from the exact passages listed in
+    ``[bibliographic.quoted]`` (each printed; the value holds them, case aside, and only
+    separators between them); or be named in ``[bibliographic.inferred]`` with its basis.
+    Anything else is a located PipelineError.
+    """
+    printed = [_fold(cleaned.text)] + [_fold(e.removed) for e in cleaned.log() if e.removed]
+    quoted, inferred = _table(source, "quoted"), _table(source, "inferred")
+    where = str(source.metadata_path)
+    for name, value in row.items():
+        if name in NOT_TEXT_FACTS or name in inferred or value in ("", [], None):
+            continue
+        if name in quoted:
+            passages = quoted[name] if isinstance(quoted[name], list) else [quoted[name]]
+            rest = _fold(str(value))
+            for passage in passages:
+                if not any(_fold(passage) in text for text in printed):
+                    raise PipelineError(f"quotation {passage!r} is not printed in the text",
+                                        file=where, field=f"bibliographic.quoted.{name}")
+                at = rest.lower().find(_fold(passage).lower())
+                if at < 0:
+                    raise PipelineError(f"quotation {passage!r} is not in the value {value!r}",
+                                        file=where, field=f"bibliographic.quoted.{name}")
+                rest = rest[:at] + " " + rest[at + len(_fold(passage)):]
+            if not SEPARATORS.fullmatch(rest):
+                raise PipelineError(f"{value!r} has words the quotations do not give: {rest!r}",
+                                    file=where, field=f"bibliographic.{name}")
+            continue
+        for item in value if isinstance(value, list) else [value]:
+            if not any(_fold(str(item)) in text for text in printed):
+                raise PipelineError(f"{item!r} is not printed in the text: quote it exactly, "
+                                    "or give the passages it joins in [bibliographic.quoted] "
+                                    "or the basis of the inference in [bibliographic.inferred]",
+                                    file=where, field=f"bibliographic.{name}")
 
 
 def removal_rows(cleaned: dict[str, CleanedSource]) -> list[dict[str, Any]]:

@@ -573,3 +573,124 @@ def test_units_are_found_by_type_not_by_id(papers, persons, chronology, bibliogr
     assert backmatter.chronology_rows(stripped, persons) == []
     assert backmatter.bibliography_rows(stripped) == []
     assert backmatter.index_rows(stripped, {}) == []
+
+
+# --- source records: facts from the text or marked as inferred --------------------------
+
+def _fold(text):
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def source_table(sources, cleaned):
+    return {r["source_id"]: r for r in package.source_rows(sources, cleaned)}
+
+
+def test_every_fact_of_a_source_record_is_printed_or_inferred(sources, source_table):
+    """Read independently of the build's check: each value of a column a text can state is
+    in the original file, or each of its quoted passages is, or it is marked inferred."""
+    for source in sources:
+        row, original = source_table[source.source_id], _fold(source.original)
+        quoted = source.bibliographic.get("quoted", {})
+        for name, value in row.items():
+            if name in package.NOT_TEXT_FACTS or name in row["inferred"] or not value:
+                continue
+            for item in value if isinstance(value, list) else [value]:
+                passages = quoted.get(name, [item])
+                assert all(_fold(p) in original for p in passages), (source.source_id, name)
+        basis = row["inference_basis"]
+        assert [b.split(":")[0] for b in re.findall(r"(?:^|(?<= ))\w+: ", basis)][:1] == \
+            row["inferred"][:1]
+        assert all(f"{name}: " in basis for name in row["inferred"])
+        # what the attribution names is in a field
+        if "ISBN" in row["attribution"]:
+            assert row["isbn"] and _fold(row["isbn"]) in original
+        assert "Copyright the author" not in row["rights"] or "Copyright the author" in original
+
+
+def test_source_records_spot_checks(sources, source_table):
+    by_id = {s.source_id: s for s in sources}
+    # nelson: the publisher is the editors' inference from the removed appeal for funds
+    nelson = source_table["nelson"]
+    assert "International Socialist" not in by_id["nelson"].original
+    assert nelson["publisher"] == "IS Network" and "publisher" in nelson["inferred"]
+    assert "'We're up and running! An appeal for funds to kickstart the IS Network'" in \
+        nelson["inference_basis"]
+    assert "We're up and running! An appeal for funds to kickstart the IS Network" in \
+        by_id["nelson"].original
+    # no copyright stated, none claimed
+    for source_id in ("nelson", "jacobins", "review", "intro"):
+        assert "©" not in by_id[source_id].original and \
+            "copyright" not in by_id[source_id].original.lower()
+        row = source_table[source_id]
+        assert row["rights"] == "No copyright or licence is stated in the text."
+        assert "rights" in row["inferred"]
+    # papers: the imprint's rights quoted exactly, "© D J. Cotterill" as printed
+    papers = source_table["papers"]
+    assert papers["rights"].startswith("Selection and annotations copyright © D J. Cotterill; ")
+    for line in papers["rights"].split("; "):
+        assert f"\n{line}\n" in by_id["papers"].original
+    assert papers["isbn"] == "0-7453-0515-6" and "ISBN 0-7453-0515-6" in by_id["papers"].original
+    assert papers["inferred"] == [] and papers["inference_basis"] == ""
+    review = source_table["review"]
+    assert set(review["inferred"]) == {"title", "publisher", "rights"}
+
+
+@pytest.mark.parametrize("field, value, table, message", [
+    ("publisher", "International Socialist Network", {}, "is not printed in the text"),
+    ("rights", "Copyright the author.", {}, "is not printed in the text"),
+    ("authors", ["Tim Nelson", "Tim Nelsen"], {}, "'Tim Nelsen' is not printed"),
+])
+def test_source_fact_check_fails_on_unsupported_values(sources, cleaned, field, value, table,
+                                                       message):
+    (nelson,) = [s for s in sources if s.source_id == "nelson"]
+    bib = {**nelson.bibliographic, field: value, "inferred": table}
+    broken = dataclasses.replace(nelson, bibliographic=bib)
+    with pytest.raises(PipelineError) as error:
+        package.source_rows([broken], cleaned)
+    assert message in error.value.message and error.value.field == f"bibliographic.{field}"
+    assert error.value.file.endswith("nelson/source.toml")
+
+
+def test_source_fact_check_on_quotations(sources, cleaned):
+    """A quotation must be printed exactly, and the value made of its quotations only."""
+    (papers,) = [s for s in sources if s.source_id == "papers"]
+    quoted = papers.bibliographic["quoted"]
+    silently_corrected = [quoted["rights"][0].replace("D J.", "D.J."), *quoted["rights"][1:]]
+    cases = [
+        ({"quoted": {**quoted, "rights": silently_corrected}}, "quoted.rights", "not printed"),
+        ({"rights": papers.bibliographic["rights"] + " Included for research."}, "rights",
+         "words the quotations do not give"),
+        ({"rights": "Copyright © D.J. Cotterill"}, "quoted.rights", "not in the value"),
+        ({"inferred": {"sha256": "x"}}, "inferred.sha256", "not a field"),
+    ]
+    for change, field, message in cases:
+        broken = dataclasses.replace(papers, bibliographic={**papers.bibliographic, **change})
+        with pytest.raises(PipelineError) as error:
+            package.source_rows([broken], cleaned)
+        assert message in error.value.message and field in error.value.field, change
+
+
+# --- editorial inferences in the README --------------------------------------------------
+
+def test_intro_chapter_numbering_is_published_as_an_inference_with_both_passages(sources):
+    """The two cross-references that the numbering rests on disagree: both are quoted, as
+    printed, in the outline's comment and in the dataset's README."""
+    from sergetrotsky import docs
+    (intro,) = [s for s in sources if s.source_id == "intro"]
+    text = _fold(intro.original)
+    passages = ["whose struggle against Kornilov had been weak and half-hearted (see chapter 2).",
+                "In Chapter 2 we saw how Lenin and the Mensheviks had approached the Russian "
+                "revolution completely differently."]
+    outline = _fold(" ".join(line.lstrip("# ") for line in
+                             intro.outline_path.read_text(encoding="utf-8").splitlines()))
+    meta = package.load_dataset_meta(SOURCES)
+    readme = _fold(docs.readme(meta, [], sources))
+    section = readme[readme.index("## Editorial inferences"):readme.index("## Rights")]
+    for passage in passages:
+        assert passage in text and passage in outline and passage in section
+    assert "EDITORIAL INFERENCE" in outline and "DISAGREE" in outline
+    # every inference of every source's record is in the README's passage, with its basis
+    for source in sources:
+        for name, basis in source.bibliographic.get("inferred", {}).items():
+            assert f"`{source.source_id}`: `sources.{name}`" in section and _fold(basis) in section
