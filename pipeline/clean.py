@@ -142,6 +142,24 @@ class CleanedSource:
                 ))
         return entries
 
+    def layout_traces(self) -> list[int]:
+        """Where the cleaner closed a layout trace (a wider gap between paragraphs of running
+        text, ``LAYOUT_TRACE`` in the log): offsets in the cleaned text of the paragraph
+        that follows each, in order."""
+        names = [name for name, _ in self.passes]
+        if "whitespace" not in names:
+            return []
+        index = names.index("whitespace")
+        found: list[int] = []
+        for edit in self.passes[index][1]:
+            if edit.detail == LAYOUT_TRACE:
+                position = edit.out_start
+                for _, later in self.passes[index + 1:]:
+                    position = _map_forward(position, later)
+                if not found or found[-1] != position:
+                    found.append(position)
+        return found
+
     def _to_original(self, position: int, pass_index: int) -> int:
         # Walk back through the passes before this one, then undo the page order.
         for _, applied in reversed(self.passes[:pass_index]):
@@ -179,6 +197,18 @@ def _map_back(position: int, applied: list[AppliedEdit]) -> int:
     if position < edit.out_end:
         return edit.in_start
     return edit.in_start + len(edit.removed) + (position - edit.out_end)
+
+
+def _map_forward(position: int, applied: list[AppliedEdit]) -> int:
+    """Map a position in a pass's input to its output (inside an edit: the edit's end)."""
+    starts = [e.in_start for e in applied]
+    i = bisect.bisect_right(starts, position) - 1
+    if i < 0:
+        return position
+    edit = applied[i]
+    if position < edit.in_start + len(edit.removed):
+        return edit.out_end
+    return edit.out_end + (position - edit.in_start - len(edit.removed))
 
 
 def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, list[AppliedEdit]]:
@@ -337,6 +367,24 @@ def _drop_nested(edits: list[Edit]) -> list[Edit]:
 
 # --- pass 3: whitespace -------------------------------------------------------------
 
+# The log's detail for the blank lines of a layout trace (see ``_is_layout_trace``);
+# ``CleanedSource.layout_traces`` finds them by it.
+LAYOUT_TRACE = "layout trace: blank lines between paragraphs of running text (a lost heading or section break)"
+_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_RUNNING_START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9]")
+RUNNING_LINE = 80   # characters: a shorter line may be a heading, a dateline, a signature
+
+
+def _is_layout_trace(text: str, run_start: int, run_end: int) -> bool:
+    """A run of two or more blank lines whose neighbours are both running text: lines of
+    at least RUNNING_LINE characters, the one before ending a sentence and the one after
+    starting one. Around headings, title pages and lists the gap is only spacing."""
+    before = text[:run_start].rsplit("\n", 1)[-1].replace("\0", "")
+    after = text[run_end:].split("\n", 1)[0].replace("\0", "")
+    return (len(before) >= RUNNING_LINE and len(after) >= RUNNING_LINE
+            and bool(_SENTENCE_END.search(before)) and bool(_RUNNING_START.match(after)))
+
+
 def whitespace_edits(text: str) -> list[Edit]:
     """Trailing blanks, blank-line runs longer than one, leading and trailing blank lines."""
     edits: list[Edit] = []
@@ -349,8 +397,12 @@ def whitespace_edits(text: str) -> list[Edit]:
         newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
         if m.start() == 0 or m.end() == len(stripped):
             continue  # handled below with the start and end of the text
+        # Between two paragraphs of running text a wider gap is a trace of the original's
+        # layout (a lost heading, a section break): logged as such, never as mere spacing.
+        detail = LAYOUT_TRACE if _is_layout_trace(stripped, m.start(), m.end()) \
+            else "extra blank line"
         for pos in newline_positions[2:]:
-            edits.append(Edit(pos, pos + 1, "", "whitespace", "extra blank line"))
+            edits.append(Edit(pos, pos + 1, "", "whitespace", detail))
     lead = re.match(r"[\n\0]*", stripped)
     for pos in range(lead.end() if lead else 0):
         if stripped[pos] == "\n":

@@ -105,12 +105,14 @@ class SourceContext:
     note_by_text: dict[int, Any] = field(default_factory=dict)   # text offset -> Note
     roles: dict[int, str] = field(default_factory=dict)          # paragraph offset -> role
     wraps: list[_Event] = field(default_factory=list)            # date and place in datelines
+    layout_traces: frozenset[int] = frozenset()  # paragraphs after a wider gap (clean stage)
 
     def __post_init__(self) -> None:
         self.note_by_call = {n.call.offset: n.note_id for n in self.notes.notes if n.call}
         self.note_by_text = {n.text_offset: n for n in self.notes.notes}
         self.roles = {offset: role for letter in self.letters for offset, role in letter.layout}
         self.wraps = [w for letter in self.letters for w in _dateline_wraps(self, letter)]
+        self.layout_traces = frozenset(self.cleaned.layout_traces())
         # "Letter 13", "see Chapter 4 below": links to the unit they cite.
         self.wraps += [_Event(x.offset, len(x.as_written), "wrap",
                               ("ref", {"type": "cross", "target": f"#{x.to_id}"}))
@@ -358,6 +360,10 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
             i += runs[i]
             continue
         s, e = spans[i]
+        if s in ctx.layout_traces and ctx.roles.get(s, "p") == "p" and len(div) and \
+                etree.QName(div[-1]).localname in ("p", "list", "note"):
+            # the original's layout marks a division here (a lost heading, a section break)
+            _el(div, "milestone", unit="section", type="layout-trace")
         open_part = _letter_part(div, ctx, ctx.roles.get(s, "p"), s, e, open_part)
         i += 1
 

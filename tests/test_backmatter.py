@@ -690,6 +690,8 @@ def test_intro_chapter_numbering_is_published_as_an_inference_with_both_passages
     for passage in passages:
         assert passage in text and passage in outline and passage in section
     assert "EDITORIAL INFERENCE" in outline and "DISAGREE" in outline
+    # the lost sub-headings of "Bread, Peace and Land" are a published limitation
+    assert "`intro`: The web page has lost sub-headings: in \"Bread, Peace and Land\"" in section
     # every inference of every source's record is in the README's passage, with its basis
     for source in sources:
         for name, basis in source.bibliographic.get("inferred", {}).items():

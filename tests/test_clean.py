@@ -192,3 +192,59 @@ def test_boilerplate_line_not_found_is_located(tmp_path):
         _clean_edited(tmp_path, '"Teaser two"', '"Teaser three"', "web-page")
     assert str(error.value).endswith("[clean.remove[0].last_line]: last_line 'Teaser three' "
                                      "not found after first_line")
+
+
+# --- layout traces: a wider gap between paragraphs of running text is recorded ----------
+
+def test_intro_lost_subheadings_are_recorded_not_erased(cleaned, sources):
+    """In "Bread, Peace and Land" three double blank lines fall where the text turns to
+    food, to the war and to the land: each is logged as a layout trace (not as mere
+    spacing), located in the original, and found again in the cleaned text."""
+    result = cleaned["intro"]
+    (intro,) = [s for s in sources if s.source_id == "intro"]
+    original_lines = intro.original.split("\n")
+    chapter = result.text.index("\n\nBread, Peace and Land\n\n")
+    end = result.text.index("\n\nThe Civil War\n\n")
+    inside = [p for p in result.layout_traces() if chapter < p < end]
+    turns = ["The war and the ruinous policies of the Tsar and Kerensky",
+             "The Bolsheviks acted to end Russia’s suffering in the bloody imperialist war",
+             "The promise of peace, land and bread was honoured"]
+    assert [result.text[p:p + len(t)] for p, t in zip(inside, turns)] == turns
+    assert len(inside) == 3
+    traces = [e for e in result.log() if e.detail == clean.LAYOUT_TRACE]
+    for turn in turns:
+        (line,) = [n for n, text in enumerate(original_lines, start=1) if text.startswith(turn)]
+        assert original_lines[line - 2] == original_lines[line - 3] == ""   # two blank lines
+        assert any(e.original_line in (line - 2, line - 1) and e.removed == "\n"
+                   and e.reason == "whitespace" for e in traces), turn
+    assert clean.restore(result) == result.original
+
+
+def test_blank_lines_around_headings_are_spacing_not_traces(cleaned):
+    """A wider gap after a heading or on a title page is spacing ("extra blank line")."""
+    papers = cleaned["papers"]
+    spacing = [e for e in papers.log() if e.detail == "extra blank line"]
+    traces = [e for e in papers.log() if e.detail == clean.LAYOUT_TRACE]
+    assert spacing and traces
+    lines = papers.original.split("\n")
+    for entry in traces:   # the lines around every trace are running text
+        before = next(t for t in reversed(lines[:entry.original_line - 1]) if t.strip())
+        after = next(t for t in lines[entry.original_line:] if t.strip())
+        assert len(before) >= clean.RUNNING_LINE and len(after) >= clean.RUNNING_LINE
+    contents = lines.index("Contents")
+    assert any(e.original_line in (contents + 2, contents + 3) for e in spacing)
+    assert not any(e.original_line in (contents + 2, contents + 3) for e in traces)
+
+
+def test_layout_traces_are_milestones_in_tei(built, cleaned):
+    """Each trace between two paragraphs of a unit is a milestone in the source's TEI."""
+    from lxml import etree
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    tree = etree.fromstring(built.files["tei/intro.xml"])
+    milestones = tree.findall(".//t:milestone[@type='layout-trace']", ns)
+    following = ["".join(m.getnext().itertext())[:40] for m in milestones]
+    assert following[:3] == ["The war and the ruinous policies of the ",
+                             "The Bolsheviks acted to end Russia’s suf",
+                             "The promise of peace, land and bread was"]
+    assert all(m.get("unit") == "section" for m in milestones)
+    assert len(milestones) == len(cleaned["intro"].layout_traces())
