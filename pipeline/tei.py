@@ -400,6 +400,8 @@ def _bibl(parent: etree._Element, bibliographic: dict[str, Any], **attrs: str) -
         _el(bibl, "pubPlace", bibliographic["place"])
     if bibliographic.get("date"):
         _el(bibl, "date", str(bibliographic["date"]))
+    for name, basis in bibliographic.get("inferred", {}).items():   # not printed in the text
+        _el(bibl, "note", f"{name}: {basis}", type="inferred")
     return bibl
 
 

@@ -696,3 +696,17 @@ def test_intro_chapter_numbering_is_published_as_an_inference_with_both_passages
     for source in sources:
         for name, basis in source.bibliographic.get("inferred", {}).items():
             assert f"`{source.source_id}`: `sources.{name}`" in section and _fold(basis) in section
+
+
+def test_inferred_record_facts_are_marked_in_the_tei_header(built, sources):
+    """The TEI's description of each original marks the inferred facts, with their basis."""
+    from lxml import etree
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    for source in sources:
+        tree = etree.fromstring(built.files[f"tei/{source.source_id}.xml"])
+        bibl = tree.find(".//t:sourceDesc/t:bibl", ns)
+        notes = [n.text for n in bibl.findall("t:note[@type='inferred']", ns)]
+        inferred = source.bibliographic.get("inferred", {})
+        assert notes == [f"{name}: {basis}" for name, basis in inferred.items()]
+    nelson = etree.fromstring(built.files["tei/nelson.xml"])
+    assert nelson.find(".//t:sourceDesc/t:bibl/t:publisher", ns).text == "IS Network"
