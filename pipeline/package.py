@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .clean import CleanedSource
+from .clean import LAYOUT_TRACE, CleanedSource
 from .errors import PipelineError
 from .segment import SegmentedSource, count_words
 from .resources import table_schema
@@ -186,6 +186,36 @@ def removal_rows(cleaned: dict[str, CleanedSource]) -> list[dict[str, Any]]:
                          "original_offset": e.original_offset, "pass": e.pass_name,
                          "reason": e.reason, "removed": e.removed, "inserted": e.inserted,
                          "detail": e.detail})
+    return rows
+
+
+def layout_trace_rows(cleaned: dict[str, CleanedSource],
+                      segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
+    """Rows of the ``layout_traces`` table: each wider gap between two paragraphs of running
+    text that the cleaner closed (``clean.LAYOUT_TRACE``), where it is in the original and
+    in the cleaned text, and the unit whose text it divides."""
+    rows = []
+    for source_id in sorted(cleaned):
+        result, seg = cleaned[source_id], segmented[source_id]
+        groups: list[list[Any]] = []
+        for entry in (e for e in result.log() if e.detail == LAYOUT_TRACE):
+            if groups and entry.original_line == groups[-1][-1].original_line + 1:
+                groups[-1].append(entry)
+            else:
+                groups.append([entry])
+        positions = result.layout_traces()
+        if len(groups) != len(positions):
+            raise AssertionError(f"{source_id}: {len(groups)} traces logged, "
+                                 f"{len(positions)} found in the cleaned text")
+        for n, (group, position) in enumerate(zip(groups, positions), start=1):
+            units = [u for u in seg.units if u.start <= position < u.end]
+            unit = max(units, key=lambda u: u.level)
+            before = result.text[:position].rstrip().rsplit("\n", 1)[-1]
+            after = result.text[position:].split("\n", 1)[0]
+            rows.append({"source_id": source_id, "n": n, "document_id": unit.document_id,
+                         "original_line": group[0].original_line, "text_offset": position,
+                         "blank_lines": len(group) + 1, "before": before[-80:],
+                         "after": after[:80]})
     return rows
 
 

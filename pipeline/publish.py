@@ -115,6 +115,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("index_terms", backmatter.index_rows(
             segmented, backmatter.index_references(sources)), "Index terms"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
+        package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
+                      "Traces of lost layout"),
     ]
     files: dict[str, bytes] = {}
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}

@@ -248,3 +248,28 @@ def test_layout_traces_are_milestones_in_tei(built, cleaned):
                              "The promise of peace, land and bread was"]
     assert all(m.get("unit") == "section" for m in milestones)
     assert len(milestones) == len(cleaned["intro"].layout_traces())
+
+
+def test_layout_traces_table_rows(built, sources, cleaned):
+    """One row per trace: in the unit it divides, located in the original and in the
+    cleaned text; the three of "Bread, Peace and Land" in that chapter."""
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(built.files["data/layout_traces.csv"].decode())))
+    documents = {r["document_id"]: r for r in csv.DictReader(
+        io.StringIO(built.files["data/documents.csv"].decode()))}
+    by_source = {s.source_id: s for s in sources}
+    for row in rows:
+        text = cleaned[row["source_id"]].text
+        offset, line = int(row["text_offset"]), int(row["original_line"])
+        assert text[offset:].startswith(row["after"]) and \
+            text[:offset].rstrip().endswith(row["before"])
+        original = by_source[row["source_id"]].original.split("\n")
+        assert original[line - 1].strip() == "" and original[line - 2].strip() == ""
+        assert documents[row["document_id"]]["source_id"] == row["source_id"]
+    intro = [r for r in rows if r["source_id"] == "intro"]
+    chapter = [r for r in intro if documents[r["document_id"]]["title"] == "Bread, Peace and Land"]
+    assert [r["after"][:20] for r in chapter] == ["The war and the ruin", "The Bolsheviks acted",
+                                                  "The promise of peace"]
+    assert all(r["blank_lines"] == "2" for r in chapter)
+    assert sum(len(cleaned[s].layout_traces()) for s in cleaned) == len(rows)
