@@ -710,3 +710,14 @@ def test_inferred_record_facts_are_marked_in_the_tei_header(built, sources):
         assert notes == [f"{name}: {basis}" for name, basis in inferred.items()]
     nelson = etree.fromstring(built.files["tei/nelson.xml"])
     assert nelson.find(".//t:sourceDesc/t:bibl/t:publisher", ns).text == "IS Network"
+
+
+def test_index_reference_pattern_is_checked(sources):
+    (papers,) = [s for s in sources if s.source_id == "papers"]
+    assert backmatter.index_references([papers])["papers"].findall("a, ref1, ref22; ref3x") == \
+        ["ref1", "ref22"]
+    for pattern, message in (("ref(", "not a regular expression"), ("x*", "matches one")):
+        broken = dataclasses.replace(papers, extra={**papers.extra, "index": {"reference": pattern}})
+        with pytest.raises(PipelineError) as error:
+            backmatter.index_references([broken])
+        assert message in error.value.message and error.value.field == "index.reference"
