@@ -1,12 +1,14 @@
 # Two commands on a fresh machine with Python >= 3.11 and make:
 #   make build   creates .venv, installs the project, builds dist/
 #   make test    same set-up, then runs the tests (and checks dist/ is current)
+#   make dist    builds the wheel and sdist into build/packages/ (dist/ is the dataset)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := build/packages
 
-.PHONY: build test check bench clean-venv
+.PHONY: build test check bench dist clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +31,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# The sdist first, then the wheel built from the sdist (python -m build's default), so a
+# file missing from the sdist fails here. --outdir: the default, dist/, is the dataset.
+dist: $(STAMP)
+	rm -rf $(PACKAGES)
+	$(BIN)/python -m build --quiet --outdir $(PACKAGES) .
+	@ls $(PACKAGES)
 
 clean-venv:
 	rm -rf $(VENV)
