@@ -36,7 +36,7 @@ import shutil
 import tempfile
 import weakref
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterable
 
@@ -44,7 +44,8 @@ try:
     import numpy as np
     import pandas as pd
 except ImportError:  # pragma: no cover - depends on the environment
-    raise ImportError("sergetrotsky.load needs pandas: pip install 'sergetrotsky[pandas]'") from None
+    raise ImportError("sergetrotsky.load needs pandas: "
+                      "pip install 'sergetrotsky[pandas]'") from None
 
 #: The pattern of a string field that holds an ISO 8601 date of year, month or day precision.
 ISO_PARTIAL_DATE = r"\d{4}(-\d{2}(-\d{2})?)?"
@@ -114,7 +115,7 @@ def load(path: str | Path, *, verify: bool = True) -> "Dataset":
                    _letters=letters, _reader=reader)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Dataset:
     """The dataset in memory: ``tables`` by name (also as attributes, ``ds.letters``),
     their ``schemas``, the ``descriptor`` (``datapackage.json``), and the letters."""
@@ -123,8 +124,12 @@ class Dataset:
     descriptor: dict[str, Any]
     tables: dict[str, pd.DataFrame]
     schemas: dict[str, dict[str, Any]]
-    _letters: dict[str, dict[str, Any]] = field(repr=False)
-    _reader: "_Reader" = field(repr=False)
+    _letters: dict[str, dict[str, Any]]
+    _reader: "_Reader"
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}: {len(frame)} rows" for name, frame in self.tables.items())
+        return f"Dataset({str(self.path)!r}, version {self.version!r}; {sizes})"
 
     def __getattr__(self, name: str) -> pd.DataFrame:
         tables = self.__dict__.get("tables")
@@ -155,13 +160,10 @@ class Dataset:
         table itself)."""
         keys = []
         for key in self._schema(table).get("foreignKeys", []):
-            fields, reference = key["fields"], key["reference"]
-            ref_fields = reference["fields"]
-            keys.append(ForeignKey(
-                table=table,
-                fields=tuple([fields] if isinstance(fields, str) else fields),
-                reference_table=reference.get("resource") or table,
-                reference_fields=tuple([ref_fields] if isinstance(ref_fields, str) else ref_fields)))
+            reference = key["reference"]
+            keys.append(ForeignKey(table=table, fields=_names(key["fields"]),
+                                   reference_table=reference.get("resource") or table,
+                                   reference_fields=_names(reference["fields"])))
         return keys
 
     def join(self, table: str, via: Iterable[str] | None = None,
@@ -235,6 +237,11 @@ class Dataset:
         if table not in self.schemas:
             raise DatasetError(f"no table {table!r} (tables: {', '.join(self.schemas)})")
         return self.schemas[table]
+
+
+def _names(fields: str | list[str]) -> tuple[str, ...]:
+    """A key's fields: Frictionless allows one name as a string, or a list."""
+    return (fields,) if isinstance(fields, str) else tuple(fields)
 
 
 def _label_columns(frame: pd.DataFrame) -> list[str]:
