@@ -37,20 +37,26 @@ class Install:
         return done
 
 
+def setup_step(*command: str | Path) -> None:
+    """Run one step of the set-up; on failure, fail with what it printed."""
+    done = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+
+
 @pytest.fixture(scope="session")
 def install(tmp_path_factory) -> Install:
-    """Build the sdist and the wheel from it once per session; pip-install the wheel
-    with the pandas extra into a new virtual environment."""
+    """Build the sdist and the wheel from it once per session (as `make dist` does);
+    pip-install the wheel with the pandas extra into a new virtual environment."""
     work = tmp_path_factory.mktemp("install")
     packages = work / "packages"
-    subprocess.run([sys.executable, "-m", "build", "--quiet", "--outdir", str(packages),
-                    str(ROOT)], check=True, capture_output=True, text=True)
+    setup_step(sys.executable, "-m", "build", "--quiet", "--outdir", packages, ROOT)
     (wheel,) = packages.glob("*.whl")
     (sdist,) = packages.glob("*.tar.gz")
     venv = work / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-compile",
-                    f"{wheel}[pandas]"], check=True, capture_output=True, text=True)
+    setup_step(sys.executable, "-m", "venv", venv)
+    setup_step(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-compile",
+               f"{wheel}[pandas]")
     elsewhere = work / "elsewhere"
     elsewhere.mkdir()
     return Install(wheel=wheel, sdist=sdist, venv=venv, elsewhere=elsewhere)
