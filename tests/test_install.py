@@ -82,6 +82,7 @@ def test_sdist_keeps_the_repository_layout(install):
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     assert {"pyproject.toml", "pipeline/cli.py", "pipeline/loader.py",
             "schema/tables/letters.json", "schema/tei/serge-trotsky.rng"} <= names
+    assert not any(name.startswith(("tests/", "sources/", "dist/")) for name in names)
 
 
 def test_validate_from_outside_the_checkout(install):
