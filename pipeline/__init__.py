@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .loader import Dataset
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "load"]
+__all__ = ["__version__", "load", "Dataset", "DatasetError"]
 
 
 def load(path: str | Path, *, verify: bool = True) -> "Dataset":
@@ -23,3 +23,13 @@ def load(path: str | Path, *, verify: bool = True) -> "Dataset":
     from .loader import load as load_dataset
 
     return load_dataset(path, verify=verify)
+
+
+def __getattr__(name: str) -> object:
+    """``sergetrotsky.Dataset`` and ``sergetrotsky.DatasetError``, imported (with pandas)
+    only when asked for."""
+    if name in ("Dataset", "DatasetError"):
+        from . import loader
+
+        return getattr(loader, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
