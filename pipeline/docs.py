@@ -32,10 +32,22 @@ Version {version}, released {released}.
 
 ## Loading
 
-```python
-import pandas as pd
-documents = pd.read_csv("data/documents.csv", keep_default_na=False)
+In Python, the project's loader reads every table into pandas, typed from its schema
+(nullable integers, booleans, categoricals for closed lists, dates kept as printed with
+a `<field>_parsed` datetime column where complete), with foreign keys as joins and each
+letter's text and TEI file. Install it with `pip install 'sergetrotsky[pandas]'`.
 
+```python
+import sergetrotsky
+dataset = sergetrotsky.load(".")   # this folder, or the release zip it came in
+letters = dataset.letters_with_names   # + sender_name, addressee_name, place_name
+print(letters[["letter_id", "date", "sender_name", "addressee_name"]].head())
+print(dataset.letter_text("papers-letter-12")[:200])
+```
+
+With Frictionless alone:
+
+```python
 from frictionless import Package, validate
 package = Package("datapackage.json")
 persons = package.get_resource("persons").to_pandas()
@@ -51,8 +63,9 @@ letters = [json.loads(line) for line in open("letters.jsonl", encoding="utf-8")]
 from lxml import etree
 NS = {{"t": "http://www.tei-c.org/ns/1.0"}}
 book = etree.parse("tei/papers.xml")
-letter = book.find(".//t:div[@xml:id='papers-letter-12']", NS)
-note = book.find(".//t:note[@xml:id='papers-ch02-n150']", NS)
+letter = book.xpath("//t:div[@xml:id='papers-letter-12']", namespaces=NS)[0]
+note = book.xpath("//t:note[@xml:id='papers-ch02-n150']", namespaces=NS)[0]
+print(letter.findtext("t:head", namespaces=NS), "|", "".join(note.itertext())[:80])
 ```
 
 Any TEI tool reads the files (they are valid against TEI P5 `tei_all`); the pipeline's
