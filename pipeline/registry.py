@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import PipelineError
-from .sources import read_toml
+from .errors import BuildFailed, PipelineError
+from .sources import read_checked, toml_line
 
 PERSON_KEYS = {"id", "name", "forms", "birth", "death", "description", "is_group", "wikidata",
                "viaf"}
@@ -14,20 +14,22 @@ PLACE_KEYS = {"id", "name", "country", "latitude", "longitude", "part_of", "geon
 
 
 def _load(path: Path, table: str, keys: set[str]) -> list[dict[str, Any]]:
+    """The entries of an authority file, checked against schema/sources/<table>s.json
+    (types, required and unknown keys) and for ids defined twice."""
     if not path.is_file():
-        raise PipelineError("authority file missing", file=str(path))
-    entries = read_toml(path).get(table, [])
+        raise PipelineError("authority file missing", file=str(path), code="E109")
+    entries = read_checked(path, f"{table}s").get(table, [])
+    text = path.read_text(encoding="utf-8")
     seen: set[str] = set()
+    problems = []
     for i, entry in enumerate(entries):
-        label = f"{table}[{i}]"
-        if not entry.get("id") or not entry.get("name"):
-            raise PipelineError("needs id and name", file=str(path), field=label)
-        if set(entry) - keys:
-            raise PipelineError(f"unknown keys {sorted(set(entry) - keys)}", file=str(path),
-                                field=label)
         if entry["id"] in seen:
-            raise PipelineError(f"id {entry['id']!r} defined twice", file=str(path), field=label)
+            problems.append(PipelineError(f"id {entry['id']!r} defined twice", file=str(path),
+                                          line=toml_line(text, (table, i, "id")),
+                                          field=f"{table}[{i}].id", code="E110"))
         seen.add(entry["id"])
+    if problems:
+        raise BuildFailed("metadata", problems)
     return entries
 
 
