@@ -205,8 +205,15 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
                            repeat(titles), repeat(meta), repeat(persons), repeat(places)):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
-    files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, by_name["letters"].rows, persons,
-                             places, by_name["sources"].rows, meta)
+    try:
+        files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, by_name["letters"].rows,
+                                 persons, places, by_name["sources"].rows, meta)
+    except BuildFailed as failed:
+        for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
+            if problem.file == "dataset.toml":
+                problem.file = str(sources_dir / "dataset.toml")
+                locate(problem)
+        raise
     files["letters.jsonl"] = package.letters_jsonl(by_name["letters"].rows, readings,
                                                    by_name["notes"].rows,
                                                    by_name["documents"].rows)

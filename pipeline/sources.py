@@ -141,7 +141,7 @@ def _type_of(value: Any) -> str:
     for json_type, name in (("boolean", bool), ("integer", int), ("number", float),
                             ("string", str), ("array", list), ("object", dict)):
         if isinstance(value, name):
-            return TYPE_NAMES[json_type]
+            return TYPE_NAMES[json_type].removesuffix(" (in quotes)")
     return type(value).__name__
 
 
@@ -324,6 +324,9 @@ def _original(folder: Path, meta_path: Path, name: str) -> tuple[bytes, list[Pip
     """The original's bytes, if it is a regular file inside the folder and fit to publish."""
     candidate = folder / name
     where = "original"
+    if "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        return b"", [_fail(meta_path, f"{name!r} is not a file name in the source folder (no "
+                           "folder part, no leading dot)", where, "E107")]
     if candidate.is_symlink():
         return b"", [_fail(meta_path, f"{name!r} is a symbolic link; the original must be a "
                            "file of the source folder", where, "E107")]
@@ -374,8 +377,7 @@ def load_source(folder: Path) -> Source:
         problems += schema_problems(letters_path, _plain(read_toml(letters_path)), "letters")
     data = b""
     original_file = meta.get("original")
-    if isinstance(original_file, str) and original_file and "/" not in original_file \
-            and "\\" not in original_file:
+    if isinstance(original_file, str) and original_file:
         data, bad = _original(folder, meta_path, original_file)
         problems += bad
     if problems:
