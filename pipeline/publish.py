@@ -394,18 +394,18 @@ class OutputFolder:
     def check_place(self) -> None:
         """E502 unless the folder keeps clear of the sources folder and the repository."""
         target = self.target.resolve()
-        guarded = []
+        roots = {repository_root(Path.cwd().resolve())}
+        if self.sources_dir is not None:
+            roots.add(repository_root(self.sources_dir.resolve()))
+        for root in sorted(filter(None, roots)):
+            if root.is_relative_to(target):
+                raise self._refuse("E502", f"is or holds the repository {root}; "
+                                           "choose another --out (the default is dist)")
         if self.sources_dir is not None:
             sources = self.sources_dir.resolve()
             if target == sources or target.is_relative_to(sources) or sources.is_relative_to(target):
                 raise self._refuse("E502", f"is, holds or lies inside the sources folder "
                                            f"{self.sources_dir}; choose another --out")
-            guarded.append(repository_root(sources))
-        guarded.append(repository_root(Path.cwd().resolve()))
-        for root in filter(None, guarded):
-            if root.is_relative_to(target):
-                raise self._refuse("E502", f"is or holds the repository {root}; "
-                                           "choose another --out (the default is dist)")
 
     def check_contents(self) -> None:
         """E500/E501 unless the folder is absent, empty, or a dataset this tool wrote."""
