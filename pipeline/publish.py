@@ -20,6 +20,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sys
@@ -156,8 +157,13 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
-    letters_by_source = _run("letters", "E410", letters_stage.read_all, sources, segmented,
-                             persons, places)
+    try:
+        letters_by_source = _run("letters", "E410", letters_stage.read_all, sources, segmented,
+                                 persons, places)
+    except BuildFailed as failed:
+        for problem in failed.problems:
+            _at_original_line(problem, sources, cleaned)
+        raise
     letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source, segmented)
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
@@ -310,6 +316,28 @@ def _summary(source: Source, cleaned: clean_stage.CleanedSource,
             "references": sum(notes["references"].values())}
 
 
+CLEANED_LINE = re.compile(r"^(?P<unit>\S+) \(cleaned text line (?P<line>\d+)\): (?P<message>.*)$",
+                          re.S)
+
+
+def _at_original_line(problem: PipelineError, sources: list[Source],
+                      cleaned: dict[str, clean_stage.CleanedSource]) -> None:
+    """A problem at a line of a cleaned text, moved to that line of the original file
+    (the file a user can open; the cleaned text is the tool's)."""
+    m = CLEANED_LINE.match(problem.message)
+    source = next((s for s in sources if problem.file == str(s.outline_path)
+                   and problem.field.startswith(f"{s.source_id}-")), None)
+    if not m or source is None:
+        return
+    result = cleaned[source.source_id]
+    line_starts = [0] + [x.end() for x in re.finditer("\n", result.text)]
+    offset = line_starts[min(int(m["line"]), len(line_starts)) - 1]
+    at = result._to_original(offset, len(result.passes))
+    problem.file = str(source.folder / source.original_file)
+    problem.line = result.original.count("\n", 0, at) + 1
+    problem.message = m["message"]  # the unit is the problem's field
+
+
 def _check_references(sources: list[Source], segmented: dict[str, Any],
                       persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> None:
     """Every person and place a unit names must exist in the registry."""
@@ -415,7 +443,11 @@ class OutputFolder:
                 raise self._refuse("E500", "is an existing file, not a folder; choose a folder "
                                            "(it is left untouched)")
             marker = target / MARKER
-            entries = next(os.scandir(target), None)
+            try:
+                with os.scandir(target) as listing:
+                    entries = next(listing, None)
+            except OSError as exc:
+                raise self._refuse("E504", f"cannot be read: {exc.strerror}") from None
             if entries is not None and not (marker.is_file() and not marker.is_symlink()):
                 raise self._refuse("E501", f"holds files this tool did not write (no {MARKER}); "
                                            "choose a new or empty folder (nothing was touched; a dataset built before "

@@ -389,7 +389,8 @@ def test_workers_end_with_their_parent(tmp_path, sig):
     while any(map(_alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not [w for w in workers if _alive(w)]
-    assert not (tmp_path / "dist").exists()
+    # Killed before the swap (nearly always), or after it on a slow machine: never half.
+    assert not (tmp_path / "dist").exists() or (tmp_path / "dist" / "datapackage.json").is_file()
 
 
 def test_a_conservation_failure_is_coded(monkeypatch):
