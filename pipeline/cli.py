@@ -86,18 +86,21 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
     OUT must be absent, empty, or a dataset this command wrote (it holds
     .sergetrotsky-build); anything else is refused untouched. See README, "Building".
     """
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The output folder is checked and locked before the (long) build, not after it.
     guard = contextlib.nullcontext() if check else publish.OutputFolder(
         out_dir, sources_dir, notice=lambda w: err_console.print(_problem_line(w), soft_wrap=True))
-    with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                console=err_console, transient=True) as bar:
-        task = bar.add_task("loading sources", total=None)
-        result = publish.assemble(sources_dir, lambda step: bar.update(task, description=step),
-                                  jobs=jobs)
-        if out is not None:
-            bar.update(task, description="writing")
-            out.write(result.files)
+    try:
+        with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                    console=err_console, transient=True) as bar:
+            task = bar.add_task("loading sources", total=None)
+            result = publish.assemble(sources_dir,
+                                      lambda step: bar.update(task, description=step), jobs=jobs)
+            if out is not None:
+                bar.update(task, description="writing")
+                out.write(result.files)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _render_summary(result.summary)
     if check:
         changed = publish.differences(result.files, out_dir)
