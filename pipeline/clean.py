@@ -520,8 +520,9 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
         for m in hits:
             clash = next((e for e in edits if m.start() < e.end and e.start < m.end()), None)
             if clash:
-                raise PipelineError(f"sic {sic!r} overlaps {text[clash.start:clash.end]!r}, the sic "
-                                    "of another emendation; write one for the whole span",
+                overlapped = text[clash.start:clash.end]
+                raise PipelineError(f"sic {sic!r} overlaps {overlapped!r}, the sic of another "
+                                    "emendation; write one for the whole span",
                                     file=where, field=f"{label}.sic", code="E202")
             edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
     return edits

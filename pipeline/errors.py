@@ -19,9 +19,12 @@ BUILD_CODES: dict[str, str] = {
     "E104": "A value in a metadata file is not one of the allowed values.",
     "E105": "A date in a metadata file is not a calendar-valid ISO 8601 date.",
     "E106": "A value in a metadata file breaks a constraint (empty, too small, wrong form).",
-    "E107": "A source's original file is missing, is a symbolic link or lies outside its source folder.",
-    "E108": "A source's original file is not UTF-8 or holds a character XML cannot carry (NUL, control characters).",
-    "E109": "The sources folder is not laid out as expected (missing folder, bad folder name, missing source.toml).",
+    "E107": "A source's original file is missing, is a symbolic link or lies outside its "
+            "source folder.",
+    "E108": "A source's original file is not UTF-8 or holds a character XML cannot carry "
+            "(NUL, control characters).",
+    "E109": "The sources folder is not laid out as expected (missing folder, bad folder name, "
+            "missing source.toml).",
     "E110": "An id is defined twice in the registry or in an outline.",
     "E111": "Metadata names a person, place, letter or unit id that does not exist.",
     "E200": "A cleaning instruction in source.toml does not fit the original text.",
@@ -34,7 +37,8 @@ BUILD_CODES: dict[str, str] = {
     "E450": "The dataset metadata (dataset.toml) cannot make a valid package or CMIF file.",
     "E500": "The output path (--out) is an existing file, not a folder.",
     "E501": "The output folder holds files this tool did not write; it is left untouched.",
-    "E502": "The output folder is, holds, or lies inside the sources folder, or is or holds the repository.",
+    "E502": "The output folder is, holds, or lies inside the sources folder, or is or holds "
+            "the repository.",
     "E503": "Another build is writing the same output folder.",
     "E504": "The output folder cannot be written (permissions, a read-only or missing parent).",
     "E505": "The dataset folder to release is not the output of the current build.",

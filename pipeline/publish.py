@@ -205,10 +205,11 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
-    for tei_files in _stage("tei", "E450", pool, _encode_tei, sources, [cleaned[s.source_id] for s in sources],
-                           [segmented[s.source_id] for s in sources], found_notes,
-                           [letters_by_source.get(s.source_id, []) for s in sources],
-                           repeat(titles), repeat(meta), repeat(persons), repeat(places)):
+    for tei_files in _stage("tei", "E450", pool, _encode_tei, sources,
+                            [cleaned[s.source_id] for s in sources],
+                            [segmented[s.source_id] for s in sources], found_notes,
+                            [letters_by_source.get(s.source_id, []) for s in sources],
+                            repeat(titles), repeat(meta), repeat(persons), repeat(places)):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
     try:
@@ -431,7 +432,7 @@ class OutputFolder:
                                            "choose another --out (the default is dist)")
         if self.sources_dir is not None:
             sources = self.sources_dir.resolve()
-            if target == sources or target.is_relative_to(sources) or sources.is_relative_to(target):
+            if target.is_relative_to(sources) or sources.is_relative_to(target):
                 raise self._refuse("E502", f"is, holds or lies inside the sources folder "
                                            f"{self.sources_dir}; choose another --out")
 
@@ -450,8 +451,9 @@ class OutputFolder:
                 raise self._refuse("E504", f"cannot be read: {exc.strerror}") from None
             if entries is not None and not (marker.is_file() and not marker.is_symlink()):
                 raise self._refuse("E501", f"holds files this tool did not write (no {MARKER}); "
-                                           "choose a new or empty folder (nothing was touched; a dataset built before "
-                                           "this check existed must be removed once by hand)")
+                                           "choose a new or empty folder (nothing was touched; "
+                                           "a dataset built before this check existed must be "
+                                           "removed once by hand)")
 
     # -- lock, repair, leftovers ------------------------------------------------------------
 

@@ -106,7 +106,8 @@ def test_failed_build_leaves_the_old_dataset_intact(tmp_path):
         "book, article, review" in result.output
     assert (out / "marker.txt").read_text() == "old dataset"
     # Only the lock file (kept: removing a lock file is a race) remains beside it.
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dist")] in ([], [".dist.lock"])
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".dist")] in \
+        ([], [".dist.lock"])
 
 
 def test_user_errors_are_one_line_and_exit_non_zero(tmp_path):
