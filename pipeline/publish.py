@@ -164,7 +164,14 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         for problem in failed.problems:
             _at_original_line(problem, sources, cleaned)
         raise
-    letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source, segmented)
+    try:
+        letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source,
+                             segmented)
+    except BuildFailed as failed:
+        originals = {s.source_id: str(s.folder / s.original_file) for s in sources}
+        for problem in failed.problems:  # the glossary's problems name the source by its id
+            problem.file = originals.get(problem.file, problem.file)
+        raise
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}

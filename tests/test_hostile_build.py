@@ -21,7 +21,8 @@ with = 'hard_wrapped = "no"'
 
 Other mutations: ``[[append]]`` (file, text), ``[[write]]`` (file, text), ``[[delete]]``
 (file), ``[[symlink]]`` (file, target), and ``[[out_write]]`` (file, text: a file in the
-scratch folder, before the build). Every case must exit 1 with no traceback, and leave
+scratch folder, before the build). Files under a ``sources/`` folder beside ``case.toml``
+replace (or add to) those of the copy, path for path, before the mutations. Every case must exit 1 with no traceback, and leave
 every file, in the sources copy and the scratch folder, as it was.
 """
 
@@ -59,7 +60,9 @@ def _snapshot(folder: Path) -> dict[str, bytes | str]:
     return found
 
 
-def _damage(case: dict, sources: Path, scratch: Path) -> None:
+def _damage(case: dict, sources: Path, scratch: Path, replacements: Path) -> None:
+    if replacements.is_dir():
+        shutil.copytree(replacements, sources, dirs_exist_ok=True)
     for edit in case.get("edit", []):
         path = sources / edit["file"]
         text = path.read_text(encoding="utf-8")
@@ -94,7 +97,7 @@ def test_hostile_build_case(case_file, tmp_path):
     sources, scratch = tmp_path / "sources", tmp_path / "scratch"
     shutil.copytree(SOURCES, sources, symlinks=True)
     scratch.mkdir()
-    _damage(case, sources, scratch)
+    _damage(case, sources, scratch, case_file.parent / "sources")
     out = case.get("out", "dist").replace("{sources}", str(sources))
     out_path = Path(out) if Path(out).is_absolute() else scratch / out
     before = _snapshot(tmp_path)
