@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .clean import CleanedSource
-from .errors import PipelineError
 from .segment import SegmentedSource, count_words
 from .resources import table_schema
-from .sources import Source, load_dataset, read_toml
+from .sources import Source, load_dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 

@@ -198,13 +198,32 @@ def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[Pipelin
     """Every way ``data`` (read from ``path``) breaks ``schema/sources/<name>.json``,
     each coded and located at its line in the TOML file."""
     text = path.read_text(encoding="utf-8")
-    problems = []
+    problems = [PipelineError(f"holds the character U+{ord(bad):04X}, which XML cannot carry",
+                              file=str(path), line=toml_line(text, at), field=field_name(at),
+                              code="E106")
+                for at, bad in _forbidden_characters(data, [])]
     for error in sorted(_validator(name).iter_errors(data),
                         key=lambda e: [str(p) for p in e.absolute_path]):
         for code, at, message in _explain(error):
             problems.append(PipelineError(message, file=str(path), line=toml_line(text, at),
                                           field=field_name(at), code=code))
     return problems
+
+
+def _forbidden_characters(data: Any, at: list[str | int]
+                          ) -> Iterator[tuple[list[str | int], str]]:
+    """(path, character) of every key or string value holding a character XML cannot carry:
+    metadata ends up in TEI and CMIF files."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if bad := XML_FORBIDDEN.search(key):
+                yield at + [key], bad.group()
+            yield from _forbidden_characters(value, at + [key])
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _forbidden_characters(value, at + [i])
+    elif isinstance(data, str) and (bad := XML_FORBIDDEN.search(data)):
+        yield at, bad.group()
 
 
 def read_checked(path: Path, name: str) -> dict[str, Any]:
