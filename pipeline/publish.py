@@ -15,7 +15,6 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
-import fcntl
 import hashlib
 import json
 import multiprocessing
@@ -32,6 +31,11 @@ from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; builds into one folder are then not serialised
+    fcntl = None  # type: ignore[assignment]
 
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
@@ -475,7 +479,8 @@ class OutputFolder:
         except OSError as exc:
             raise self._refuse("E504", f"cannot be written: {exc.strerror}") from None
         try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if fcntl is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self._lock_fd)
             self._lock_fd = None
