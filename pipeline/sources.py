@@ -427,6 +427,11 @@ def discover(sources_dir: Path) -> list[Source]:
         raise PipelineError("no source folders found", file=str(sources_dir), code="E109")
     sources, problems = [], []
     for folder in folders:
+        if folder.is_symlink():  # its files would be read, and published, from elsewhere
+            problems.append(PipelineError("is a symbolic link; a source folder must be a "
+                                          "folder of the sources", file=str(folder),
+                                          code="E109"))
+            continue
         try:
             sources.append(load_source(folder))
         except BuildFailed as failed:
