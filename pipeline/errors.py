@@ -18,7 +18,8 @@ BUILD_CODES: dict[str, str] = {
     "E103": "A value in a metadata file has the wrong type.",
     "E104": "A value in a metadata file is not one of the allowed values.",
     "E105": "A date in a metadata file is not a calendar-valid ISO 8601 date.",
-    "E106": "A value in a metadata file breaks a constraint (empty, too small, wrong form).",
+    "E106": "A value in a metadata file breaks a constraint (empty, too small, wrong form, "
+            "a character XML cannot carry).",
     "E107": "A source's original file is missing, is a symbolic link or lies outside its "
             "source folder.",
     "E108": "A source's original file is not UTF-8 or holds a character XML cannot carry "
