@@ -335,6 +335,14 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
             raise PipelineError(f"last_line {last!r} not found after first_line", file=where,
                                 field=f"{label}.last_line")
         edits.append(Edit(spans[begin][0], spans[ends[0]][1], "", reason, block.get("why", "")))
+        for j, other in enumerate(edits[:-1]):  # nested blocks are fine; crossing ones are not
+            new = edits[-1]
+            if new.start < other.end and other.start < new.end and not (
+                    other.start <= new.start and new.end <= other.end
+                    or new.start <= other.start and other.end <= new.end):
+                raise PipelineError(f"overlaps clean.remove[{j}] without holding it or lying "
+                                    "inside it", file=where, field=f"{label}.first_line",
+                                    code="E201")
     pages = source.clean.get("pages")
     if pages and pages.get("marker_is_furniture", False):
         for m in re.finditer(pages["marker"], text, re.M):
@@ -562,6 +570,12 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
             raise PipelineError(f"sic {sic!r} occurs {len(hits)} time(s) in the cleaned text, "
                                 f"{expected} declared", file=where, field=f"{label}.sic")
         for m in hits:
+            clash = next((e for e in edits if m.start() < e.end and e.start < m.end()), None)
+            if clash:
+                overlapped = text[clash.start:clash.end]
+                raise PipelineError(f"sic {sic!r} overlaps {overlapped!r}, the sic of another "
+                                    "emendation; write one for the whole span",
+                                    file=where, field=f"{label}.sic", code="E202")
             edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
     return edits
 

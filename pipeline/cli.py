@@ -5,8 +5,10 @@ Exit codes: 0 success, 1 the data is wrong (failed build or validation), 2 usage
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -21,8 +23,8 @@ from rich.tree import Tree
 from . import __version__
 from . import clean as clean_stage
 from . import publish, segment as segment_stage, validate as validate_stage
-from .errors import PipelineError
-from .sources import discover, find
+from .errors import BuildFailed, PipelineError
+from .sources import discover, find, locate
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -31,16 +33,35 @@ SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Pat
                        help="Folder of source folders.")
 
 
+def _problem_line(problem: PipelineError) -> str:
+    """``CODE file:line field F: message``, its severity in colour."""
+    label = "[yellow]warning:[/]" if problem.code.startswith("W") else "[bold red]error:[/]"
+    return f"{label} {escape(locate(problem).render())}"
+
+
 def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a PipelineError into one located line on stderr and exit code 1."""
+    """Turn a PipelineError (or a stage's BuildFailed) into one located, coded line per
+    problem on stderr and exit code 1."""
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
+        except BuildFailed as failed:
+            for problem in failed.problems:
+                err_console.print(_problem_line(problem), soft_wrap=True)
+            err_console.print(f"stopped after the {failed.stage} stage: "
+                              f"{len(failed.problems)} problem(s)", soft_wrap=True)
+            sys.exit(1)
         except PipelineError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
+            err_console.print(_problem_line(exc), soft_wrap=True)
             sys.exit(1)
     return wrapper
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    """SIGTERM ends the build as an exception would: the worker pool is stopped, the
+    temporary folder removed and the lock released on the way out."""
+    raise SystemExit(128 + signum)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,15 +81,26 @@ def main() -> None:
               help="Processes for the per-source stages (the output is the same for any N).")
 @user_errors
 def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
-    """Run every stage and write the dataset to OUT atomically."""
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=err_console,
-                  transient=True) as bar:
-        task = bar.add_task("loading sources", total=None)
-        result = publish.assemble(sources_dir, lambda step: bar.update(task, description=step),
-                                  jobs=jobs)
-        if not check:
-            bar.update(task, description="writing")
-            publish.write_atomically(result.files, out_dir)
+    """Run every stage and write the dataset to OUT atomically.
+
+    OUT must be absent, empty, or a dataset this command wrote (it holds
+    .sergetrotsky-build); anything else is refused untouched. See README, "Building".
+    """
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # The output folder is checked and locked before the (long) build, not after it.
+    guard = contextlib.nullcontext() if check else publish.OutputFolder(
+        out_dir, sources_dir, notice=lambda w: err_console.print(_problem_line(w), soft_wrap=True))
+    try:
+        with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                    console=err_console, transient=True) as bar:
+            task = bar.add_task("loading sources", total=None)
+            result = publish.assemble(sources_dir,
+                                      lambda step: bar.update(task, description=step), jobs=jobs)
+            if out is not None:
+                bar.update(task, description="writing")
+                out.write(result.files)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     _render_summary(result.summary)
     if check:
         changed = publish.differences(result.files, out_dir)
@@ -155,7 +187,8 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     changed = publish.differences(result.files, dataset_dir)
     if changed:
         raise PipelineError(f"{len(changed)} file(s) differ from a fresh build "
-                            f"(first: {changed[0]}); run `make build` first", file=str(dataset_dir))
+                            f"(first: {changed[0]}); run `make build` first", file=str(dataset_dir),
+                            code="E505")
     archive, checksums = publish.release(dataset_dir, out_dir)
     console.print(f"wrote {archive} and {checksums}")
 

@@ -39,7 +39,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import PipelineError
+from .errors import BuildFailed, PipelineError
 from .package import Table, letter_tei_path, table_schema
 from .segment import (NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs,
                       strip_marks as plain)
@@ -326,6 +326,8 @@ class Problem:
     letter_id: str
     line: int
     message: str
+    file: str = ""    # set when the fault is in a metadata file (letters.toml), with field
+    field: str = ""
 
     def __str__(self) -> str:
         return f"{self.letter_id} (cleaned text line {self.line}): {self.message}"
@@ -748,43 +750,50 @@ def notes_of(seg: SegmentedSource, notes_unit_id: str) -> dict[int, str]:
 def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit: Unit,
            decisions: Decisions, places: Places, problems: list[Problem]) -> None:
     where = f"{decisions.path.name} [{letter.letter_id}]"
+    entry = f"letter.{letter.letter_id.removeprefix(decisions.path.parent.name + '-')}"
 
-    def problem(message: str) -> None:
+    def problem(message: str, key: str = "") -> None:
+        # Reported in letters.toml, at the key that made the decision.
+        field = "place_inference" if key == "place" else f"{entry}.{key}" if key else entry
         problems.append(Problem(letter.letter_id, _line_of(seg.text, unit.start),
-                                f"{where}: {message}"))
+                                f"{where}: {message}", str(decisions.path), field))
 
     if decision.date:
         d = decision.date
         if d.note is not None:
             if not letter.date_as_written:
-                problem("corrects a date, but the letter prints none")
+                problem("corrects a date, but the letter prints none", "date_note")
                 return
             note_text = notes_of(seg, d.notes_unit).get(d.note)
             if note_text is None:
-                problem(f"note {d.note} is not in the notes unit {d.notes_unit!r}")
+                problem(f"note {d.note} is not in the notes unit {d.notes_unit!r}", "date_note")
             elif plain(d.quote) not in plain(note_text):
-                problem(f"note {d.note} does not say {d.quote!r}: it reads {plain(note_text)!r}")
+                problem(f"note {d.note} does not say {d.quote!r}: it reads {plain(note_text)!r}",
+                        "date_quote")
             elif d.note not in note_marks(seg.text_of(unit)):
-                problem(f"the letter carries no mark of note {d.note}")
+                problem(f"the letter carries no mark of note {d.note}", "date_note")
             letter.date_source = f"corrected by note {d.note}"
         else:
             if letter.date_as_written:
                 problem("infers a date for a letter that prints one: cite the note that "
-                        "corrects it (date_note)")
+                        "corrects it (date_note)", "date")
                 return
             letter.date_source = "inferred"
         letter.date, letter.date_cert = d.date, d.cert
     if decision.form:
         if decision.form not in forms():
-            problem(f"form {decision.form!r} is not one of {', '.join(forms())}")
+            problem(f"form {decision.form!r} is not one of {', '.join(forms())}",
+                    "form")
         elif plain(decision.form_quote) not in plain(seg.text_of(unit)):
-            problem(f"the letter's text does not say {decision.form_quote!r}")
+            problem(f"the letter's text does not say {decision.form_quote!r}", "form_quote")
         letter.form = decision.form
     if decision.place:
         if letter.place_as_written:
-            problem(f"infers a place, but the letter prints {letter.place_as_written!r}")
+            problem(f"infers a place, but the letter prints {letter.place_as_written!r}",
+                    "place")
         elif decision.place not in places.part_of:
-            problem(f"place {decision.place!r} is not in sources/_registry/places.toml")
+            problem(f"place {decision.place!r} is not in sources/_registry/places.toml",
+                    "place")
         else:
             letter.place_id, letter.place_cert = decision.place, "inferred"
             letter.place_reason = decision.place_reason
@@ -866,10 +875,11 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
         found[source.source_id] = reading.letters
         problems += [(source, p) for p in reading.problems]
     if problems:
-        source, first = problems[0]
-        raise PipelineError(f"{len(problems)} problem(s) reading letters: "
-                            + "; ".join(str(p) for _, p in problems),
-                            file=str(source.outline_path), field=first.letter_id)
+        raise BuildFailed("letters", [
+            PipelineError(p.message.split(": ", 1)[1], file=p.file, field=p.field, code="E410")
+            if p.file else PipelineError(str(p), file=str(source.outline_path), field=p.letter_id,
+                                         code="E410")
+            for source, p in problems])
     return found
 
 

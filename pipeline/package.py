@@ -20,7 +20,7 @@ from .clean import LAYOUT_TRACE, CleanedSource
 from .errors import PipelineError
 from .segment import SegmentedSource, count_words
 from .resources import table_schema
-from .sources import Source, read_toml
+from .sources import Source, load_dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 
@@ -70,14 +70,7 @@ def file_facts(data: bytes) -> dict[str, Any]:
 
 def load_dataset_meta(sources_dir: Path) -> dict[str, Any]:
     """``sources/dataset.toml``: name, version, release date, licences."""
-    path = sources_dir / "dataset.toml"
-    if not path.is_file():
-        raise PipelineError("dataset metadata missing", file=str(path))
-    meta = read_toml(path)
-    for key in ("name", "title", "version", "released", "licenses"):
-        if not meta.get(key):
-            raise PipelineError("required field missing", file=str(path), field=key)
-    return meta
+    return load_dataset(sources_dir)  # type: ignore[return-value]
 
 
 def source_rows(sources: list[Source], cleaned: dict[str, CleanedSource]) -> list[dict[str, Any]]:

@@ -3,15 +3,25 @@
 The dataset is assembled in memory as {relative path: bytes}, written to a temporary
 folder beside the target, and swapped in only when everything succeeded: a failed
 build leaves the previous dataset untouched.
+
+Each stage collects its problems (one per source at most: a source's stage stops at its
+first) and the build stops after the first stage that has any, reporting all of them
+(``BuildFailed``). The output folder is guarded by ``OutputFolder``: see its docstring.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import errno
 import hashlib
 import json
 import multiprocessing
+import os
+import re
 import shutil
+import signal
 import sys
 import tempfile
 import zipfile
@@ -20,16 +30,21 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; builds into one folder are then not serialised
+    fcntl = None  # type: ignore[assignment]
 
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
 from . import backmatter
 from . import letters as letters_stage
 from . import notes as notes_stage
-from .errors import PipelineError
+from .errors import BuildFailed, PipelineError, with_code
 from .resources import schema_bytes
-from .sources import Source, discover
+from .sources import Source, discover, locate
 
 Progress = Callable[[str], None]
 
@@ -50,10 +65,64 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
     here, in source order, so the files are the same bytes whatever ``jobs`` is.
     """
-    sources = discover(sources_dir)
-    meta = package.load_dataset_meta(sources_dir)
+    sources, meta = load_metadata(sources_dir)
     with _pool(jobs, len(sources)) as pool:
         return _assemble(sources_dir, sources, meta, progress, pool)
+
+
+def load_metadata(sources_dir: Path) -> tuple[list[Source], Any]:
+    """The metadata stage: every source folder, the registry and dataset.toml, checked
+    against schema/sources/*.json. All their problems are raised together."""
+    problems: list[PipelineError] = []
+    results: list[Any] = []
+    for load in (discover, package.load_dataset_meta, registry.load_persons,
+                 registry.load_places):
+        try:
+            results.append(load(sources_dir))
+        except BuildFailed as failed:
+            problems += failed.problems
+        except PipelineError as error:
+            problems.append(with_code(error, "E109"))
+    if problems:
+        raise BuildFailed("metadata", problems)
+    return results[0], results[1]
+
+
+class _Guarded:
+    """A stage function that returns a PipelineError instead of raising it, so that a
+    stage can run on every source and report every source's problem."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.function(*args)
+        except PipelineError as error:
+            return error
+
+
+def _stage(stage: str, code: str, pool: Executor | None, function: Callable[..., Any],
+           *args: Any) -> list[Any]:
+    """``function`` over each source; if any source failed, BuildFailed with every error
+    (each given the stage's ``code`` unless it has its own)."""
+    results = _each(pool, _Guarded(function), *args)
+    failed = [r for r in results if isinstance(r, PipelineError)]
+    problems = [locate(with_code(p, code)) for p in BuildFailed(stage, failed).problems]
+    if problems:
+        raise BuildFailed(stage, problems)
+    return results
+
+
+def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any:
+    """A corpus-wide step; its PipelineErrors become the stage's BuildFailed."""
+    try:
+        return function(*args)
+    except BuildFailed as failed:
+        raise BuildFailed(stage, [locate(with_code(p, code)) for p in failed.problems]) \
+            from None
+    except PipelineError as error:
+        raise BuildFailed(stage, [locate(with_code(error, code))]) from None
 
 
 def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
@@ -61,34 +130,52 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("clean")
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
     vocab: Counter[str] = Counter()
-    for counts in _each(pool, _vocabulary, sources):
+    for counts in _stage("clean", "E200", pool, _vocabulary, sources):
         vocab.update(counts)
     cleaned = dict(zip((s.source_id for s in sources),
-                       _each(pool, clean_stage.clean, sources, repeat(vocab))))
-    for source_id, result in cleaned.items():
-        figures = result.conservation()
-        if figures.unaccounted:
-            raise PipelineError(f"text conservation failed: {figures.unaccounted} character(s) "
-                                "neither published nor logged", file=source_id)
+                       _stage("clean", "E200", pool, clean_stage.clean, sources, repeat(vocab))))
+    lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
+                          "character(s) neither published nor logged (a bug of the cleaner)",
+                          file=str(s.folder / s.original_file), code="E203")
+            for s, result in zip(sources, cleaned.values()) if result.conservation().unaccounted]
+    if lost:
+        raise BuildFailed("clean", lost)
     progress("segment")
     segmented = dict(zip((s.source_id for s in sources),
-                         _each(pool, segment_stage.segment, sources,
-                               [cleaned[s.source_id] for s in sources])))
+                         _stage("segment", "E300", pool, segment_stage.segment, sources,
+                                [cleaned[s.source_id] for s in sources])))
     owner: dict[str, str] = {}
+    twice = []
     for s in sources:
         for unit in segmented[s.source_id].units:
             if unit.document_id in owner:
-                raise PipelineError(f"document id {unit.document_id!r} is also used by source "
-                                    f"{owner[unit.document_id]!r}", file=str(s.outline_path))
-            owner[unit.document_id] = s.source_id
+                twice.append(PipelineError(f"document id {unit.document_id!r} is also used by "
+                                           f"source {owner[unit.document_id]!r}",
+                                           file=str(s.outline_path), code="E110"))
+            owner.setdefault(unit.document_id, s.source_id)
+    if twice:
+        raise BuildFailed("segment", twice)
     progress("notes")
-    found_notes = _each(pool, notes_stage.extract_notes, sources,
-                        [segmented[s.source_id] for s in sources])
+    found_notes = _stage("notes", "E400", pool, notes_stage.extract_notes, sources,
+                         [segmented[s.source_id] for s in sources])
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
-    _check_references(sources, segmented, persons, places)
+    _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
-    letters_by_source = letters_stage.read_all(sources, segmented, persons, places)
-    letter_tables = letters_stage.tables(letters_by_source, segmented)
+    try:
+        letters_by_source = _run("letters", "E410", letters_stage.read_all, sources, segmented,
+                                 persons, places)
+    except BuildFailed as failed:
+        for problem in failed.problems:
+            _at_original_line(problem, sources, cleaned)
+        raise
+    try:
+        letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source,
+                             segmented)
+    except BuildFailed as failed:
+        originals = {s.source_id: str(s.folder / s.original_file) for s in sources}
+        for problem in failed.problems:  # the glossary's problems name the source by its id
+            problem.file = originals.get(problem.file, problem.file)
+        raise
     # the glossary as the editors read it (backmatter.organisation_rows states the rule)
     letter_tables = [package.Table(t.name, backmatter.organisation_rows(segmented, sources),
                                    t.title) if t.name == "organisations" else t
@@ -137,14 +224,22 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
-    for tei_files in _each(pool, _encode_tei, sources, [cleaned[s.source_id] for s in sources],
-                           [segmented[s.source_id] for s in sources], found_notes,
-                           [letters_by_source.get(s.source_id, []) for s in sources],
-                           repeat(titles), repeat(meta), repeat(persons), repeat(places)):
+    for tei_files in _stage("tei", "E450", pool, _encode_tei, sources,
+                            [cleaned[s.source_id] for s in sources],
+                            [segmented[s.source_id] for s in sources], found_notes,
+                            [letters_by_source.get(s.source_id, []) for s in sources],
+                            repeat(titles), repeat(meta), repeat(persons), repeat(places)):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
-    files["cmif.xml"] = cmif.cmif_xml(by_name["letters"].rows, persons, places,
-                                      by_name["sources"].rows, meta)
+    try:
+        files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, by_name["letters"].rows,
+                                 persons, places, by_name["sources"].rows, meta)
+    except BuildFailed as failed:
+        for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
+            if problem.file == "dataset.toml":
+                problem.file = str(sources_dir / "dataset.toml")
+                locate(problem)
+        raise
     files["letters.jsonl"] = package.letters_jsonl(by_name["letters"].rows, readings,
                                                    by_name["notes"].rows,
                                                    by_name["documents"].rows)
@@ -155,24 +250,56 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         files["CHANGELOG.md"] = changelog.read_bytes()
     files["datapackage.json"] = (json.dumps(package.descriptor(meta, tables, table_bytes, files),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    files[MARKER] = MARKER_TEXT.encode("utf-8")
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
                for s, n in zip(sources, found_notes)]
     return BuildResult(files, summary)
 
 
-def _pool(jobs: int, tasks: int) -> Any:
-    """A process pool for the per-source stages, or a null context when one process will do.
+@contextlib.contextmanager
+def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
+    """A process pool for the per-source stages, or None when one process will do.
 
     On Linux the workers are forks of this process: they start at once, the pipeline
     already imported (a fork server or spawned workers import it first, which costs about
     what parallel work saves on the five sources). A worker only runs stage functions and
     answers through the pool's pipes: it never touches the locks of the CLI's progress
     thread. Elsewhere the workers are spawned.
+
+    Workers end with their parent: on Linux each asks the kernel for SIGKILL when its
+    parent dies (whatever killed it, SIGKILL included); when the build stops on an
+    exception (a user error, SIGTERM turned into SystemExit by the CLI, Ctrl-C), queued
+    work is cancelled and the workers are terminated rather than waited for.
     """
     if jobs <= 1 or tasks <= 1:
-        return contextlib.nullcontext()
+        yield None
+        return
     method = "fork" if sys.platform == "linux" else "spawn"
-    return ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method))
+    pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        # No public API before Python 3.14 (Executor.terminate_workers).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In a worker: die with the parent (Linux prctl PR_SET_PDEATHSIG), default signals."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
 
 
 def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
@@ -209,6 +336,28 @@ def _summary(source: Source, cleaned: clean_stage.CleanedSource,
             "references": sum(notes["references"].values())}
 
 
+CLEANED_LINE = re.compile(r"^(?P<unit>\S+) \(cleaned text line (?P<line>\d+)\): (?P<message>.*)$",
+                          re.S)
+
+
+def _at_original_line(problem: PipelineError, sources: list[Source],
+                      cleaned: dict[str, clean_stage.CleanedSource]) -> None:
+    """A problem at a line of a cleaned text, moved to that line of the original file
+    (the file a user can open; the cleaned text is the tool's)."""
+    m = CLEANED_LINE.match(problem.message)
+    source = next((s for s in sources if problem.file == str(s.outline_path)
+                   and problem.field.startswith(f"{s.source_id}-")), None)
+    if not m or source is None:
+        return
+    result = cleaned[source.source_id]
+    line_starts = [0] + [x.end() for x in re.finditer("\n", result.text)]
+    offset = line_starts[min(int(m["line"]), len(line_starts)) - 1]
+    at = result._to_original(offset, len(result.passes))
+    problem.file = str(source.folder / source.original_file)
+    problem.line = result.original.count("\n", 0, at) + 1
+    problem.message = m["message"]  # the unit is the problem's field
+
+
 def _check_references(sources: list[Source], segmented: dict[str, Any],
                       persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> None:
     """Every person and place a unit names must exist in the registry."""
@@ -218,35 +367,236 @@ def _check_references(sources: list[Source], segmented: dict[str, Any],
         for unit in segmented[s.source_id].units:
             if unit.author_id and unit.author_id not in person_ids:
                 raise PipelineError(f"unit {unit.document_id}: author {unit.author_id!r} is not "
-                                    "in sources/_registry/persons.toml", file=str(s.folder),
+                                    "in sources/_registry/persons.toml", file=str(s.outline_path),
                                     field="segment.units.author")
             if unit.place_id and unit.place_id not in place_ids:
                 raise PipelineError(f"unit {unit.document_id}: place {unit.place_id!r} is not "
-                                    "in sources/_registry/places.toml", file=str(s.folder),
+                                    "in sources/_registry/places.toml", file=str(s.outline_path),
                                     field="segment.units.place")
 
 
-def write_atomically(files: dict[str, bytes], out_dir: Path) -> None:
-    """Write the dataset to a temporary folder, then swap it in for ``out_dir``."""
-    out_dir = out_dir.resolve()
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+# --- the output folder ------------------------------------------------------------------------
+
+# What the build puts in every dataset it writes, and how it recognises one it may replace:
+# a file of its own (not datapackage.json, which any Frictionless package has). It is one of
+# the dataset's files, so `build --check` and the committed dist/ include it.
+MARKER = ".sergetrotsky-build"
+MARKER_TEXT = ("This folder is the output of `sergetrotsky build`, which replaces it whole.\n"
+               "Keep nothing else here: the next build removes it.\n")
+# Test hook: SIGKILL this process at a named step of the swap (see tests/test_publish.py).
+CRASH_AT = "SERGETROTSKY_CRASH_AT"
+
+
+def _crash_point(step: str) -> None:
+    if os.environ.get(CRASH_AT) == step:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def repository_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding pyproject.toml or .git."""
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+class OutputFolder:
+    """The folder ``build`` writes, guarded (use as a context manager, then ``write``).
+
+    - Only a folder that is absent, empty, or holds ``MARKER`` (a dataset this tool wrote)
+      is written; a file, or a folder with anything else, is refused (E500, E501) and left
+      untouched. It may not be, hold or lie inside the sources folder, nor be or hold the
+      repository (E502).
+    - An exclusive lock (``.<name>.lock`` beside it, flock) makes a second build into the
+      same folder stop with E503 instead of colliding.
+    - The new dataset is written to ``.<name>.new-*`` beside it and swapped in: on Linux by
+      one atomic exchange of the two folders (the target is never missing); elsewhere, or
+      where the filesystem cannot exchange, by two renames through ``.<name>.old``. A build
+      killed between those renames leaves the old dataset as ``.<name>.old``; the next
+      build puts it back first (W500). Leftovers of killed builds are removed.
+    - Folders get the umask's permissions (not mkdtemp's 0700).
+    """
+
+    def __init__(self, out_dir: Path, sources_dir: Path | None = None,
+                 notice: Callable[[PipelineError], None] = lambda warning: None) -> None:
+        self.requested = out_dir
+        self.target = Path(os.path.abspath(out_dir))
+        if self.target.is_symlink():
+            self.target = self.target.resolve()
+        self.sources_dir = sources_dir
+        self.notice = notice
+        self.backup = self.target.parent / f".{self.target.name}.old"
+        self._lock_fd: int | None = None
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def _refuse(self, code: str, message: str) -> PipelineError:
+        return PipelineError(message, file=str(self.requested), code=code)
+
+    def check_place(self) -> None:
+        """E502 unless the folder keeps clear of the sources folder and the repository."""
+        target = self.target.resolve()
+        roots = {repository_root(Path.cwd().resolve())}
+        if self.sources_dir is not None:
+            roots.add(repository_root(self.sources_dir.resolve()))
+        for root in sorted(filter(None, roots)):
+            if root.is_relative_to(target):
+                raise self._refuse("E502", f"is or holds the repository {root}; "
+                                           "choose another --out (the default is dist)")
+        if self.sources_dir is not None:
+            sources = self.sources_dir.resolve()
+            if target.is_relative_to(sources) or sources.is_relative_to(target):
+                raise self._refuse("E502", f"is, holds or lies inside the sources folder "
+                                           f"{self.sources_dir}; choose another --out")
+
+    def check_contents(self) -> None:
+        """E500/E501 unless the folder is absent, empty, or a dataset this tool wrote."""
+        target = self.target
+        if target.exists() or target.is_symlink():
+            if not target.is_dir():
+                raise self._refuse("E500", "is an existing file, not a folder; choose a folder "
+                                           "(it is left untouched)")
+            marker = target / MARKER
+            try:
+                with os.scandir(target) as listing:
+                    entries = next(listing, None)
+            except OSError as exc:
+                raise self._refuse("E504", f"cannot be read: {exc.strerror}") from None
+            if entries is not None and not (marker.is_file() and not marker.is_symlink()):
+                raise self._refuse("E501", f"holds files this tool did not write (no {MARKER}); "
+                                           "choose a new or empty folder (nothing was touched; "
+                                           "a dataset built before this check existed must be "
+                                           "removed once by hand)")
+
+    # -- lock, repair, leftovers ------------------------------------------------------------
+
+    def __enter__(self) -> OutputFolder:
+        self.check_place()
+        if not self.backup.is_dir():  # a half-finished swap is repaired under the lock
+            self.check_contents()
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            lock_path = self.target.parent / f".{self.target.name}.lock"
+            self._lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror}") from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+            raise self._refuse("E503", "another build is writing this folder (it holds "
+                                       f"{lock_path.name}); wait for it to finish") from None
+        try:
+            self.repair()
+            self.check_contents()
+            self.remove_leftovers()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the lock
+            self._lock_fd = None
+
+    def repair(self) -> bool:
+        """Put back the old dataset a build killed mid-swap left aside; True if it did."""
+        if self.backup.is_dir() and not (self.target.exists() or self.target.is_symlink()):
+            self.backup.rename(self.target)
+            self.notice(PipelineError(f"a build was killed while replacing this folder; the "
+                                      f"previous dataset was put back from {self.backup.name}",
+                                      file=str(self.requested), code="W500"))
+            return True
+        return False
+
+    def remove_leftovers(self) -> None:
+        """Remove the temporary folders of killed builds (named by this class, beside the
+        target): ``.<name>.new-*``, ``.<name>.old`` (once the target exists)."""
+        parent, name = self.target.parent, self.target.name
+        for entry in parent.iterdir():
+            ours = entry.name.startswith((f".{name}.new-", f".{name}.old-")) \
+                or entry.name == f".{name}.old"
+            if ours and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, files: dict[str, bytes]) -> None:
+        """Write ``files`` to a new folder and swap it in for the target."""
+        if self._lock_fd is None:
+            raise RuntimeError("OutputFolder.write outside its `with` block")
+        staging: Path | None = None
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.new-",
+                                            dir=self.target.parent))
+            staging.chmod(0o777 & ~_umask())
+            for rel, data in sorted(files.items()):
+                path = staging / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+            _crash_point("staged")
+            self._swap(staging)
+            staging = None
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        finally:
+            if staging is not None:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    def _swap(self, staging: Path) -> None:
+        if not self.target.exists():
+            staging.rename(self.target)
+            return
+        if _exchange(staging, self.target):
+            _crash_point("exchanged")
+            shutil.rmtree(staging)  # now the old dataset
+            return
+        self.target.rename(self.backup)
+        _crash_point("old-moved")
+        staging.rename(self.target)
+        _crash_point("new-moved")
+        shutil.rmtree(self.backup)
+
+
+RENAME_EXCHANGE = 2
+AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2 RENAME_EXCHANGE); False where
+    the system or filesystem cannot, so the caller falls back to two renames."""
+    if sys.platform != "linux" or os.environ.get("SERGETROTSKY_NO_EXCHANGE"):
+        return False
     try:
-        for rel, data in sorted(files.items()):
-            target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            old.rmdir()
-            out_dir.rename(old)
-        staging.rename(out_dir)
-        if old is not None:
-            shutil.rmtree(old)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                          ctypes.c_uint]
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def write_atomically(files: dict[str, bytes], out_dir: Path, sources_dir: Path | None = None,
+                     notice: Callable[[PipelineError], None] = lambda warning: None) -> None:
+    """Write the dataset to a temporary folder, then swap it in for ``out_dir`` (guarded:
+    see ``OutputFolder``)."""
+    with OutputFolder(out_dir, sources_dir, notice) as out:
+        out.write(files)
 
 
 def differences(files: dict[str, bytes], out_dir: Path) -> list[str]:
@@ -268,7 +618,8 @@ def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     """
     descriptor_path = dataset_dir / "datapackage.json"
     if not descriptor_path.is_file():
-        raise PipelineError("not a dataset folder (no datapackage.json)", file=str(dataset_dir))
+        raise PipelineError("not a dataset folder (no datapackage.json)", file=str(dataset_dir),
+                            code="E505")
     descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
     name, version = descriptor["name"], descriptor["version"]
     year, month, day = (int(x) for x in descriptor["created"][:10].split("-"))

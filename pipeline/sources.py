@@ -7,20 +7,25 @@ Nothing about a particular source lives in code.
 
 from __future__ import annotations
 
+import calendar
+import datetime
+import difflib
 import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from .errors import PipelineError
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError
 
-KINDS = ("book", "article", "review")
-ORIGINS = ("web page", "ebook", "PDF extract")
+from .errors import BuildFailed, PipelineError
+from .resources import schema_bytes
+
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
-REQUIRED = ("title", "kind", "origin", "language", "rights")
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,9 @@ class Source:
         return separate if separate.is_file() else self.metadata_path
 
 
-def _fail(source_toml: Path, message: str, field_name: str = "") -> PipelineError:
-    return PipelineError(message, file=str(source_toml), field=field_name)
+def _fail(source_toml: Path, message: str, field_name: str = "",
+          code: str = "E106") -> PipelineError:
+    return PipelineError(message, file=str(source_toml), field=field_name, code=code)
 
 
 def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> PipelineError:
@@ -67,8 +73,8 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> PipelineError:
     message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
     if found:
         return PipelineError(f"invalid TOML: {message} (column {found.group(2)})", file=str(path),
-                             line=int(found.group(1)))
-    return PipelineError(f"invalid TOML: {message}", file=str(path))
+                             line=int(found.group(1)), code="E100")
+    return PipelineError(f"invalid TOML: {message}", file=str(path), code="E100")
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -77,84 +83,401 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise PipelineError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
-                            file=str(path)) from None
+                            file=str(path), code="E100") from None
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(path, exc) from None
 
 
+# --- the metadata schemas (schema/sources/*.json) ------------------------------------------
+
+FORMATS = FormatChecker()
+TYPE_NAMES = {"boolean": "true or false", "string": "a string (in quotes)", "integer": "an integer",
+              "number": "a number", "array": "a list [...]", "object": "a table",
+              "null": "nothing"}
+# JSON Schema keyword -> code: the diagnostics catalogue of docs/validation-codes.md.
+KEYWORD_CODES = {"required": "E101", "dependentRequired": "E101", "additionalProperties": "E102",
+                 "type": "E103", "enum": "E104", "const": "E104", "format": "E105"}
+# Characters an XML 1.0 document cannot hold: C0 controls other than tab, LF and CR.
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@FORMATS.checks("partial-date")
+def _partial_date(value: object) -> bool:
+    """YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date; empty means 'not known'."""
+    if not isinstance(value, str) or value == "":
+        return True
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", value)
+    if not m:
+        return False
+    year, month, day = int(m[1]), int(m[2] or 1), int(m[3] or 1)
+    return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
+
+
+@FORMATS.checks("full-date")
+def _full_date(value: object) -> bool:
+    return not isinstance(value, str) or (len(value) == 10 and _partial_date(value)
+                                          and value != "")
+
+
+@lru_cache(maxsize=None)
+def _validator(name: str) -> Draft202012Validator:
+    schema = json.loads(schema_bytes("sources", f"{name}.json").decode("utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=FORMATS)
+
+
+def _plain(data: Any) -> Any:
+    """TOML dates as their ISO text (what the loaders read them as), recursively."""
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    if isinstance(data, (datetime.date, datetime.time)):
+        return data.isoformat()
+    return data
+
+
+def _type_of(value: Any) -> str:
+    for json_type, name in (("boolean", bool), ("integer", int), ("number", float),
+                            ("string", str), ("array", list), ("object", dict)):
+        if isinstance(value, name):
+            return TYPE_NAMES[json_type].removesuffix(" (in quotes)")
+    return type(value).__name__
+
+
+def _explain(error: ValidationError) -> Iterator[tuple[str, list[str | int], str]]:
+    """(code, path of the key at fault, message) for one schema error."""
+    path: list[str | int] = list(error.absolute_path)
+    code = KEYWORD_CODES.get(str(error.validator), "E106")
+    value = error.instance
+    if error.validator == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        for key in sorted(set(value) - set(known)):
+            near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]}?)" if near else \
+                (f" (known keys: {', '.join(known)})" if known else "")
+            yield code, path + [key], f"unknown key {key!r}{hint}"
+        return
+    if error.validator == "required":
+        for key in error.validator_value:
+            if key not in value:
+                yield code, path, f"required key {key!r} is missing"
+        return
+    if error.validator == "dependentRequired":
+        for key, needs in error.validator_value.items():
+            for need in needs:
+                if key in value and need not in value:
+                    yield code, path + [key], f"{key} needs {need} beside it"
+        return
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) \
+            else [error.validator_value]
+        names = " or ".join(TYPE_NAMES.get(w, w) for w in wanted)
+        yield code, path, f"must be {names}, not {_type_of(value)} ({value!r:.60})"
+        return
+    if error.validator == "enum":
+        yield code, path, (f"{value!r:.60} is not allowed; one of: "
+                           + ", ".join(str(v) for v in error.validator_value))
+        return
+    if error.validator == "format":
+        wanted = "YYYY-MM-DD" if error.validator_value == "full-date" else \
+            "YYYY, YYYY-MM or YYYY-MM-DD"
+        yield code, path, f"{value!r} is not a calendar date ({wanted})"
+        return
+    if error.validator == "minLength" and value == "":
+        yield code, path, "must not be empty"
+        return
+    if error.validator == "pattern":
+        yield code, path, f"{value!r:.60} does not have the expected form " \
+            f"({error.schema.get('description') or error.validator_value})"
+        return
+    yield code, path, error.message
+
+
+def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[PipelineError]:
+    """Every way ``data`` (read from ``path``) breaks ``schema/sources/<name>.json``,
+    each coded and located at its line in the TOML file."""
+    text = path.read_text(encoding="utf-8")
+    problems = [PipelineError(f"holds the character U+{ord(bad):04X}, which XML cannot carry",
+                              file=str(path), line=toml_line(text, at), field=field_name(at),
+                              code="E106")
+                for at, bad in _forbidden_characters(data, [])]
+    for error in sorted(_validator(name).iter_errors(data),
+                        key=lambda e: [str(p) for p in e.absolute_path]):
+        for code, at, message in _explain(error):
+            problems.append(PipelineError(message, file=str(path), line=toml_line(text, at),
+                                          field=field_name(at), code=code))
+    return problems
+
+
+def _forbidden_characters(data: Any, at: list[str | int]
+                          ) -> Iterator[tuple[list[str | int], str]]:
+    """(path, character) of every key or string value holding a character XML cannot carry:
+    metadata ends up in TEI and CMIF files."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if bad := XML_FORBIDDEN.search(key):
+                yield at + [key], bad.group()
+            yield from _forbidden_characters(value, at + [key])
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            yield from _forbidden_characters(value, at + [i])
+    elif isinstance(data, str) and (bad := XML_FORBIDDEN.search(data)):
+        yield at, bad.group()
+
+
+def read_checked(path: Path, name: str) -> dict[str, Any]:
+    """Read a TOML file and check it against its schema; raise every problem at once."""
+    data = _plain(read_toml(path))
+    problems = schema_problems(path, data, name)
+    if problems:
+        raise BuildFailed("metadata", problems)
+    return data
+
+
+# --- finding a key's line in a TOML file ----------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
+_KEY = re.compile(r'^("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_.\- ]+?)\s*=\s*(.*)$')
+
+
+def _dotted(key: str) -> tuple[str, ...]:
+    return tuple(part.strip().strip("\"'")
+                 for part in re.findall(r'"[^"]*"|\'[^\']*\'|[^.]+', key.strip()))
+
+
+def _strings(text: str) -> list[str]:
+    """The string literals of a line, before its comment."""
+    found = []
+    for token in re.findall(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|#.*', text):
+        if token.startswith("#"):
+            break
+        found.append(token)
+    return found
+
+
+def _balance(text: str) -> int:
+    bare = _STRING.sub("", text).split("#", 1)[0]
+    return bare.count("[") + bare.count("{") - bare.count("]") - bare.count("}")
+
+
+def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """The line of each key, table and array element of a TOML text (a small scan, not a
+    parser: tomllib gives no positions). Arrays of inline tables written one per line,
+    and headers of tables and arrays of tables, are followed."""
+    lines: dict[tuple[str | int, ...], int] = {}
+    prefix: tuple[str | int, ...] = ()
+    counters: dict[tuple[str | int, ...], int] = {}
+    array: tuple[str | int, ...] | None = None
+    index, depth = -1, 0
+    for n, raw in enumerate(text.splitlines(), 1):
+        s = raw.strip()
+        if not s or s.startswith("#"):
+            continue
+        if array is not None:
+            if depth == 1 and (s.startswith("{") or s[0] in "\"'-+0123456789tf"):
+                starts = [s] if s.startswith("{") else _strings(s) or [s]
+                for item in starts:
+                    index += 1
+                    lines.setdefault(array + (index,), n)
+                if s.startswith("{"):
+                    for key in re.findall(r'(?:^\{|,)\s*([A-Za-z0-9_-]+|"[^"]*")\s*=', s):
+                        lines.setdefault(array + (index, key.strip('"')), n)
+            depth += _balance(s)
+            if depth <= 0:
+                array = None
+            continue
+        if m := re.match(r"^\[\[\s*(.+?)\s*\]\]", s):
+            key = _dotted(m[1])
+            counters[key] = counters.get(key, -1) + 1
+            prefix = key + (counters[key],)
+            lines.setdefault(key, n)
+            lines.setdefault(prefix, n)
+        elif m := re.match(r"^\[\s*(.+?)\s*\]", s):
+            prefix = _dotted(m[1])
+            lines.setdefault(prefix, n)
+        elif m := _KEY.match(s):
+            key = prefix + _dotted(m[1])
+            lines.setdefault(key, n)
+            if m[2].startswith("[") and _balance(m[2]) > 0:
+                array, index, depth = key, -1, _balance(m[2])
+    return lines
+
+
+def toml_line(text: str, path: list[str | int] | tuple[str | int, ...]) -> int | None:
+    """The line of the key at ``path`` in a TOML text, else of its nearest parent found."""
+    lines = key_lines(text)
+    at = tuple(path)
+    while at:
+        if at in lines:
+            return lines[at]
+        at = at[:-1]
+    return None
+
+
+def field_name(path: list[str | int] | tuple[str | int, ...]) -> str:
+    """``clean.remove[2].first_line`` for the path ``("clean", "remove", 2, "first_line")``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def locate(error: PipelineError) -> PipelineError:
+    """Give an error about a TOML file the line of its field, when it has none yet."""
+    if error.line is None and error.field and error.file.endswith(".toml"):
+        path = Path(error.file)
+        if path.is_file():
+            parts: list[str | int] = [int(p[1:-1]) if p.startswith("[") else p
+                                      for p in re.findall(r"\[\d+\]|[^.\[\]]+", error.field)]
+            try:
+                error.line = toml_line(path.read_text(encoding="utf-8"), parts)
+            except (OSError, UnicodeDecodeError):
+                pass
+    return error
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def _original(folder: Path, meta_path: Path, name: str) -> tuple[bytes, list[PipelineError]]:
+    """The original's bytes, if it is a regular file inside the folder and fit to publish."""
+    candidate = folder / name
+    where = "original"
+    if "/" in name or "\\" in name or name.startswith(".") or "\x00" in name:
+        return b"", [_fail(meta_path, f"{name!r} is not a file name in the source folder (no "
+                           "folder part, no leading dot)", where, "E107")]
+    if candidate.is_symlink():
+        return b"", [_fail(meta_path, f"{name!r} is a symbolic link; the original must be a "
+                           "file of the source folder", where, "E107")]
+    if not candidate.resolve().is_relative_to(folder.resolve()):
+        return b"", [_fail(meta_path, f"{name!r} lies outside the source folder", where, "E107")]
+    if not candidate.is_file():
+        return b"", [_fail(meta_path, f"original file {name!r} not found", where, "E107")]
+    data = candidate.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        return b"", [PipelineError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
+                                   file=str(candidate), line=line, code="E108")]
+    bad = XML_FORBIDDEN.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start()) + 1
+        return b"", [PipelineError(f"holds the character U+{ord(bad.group()):04X}, which XML "
+                                   "cannot carry: remove it from a copy, or ask how to record it",
+                                   file=str(candidate), line=line, code="E108")]
+    return data, []
+
+
 def load_source(folder: Path) -> Source:
-    """Read one source folder; raise a located PipelineError if anything is wrong."""
+    """Read one source folder; raise every problem of its metadata at once (BuildFailed)."""
     source_id = folder.name
     meta_path = folder / "source.toml"
     if not SOURCE_ID.match(source_id):
         raise PipelineError(
             f"folder name {source_id!r} is not a valid source id (lowercase letters, digits, '-')",
-            file=str(folder),
-        )
+            file=str(folder), code="E109")
     if not meta_path.is_file():
-        raise PipelineError("missing source.toml", file=str(folder))
-    meta = read_toml(meta_path)
-
-    original_file = meta.get("original")
-    if not isinstance(original_file, str) or not original_file:
-        raise _fail(meta_path, "must name the original file", "original")
-    original_path = folder / original_file
-    if not original_path.is_file():
-        raise _fail(meta_path, f"original file {original_file!r} not found", "original")
-    data = original_path.read_bytes()
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PipelineError(
-            f"original is not UTF-8 ({exc.reason} at byte {exc.start})", file=str(original_path)
-        ) from None
-
-    bib = meta.get("bibliographic")
-    if not isinstance(bib, dict):
-        raise _fail(meta_path, "missing [bibliographic] table", "bibliographic")
-    for name in REQUIRED:
-        if not bib.get(name):
-            raise _fail(meta_path, "required field is missing or empty", f"bibliographic.{name}")
-    if bib["kind"] not in KINDS:
-        raise _fail(meta_path, f"must be one of {', '.join(KINDS)}", "bibliographic.kind")
-    if bib["origin"] not in ORIGINS:
-        raise _fail(meta_path, f"must be one of {', '.join(ORIGINS)}", "bibliographic.origin")
-    if bib.get("date") and not ISO_DATE.match(str(bib["date"])):
-        raise _fail(meta_path, "must be an ISO 8601 date (YYYY, YYYY-MM or YYYY-MM-DD)",
-                    "bibliographic.date")
-    clean = meta.get("clean", {})
-    if not isinstance(clean, dict):
-        raise _fail(meta_path, "must be a table", "clean")
+        raise PipelineError("missing source.toml", file=str(folder), code="E109")
+    meta = _plain(read_toml(meta_path))
+    problems = schema_problems(meta_path, meta, "source")
     segment = meta.get("segment", {})
     outline_path = folder / "segment.toml"
     if outline_path.is_file():
         # The outline may live in its own file, to keep source.toml short.
+        outline = _plain(read_toml(outline_path))
+        problems += schema_problems(outline_path, outline, "segment")
         if segment:
-            raise _fail(meta_path, "[segment] given both here and in segment.toml", "segment")
-        segment = read_toml(outline_path).get("segment", {})
+            problems.append(_fail(meta_path, "[segment] given both here and in segment.toml",
+                                  "segment", "E109"))
+        segment = outline.get("segment", {})
+    letters_path = folder / "letters.toml"
+    if letters_path.is_file():
+        problems += schema_problems(letters_path, _plain(read_toml(letters_path)), "letters")
+    data = b""
+    original_file = meta.get("original")
+    if isinstance(original_file, str) and original_file:
+        data, bad = _original(folder, meta_path, original_file)
+        problems += bad
+    if problems:
+        raise BuildFailed("metadata", problems)
     known = {"original", "bibliographic", "clean", "segment"}
     return Source(
         source_id=source_id,
         folder=folder,
         original_file=original_file,
         original_bytes=data,
-        bibliographic=bib,
-        clean=clean,
+        bibliographic=meta["bibliographic"],
+        clean=meta.get("clean", {}),
         segment=segment,
         extra={k: v for k, v in meta.items() if k not in known},
     )
 
 
 def discover(sources_dir: Path) -> list[Source]:
-    """Load every source folder under ``sources_dir``, sorted by source id."""
+    """Load every source folder under ``sources_dir``, sorted by source id.
+
+    Every problem of every folder is raised at once (BuildFailed, stage "metadata")."""
     if not sources_dir.is_dir():
-        raise PipelineError("sources folder not found", file=str(sources_dir))
+        raise PipelineError("sources folder not found", file=str(sources_dir), code="E109")
     # Folders starting with '_' hold shared authority files (persons, places), not sources.
     folders = sorted(p for p in sources_dir.iterdir()
                      if p.is_dir() and not p.name.startswith((".", "_")))
     if not folders:
-        raise PipelineError("no source folders found", file=str(sources_dir))
-    return [load_source(p) for p in folders]
+        raise PipelineError("no source folders found", file=str(sources_dir), code="E109")
+    sources, problems = [], []
+    for folder in folders:
+        if folder.is_symlink():  # its files would be read, and published, from elsewhere
+            problems.append(PipelineError("is a symbolic link; a source folder must be a "
+                                          "folder of the sources", file=str(folder),
+                                          code="E109"))
+            continue
+        try:
+            sources.append(load_source(folder))
+        except BuildFailed as failed:
+            problems += failed.problems
+        except PipelineError as error:
+            problems.append(error)
+    if problems:
+        raise BuildFailed("metadata", problems)
+    return sources
+
+
+@dataclass(frozen=True)
+class DatasetMeta:
+    """``sources/dataset.toml``, checked against ``schema/sources/dataset.json``.
+
+    Stages still read it as a mapping (``meta["version"]``); the fields are the keys.
+    """
+
+    name: str
+    title: str
+    version: str
+    released: str
+    licenses: tuple[dict[str, str], ...]
+    homepage: str = ""
+    description: str = ""
+    contributors: tuple[dict[str, Any], ...] = ()
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__dataclass_fields__:
+            raise KeyError(key)
+        value = getattr(self, key)
+        return list(value) if isinstance(value, tuple) else value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self.__dataclass_fields__ else default
+
+
+def load_dataset(sources_dir: Path) -> DatasetMeta:
+    """``sources/dataset.toml``: name, version, release date, licences (all problems at once)."""
+    path = sources_dir / "dataset.toml"
+    if not path.is_file():
+        raise PipelineError("dataset metadata missing", file=str(path), code="E109")
+    meta = read_checked(path, "dataset")
+    return DatasetMeta(meta["name"], meta["title"], meta["version"], meta["released"],
+                       tuple(meta["licenses"]), meta.get("homepage", ""),
+                       meta.get("description", ""), tuple(meta.get("contributors", [])))
 
 
 def find(sources: list[Source], source_id: str) -> Source:
@@ -163,4 +486,4 @@ def find(sources: list[Source], source_id: str) -> Source:
         if source.source_id == source_id:
             return source
     known = ", ".join(s.source_id for s in sources)
-    raise PipelineError(f"unknown source {source_id!r} (known: {known})")
+    raise PipelineError(f"unknown source {source_id!r} (known: {known})", code="E109")

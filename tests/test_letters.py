@@ -452,7 +452,7 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
     with pytest.raises(PipelineError) as error:
         letters.letter_rows([source], {"tiny": seg}, persons, places)
     message = str(error.value)
-    assert "4 problem(s) reading letters" in message
+    assert len(error.value.problems) == 4   # every letter's problem, not only the first
     assert error.value.field == "tiny-letter-1"
     assert ("tiny-letter-1 (cleaned text line 5): cannot read the heading "
             "'Letter 1 Serge writes to Trotsky'") in message

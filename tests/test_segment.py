@@ -73,7 +73,7 @@ def test_skipped_level_and_unknown_type_are_errors(tmp_path):
     with pytest.raises(PipelineError, match="a level was skipped"):
         _segment_folder(_broken(tmp_path / "a", "level = 2, type = \"introduction\"",
                                 "level = 3, type = \"introduction\""))
-    with pytest.raises(PipelineError, match="unknown unit type 'pamphlet'"):
+    with pytest.raises(PipelineError, match="'pamphlet' is not allowed"):
         _segment_folder(_broken(tmp_path / "b", '"introduction"', '"pamphlet"'))
 
 
