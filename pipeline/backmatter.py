@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .letters import MONTHS
+from .dates import MONTHS
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]

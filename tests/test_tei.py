@@ -175,7 +175,11 @@ def test_enclosures_stay_inside_their_letter_after_the_signature(papers):
 def test_numbered_paragraphs_are_lists_and_bibliography_italics_titles(papers):
     items = papers.xpath("//t:div[@xml:id='papers-letter-4']//t:list/t:item", namespaces=NS)
     assert [i.get("n") for i in items][:3] == ["1", "2", "3"]
-    assert items[0].text.startswith("Our comrade Solntsev")
+    # the printed number stays text, as the item's label
+    assert [i.findtext("t:label", namespaces=NS) for i in items][:3] == ["1.", "2.", "3."]
+    assert items[0].xpath("string()").startswith("1. Our comrade Solntsev")
+    unlabelled = papers.xpath("//t:item[@n][not(t:label)]", namespaces=NS)
+    assert unlabelled == []
     titles = {t.text for t in papers.xpath("//t:div[@type='bibliography']//t:title",
                                            namespaces=NS)}
     assert "The Prophet Outcast – Trotsky 1929–40" in titles
