@@ -682,6 +682,8 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
             type="date")
     if letter.place_reason:
         _el(corresp, "note", f"Place inferred: {letter.place_reason}", type="place")
+    if letter.anatomy.no_closer:
+        _el(corresp, "note", f"No closer: {letter.anatomy.no_closer}", type="closer")
     languages = _el(profile, "langUsage")
     _el(languages, "language", "English (the edition's translation)", ident="en")
     if letter.language and letter.language != "en":

@@ -471,3 +471,56 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
             "or form in sources/_registry/persons.toml") in message
     assert "tiny-letter-3 (cleaned text line 21): cannot read 'in Klingon'" in message
     assert "tiny-letter-4 (cleaned text line 35): cannot read the date '5/4/36'" in message
+
+
+# --- the letter anatomy (pipeline/anatomy.py) ----------------------------------------------
+
+def _roles(papers, letter):
+    _, seg = papers
+    return [(role, " ".join(seg.text[o:seg.text.find("\n\n", o)].split()))
+            for o, role in letter.anatomy.parts]
+
+
+def test_anatomy_of_letter_21_reads_the_closer_before_the_postscript(papers, by_id):
+    letter = by_id["papers-letter-21"]
+    roles = _roles(papers, letter)
+    assert [r for r in roles if r[0] != "p"][-6:] == [
+        ("closing", "Friendliest greetings."), ("closing", "Yours,"), ("signed", "LT"),
+        ("postscript", roles[-3][1]), ("ps-closing", "Yours,"), ("ps-signed", "LT")]
+    assert roles[-3][1].startswith("PS. An American comrade")
+    [postscript] = letter.anatomy.postscripts()
+    assert [role for _, role in postscript] == ["postscript", "ps-closing", "ps-signed"]
+
+
+def test_anatomy_splits_two_postscripts_of_letter_30(by_id):
+    assert len(by_id["papers-letter-30"].anatomy.postscripts()) == 2
+
+
+def test_anatomy_every_letter_has_a_closer_unless_letters_toml_says_why(reading):
+    without = {l.letter_id: l.anatomy.no_closer for l in reading.letters
+               if not l.anatomy.has_closer}
+    assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
+    assert all(without.values())
+
+
+def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, places,
+                                                               tmp_path):
+    source, seg = papers
+    (tmp_path / "letters.toml").write_text(
+        (source.folder / "letters.toml").read_text(encoding="utf-8")
+        .replace('attestation = "Attested in handwriting:"',
+                 'attestation = "Attested by a notary:"'), encoding="utf-8")
+    reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
+                                   places)
+    [problem] = reading.problems
+    assert problem.letter_id == "papers-letter-32"
+    assert "attestation: no line of the letter's foot reads 'Attested by a notary:'" \
+        in problem.message
+
+
+def test_postscript_marks():
+    from sergetrotsky.anatomy import POSTSCRIPT
+    for text in ("PS. We", "PS – Soon", "PSs. Do", "PPS. Wouldn't", "P.S. x", "PS Have"):
+        assert POSTSCRIPT.match(text), text
+    for text in ("Psst", "PSYCHE", "Post Office"):
+        assert not POSTSCRIPT.match(text), text
