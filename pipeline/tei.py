@@ -425,12 +425,28 @@ def _is_heading(ctx: SourceContext, unit: Unit, start: int, end: int) -> bool:
     return True
 
 
+def _is_editors_bracket(text: str) -> bool:
+    line = strip_marks(text).strip()
+    return line.startswith("[") and line.rstrip(":.").endswith("]")
+
+
+def _is_short_heading(text: str) -> bool:
+    line = strip_marks(text).strip()
+    return 0 < len(line.split()) <= 6 and not line.endswith((".", ":", ",", ";"))
+
+
 def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
     """The unit's own paragraphs (up to its first sub-unit)."""
     text = ctx.segmented.text
     spans = [(unit.start + s, unit.start + e)
              for s, e in paragraphs(text[unit.start:unit.own_end])]
     spans = [sp for sp in spans if sp[0] not in ctx.document_closing_lines]
+    # An editor's bracket that opens a unit, above its printed heading ("[Enclosure of
+    # manuscript by …]:" then "Questions"), describes it: an argument, not its head.
+    if len(spans) > 1 and _is_editors_bracket(text[spans[0][0]:spans[0][1]]) \
+            and _is_short_heading(text[spans[1][0]:spans[1][1]]):
+        _paragraph(_el(div, "argument"), ctx, *spans[0])
+        spans = spans[1:]
     # A unit with a heading opens at it (segment stage); letters mark their heading lines.
     if spans and ctx.roles.get(spans[0][0], "head") == "head" \
             and _is_heading(ctx, unit, *spans[0]):

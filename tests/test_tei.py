@@ -416,3 +416,11 @@ def test_every_letter_has_a_closer_or_a_note_saying_why_not(built, trees):
                 "string(//t:correspDesc/t:note[@type='closer'])", namespaces=NS)
     assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
     assert all(why.startswith("No closer: ") for why in without.values())
+
+
+def test_letter_18_enclosure_printed_heading_is_the_head_the_editors_bracket_is_not(papers):
+    [enclosure] = papers.xpath("//t:div[@type='enclosure'][ancestor::t:div[@xml:id="
+                               "'papers-letter-18']]", namespaces=NS)
+    assert _texts(enclosure, "t:head") == ["Questions"]
+    [argument] = _texts(enclosure, "t:argument/t:p")
+    assert argument.startswith("[Enclosure of manuscript by ‘a sympathetic Belgian comrade’")
