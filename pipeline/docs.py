@@ -95,6 +95,13 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
     source's metadata), and every table's fields (from the schemas)."""
     limitations = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
                           for item in s.extra.get("limitations", [])) or "- None recorded.\n"
+    notes = next((t.rows for t in tables if t.name == "notes"), [])
+    cut = sum(1 for row in notes if row.get("truncated"))
+    if cut:
+        limitations += (f"- Notes cut short: {cut} of the {len(notes)} notes end mid-sentence "
+                        "in the texts as published (`truncated` in `data/notes.csv`; "
+                        "`<gap reason=\"truncated\"/>` at the note's end in TEI). They are "
+                        "kept as printed, never completed.\n")
     table_lines = "".join(f"| `{t.path}` | {table_schema(t.name).get('description', t.title)} |\n"
                           for t in tables)
     licence = "; ".join(f"{lic['name']}" for lic in meta["licenses"])

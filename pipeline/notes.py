@@ -101,6 +101,24 @@ class Note:
         """The unit whose text carries the note's mark; empty when no mark was found."""
         return self.call.document_id if self.call else ""
 
+    @property
+    def truncated(self) -> bool:
+        """Does the note end mid-sentence (cut short by the ebook)? See ``is_truncated``."""
+        return is_truncated(self.text)
+
+
+# A note whose text, italics markup left aside, ends without one of these ends
+# mid-sentence: the ebook cut it short. (The rule is stated in schema/tables/notes.json.)
+SENTENCE_END = re.compile(r"[.!?…”’\"')\]]$")
+TRUNCATED_RULE = ("the note's text, without its italics markup (*) and final blanks, does not "
+                  "end with a full stop, '!', '?', '…', a closing quotation mark or a closing "
+                  "bracket")
+
+
+def is_truncated(text: str) -> bool:
+    """True when a note's text ends mid-sentence (``TRUNCATED_RULE``)."""
+    return not SENTENCE_END.search(text.rstrip().rstrip("*").rstrip())
+
 
 @dataclass(frozen=True)
 class NoteAnomaly:
@@ -693,6 +711,7 @@ def note_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, An
         "ref_document_id": n.ref_document_id,
         "mark_offset": n.call.offset if n.call else None,
         "printed_in_id": n.printed_in_id, "text_offset": n.text_offset,
+        "truncated": n.truncated,
     } for r in _results(results) for n in r.notes]
 
 

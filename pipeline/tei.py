@@ -318,6 +318,8 @@ def _block(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> 
         node = _el(parent, "note", xml_id=note.note_id,
                    n=str(note.n) if note.n is not None else "*", type=note.kind)
         inline(node, ctx, note.text_offset, note.text_offset + len(note.text))
+        if note.truncated:
+            _el(node, "gap", reason="truncated")    # the ebook cuts the note short here
         position = note.text_offset + len(note.text)
     _trimmed_paragraph(parent, ctx, position, end)
 

@@ -318,3 +318,27 @@ def test_tables_validate_with_documents_and_sources(papers, built, tmp_path):
     (tmp_path / "datapackage.json").write_text(json.dumps(descriptor))
     report = validate(str(tmp_path / "datapackage.json"))
     assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])
+
+
+# --- notes the ebook cuts short ------------------------------------------------------------
+
+def test_truncated_notes_are_marked_by_their_rule(built):
+    rows = {r["note_id"]: r for r in
+            csv.DictReader(io.StringIO(built.files["data/notes.csv"].decode("utf-8")))}
+    # cut mid-sentence by the ebook ("… to the extent of joining")
+    assert rows["papers-ch01-n31"]["text"].endswith("to the extent of joining")
+    assert rows["papers-ch01-n31"]["truncated"] == "true"
+    assert rows["papers-ch02-n150"]["truncated"] == "false"     # "... error for 1936."
+    assert rows["papers-ch02-star1"]["truncated"] == "true"     # "A monthly": no full stop
+    assert all((r["truncated"] == "true") == notes.is_truncated(r["text"])
+               for r in rows.values())
+    assert notes.is_truncated("Ibid., p. 12") and not notes.is_truncated("*Ibid.*")
+    assert not notes.is_truncated("'La tragique' (Paris, 1922)")
+    cut = sum(r["truncated"] == "true" for r in rows.values())
+    readme = built.files["README.md"].decode("utf-8")
+    assert f"Notes cut short: {cut} of the {len(rows)} notes end mid-sentence" in readme
+    tei = built.files["tei/papers.xml"].decode("utf-8")
+    assert tei.count('<gap reason="truncated"/>') == \
+        sum(r["truncated"] == "true" for r in rows.values() if r["source_id"] == "papers")
+    assert re.search(r'xml:id="papers-ch01-n31"[^>]*>[^<]*to the extent of joining'
+                     r'<gap reason="truncated"/></note>', tei)
