@@ -333,6 +333,7 @@ class Letter:
     place_position: str = ""
     headnote: str = ""            # the editor's note printed before the letter, if any
     anatomy: Anatomy = Anatomy(())   # the letter's printed parts (anatomy.read_anatomy)
+    addressee_ids: tuple[str, ...] = ()   # the heading's addressee, then others saluted
 
     @property
     def tei_path(self) -> str:
@@ -415,6 +416,21 @@ class _Context:
 
     def problem(self, offset: int, message: str) -> None:
         self.problems.append(Problem(self.letter_id, _line_of(self.text, offset), message))
+
+
+SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$")
+
+
+def addressees(addressee_id: str, salutation: str, names: Names) -> tuple[str, ...]:
+    """The heading's addressee, then every other person a salutation names when it names
+    several ("Dear Leon Davidovich and Natalia Ivanovna,"): all its names must resolve."""
+    found = [addressee_id] if addressee_id else []
+    m = SALUTED.match(salutation)
+    parts = re.split(r"\s+(?:and|&)\s+|,\s*", m["names"]) if m else []
+    ids = [names.resolve(part.strip())[0] for part in parts]
+    if len(parts) >= 2 and all(ids):
+        found += [i for i in ids if i and i not in found]   # type: ignore[misc]
+    return tuple(found)
 
 
 def is_person(text: str, person_id: str, names: Names) -> bool:
@@ -589,6 +605,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
     return Letter(
         letter_id=unit.document_id, number=header.number, sender_id=ids["sender"],
         addressee_id=ids["addressee"], salutation=salutation,
+        addressee_ids=addressees(ids["addressee"], salutation, names),
         date=date.date if date else "", date_as_written=date.date_as_written if date else "",
         date_cert="high" if date and date.date else "",
         date_source="printed" if date and date.date else "",

@@ -693,7 +693,8 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
         _el(sent, "date", letter.date_as_written or letter.date, when=letter.date,
             cert=letter.date_cert)
     received = _el(corresp, "correspAction", type="received")
-    _el(received, "persName", addressee, ref=f"person:{letter.addressee_id}")
+    for person_id in letter.addressee_ids or (letter.addressee_id,):
+        _el(received, "persName", persons.get(person_id, ""), ref=f"person:{person_id}")
     if letter.date_source and letter.date_source != "printed":
         _el(corresp, "note", f"Date {letter.date_source}"
             + (f"; printed {letter.date_as_written!r}." if letter.date_as_written else "."),

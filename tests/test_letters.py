@@ -524,3 +524,10 @@ def test_postscript_marks():
         assert POSTSCRIPT.match(text), text
     for text in ("Psst", "PSYCHE", "Post Office"):
         assert not POSTSCRIPT.match(text), text
+
+
+def test_two_people_saluted_are_two_addressees(by_id, reading):
+    assert by_id["papers-letter-37"].salutation == "Dear Leon Davidovich and Natalia Ivanovna,"
+    assert by_id["papers-letter-37"].addressee_ids == ("trotsky", "sedova")
+    assert all(l.addressee_ids == (l.addressee_id,) for l in reading.letters
+               if l.letter_id != "papers-letter-37")

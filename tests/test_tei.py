@@ -424,3 +424,9 @@ def test_letter_18_enclosure_printed_heading_is_the_head_the_editors_bracket_is_
     assert _texts(enclosure, "t:head") == ["Questions"]
     [argument] = _texts(enclosure, "t:argument/t:p")
     assert argument.startswith("[Enclosure of manuscript by ‘a sympathetic Belgian comrade’")
+
+
+def test_letter_37_has_both_addressees_its_salutation_names(trees):
+    refs = _letter(trees, "papers-letter-37").xpath(
+        "//t:correspAction[@type='received']/t:persName/@ref", namespaces=NS)
+    assert refs == ["person:trotsky", "person:sedova"]
