@@ -433,6 +433,20 @@ def addressees(addressee_id: str, salutation: str, names: Names) -> tuple[str, .
     return tuple(found)
 
 
+def place_lines(parts: list[str]) -> str:
+    """A printed place or address as ``place_as_written``: its printed lines joined by
+    ' / ', each without the punctuation that ends the printed line (a comma, or a full
+    stop that does not end an abbreviation such as "St." or "Pl.")."""
+    lines = [line.strip() for part in parts for line in part.split(" / ") if line.strip()]
+    trimmed = []
+    for line in lines:
+        line = line.rstrip(" ,")
+        if line.endswith(".") and len(line.split()[-1]) > 4:
+            line = line[:-1].rstrip(" ,")
+        trimmed.append(line)
+    return " / ".join(line for line in trimmed if line)
+
+
 def is_person(text: str, person_id: str, names: Names) -> bool:
     """Does a line name this person (a signature "yours, LT", "Letter follows – Leon", an
     address "Kibalchich. …")?"""
@@ -586,12 +600,12 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         parts = [_lines(p.text) for p in address]
         if dateline and dateline.place_as_written:
             parts.append(dateline.place_as_written)
-        place_as_written, place_position = " / ".join(parts).rstrip(" ,"), "head"
+        place_as_written, place_position = place_lines(parts), "head"
     elif foot_address or (foot_date and foot_date.place_as_written):
         parts = [_lines(p.text) for p in foot_address]
         if foot_date and foot_date.place_as_written:
             parts.append(foot_date.place_as_written)
-        place_as_written, place_position = " / ".join(parts).rstrip(" ,"), "foot"
+        place_as_written, place_position = place_lines(parts), "foot"
     place_id = ""
     if place_as_written:
         resolved, why = places.resolve(place_as_written)
@@ -775,6 +789,20 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
                             + "; ".join(str(p) for _, p in problems),
                             file=str(source.outline_path), field=first.letter_id)
     return found
+
+
+def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict[str, Any]]
+                             ) -> list[dict[str, Any]]:
+    """The documents rows with each letter's date and place as the letters table has them
+    (one definition for both tables: the letter's date and place as the book establishes
+    them, printed, corrected by its notes or inferred; see letters.date_source and
+    place_cert). Rows are changed in place and returned."""
+    by_id = {row["letter_id"]: row for row in letters}
+    for row in documents:
+        letter = by_id.get(row["document_id"])
+        if letter is not None:
+            row["date"], row["place_id"] = letter["date"], letter["place_id"]
+    return documents
 
 
 def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],
