@@ -12,7 +12,9 @@ A heading that is only a number ("Letter 35") is followed by an editor's headnot
 then the correspondents' line ("Trotsky to Serge (in French)"). The letter's opener
 (address lines, a dateline, the salutation) gives its date and place; failing that, its
 foot (a postcard dated after the signature, an address under it); failing that, a date
-in the heading. Names resolve to the persons registry through ``name`` and ``forms``,
+in the heading. The parts of the letter (opener, body, closer, postscripts) are read
+once, by ``anatomy.read_anatomy``; the same reading serves the TEI stage
+(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons registry through ``name`` and ``forms``,
 places to the places registry through their names (accents and case ignored) and the
 source's ``[place_forms]``.
 
@@ -20,7 +22,9 @@ What a header cannot give is an editorial decision recorded per source in
 ``letters.toml``, each with the words of the book that support it, checked against the
 text at every build: a printed date the book's notes correct (the note is cited, and
 its text must contain the quote), a form the headnote states, a place inferred from
-other letters (with the reason). Anything the parser cannot read is collected as a
+other letters (with the reason), and what the anatomy cannot decide (an attestation
+under the signature, the editor's "[copy unsigned]", why a letter has no closer).
+Anything the parser cannot read is collected as a
 problem naming the letter and its line in the cleaned text; any problem fails the
 build rather than being guessed.
 
@@ -39,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from . import anatomy
-from .anatomy import (POSTSCRIPT, SALUTATION, SHORT_LINE_WORDS, Anatomy, AnatomyDecision,
-                      Dateline, Paragraph, note_marks, parse_dateline)
-from .dates import DATE, DATE_PATTERN as _DATE, ISO_DATE, MONTHS, iso_date as _iso
+from .anatomy import (SALUTATION, SHORT_LINE_WORDS, Anatomy, AnatomyDecision, Dateline,
+                      Paragraph, note_marks, parse_dateline)
+from .dates import DATE, DATE_PATTERN as _DATE, ISO_DATE, iso_date as _iso
 from .errors import PipelineError
 from .package import Table, letter_tei_path, table_schema
 from .segment import SegmentedSource, Unit, paragraphs, strip_marks as plain

@@ -19,7 +19,7 @@ from .errors import PipelineError
 KINDS = ("book", "article", "review")
 ORIGINS = ("web page", "ebook", "PDF extract")
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
-ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+from .dates import ISO_DATE  # noqa: E402  (one definition, pipeline/dates.py)
 REQUIRED = ("title", "kind", "origin", "language", "rights")
 
 
