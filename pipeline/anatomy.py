@@ -56,7 +56,6 @@ OPENER_ROLES = ("address", "dateline", "salute")
 CLOSER_ROLES = ("closing", "signed", "unsigned", "foot-dateline", "foot-address",
                 "attestation")
 POSTSCRIPT_ROLES = ("postscript", "ps-closing", "ps-signed")
-ROLES = ("head", *OPENER_ROLES, "p", *CLOSER_ROLES, *POSTSCRIPT_ROLES)
 
 
 @dataclass(frozen=True)
@@ -331,9 +330,3 @@ def document_dateline(text: str) -> Dateline | None:
     number = MONTHS.get(month.casefold())
     return Dateline(m["date"], f"{year}-{number:02d}" if number else "",
                     (m["pre"] or "").strip(" ,"), "foot")
-
-
-def unit_paragraphs(seg: SegmentedSource, unit: Unit) -> list[Paragraph]:
-    """The unit's own paragraphs (up to its first sub-unit)."""
-    own = seg.text[unit.start:unit.own_end]
-    return [Paragraph(unit.start + s, unit.start + e, own[s:e]) for s, e in paragraphs(own)]
