@@ -423,17 +423,33 @@ class _Context:
 
 
 SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$")
+# Words a salutation puts before a name, or uses instead of one ("Dear comrade,").
+SALUTE_WORDS = re.compile(r"^(?:(?:comrades?|friends?)\s+)+", re.I)
+
+
+def saluted(salutation: str, names: Names) -> list[str | None]:
+    """The persons a salutation names, one per name it prints ("Dear Leon Davidovich and
+    Natalia Ivanovna," = trotsky, sedova); None for a name that does not resolve; [] for
+    a salutation that names nobody ("Dear comrade,")."""
+    m = SALUTED.match(salutation)
+    parts = [part.strip() for part in re.split(r"\s+(?:and|&)\s+|,\s*", m["names"])
+             if part.strip()] if m else []
+    found: list[str | None] = []
+    for part in parts:
+        pid = names.resolve(part)[0] or names.resolve(SALUTE_WORDS.sub("", part))[0]
+        if pid is None and not SALUTE_WORDS.sub("", part + " "):
+            continue                        # "comrade", "friends": no name
+        found.append(pid)
+    return found
 
 
 def addressees(addressee_id: str, salutation: str, names: Names) -> tuple[str, ...]:
     """The heading's addressee, then every other person a salutation names when it names
     several ("Dear Leon Davidovich and Natalia Ivanovna,"): all its names must resolve."""
     found = [addressee_id] if addressee_id else []
-    m = SALUTED.match(salutation)
-    parts = re.split(r"\s+(?:and|&)\s+|,\s*", m["names"]) if m else []
-    ids = [names.resolve(part.strip())[0] for part in parts]
-    if len(parts) >= 2 and all(ids):
-        found += [i for i in ids if i and i not in found]   # type: ignore[misc]
+    ids = saluted(salutation, names)
+    if len(ids) >= 2 and all(ids):
+        found += [i for i in ids if i and i not in found]
     return tuple(found)
 
 

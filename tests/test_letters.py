@@ -565,3 +565,13 @@ def test_every_form_the_texts_use_is_in_the_registry(persons):
     assert "Mark Hoskisson" in forms["mark-hoskisson"]     # "Mark Hoskisson argues that..."
     assert "N" in forms["sedova"]          # Letter 32: "from N and myself"
     assert "Leon" in forms["trotsky"]      # Letter 3: "Letter follows – Leon"
+
+
+def test_every_name_a_salutation_prints_is_a_form_of_an_addressee(reading, persons):
+    names = letters.Names.of(persons)
+    for letter in reading.letters:
+        found = letters.saluted(letter.salutation, names)
+        assert None not in found, (letter.letter_id, letter.salutation)
+        assert set(found) <= set(letter.addressee_ids), letter.letter_id
+    assert letters.saluted("Dear comrade,", names) == []
+    assert letters.saluted("Dear friend V. Serge,", names) == ["serge"]
