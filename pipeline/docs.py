@@ -95,10 +95,12 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
     source's metadata), and every table's fields (from the schemas)."""
     limitations = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
                           for item in s.extra.get("limitations", [])) or "- None recorded.\n"
-    notes = next((t.rows for t in tables if t.name == "notes"), [])
+    notes = [row for t in tables if t.name == "notes" for row in t.rows
+             if row.get("kind") == "editorial"]
     cut = sum(1 for row in notes if row.get("truncated"))
     if cut:
-        limitations += (f"- Notes cut short: {cut} of the {len(notes)} notes end mid-sentence "
+        limitations += (f"- Notes cut short: {cut} of the {len(notes)} editor's notes end "
+                        "mid-sentence "
                         "in the texts as published (`truncated` in `data/notes.csv`; "
                         "`<gap reason=\"truncated\"/>` at the note's end in TEI). They are "
                         "kept as printed, never completed.\n")

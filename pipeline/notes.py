@@ -103,21 +103,36 @@ class Note:
 
     @property
     def truncated(self) -> bool:
-        """Does the note end mid-sentence (cut short by the ebook)? See ``is_truncated``."""
-        return is_truncated(self.text)
+        """Does the editor's note end mid-sentence (cut short by the ebook's notes list)?
+        See ``is_truncated``; an author's note printed in the text is never cut."""
+        return self.kind == "editorial" and is_truncated(self.text)
 
 
 # A note whose text, italics markup left aside, ends without one of these ends
 # mid-sentence: the ebook cut it short. (The rule is stated in schema/tables/notes.json.)
-SENTENCE_END = re.compile(r"[.!?…”’\"')\]]$")
-TRUNCATED_RULE = ("the note's text, without its italics markup (*) and final blanks, does not "
-                  "end with a full stop, '!', '?', '…', a closing quotation mark or a closing "
-                  "bracket")
+SENTENCE_END = re.compile(r"[.!?…)\]]$")
+CLOSING_QUOTES = {"”": "“", "’": "‘", "'": "'", '"': '"'}
+TRUNCATED_RULE = ("an editor's note whose text, without its italics markup (*) and final "
+                  "blanks, does not end with a full stop, '!', '?', '…', a closing bracket, "
+                  "or a quotation mark that closes a quotation opened in the note")
+
+
+def _closes_a_quotation(text: str) -> bool:
+    """Does the text end with a quotation mark that closes one opened in it ("… 'Mer
+    blanche'") rather than an apostrophe ("in Blum'")?"""
+    last = text[-1:]
+    opening = CLOSING_QUOTES.get(last)
+    if opening is None:
+        return False
+    if opening == last:                     # straight quotes: an even count
+        return text.count(last) >= 2 and text.count(last) % 2 == 0
+    return text.count(opening) >= text.count(last)
 
 
 def is_truncated(text: str) -> bool:
     """True when a note's text ends mid-sentence (``TRUNCATED_RULE``)."""
-    return not SENTENCE_END.search(text.rstrip().rstrip("*").rstrip())
+    bare = text.rstrip().rstrip("*").rstrip()
+    return not (SENTENCE_END.search(bare) or _closes_a_quotation(bare))
 
 
 @dataclass(frozen=True)
