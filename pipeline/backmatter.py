@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .errors import PipelineError
-from .letters import MONTHS
+from .dates import MONTHS
 from .letters import organisation_rows as printed_organisation_rows
 from .segment import SegmentedSource, Unit, paragraphs
 

@@ -213,3 +213,21 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
             click.echo(problem.render())
         click.echo(validate_stage.summary(paths, problems))
     sys.exit(1 if validate_stage.has_errors(problems) else 0)
+
+
+# --- conversion defects (issue 14) ---------------------------------------------------------
+
+@main.command("defects")
+@SOURCES
+@user_errors
+def defects_command(sources_dir: Path) -> None:
+    """List candidate conversion defects not yet emended nor reviewed (exit 1 if any)."""
+    from . import defects
+
+    sources = discover(sources_dir)
+    found = defects.candidates(sources, clean_stage.clean_all(sources))
+    for candidate in found:
+        click.echo(str(candidate))
+    click.echo(f"{len(found)} candidate(s): repair each by an emendation in the source's "
+               "source.toml, or list it in [defects] kept" if found else "no candidates")
+    sys.exit(1 if found else 0)

@@ -252,8 +252,10 @@ def _corresp_desc(letter: Row, source: str, persons: Mapping[str, Row],
     desc = _tei(None, "correspDesc", key=_text(letter.get("number")), source=f"#{source}")
     _sent(desc, letter, persons, places)
     received = _tei(desc, "correspAction", type="received")
-    _pers_name(received, _text(letter.get("addressee_id")), persons,
-               _text(letter["letter_id"]))
+    # A salutation that names two people ("Dear Leon Davidovich and Natalia Ivanovna,")
+    # means two addressees: one persName each (letters.addressee_ids).
+    for person_id in _items(letter.get("addressee_ids")) or [_text(letter.get("addressee_id"))]:
+        _pers_name(received, person_id, persons, _text(letter["letter_id"]))
     return desc
 
 

@@ -12,7 +12,9 @@ A heading that is only a number ("Letter 35") is followed by an editor's headnot
 then the correspondents' line ("Trotsky to Serge (in French)"). The letter's opener
 (address lines, a dateline, the salutation) gives its date and place; failing that, its
 foot (a postcard dated after the signature, an address under it); failing that, a date
-in the heading. Names resolve to the persons registry through ``name`` and ``forms``,
+in the heading. The parts of the letter (opener, body, closer, postscripts) are read
+once, by ``anatomy.read_anatomy``; the same reading serves the TEI stage
+(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons registry through ``name`` and ``forms``,
 places to the places registry through their names (accents and case ignored) and the
 source's ``[place_forms]``.
 
@@ -20,7 +22,9 @@ What a header cannot give is an editorial decision recorded per source in
 ``letters.toml``, each with the words of the book that support it, checked against the
 text at every build: a printed date the book's notes correct (the note is cited, and
 its text must contain the quote), a form the headnote states, a place inferred from
-other letters (with the reason). Anything the parser cannot read is collected as a
+other letters (with the reason), and what the anatomy cannot decide (an attestation
+under the signature, the editor's "[copy unsigned]", why a letter has no closer).
+Anything the parser cannot read is collected as a
 problem naming the letter and its line in the cleaned text; any problem fails the
 build rather than being guessed.
 
@@ -31,7 +35,6 @@ de Unificacion Marxista (Workers Party of Marxist Unity). Formed in 1935 ...") i
 
 from __future__ import annotations
 
-import datetime
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -39,10 +42,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from . import anatomy
+from .anatomy import (SALUTATION, SHORT_LINE_WORDS, Anatomy, AnatomyDecision, Dateline,
+                      Paragraph, note_marks, parse_dateline)
+from .dates import DATE, DATE_PATTERN as _DATE, ISO_DATE, iso_date as _iso
 from .errors import BuildFailed, PipelineError
 from .package import Table, letter_tei_path, table_schema
-from .segment import (NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs,
-                      strip_marks as plain)
+from .segment import SegmentedSource, Unit, paragraphs, strip_marks as plain
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
@@ -50,25 +56,11 @@ DECISIONS_FILE = "letters.toml"
 # opener and foot) and the editor's headnote (Letter 35's "Prefatory note.").
 NOT_THE_LETTER = {"enclosure", "introduction"}
 INCIPIT_WORDS = 10
-CLOSING_MAX_WORDS = 15
 OPENER_MAX_PARAGRAPHS = 8
-SHORT_LINE_WORDS = 10
 # ISO 639-1 codes of the language names a header may give ("in French").
 LANGUAGES = {"english": "en", "french": "fr", "russian": "ru", "german": "de", "spanish": "es",
              "castilian": "es", "catalan": "ca", "italian": "it", "dutch": "nl",
              "norwegian": "no", "yiddish": "yi", "polish": "pl"}
-MONTHS = {name: i for i, names in enumerate(
-    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sept", "sep"),
-     ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
-
-_MONTH = r"[A-Z][a-z]{2,8}\.?"
-_DATE = (r"(?:(?P<m1>" + _MONTH + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>\d{4})"
-         r"|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>" + _MONTH + r"),?\s+(?P<y2>\d{4})"
-         r"|(?P<d3>\d{1,2})/(?P<m3>\d{1,2})/(?P<y3>\d{4}|\d{2}))")
-DATE = re.compile(_DATE)
-DATELINE = re.compile(r"^(?P<pre>[^\d]{0,60}?)[\s,]*(?P<date>" + _DATE + r")"
-                      r"(?P<post>[\s,–—-]+[^\d]{1,60})?$")
 CORRESPONDENTS = re.compile(
     r"^(?:(?:Letter\s+(?P<number>\d+)|(?P<unnumbered>Prefatory letter))\s*:\s*)?"
     r"(?P<sender>[^():]+?)\s+to\s+(?P<addressee>[^():]+?)\s*\((?P<qualifiers>[^()]+)\)$")
@@ -76,15 +68,9 @@ NUMBER_ONLY = re.compile(r"^Letter\s+(?P<number>\d+)\.?$")
 DOCUMENT = re.compile(
     r"^(?P<sender>[^,.‘’'\"]+?)[,.]\s+[‘'\"]?(?P<extract>Extract from\s+)?[Ll]etter\s+to\s+"
     r"(?P<addressee>.+?)[’'\"]?(?:,\s+(?P<date>" + _DATE.replace("?P<", "?P<h") + r"))?\.?$")
-# A farewell above the signature ("I shake your hand firmly", "Fraternal greetings").
-CLOSING = re.compile(r"\b(?:greetings|regards|yours|hand|embrace|fraternal(?:ly)?|salut\w*|"
-                     r"wishes|love|kisses|friendship|cordially)\b", re.I)
-POSTSCRIPT = re.compile(r"^(?:P\.?\s?S\.?|N\.?\s?B\.?)\b")
-SALUTATION = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\b.{0,80},$")
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
 NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
 GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
-ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
 @cache
@@ -108,16 +94,6 @@ def _lines(text: str) -> str:
     return " / ".join(ln for ln in lines if ln)
 
 
-def note_marks(text: str) -> set[int]:
-    """The note numbers marked in a text (superscript digits or ``^{n}``)."""
-    marks = set()
-    for m in NOTE_MARK.finditer(text):
-        digits = re.sub(r"\D", "", m.group().translate(SUPERSCRIPTS))
-        if digits:
-            marks.add(int(digits))
-    return marks
-
-
 def _fold(text: str) -> str:
     """For matching names: accents, case, punctuation and digits ignored."""
     text = unicodedata.normalize("NFKD", text)
@@ -132,25 +108,6 @@ def _key(name: str) -> str:
 
 def _words(text: str) -> int:
     return len(text.split())
-
-
-def _iso(match: re.Match[str]) -> str | None:
-    """ISO 8601 date of a DATE match, or None if it is not a real date."""
-    g = {k: v for k, v in match.groupdict().items() if v}
-    if "d3" in g:
-        day, month, year = int(g["d3"]), int(g["m3"]), g["y3"]
-        if len(year) == 2:   # a letter of the 1920s-40s dated "25/4/36"
-            year = "19" + year
-        if day <= 12 and month <= 12 and day != month:
-            return None      # 5/4/36: day-month order cannot be read, do not guess
-    else:
-        day = int(g.get("d1") or g["d2"])
-        month = MONTHS.get((g.get("m1") or g["m2"]).rstrip(".").casefold(), 0)
-        year = g.get("y1") or g["y2"]
-    try:
-        return datetime.date(int(year), month, day).isoformat()
-    except ValueError:      # "February 30": not a date
-        return None
 
 
 # --- registries ---------------------------------------------------------------------------
@@ -238,6 +195,8 @@ class LetterDecision:
     place: str = ""
     place_reason: str = ""
     out_of_sequence: str = ""
+    anatomy: AnatomyDecision = AnatomyDecision()
+    no_closer_quote: str = ""
 
 
 @dataclass
@@ -250,7 +209,8 @@ class Decisions:
 
 
 LETTER_KEYS = {"date", "date_cert", "date_note", "date_notes", "date_quote", "date_reason",
-               "form", "form_quote", "date_out_of_sequence"}
+               "form", "form_quote", "date_out_of_sequence", "attestation", "unsigned",
+               "no_closer", "no_closer_quote"}
 
 
 def load_decisions(source: Source) -> Decisions:
@@ -294,12 +254,18 @@ def load_decisions(source: Source) -> Decisions:
             date = DateDecision(str(entry["date"]), entry["date_cert"], entry.get("date_note"),
                                 notes_unit, entry.get("date_quote", ""),
                                 entry.get("date_reason", ""))
+        if bool(entry.get("no_closer")) != bool(entry.get("no_closer_quote")):
+            raise PipelineError("no_closer (why) needs no_closer_quote (the book's words), and "
+                                "the other way round", file=str(path), field=where)
         if "form" in entry and not entry.get("form_quote"):
             raise PipelineError("a form needs form_quote (the words of the book that state it)",
                                 file=str(path), field=where)
         decisions.letters[letter_id] = LetterDecision(
             date=date, form=entry.get("form", ""), form_quote=entry.get("form_quote", ""),
-            out_of_sequence=entry.get("date_out_of_sequence", ""))
+            out_of_sequence=entry.get("date_out_of_sequence", ""),
+            anatomy=AnatomyDecision(entry.get("attestation", ""), entry.get("unsigned", ""),
+                                    entry.get("no_closer", "")),
+            no_closer_quote=entry.get("no_closer_quote", ""))
     for i, group in enumerate(data.get("place_inference", [])):
         where = f"place_inference[{i}]"
         if set(group) - {"letters", "place", "reason"} or not group.get("letters") \
@@ -313,7 +279,7 @@ def load_decisions(source: Source) -> Decisions:
                                     field=where)
             decisions.letters[letter_id] = LetterDecision(
                 old.date, old.form, old.form_quote, group["place"], group["reason"],
-                old.out_of_sequence)
+                old.out_of_sequence, old.anatomy, old.no_closer_quote)
     return decisions
 
 
@@ -334,17 +300,6 @@ class Problem:
 
 
 @dataclass(frozen=True)
-class Paragraph:
-    start: int
-    end: int
-    text: str   # as printed
-
-    @property
-    def plain(self) -> str:
-        return plain(self.text)
-
-
-@dataclass(frozen=True)
 class Header:
     """What a letter's heading (and correspondents' line) prints."""
 
@@ -355,17 +310,6 @@ class Header:
     extract: bool = False
     date_as_written: str = ""
     date: str = ""
-
-
-@dataclass(frozen=True)
-class Dateline:
-    """A printed date, with the place printed on the same line or above it."""
-
-    date_as_written: str
-    date: str
-    place_as_written: str
-    position: str   # "head", "foot" or "heading"
-    notes: tuple[int, ...] = ()   # note marks printed on the dateline ("May 27, 1934¹⁵⁰")
 
 
 @dataclass
@@ -394,7 +338,8 @@ class Letter:
     date_notes: tuple[int, ...] = ()  # note marks printed on the dateline
     place_position: str = ""
     headnote: str = ""            # the editor's note printed before the letter, if any
-    layout: tuple[tuple[int, str], ...] = ()   # (paragraph offset, role): see layout()
+    anatomy: Anatomy = Anatomy(())   # the letter's printed parts (anatomy.read_anatomy)
+    addressee_ids: tuple[str, ...] = ()   # the heading's addressee, then others saluted
 
     @property
     def tei_path(self) -> str:
@@ -467,23 +412,6 @@ def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
     return language, form, publication, unread
 
 
-def parse_dateline(text: str) -> Dateline | None:
-    """A paragraph that is a dateline ("Hurum, Sept 6, 1936", "25/4/36",
-    "June 6, 1936 – Brussels"), or None."""
-    line = plain(text)
-    m = DATELINE.match(line)
-    if not m or len(line) > 90:
-        return None
-    pre = (m["pre"] or "").strip(" ,")
-    post = (m["post"] or "").strip().lstrip(",–—-").strip()
-    if _words(pre) > 5 or _words(post) > 5 or (pre and post):
-        return None
-    # A date that cannot be read (31/13/36, or 5/4/36: day or month first?) is still a
-    # dateline, with no ISO date: the caller reports it.
-    iso = _iso(DATE.fullmatch(m["date"]))  # type: ignore[arg-type]
-    return Dateline(m["date"], iso or "", pre or post, "head", tuple(sorted(note_marks(text))))
-
-
 @dataclass
 class _Context:
     letter_id: str
@@ -496,11 +424,58 @@ class _Context:
         self.problems.append(Problem(self.letter_id, _line_of(self.text, offset), message))
 
 
-def _is_person(text: str, person_id: str, names: Names) -> bool:
-    """Does a line name this person (a signature "yours, LT", an address "Kibalchich. …")?"""
+SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$")
+# Words a salutation puts before a name, or uses instead of one ("Dear comrade,").
+SALUTE_WORDS = re.compile(r"^(?:(?:comrades?|friends?)\s+)+", re.I)
+
+
+def saluted(salutation: str, names: Names) -> list[str | None]:
+    """The persons a salutation names, one per name it prints ("Dear Leon Davidovich and
+    Natalia Ivanovna," = trotsky, sedova); None for a name that does not resolve; [] for
+    a salutation that names nobody ("Dear comrade,")."""
+    m = SALUTED.match(salutation)
+    parts = [part.strip() for part in re.split(r"\s+(?:and|&)\s+|,\s*", m["names"])
+             if part.strip()] if m else []
+    found: list[str | None] = []
+    for part in parts:
+        pid = names.resolve(part)[0] or names.resolve(SALUTE_WORDS.sub("", part))[0]
+        if pid is None and not SALUTE_WORDS.sub("", part + " "):
+            continue                        # "comrade", "friends": no name
+        found.append(pid)
+    return found
+
+
+def addressees(addressee_id: str, salutation: str, names: Names) -> tuple[str, ...]:
+    """The heading's addressee, then every other person a salutation names when it names
+    several ("Dear Leon Davidovich and Natalia Ivanovna,"): all its names must resolve."""
+    found = [addressee_id] if addressee_id else []
+    ids = saluted(salutation, names)
+    if len(ids) >= 2 and all(ids):
+        found += [i for i in ids if i and i not in found]
+    return tuple(found)
+
+
+def place_lines(parts: list[str]) -> str:
+    """A printed place or address as ``place_as_written``: its printed lines joined by
+    ' / ', each without the punctuation that ends the printed line (a comma, or a full
+    stop that does not end an abbreviation such as "St." or "Pl.")."""
+    lines = [line.strip() for part in parts for line in part.split(" / ") if line.strip()]
+    trimmed = []
+    for line in lines:
+        line = line.rstrip(" ,")
+        if line.endswith(".") and len(line.split()[-1]) > 4:
+            line = line[:-1].rstrip(" ,")
+        trimmed.append(line)
+    return " / ".join(line for line in trimmed if line)
+
+
+def is_person(text: str, person_id: str, names: Names) -> bool:
+    """Does a line name this person (a signature "yours, LT", "Letter follows – Leon", an
+    address "Kibalchich. …")?"""
     line = plain(text).removeprefix("(sign.)").strip()
     candidates = {line, line.rstrip(".,"), line.split(",")[-1].strip(),
-                  re.split(r"[.,]", line)[0].strip()}
+                  re.split(r"[.,]", line)[0].strip(),
+                  re.split(r"\s[–—-]\s", line)[-1].strip()}
     return any(names.resolve(c)[0] == person_id for c in candidates if c)
 
 
@@ -535,7 +510,7 @@ def _read_opener(paras: list[Paragraph], start: int, addressee_id: str, ctx: _Co
             dateline, address, pending = d, address + pending, []
             i += 1
             continue
-        if i == start and _is_person(p.text, addressee_id, ctx.names):
+        if i == start and is_person(p.text, addressee_id, ctx.names):
             i += 1              # the address it was sent to (a telegram), not where from
             continue
         if _words(p.plain) <= SHORT_LINE_WORDS and not dateline:
@@ -556,78 +531,29 @@ def _read_opener(paras: list[Paragraph], start: int, addressee_id: str, ctx: _Co
     return i, dateline, address, salutation
 
 
-def _signature(paras: list[Paragraph], body: int, sender_id: str, names: Names) -> int | None:
-    """Index of the sender's signature among the last paragraphs, if the letter is signed."""
-    return next((j for j in range(len(paras) - 1, max(body, len(paras) - 7) - 1, -1)
-                 if _is_person(paras[j].text, sender_id, names)), None)
-
-
-def _read_foot(paras: list[Paragraph], body: int, sender_id: str, ctx: _Context
+def _read_foot(paras: list[Paragraph], parts: Anatomy, ctx: _Context
                ) -> tuple[Dateline | None, list[Paragraph]]:
-    """A dateline or an address printed after the signature (or as the last line)."""
-    signature = _signature(paras, body, sender_id, ctx.names)
-    if signature is not None:
-        foot = paras[signature + 1:]
-    else:                       # unsigned: only a last line that is a date ("25/4/36")
-        foot = [p for p in paras[-1:] if len(paras) - 1 > body and parse_dateline(p.text)]
+    """The dateline and the address lines the anatomy found under the signature (or as an
+    unsigned letter's last line). The address gives the place only when the head has none,
+    and then it must name a known place (else a problem, never dropped)."""
+    roles = parts.roles
     dateline = None
     address = []
-    for p in foot:
-        d = parse_dateline(p.text)
-        if d:
+    for p in paras:
+        if roles.get(p.start) == "foot-dateline":
+            d = parse_dateline(p.text)
+            assert d is not None
             if not d.date:
                 ctx.problem(p.start, f"cannot read the date {d.date_as_written!r}")
             dateline = Dateline(d.date_as_written, d.date, d.place_as_written, "foot", d.notes)
-        elif _words(p.plain) <= SHORT_LINE_WORDS:
+        elif roles.get(p.start) == "foot-address":
             address.append(p)
-        else:
-            address = []        # a postscript: what came before it is not an address
-    # Short lines under the signature are an address; used only when the head has no
-    # place, and then they must name a known place (else a problem, never dropped).
     return dateline, address
 
 
-def layout(paras: list[Paragraph], at: int, body: int, signature: int | None
-           ) -> tuple[tuple[int, str], ...]:
-    """The part of the letter each paragraph is, as (offset, role), for the TEI encoding.
-
-    Roles: ``head`` (heading lines), ``address``, ``dateline`` and ``salute`` (the
-    opener), ``p`` (the body), ``closing`` (a short farewell just above the signature),
-    ``signed``, ``foot-dateline`` and ``foot-address`` (under the signature; the caller
-    makes an address that did not give the place a ``foot-line``) and
-    ``postscript`` (anything longer under the signature, and all that follows it).
-    """
-    roles: list[tuple[int, str]] = [(p.start, "head") for p in paras[:at]]
-    for p in paras[at:body]:
-        if SALUTATION.match(p.plain):
-            roles.append((p.start, "salute"))
-        else:
-            roles.append((p.start, "dateline" if parse_dateline(p.text) else "address"))
-    end = signature if signature is not None else len(paras)
-    if signature is None and len(paras) - 1 > body and parse_dateline(paras[-1].text):
-        end = len(paras) - 1
-    closing = end - 1 if (signature is not None and end - 1 > body
-                          and CLOSING.search(paras[end - 1].plain)
-                          and _words(paras[end - 1].plain) <= CLOSING_MAX_WORDS) else None
-    for j in range(body, end):
-        roles.append((paras[j].start, "closing" if j == closing else "p"))
-    if signature is not None:
-        roles.append((paras[signature].start, "signed"))
-    in_postscript = False
-    for p in paras[end + (signature is not None):]:
-        if not in_postscript and parse_dateline(p.text):
-            roles.append((p.start, "foot-dateline"))
-        elif not in_postscript and _words(p.plain) <= SHORT_LINE_WORDS \
-                and not POSTSCRIPT.match(p.plain):
-            roles.append((p.start, "foot-address"))
-        else:
-            in_postscript = True
-            roles.append((p.start, "postscript"))
-    return tuple(roles)
-
-
 def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
-                form_values: tuple[str, ...], problems: list[Problem]) -> Letter | None:
+                form_values: tuple[str, ...], problems: list[Problem],
+                anatomy_decision: AnatomyDecision | None = None) -> Letter | None:
     """Read one letter unit; what cannot be read is appended to ``problems``."""
     ctx = _Context(unit.document_id, seg.text, names, places, problems)
     paras, headnote = _letter_paragraphs(seg, unit)
@@ -681,8 +607,10 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
     if body >= len(paras):
         ctx.problem(paras[-1].start, "no text after the opener")
         return None
-    foot_date, foot_address = _read_foot(paras, body, ids["sender"], ctx)
-    roles = layout(paras, at, body, _signature(paras, body, ids["sender"], names))
+    shape = anatomy.read_anatomy(paras, at, body,
+                                 lambda text: is_person(text, ids["sender"], names),
+                                 anatomy_decision or AnatomyDecision())
+    foot_date, foot_address = _read_foot(paras, shape, ctx)
     heading_date = Dateline(header.date_as_written, header.date, "", "heading") \
         if header.date else None
     date = dateline or foot_date or heading_date
@@ -694,26 +622,26 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         parts = [_lines(p.text) for p in address]
         if dateline and dateline.place_as_written:
             parts.append(dateline.place_as_written)
-        place_as_written, place_position = " / ".join(parts).rstrip(" ,"), "head"
+        place_as_written, place_position = place_lines(parts), "head"
     elif foot_address or (foot_date and foot_date.place_as_written):
         parts = [_lines(p.text) for p in foot_address]
         if foot_date and foot_date.place_as_written:
             parts.append(foot_date.place_as_written)
-        place_as_written, place_position = " / ".join(parts).rstrip(" ,"), "foot"
+        place_as_written, place_position = place_lines(parts), "foot"
     place_id = ""
     if place_as_written:
         resolved, why = places.resolve(place_as_written)
         if resolved is None:
             ctx.problem(paras[0].start, why)
         place_id = resolved or ""
-    if place_position != "foot":
-        # Lines under the signature that did not give the place are not an address
-        # ("Attested in handwriting: / In fidem: / Michael Punterwald").
-        roles = tuple((o, "foot-line" if r == "foot-address" else r) for o, r in roles)
+    if not shape.has_closer and not shape.no_closer:
+        ctx.problem(paras[-1].start, "the letter has no closing formula and no signature: "
+                    f"record why in {DECISIONS_FILE} (no_closer, with the book's words)")
     words = paras[body].plain.split()
     return Letter(
         letter_id=unit.document_id, number=header.number, sender_id=ids["sender"],
         addressee_id=ids["addressee"], salutation=salutation,
+        addressee_ids=addressees(ids["addressee"], salutation, names),
         date=date.date if date else "", date_as_written=date.date_as_written if date else "",
         date_cert="high" if date and date.date else "",
         date_source="printed" if date and date.date else "",
@@ -723,7 +651,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
         publication=published or publication, incipit=" ".join(words[:INCIPIT_WORDS]),
         date_position=date.position if date else "", date_notes=date.notes if date else (),
         place_position=place_position,
-        headnote=headnote, layout=roles,
+        headnote=headnote, anatomy=shape,
     )
 
 
@@ -780,6 +708,15 @@ def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit:
                 return
             letter.date_source = "inferred"
         letter.date, letter.date_cert = d.date, d.cert
+    parts = decision.anatomy
+    for key, quote, role in (("attestation", parts.attestation, "attestation"),
+                             ("unsigned", parts.unsigned, "unsigned")):
+        if quote and role not in letter.anatomy.roles.values():
+            problem(f"{key}: no line of the letter's foot reads {quote!r}")
+    if parts.no_closer and letter.anatomy.has_closer:
+        problem("no_closer: but the letter has a closer")
+    if parts.no_closer and plain(decision.no_closer_quote) not in plain(seg.text_of(unit)):
+        problem(f"no_closer_quote: the letter does not say {decision.no_closer_quote!r}")
     if decision.form:
         if decision.form not in forms():
             problem(f"form {decision.form!r} is not one of {', '.join(forms())}",
@@ -844,10 +781,11 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     for unit in seg.units:
         if unit.type != "letter":
             continue
-        letter = read_letter(seg, unit, names, place_index, form_values, problems)
+        decision = decisions.letters.get(unit.document_id)
+        letter = read_letter(seg, unit, names, place_index, form_values, problems,
+                             decision.anatomy if decision else None)
         if letter is None:
             continue
-        decision = decisions.letters.get(unit.document_id)
         if decision:
             _apply(letter, decision, seg, unit, decisions, place_index, problems)
         read.append((unit, letter))
@@ -881,6 +819,20 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
                                          code="E410")
             for source, p in problems])
     return found
+
+
+def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict[str, Any]]
+                             ) -> list[dict[str, Any]]:
+    """The documents rows with each letter's date and place as the letters table has them
+    (one definition for both tables: the letter's date and place as the book establishes
+    them, printed, corrected by its notes or inferred; see letters.date_source and
+    place_cert). Rows are changed in place and returned."""
+    by_id = {row["letter_id"]: row for row in letters}
+    for row in documents:
+        letter = by_id.get(row["document_id"])
+        if letter is not None:
+            row["date"], row["place_id"] = letter["date"], letter["place_id"]
+    return documents
 
 
 def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],

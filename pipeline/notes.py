@@ -101,6 +101,39 @@ class Note:
         """The unit whose text carries the note's mark; empty when no mark was found."""
         return self.call.document_id if self.call else ""
 
+    @property
+    def truncated(self) -> bool:
+        """Does the editor's note end mid-sentence (cut short by the ebook's notes list)?
+        See ``is_truncated``; an author's note printed in the text is never cut."""
+        return self.kind == "editorial" and is_truncated(self.text)
+
+
+# A note whose text, italics markup left aside, ends without one of these ends
+# mid-sentence: the ebook cut it short. (The rule is stated in schema/tables/notes.json.)
+SENTENCE_END = re.compile(r"[.!?…)\]]$")
+CLOSING_QUOTES = {"”": "“", "’": "‘", "'": "'", '"': '"'}
+TRUNCATED_RULE = ("an editor's note whose text, without its italics markup (*) and final "
+                  "blanks, does not end with a full stop, '!', '?', '…', a closing bracket, "
+                  "or a quotation mark that closes a quotation opened in the note")
+
+
+def _closes_a_quotation(text: str) -> bool:
+    """Does the text end with a quotation mark that closes one opened in it ("… 'Mer
+    blanche'") rather than an apostrophe ("in Blum'")?"""
+    last = text[-1:]
+    opening = CLOSING_QUOTES.get(last)
+    if opening is None:
+        return False
+    if opening == last:                     # straight quotes: an even count
+        return text.count(last) >= 2 and text.count(last) % 2 == 0
+    return text.count(opening) >= text.count(last)
+
+
+def is_truncated(text: str) -> bool:
+    """True when a note's text ends mid-sentence (``TRUNCATED_RULE``)."""
+    bare = text.rstrip().rstrip("*").rstrip()
+    return not (SENTENCE_END.search(bare) or _closes_a_quotation(bare))
+
 
 @dataclass(frozen=True)
 class NoteAnomaly:
@@ -693,6 +726,7 @@ def note_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, An
         "ref_document_id": n.ref_document_id,
         "mark_offset": n.call.offset if n.call else None,
         "printed_in_id": n.printed_in_id, "text_offset": n.text_offset,
+        "truncated": n.truncated,
     } for r in _results(results) for n in r.notes]
 
 

@@ -186,7 +186,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("package")
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
-        package.Table("documents", package.document_rows(segmented, letter_dates),
+        package.Table("documents", letters_stage.documents_follow_letters(
+            package.document_rows(segmented, letter_dates), letter_tables[0].rows),
                       "Units of text"),
         *letter_tables,
         package.Table("persons", persons, "Persons"),

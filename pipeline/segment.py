@@ -40,7 +40,7 @@ WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
 ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
               "language", "note"}
-ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+from .dates import ISO_DATE  # noqa: E402  (one definition, pipeline/dates.py)
 
 
 def unit_types() -> list[str]:

@@ -29,8 +29,10 @@ from typing import Any, Iterable
 
 from lxml import etree
 
+from . import anatomy
+from .anatomy import CLOSER_ROLES, OPENER_ROLES
 from .clean import CleanedSource
-from .letters import Letter
+from .letters import Letter, Names, is_person
 from .notes import NotesResult
 from .package import letter_tei_path, tei_path
 from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
@@ -43,9 +45,8 @@ PROJECT = "Serge–Trotsky Papers project"
 LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "de": "German",
                   "es": "Spanish", "ca": "Catalan", "it": "Italian", "nl": "Dutch",
                   "no": "Norwegian", "yi": "Yiddish", "pl": "Polish"}
-# Roles of a letter's paragraphs (letters.layout) and the part of the letter they go in.
-OPENER_ROLES = {"address", "dateline", "salute"}
-CLOSER_ROLES = {"closing", "signed", "foot-dateline", "foot-address", "foot-line"}
+# A heading is a line: a paragraph longer than this is prose, never a head.
+HEAD_MAX_WORDS = 40
 ITALIC = re.compile(r"\*([^*\n]+)\*")
 NUMBERED = re.compile(r"^(\d{1,2})\.\s+\S")
 NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
@@ -106,11 +107,19 @@ class SourceContext:
     roles: dict[int, str] = field(default_factory=dict)          # paragraph offset -> role
     wraps: list[_Event] = field(default_factory=list)            # date and place in datelines
     layout_traces: frozenset[int] = frozenset()  # paragraphs after a wider gap (clean stage)
+    postscript_starts: set[int] = field(default_factory=set)     # paragraphs opening a PS
+    # Signed or dated documents: {document_id: ((start, end, role), …)} (anatomy stage)
+    document_closers: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict)
+    document_closing_lines: set[int] = field(default_factory=set)
+    last_role: str = ""     # the role of the line last put in a closer
 
     def __post_init__(self) -> None:
         self.note_by_call = {n.call.offset: n.note_id for n in self.notes.notes if n.call}
         self.note_by_text = {n.text_offset: n for n in self.notes.notes}
-        self.roles = {offset: role for letter in self.letters for offset, role in letter.layout}
+        self.roles = {offset: role for letter in self.letters
+                      for offset, role in letter.anatomy.parts}
+        self.postscript_starts = {offset for letter in self.letters
+                                  for offset in letter.anatomy.postscript_starts}
         self.wraps = [w for letter in self.letters for w in _dateline_wraps(self, letter)]
         self.layout_traces = frozenset(self.cleaned.layout_traces())
         # "Letter 13", "see Chapter 4 below": links to the unit they cite.
@@ -123,7 +132,7 @@ def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
     """The printed date and place of a letter's dateline, as ``date``/``placeName`` spans."""
     text = ctx.segmented.text
     wraps = []
-    for offset, role in letter.layout:
+    for offset, role in letter.anatomy.parts:
         if role not in ("dateline", "foot-dateline"):
             continue
         end = text.find("\n\n", offset)
@@ -138,6 +147,37 @@ def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
             wraps.append(_Event(at, len(place), "wrap",
                                 ("placeName", {"ref": f"place:{letter.place_id}"})))
     return wraps
+
+
+def add_document_closers(ctx: SourceContext, persons: list[dict[str, Any]]) -> None:
+    """The signatures and datelines that close the source's signed or dated documents
+    (anatomy.document_closers), with their dates and places wrapped like a letter's."""
+    names = Names.of(persons)
+    ctx.document_closers = anatomy.document_closers(
+        ctx.segmented, lambda text, person_id: is_person(text, person_id, names),
+        [letter.letter_id for letter in ctx.letters])
+    ctx.document_closing_lines = {start for lines in ctx.document_closers.values()
+                                  for start, _, _ in lines}
+    units = {u.document_id: u for u in ctx.segmented.units}
+    text = ctx.segmented.text
+    for unit_id, lines in ctx.document_closers.items():
+        for start, end, role in lines:
+            dateline = anatomy.document_dateline(text[start:end]) \
+                if role == "foot-dateline" else None
+            if dateline is None:
+                continue
+            line = text[start:end]
+            if dateline.date_as_written in line:
+                at = start + line.index(dateline.date_as_written)
+                ctx.wraps.append(_Event(at, len(dateline.date_as_written), "wrap",
+                                        ("date", {"when": dateline.date})))
+            place = dateline.place_as_written
+            if place and place in line:
+                at = start + line.index(place)
+                place_id = units[unit_id].place_id
+                ctx.wraps.append(_Event(at, len(place), "wrap",
+                                        ("placeName",
+                                         {"ref": f"place:{place_id}" if place_id else ""})))
 
 
 def bibliography_titles(segmented: SegmentedSource) -> frozenset[str]:
@@ -280,6 +320,8 @@ def _block(parent: etree._Element, ctx: SourceContext, start: int, end: int) -> 
         node = _el(parent, "note", xml_id=note.note_id,
                    n=str(note.n) if note.n is not None else "*", type=note.kind)
         inline(node, ctx, note.text_offset, note.text_offset + len(note.text))
+        if note.truncated:
+            _el(node, "gap", reason="truncated")    # the ebook cuts the note short here
         position = note.text_offset + len(note.text)
     _trimmed_paragraph(parent, ctx, position, end)
 
@@ -303,30 +345,58 @@ def _numbered_runs(paras: list[tuple[int, int]], text: str) -> dict[int, int]:
     return runs
 
 
+def _local(node: etree._Element | None) -> str:
+    return "" if node is None else etree.QName(node).localname
+
+
+def _closer_part(closer: etree._Element, ctx: SourceContext, role: str, start: int,
+                 end: int) -> None:
+    """One printed line of a closer (the letter's, a postscript's or a document's)."""
+    last = closer[-1] if len(closer) else None
+    if role in ("address", "foot-address"):
+        address = last if _local(last) == "address" else _el(closer, "address")
+        inline(_el(address, "addrLine"), ctx, start, end)
+    elif role == "attestation":
+        # An attestation under the signature (Letter 32): one more signature block, its
+        # printed lines kept apart by line breaks.
+        if _local(last) == "signed" and ctx.last_role == "attestation":
+            _el(last, "lb")
+            signed = last
+        else:
+            signed = _el(closer, "signed")
+        inline(signed, ctx, start, end)
+    elif role == "unsigned":
+        # The editor's words where a signature would be ("[copy unsigned]").
+        inline(_el(closer, "seg", type="editorial"), ctx, start, end)
+    else:
+        tag = {"dateline": "dateline", "foot-dateline": "dateline", "salute": "salute",
+               "closing": "salute", "ps-closing": "salute", "signed": "signed",
+               "ps-signed": "signed"}[role]
+        inline(_el(closer, tag), ctx, start, end)
+    ctx.last_role = role
+
+
 def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: int,
                  end: int, open_part: etree._Element | None) -> etree._Element | None:
-    """Encode one paragraph of a letter by its role; returns the open opener/closer."""
+    """Encode one paragraph of a letter by its role (letters' anatomy); returns the part
+    still open (an opener, a closer or a postscript) for the next paragraph."""
     if role in OPENER_ROLES or role in CLOSER_ROLES:
         wrapper_tag = "opener" if role in OPENER_ROLES else "closer"
-        if open_part is None or etree.QName(open_part).localname != wrapper_tag:
+        if _local(open_part) != wrapper_tag:
             open_part = _el(parent, wrapper_tag)
-        if role in ("address", "foot-address"):
-            last = open_part[-1] if len(open_part) else None
-            address = last if last is not None and etree.QName(last).localname == "address" \
-                else _el(open_part, "address")
-            line = _el(address, "addrLine")
-            inline(line, ctx, start, end)
-        elif role == "foot-line":
-            if len(open_part):
-                _el(open_part, "lb")
-            inline(open_part, ctx, start, end)
-        else:
-            tag = {"dateline": "dateline", "foot-dateline": "dateline", "salute": "salute",
-                   "closing": "salute", "signed": "signed"}[role]
-            inline(_el(open_part, tag), ctx, start, end)
+        _closer_part(open_part, ctx, role, start, end)
         return open_part
+    if role in ("ps-closing", "ps-signed"):
+        postscript = open_part if _local(open_part) == "postscript" \
+            else _el(parent, "postscript")
+        last = postscript[-1] if len(postscript) else None
+        closer = last if _local(last) == "closer" else _el(postscript, "closer")
+        _closer_part(closer, ctx, role, start, end)
+        return postscript
     if role == "postscript":
-        if open_part is None or etree.QName(open_part).localname != "postscript":
+        opens = start in ctx.postscript_starts or _local(open_part) != "postscript" \
+            or (len(open_part) and _local(open_part[-1]) == "closer")
+        if opens:
             open_part = _el(parent, "postscript")
         _block(open_part, ctx, start, end)
         return open_part
@@ -334,13 +404,56 @@ def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: i
     return None
 
 
+def _fold(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", strip_marks(text).casefold()).split())
+
+
+def _is_title_line(ctx: SourceContext, text: str) -> bool:
+    """A line that prints the source's title ("Tim Nelson: Trotsky and Serge")."""
+    bib = ctx.source.bibliographic
+    titles = [_fold(t) for t in (bib.get("title", ""), bib.get("short_title", "")) if t]
+    line = _fold(text)
+    return bool(line) and len(line.split()) <= HEAD_MAX_WORDS and any(
+        t and (t in line or line in t) and len(line.split()) >= 2 for t in titles)
+
+
+def _is_heading(ctx: SourceContext, unit: Unit, start: int, end: int) -> bool:
+    """Is the unit's first paragraph its printed heading? Not when the unit's title is
+    supplied ("[Opening]", "[Imprint]": the book prints none) unless the line is the
+    source's title; never a paragraph of prose."""
+    text = ctx.segmented.text[start:end]
+    if len(strip_marks(text).split()) > HEAD_MAX_WORDS:
+        return False
+    if unit.title.startswith("[") or not unit.heading:
+        return _is_title_line(ctx, text)
+    return True
+
+
+def _is_editors_bracket(text: str) -> bool:
+    line = strip_marks(text).strip()
+    return line.startswith("[") and line.rstrip(":.").endswith("]")
+
+
+def _is_short_heading(text: str) -> bool:
+    line = strip_marks(text).strip()
+    return 0 < len(line.split()) <= 6 and not line.endswith((".", ":", ",", ";"))
+
+
 def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
     """The unit's own paragraphs (up to its first sub-unit)."""
     text = ctx.segmented.text
     spans = [(unit.start + s, unit.start + e)
              for s, e in paragraphs(text[unit.start:unit.own_end])]
+    spans = [sp for sp in spans if sp[0] not in ctx.document_closing_lines]
+    # An editor's bracket that opens a unit, above its printed heading ("[Enclosure of
+    # manuscript by …]:" then "Questions"), describes it: an argument, not its head.
+    if len(spans) > 1 and _is_editors_bracket(text[spans[0][0]:spans[0][1]]) \
+            and _is_short_heading(text[spans[1][0]:spans[1][1]]):
+        _paragraph(_el(div, "argument"), ctx, *spans[0])
+        spans = spans[1:]
     # A unit with a heading opens at it (segment stage); letters mark their heading lines.
-    if spans and unit.heading and ctx.roles.get(spans[0][0], "head") == "head":
+    if spans and ctx.roles.get(spans[0][0], "head") == "head" \
+            and _is_heading(ctx, unit, *spans[0]):
         inline(_el(div, "head"), ctx, *spans[0])
         spans = spans[1:]
     while spans and ctx.roles.get(spans[0][0]) == "head":
@@ -355,7 +468,12 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
             for s, e in spans[i:i + runs[i]]:
                 m = NUMBERED.match(text[s:e])
                 assert m is not None
-                inline(_el(items, "item", n=m[1]), ctx, s + m.end() - 1, e)
+                item = _el(items, "item", n=m[1])
+                # The printed number is text: it stays, as the item's label.
+                label_end = s + m.end() - 1
+                _el(item, "label", text[s:label_end].rstrip())
+                _add_text(item, text[s:label_end][len(text[s:label_end].rstrip()):])
+                inline(item, ctx, label_end, e)
             open_part = None
             i += runs[i]
             continue
@@ -382,6 +500,11 @@ def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit,
             _unit_div(_el(floating, "body"), ctx, child, children)
         else:
             _unit_div(div, ctx, child, children)
+    lines = ctx.document_closers.get(unit.document_id, ())
+    if lines:
+        closer = _el(div, "closer")
+        for start, end, role in lines:
+            _closer_part(closer, ctx, role, start, end)
     return div
 
 
@@ -578,13 +701,16 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
         _el(sent, "date", letter.date_as_written or letter.date, when=letter.date,
             cert=letter.date_cert)
     received = _el(corresp, "correspAction", type="received")
-    _el(received, "persName", addressee, ref=f"person:{letter.addressee_id}")
+    for person_id in letter.addressee_ids or (letter.addressee_id,):
+        _el(received, "persName", persons.get(person_id, ""), ref=f"person:{person_id}")
     if letter.date_source and letter.date_source != "printed":
         _el(corresp, "note", f"Date {letter.date_source}"
             + (f"; printed {letter.date_as_written!r}." if letter.date_as_written else "."),
             type="date")
     if letter.place_reason:
         _el(corresp, "note", f"Place inferred: {letter.place_reason}", type="place")
+    if letter.anatomy.no_closer:
+        _el(corresp, "note", f"No closer: {letter.anatomy.no_closer}", type="closer")
     languages = _el(profile, "langUsage")
     _el(languages, "language", "English (the edition's translation)", ident="en")
     if letter.language and letter.language != "en":
@@ -602,6 +728,7 @@ def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
                   persons: list[dict[str, Any]], places: list[dict[str, Any]]
                   ) -> dict[str, bytes]:
     """The TEI files of one source: the source file and one file per letter."""
+    add_document_closers(ctx, persons)
     tree = source_tree(ctx, meta, original_path)
     divs = {d.get(XML_ID): d for d in tree.iter(f"{{{TEI_NS}}}div")}
     person_names, place_names = _names(persons, "person_id"), _names(places, "place_id")

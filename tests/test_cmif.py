@@ -346,3 +346,15 @@ def test_unknown_person_or_place_is_an_error(tables):
         _synthetic(tables, letter_id="elsewhere-letter-1")
     with pytest.raises(PipelineError, match="no source"):
         _synthetic(tables, source_id="elsewhere")
+
+
+def test_a_salutation_naming_two_people_gives_two_addressees(doc, tables):
+    # Letter 37: "Dear Leon Davidovich and Natalia Ivanovna,"
+    names = [p.text for p in action(by_key(doc, "37"), "received").findall("t:persName", NS)]
+    assert names == ["Leon Trotsky", "Natalia Ivanovna Sedova"]
+    [row] = [r for r in tables["letters"] if r["number"] == "37"]
+    assert row["addressee_ids"] == "trotsky;sedova" and row["addressee_id"] == "trotsky"
+    others = [r for r in tables["letters"] if r["number"] and r["number"] != "37"]
+    assert all(len(action(by_key(doc, r["number"]), "received").findall("t:persName", NS)) == 1
+               for r in others)
+    assert all(r["addressee_ids"] == r["addressee_id"] for r in others)

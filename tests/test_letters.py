@@ -192,7 +192,7 @@ def test_letter_35_prefatory_note_and_open_letter(by_id):
 def test_letter_36_address_in_schaerbeek(by_id, places):
     letter = by_id["papers-letter-36"]
     assert letter.place_as_written == \
-        "9 Verbrugge, 38 av. des Hortensias, / Schaerbeek, / Belgium, Brussels"
+        "9 Verbrugge, 38 av. des Hortensias / Schaerbeek / Belgium, Brussels"
     assert (letter.place_id, letter.place_cert, letter.place_position) == \
         ("schaerbeek", "printed", "head")
     part_of = {p["place_id"]: p["part_of"] for p in places}
@@ -203,14 +203,14 @@ def test_addresses_and_datelines_as_printed(by_id):
     expect = {
         # id: (date_as_written, date, place_as_written, place_id)
         "papers-letter-7": ("May 6, 1936", "1936-05-06",
-                            "rue Joseph Bens, 134 / Uccle, Brussels.", "uccle"),
+                            "rue Joseph Bens, 134 / Uccle, Brussels", "uccle"),
         "papers-letter-19": ("June 24, 1936", "1936-06-24", "Brussels", "brussels"),
         "papers-letter-32": ("Sept 6, 1936", "1936-09-06", "Hurum", "hurum"),
         "papers-letter-34": ("January 10, 1937", "1937-01-10", "Uccle, rue Joseph Bens 134",
                              "uccle"),
         "papers-letter-40": ("May 6 1939", "1939-05-06", "Coyoacan, DF", "coyoacan"),
         "papers-ch01-letter-01": ("May 29, 1921", "1921-05-29", "Petrograd", "petrograd"),
-        "papers-ch04-letter-02": ("23 October 1941", "1941-10-23", "Mexico.", "mexico-city"),
+        "papers-ch04-letter-02": ("23 October 1941", "1941-10-23", "Mexico", "mexico-city"),
     }
     got = {i: (by_id[i].date_as_written, by_id[i].date, by_id[i].place_as_written,
                by_id[i].place_id) for i in expect}
@@ -224,7 +224,7 @@ def test_letter_37_to_a_couple_keeps_its_printed_addressee(by_id):
     assert letter.salutation == "Dear Leon Davidovich and Natalia Ivanovna,"
     # the address is printed under the signature
     assert (letter.place_as_written, letter.place_id, letter.place_position) == \
-        ("Place Severine Apt. 179, / Pre St. Gervais, / Seine", "le-pre-saint-gervais", "foot")
+        ("Place Severine Apt. 179 / Pre St. Gervais / Seine", "le-pre-saint-gervais", "foot")
 
 
 def test_the_extract_to_wendelin_thomas_is_dated_in_its_heading(by_id):
@@ -364,11 +364,16 @@ def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, per
     source, seg = papers
     bare = dataclasses.replace(source, folder=tmp_path)        # no letters.toml there
     reading = letters.read_letters(bare, seg, persons, places)
-    found = {p.letter_id: p.message for p in reading.problems}
-    assert set(found) == {"papers-letter-12", "papers-letter-37", "papers-ch04-letter-02"}
+    found: dict[str, str] = {}
+    for p in reading.problems:
+        found[p.letter_id] = found.get(p.letter_id, "") + p.message + "; "
+    # ... and the letters that print no closer: why is an editor's decision.
+    assert set(found) == {"papers-letter-12", "papers-letter-37", "papers-ch04-letter-02",
+                          "papers-ch03-letter-03", "papers-ch04-letter-01"}
+    assert "no closing formula and no signature" in found["papers-ch03-letter-03"]
     assert "dated 1934-05-27 ('May 27, 1934'), before papers-letter-11" in found["papers-letter-12"]
-    assert "'Place Severine Apt. 179, / Pre St. Gervais, / Seine'" in found["papers-letter-37"]
-    assert "'Mexico.'" in found["papers-ch04-letter-02"]
+    assert "'Place Severine Apt. 179 / Pre St. Gervais / Seine'" in found["papers-letter-37"]
+    assert "'Mexico'" in found["papers-ch04-letter-02"]
     assert next(p for p in reading.problems if p.letter_id == "papers-letter-12").line == \
         1 + seg.text.count("\n", 0, seg.text.index("Letter 12: Serge to Trotsky"))
 
@@ -415,15 +420,21 @@ Dear friend,
 
 Text of the second.
 
+Victor Serge
+
 Letter 3: Serge to Trotsky (in Klingon)
 
 Dear comrade,
 
 Text of the third.
 
+Victor Serge
+
 Letter 4: Trotsky to Serge (telegram, in French)
 
 Fraternal greetings
+
+Leon
 
 5/4/36
 """
@@ -458,5 +469,109 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
             "'Letter 1 Serge writes to Trotsky'") in message
     assert ("tiny-letter-2 (cleaned text line 11): addressee: 'Nobody Known' is not a name "
             "or form in sources/_registry/persons.toml") in message
-    assert "tiny-letter-3 (cleaned text line 19): cannot read 'in Klingon'" in message
-    assert "tiny-letter-4 (cleaned text line 29): cannot read the date '5/4/36'" in message
+    assert "tiny-letter-3 (cleaned text line 21): cannot read 'in Klingon'" in message
+    assert "tiny-letter-4 (cleaned text line 35): cannot read the date '5/4/36'" in message
+
+
+# --- the letter anatomy (pipeline/anatomy.py) ----------------------------------------------
+
+def _roles(papers, letter):
+    _, seg = papers
+    return [(role, " ".join(seg.text[o:seg.text.find("\n\n", o)].split()))
+            for o, role in letter.anatomy.parts]
+
+
+def test_anatomy_of_letter_21_reads_the_closer_before_the_postscript(papers, by_id):
+    letter = by_id["papers-letter-21"]
+    roles = _roles(papers, letter)
+    assert [r for r in roles if r[0] != "p"][-6:] == [
+        ("closing", "Friendliest greetings."), ("closing", "Yours,"), ("signed", "LT"),
+        ("postscript", roles[-3][1]), ("ps-closing", "Yours,"), ("ps-signed", "LT")]
+    assert roles[-3][1].startswith("PS. An American comrade")
+    [postscript] = letter.anatomy.postscripts()
+    assert [role for _, role in postscript] == ["postscript", "ps-closing", "ps-signed"]
+
+
+def test_anatomy_splits_two_postscripts_of_letter_30(by_id):
+    assert len(by_id["papers-letter-30"].anatomy.postscripts()) == 2
+
+
+def test_anatomy_every_letter_has_a_closer_unless_letters_toml_says_why(reading):
+    without = {l.letter_id: l.anatomy.no_closer for l in reading.letters
+               if not l.anatomy.has_closer}
+    assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
+    assert all(without.values())
+
+
+def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, places,
+                                                               tmp_path):
+    source, seg = papers
+    (tmp_path / "letters.toml").write_text(
+        (source.folder / "letters.toml").read_text(encoding="utf-8")
+        .replace('attestation = "Attested in handwriting:"',
+                 'attestation = "Attested by a notary:"'), encoding="utf-8")
+    reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
+                                   places)
+    [problem] = reading.problems
+    assert problem.letter_id == "papers-letter-32"
+    assert "attestation: no line of the letter's foot reads 'Attested by a notary:'" \
+        in problem.message
+
+
+def test_postscript_marks():
+    from sergetrotsky.anatomy import POSTSCRIPT
+    for text in ("PS. We", "PS – Soon", "PSs. Do", "PPS. Wouldn't", "P.S. x", "PS Have"):
+        assert POSTSCRIPT.match(text), text
+    for text in ("Psst", "PSYCHE", "Post Office"):
+        assert not POSTSCRIPT.match(text), text
+
+
+def test_two_people_saluted_are_two_addressees(by_id, reading):
+    assert by_id["papers-letter-37"].salutation == "Dear Leon Davidovich and Natalia Ivanovna,"
+    assert by_id["papers-letter-37"].addressee_ids == ("trotsky", "sedova")
+    assert all(l.addressee_ids == (l.addressee_id,) for l in reading.letters
+               if l.letter_id != "papers-letter-37")
+
+
+def test_place_as_written_follows_one_rule(reading):
+    """Printed lines joined by ' / ', without the punctuation that ends a printed line."""
+    assert letters.place_lines(["Brussels,"]) == "Brussels"
+    assert letters.place_lines(["Mexico."]) == "Mexico"
+    assert letters.place_lines(["Pre St.", "Gervais,"]) == "Pre St. / Gervais"
+    for letter in reading.letters:
+        for line in filter(None, letter.place_as_written.split(" / ")):
+            assert not line.endswith(",") and not (
+                line.endswith(".") and len(line.split()[-1]) > 4), letter.letter_id
+
+
+def test_documents_and_letters_agree_on_each_letters_date_and_place(built):
+    import csv
+    import io
+    rows = {t: list(csv.DictReader(io.StringIO(built.files[f"data/{t}.csv"].decode("utf-8"))))
+            for t in ("documents", "letters")}
+    documents = {r["document_id"]: r for r in rows["documents"]}
+    for letter in rows["letters"]:
+        document = documents[letter["letter_id"]]
+        assert (document["date"], document["place_id"]) == \
+            (letter["date"], letter["place_id"]), letter["letter_id"]
+    # inferred places too (Letter 6, Brussels), and the corrected date of Letter 12
+    assert documents["papers-letter-6"]["place_id"] == "brussels"
+    assert documents["papers-letter-12"]["date"] == "1936-05-27"
+
+
+def test_every_form_the_texts_use_is_in_the_registry(persons):
+    forms = {p["person_id"]: set(p.get("forms", [])) for p in persons}
+    assert all(forms.values())                             # no person without a form
+    assert "Mark Hoskisson" in forms["mark-hoskisson"]     # "Mark Hoskisson argues that..."
+    assert "N" in forms["sedova"]          # Letter 32: "from N and myself"
+    assert "Leon" in forms["trotsky"]      # Letter 3: "Letter follows – Leon"
+
+
+def test_every_name_a_salutation_prints_is_a_form_of_an_addressee(reading, persons):
+    names = letters.Names.of(persons)
+    for letter in reading.letters:
+        found = letters.saluted(letter.salutation, names)
+        assert None not in found, (letter.letter_id, letter.salutation)
+        assert set(found) <= set(letter.addressee_ids), letter.letter_id
+    assert letters.saluted("Dear comrade,", names) == []
+    assert letters.saluted("Dear friend V. Serge,", names) == ["serge"]

@@ -318,3 +318,33 @@ def test_tables_validate_with_documents_and_sources(papers, built, tmp_path):
     (tmp_path / "datapackage.json").write_text(json.dumps(descriptor))
     report = validate(str(tmp_path / "datapackage.json"))
     assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])
+
+
+# --- notes the ebook cuts short ------------------------------------------------------------
+
+def test_truncated_notes_are_marked_by_their_rule(built):
+    rows = {r["note_id"]: r for r in
+            csv.DictReader(io.StringIO(built.files["data/notes.csv"].decode("utf-8")))}
+    # cut mid-sentence by the ebook ("… to the extent of joining")
+    assert rows["papers-ch01-n31"]["text"].endswith("to the extent of joining")
+    assert rows["papers-ch01-n31"]["truncated"] == "true"
+    assert rows["papers-ch02-n150"]["truncated"] == "false"     # "... error for 1936."
+    # an apostrophe is not the end of a quotation: "… now in office in Blum'"
+    assert rows["papers-ch02-n185"]["truncated"] == "true"
+    assert rows["papers-ch02-star1"]["truncated"] == "false"    # the author's "A monthly"
+    assert all((r["truncated"] == "true") == (r["kind"] == "editorial"
+                                              and notes.is_truncated(r["text"]))
+               for r in rows.values())
+    assert notes.is_truncated("Ibid., p. 12") and not notes.is_truncated("*Ibid.*")
+    assert not notes.is_truncated("'La tragique' (Paris, 1922)")
+    assert not notes.is_truncated("see ‘Mer blanche’") and notes.is_truncated("in Blum’")
+    editorial = [r for r in rows.values() if r["kind"] == "editorial"]
+    cut = sum(r["truncated"] == "true" for r in editorial)
+    readme = built.files["README.md"].decode("utf-8")
+    assert f"Notes cut short: {cut} of the {len(editorial)} editor's notes end mid-sentence" \
+        in readme
+    tei = built.files["tei/papers.xml"].decode("utf-8")
+    assert tei.count('<gap reason="truncated"/>') == \
+        sum(r["truncated"] == "true" for r in rows.values() if r["source_id"] == "papers")
+    assert re.search(r'xml:id="papers-ch01-n31"[^>]*>[^<]*to the extent of joining'
+                     r'<gap reason="truncated"/></note>', tei)

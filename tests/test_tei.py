@@ -175,7 +175,11 @@ def test_enclosures_stay_inside_their_letter_after_the_signature(papers):
 def test_numbered_paragraphs_are_lists_and_bibliography_italics_titles(papers):
     items = papers.xpath("//t:div[@xml:id='papers-letter-4']//t:list/t:item", namespaces=NS)
     assert [i.get("n") for i in items][:3] == ["1", "2", "3"]
-    assert items[0].text.startswith("Our comrade Solntsev")
+    # the printed number stays text, as the item's label
+    assert [i.findtext("t:label", namespaces=NS) for i in items][:3] == ["1.", "2.", "3."]
+    assert items[0].xpath("string()").startswith("1. Our comrade Solntsev")
+    unlabelled = papers.xpath("//t:item[@n][not(t:label)]", namespaces=NS)
+    assert unlabelled == []
     titles = {t.text for t in papers.xpath("//t:div[@type='bibliography']//t:title",
                                            namespaces=NS)}
     assert "The Prophet Outcast – Trotsky 1929–40" in titles
@@ -276,3 +280,153 @@ def test_a_wholly_quoted_paragraph_is_a_quote(trees):
     # the paragraph that introduces it is not one
     said = intro.xpath("//t:p[contains(., 'As Karl Marx wrote:')]", namespaces=NS)[0]
     assert said.find("t:quote", NS) is None
+
+
+# --- letters and documents encoded as printed (issue 14) ----------------------------------
+
+def _div(papers, unit_id):
+    [div] = papers.xpath("//t:div[@xml:id=$id]", namespaces=NS, id=unit_id)
+    return div
+
+
+def _texts(node, path):
+    return [" ".join(n.xpath("string()").split()) for n in node.xpath(path, namespaces=NS)]
+
+
+def test_letter_21_closing_and_signature_close_the_letter_and_the_postscript_has_its_own(papers):
+    div = _div(papers, "papers-letter-21")
+    assert _texts(div, "t:closer/t:salute") == ["Friendliest greetings.", "Yours,"]
+    assert _texts(div, "t:closer/t:signed") == ["LT"]
+    [postscript] = div.xpath("t:postscript", namespaces=NS)
+    assert _texts(postscript, "t:p")[0].startswith("PS. An American comrade, Muste")
+    assert _texts(postscript, "t:closer/t:salute") == ["Yours,"]
+    assert _texts(postscript, "t:closer/t:signed") == ["LT"]
+    assert not any(t in ("Friendliest greetings.", "Yours,", "LT") for t in _texts(div, "t:p"))
+
+
+@pytest.mark.parametrize("letter_id", ["papers-letter-17", "papers-letter-39"])
+def test_other_signed_postscripts_carry_their_own_closer(papers, letter_id):
+    div = _div(papers, letter_id)
+    assert len(_texts(div, "t:closer/t:signed")) == 1
+    assert len(_texts(div, "t:postscript/t:closer/t:signed")) == 1
+    assert _texts(div, "t:postscript/t:p")[0].startswith("PS")
+
+
+def test_letter_1_signature_then_the_address_for_replies(papers):
+    div = _div(papers, "papers-letter-1")
+    assert _texts(div, "t:closer/t:signed") == ["Victor Serge"]
+    lines = _texts(div, "t:closer/t:address/t:addrLine")
+    assert lines[0] == "Address: Poste Restante, Central Post Office, Brussels,"
+    assert lines[1].startswith("V. Kibalchich or c/o Charles Plisnier")
+    assert lines[2] == "Louis Morihan, Brussels."
+    assert "Victor Serge" not in _texts(div, "t:p")
+
+
+@pytest.mark.parametrize("letter_id, salutes", [
+    ("papers-letter-15", ["Comradely hand-shake,"]),
+    ("papers-letter-38", ["Sincere greetings from NI.", "A comradely handshake and best wishes."]),
+    ("papers-letter-9", ["My heartfelt greetings to N Iv.", "A comradely handshake,"]),
+    ("papers-letter-14", ["Best greetings,", "yours,"]),
+])
+def test_closing_formulas_are_salutes_of_the_closer(papers, letter_id, salutes):
+    assert _texts(_div(papers, letter_id), "t:closer/t:salute") == salutes
+
+
+def test_the_unsigned_copy_has_its_closing_and_the_editors_words(papers):
+    div = _div(papers, "papers-ch04-letter-02")
+    assert _texts(div, "t:closer/t:salute") == ["Yours in friendship and comradeship"]
+    assert _texts(div, "t:closer/t:seg[@type='editorial']") == ["[copy unsigned]"]
+    assert _texts(div, "t:closer/t:signed") == []
+
+
+def test_telegram_signature_and_date_at_its_foot(papers):
+    div = _div(papers, "papers-letter-3")
+    assert _texts(div, "t:closer/t:signed") == ["Letter follows – Leon"]
+    assert div.xpath("t:closer/t:dateline/t:date/@when", namespaces=NS) == ["1936-04-25"]
+
+
+def test_letter_32_attestation_is_a_second_signature_block(papers):
+    div = _div(papers, "papers-letter-32")
+    signed = div.xpath("t:closer/t:signed", namespaces=NS)
+    assert [" ".join(s.xpath("string()").split()) for s in signed] == [
+        "(sign.) Leo Trotsky", "Attested in handwriting:In fidem:Michael Punterwald,advocate."]
+    assert len(signed[1].xpath("t:lb", namespaces=NS)) == 3
+    assert not (div.xpath("t:closer/text()[normalize-space()]", namespaces=NS))
+
+
+@pytest.mark.parametrize("unit_id, datelines, signed", [
+    # printed at the end of the last sub-section, they close the document
+    ("papers-ch01-extract-02", [("kursk", "1922-03-12")], ["Victor Serge"]),
+    ("papers-ch03-doc-02", [], ["VS"]),
+    ("papers-ch04-extract-01", [], ["Victor Serge"]),
+    ("papers-ch04-extract-03", [("paris", "1938-04-28")], ["Victor Serge"]),
+    ("papers-ch04-extract-04", [("coyoacan", "1938-07-06")], ["L Trotsky"]),
+    ("papers-ch04-extract-06", [("", "1938-12-02")], []),
+    ("papers-introduction", [("london", "1993-11")], ["D.J. Cotterill"]),
+])
+def test_documents_signatures_and_datelines_close_the_document(papers, unit_id, datelines,
+                                                               signed):
+    div = _div(papers, unit_id)
+    [closer] = div.xpath("t:closer", namespaces=NS)
+    found = [(d.xpath("string(t:placeName/@ref)", namespaces=NS).removeprefix("place:"),
+              d.xpath("string(t:date/@when)", namespaces=NS))
+             for d in closer.xpath("t:dateline", namespaces=NS)]
+    assert found == datelines
+    assert _texts(closer, "t:signed") == signed
+    # not also a paragraph of the document or of its sub-sections
+    assert not set(signed) & set(_texts(div, ".//t:p"))
+
+
+def test_no_letter_body_paragraph_is_only_a_signature_or_a_closing_formula(built, trees):
+    """Over every letter: a short paragraph of the body that is a farewell formula or the
+    sender's name belongs in the closer. (A telegram's one-line message stays the body.)"""
+    from sergetrotsky.anatomy import CLOSING
+    persons = {r["person_id"]: r for r in _rows(built, "persons")}
+    wrong = []
+    for row in _rows(built, "letters"):
+        div = _letter(trees, row["letter_id"]).xpath("//t:body/t:div", namespaces=NS)[0]
+        body = _texts(div, ".//t:p[not(ancestor::t:postscript)][not(ancestor::t:floatingText)]")
+        sender = persons[row["sender_id"]]
+        names = {sender["name"], *sender["forms"].split(";")} if sender["forms"] else \
+            {sender["name"]}
+        for text in body if len(body) > 1 else []:
+            if text in names or (len(text.split()) <= 6 and CLOSING.search(text)):
+                wrong.append((row["letter_id"], text))
+    assert wrong == []
+
+
+def test_no_head_is_longer_than_a_heading(trees):
+    from sergetrotsky.tei import HEAD_MAX_WORDS
+    long_heads = [(path, " ".join(h.xpath("string()").split())[:60])
+                  for path, tree in trees.items() for h in tree.xpath("//t:head", namespaces=NS)
+                  if len(h.xpath("string()").split()) > HEAD_MAX_WORDS]
+    assert long_heads == []
+    assert _texts(trees["tei/papers.xml"], "//t:div[@xml:id='papers-imprint']/t:head") == []
+    for source_id, title in (("intro", "Trotsky: an introduction"),
+                             ("nelson", "Tim Nelson: Trotsky and Serge")):
+        assert _texts(trees[f"tei/{source_id}.xml"], "//t:body/t:div/t:head") == [title]
+
+
+def test_every_letter_has_a_closer_or_a_note_saying_why_not(built, trees):
+    without = {}
+    for row in _rows(built, "letters"):
+        tree = _letter(trees, row["letter_id"])
+        if not tree.xpath("//t:body//t:closer", namespaces=NS):
+            without[row["letter_id"]] = tree.xpath(
+                "string(//t:correspDesc/t:note[@type='closer'])", namespaces=NS)
+    assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
+    assert all(why.startswith("No closer: ") for why in without.values())
+
+
+def test_letter_18_enclosure_printed_heading_is_the_head_the_editors_bracket_is_not(papers):
+    [enclosure] = papers.xpath("//t:div[@type='enclosure'][ancestor::t:div[@xml:id="
+                               "'papers-letter-18']]", namespaces=NS)
+    assert _texts(enclosure, "t:head") == ["Questions"]
+    [argument] = _texts(enclosure, "t:argument/t:p")
+    assert argument.startswith("[Enclosure of manuscript by ‘a sympathetic Belgian comrade’")
+
+
+def test_letter_37_has_both_addressees_its_salutation_names(trees):
+    refs = _letter(trees, "papers-letter-37").xpath(
+        "//t:correspAction[@type='received']/t:persName/@ref", namespaces=NS)
+    assert refs == ["person:trotsky", "person:sedova"]
