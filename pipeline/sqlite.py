@@ -111,7 +111,8 @@ def _read_rows(path: Path, table: Table) -> list[dict[str, Any]]:
     rows = []
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        for line, raw in enumerate(reader, start=2):
+        for raw in reader:
+            line = reader.line_num
             row = {}
             for name, kind in types.items():
                 value = raw.get(name)
