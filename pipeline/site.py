@@ -88,6 +88,7 @@ class Rendered:
 
     html: Markup
     text: str
+    has_heading: bool = True
     notes: list[str] = field(default_factory=list)
     calls: dict[str, list[str]] = field(default_factory=dict)
     mentions: list[tuple[str, str]] = field(default_factory=list)
@@ -415,7 +416,7 @@ class Site:
             people = self._letter_mentions(letter_id, page, row)
             self.write(page, "letter.html", title=self.title_of(letter_id), letter=row,
                        letter_id=letter_id, body=rendered.html,
-                       notes=self._note_items(note_ids, rendered.calls),
+                       notes=self._note_items(note_ids, rendered.calls, page),
                        correction=correction, remarks=remarks,
                        sender=self.person_name(row["sender_id"]),
                        addressee=self.person_name(row["addressee_id"]),
@@ -423,6 +424,7 @@ class Site:
                        prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
                        next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
                        unit=self.docs.get(letter_id, {}), mentions=people, has_json=has_json,
+                       has_heading=rendered.has_heading,
                        context=self._breadcrumbs(letter_id))
 
     def _letter_mentions(self, letter_id: str, page: str,
@@ -442,13 +444,14 @@ class Site:
             title = f"{row['abbreviation']} ({row['name']})"
         return Link(f"registers/{register}.html#{entry_id}", title, register)
 
-    def _note_items(self, note_ids: Iterable[str], calls: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def _note_items(self, note_ids: Iterable[str], calls: dict[str, list[str]],
+                    page: str) -> list[dict[str, Any]]:
         items = []
         for note_id in note_ids:
             element = self.note_elements.get(note_id)
             note = self.notes.get(note_id, {})
             if element is not None:
-                body = TeiRenderer(self, "", top=None).render_inline(element).html
+                body = TeiRenderer(self, page, top=None).render_inline(element).html
             else:
                 body = italics(note.get("text"))
             label = note.get("n") if note.get("n") is not None else (note.get("mark") or "*")
@@ -500,9 +503,10 @@ class Site:
                        and self.docs[ids[i + 1]]["source_id"] == doc["source_id"] else None)
             self.write(self.page_path(unit_id), "text.html", title=self.title_of(unit_id),
                        unit=doc, source=source, body=rendered.html, lang=doc.get("language") or "en",
-                       notes=self._note_items(rendered.notes, rendered.calls),
+                       has_heading=rendered.has_heading,
+                       notes=self._note_items(rendered.notes, rendered.calls,
+                                              self.page_path(unit_id)),
                        context=self._breadcrumbs(unit_id),
-                       contents=self._tree(unit_id) if not doc.get("parent_id") else [],
                        prev=prev_id and Link(self.page_path(prev_id), self.title_of(prev_id)),
                        next=next_id and Link(self.page_path(next_id), self.title_of(next_id)))
 
@@ -729,14 +733,15 @@ class TeiRenderer:
         self.inline_notes: set[str] = set()
 
     def render_page(self, div: etree._Element) -> Rendered:
-        out = self._element(div, level=1, in_note=False)
+        out = self._element(div, level=0, in_note=False)
         notes = [n for n in self.notes if n not in self.inline_notes]
-        return Rendered(Markup(out), " ".join(" ".join(self.text).split()), notes, self.calls,
+        return Rendered(Markup(out), " ".join(" ".join(self.text).split()),
+                        div.find(f"{{{TEI_NS}}}head") is not None, notes, self.calls,
                         self.mentions)
 
     def render_inline(self, element: etree._Element) -> Rendered:
         out = self._children(element, level=6, in_note=True)
-        return Rendered(Markup(out), "", [], {}, [])
+        return Rendered(Markup(out), "", False, [], {}, [])
 
     def _children(self, element: etree._Element, level: int, in_note: bool) -> str:
         parts = [self._text(element.text, in_note)]
@@ -821,11 +826,23 @@ class TeiRenderer:
         unit_id = el.get(XML_ID) or (_fragment(el.get("corresp")) or None)
         kind = el.get("type") or "div"
         if unit_id and unit_id in self.site.letters and unit_id != self.top:
-            return self._letter_card(unit_id, level)
-        inner = self._children(el, level + 1 if el.find(f"{{{TEI_NS}}}head") is not None else level,
-                               in_note)
+            return self._letter_card(unit_id, level + 1)
+        if unit_id and self.site.pages.get(unit_id) == unit_id and unit_id != self.top:
+            return self._unit_card(unit_id, level + 1)
+        inner = self._children(el, level + 1, in_note)
         tag = "article" if kind in ("letter", "enclosure") else "section"
         return f'<{tag}{self._attrs(id=unit_id, class_=f"div {kind}", lang=lang)}>{inner}</{tag}>'
+
+    def _unit_card(self, unit_id: str, level: int) -> str:
+        """A unit that has its own page, in the page of the unit that holds it."""
+        site = self.site
+        heading = f"h{min(level, 6)}"
+        doc = site.docs[unit_id]
+        self.text.append(site.title_of(unit_id))
+        return (f'<section class="unit-card" id="{html.escape(unit_id)}">'
+                f'<{heading}><a href="{self.root}{html.escape(site.page_path(unit_id))}">'
+                f"{html.escape(site.title_of(unit_id))}</a></{heading}>"
+                f'<p class="meta">{html.escape(doc["type"])} · {doc["words"]:,} words</p></section>')
 
     def _letter_card(self, letter_id: str, level: int) -> str:
         site = self.site
