@@ -51,6 +51,9 @@ REF_PREFIXES = {"person": "persons", "place": "places", "org": "organisations"}
 BOOK_TYPES = {"book"}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
+# ISO 639-1 codes the letters' headings use, named for readers; others show as codes.
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "es": "Spanish",
+                  "de": "German", "ca": "Catalan", "it": "Italian"}
 ROLE_LABELS = {("letters", "sender_id"): "Letters sent",
                ("letters", "addressee_id"): "Letters received",
                ("letters", "place_id"): "Letters written here",
@@ -201,7 +204,9 @@ class Site:
                     self.unit_elements[div.get(XML_ID)] = div
         self.pages = self._plan_pages()
         self.note_pages: dict[str, str] = {}
+        # Register entry → pages that name it: in the TEI (named_in) or in any table too.
         self.mentions: dict[tuple[str, str], dict[str, Link]] = defaultdict(dict)
+        self.named_in: dict[tuple[str, str], dict[str, Link]] = defaultdict(dict)
         self.search_entries: list[dict[str, str]] = []
         templates = package_files("sergetrotsky").joinpath("site_templates")
         self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
@@ -376,9 +381,11 @@ class Site:
                 self.note_pages.setdefault(note_id, page)
             remarks = []
             if tree is not None:
+                # The date and place notes say what the metadata panel already shows.
                 remarks = [" ".join("".join(n.itertext()).split())
-                           for n in tree.iter(f"{{{TEI_NS}}}correspDesc")
-                           for n in n.iter(f"{{{TEI_NS}}}note")]
+                           for desc in tree.iter(f"{{{TEI_NS}}}correspDesc")
+                           for n in desc.iter(f"{{{TEI_NS}}}note")
+                           if n.get("type") not in ("date", "place")]
             record = self.records.get(letter_id)
             if record is not None:
                 json_path = self.out / "letters" / f"{letter_id}.json"
@@ -424,7 +431,7 @@ class Site:
                        prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
                        next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
                        unit=self.docs.get(letter_id, {}), mentions=people, has_json=has_json,
-                       has_heading=rendered.has_heading,
+                       has_heading=rendered.has_heading, language_names=LANGUAGE_NAMES,
                        context=self._breadcrumbs(letter_id))
 
     def _letter_mentions(self, letter_id: str, page: str,
@@ -539,6 +546,7 @@ class Site:
     def _mentions_of(self, rendered: Rendered, page: str, title: str, kind: str) -> None:
         for register, entry_id in rendered.mentions:
             self.mentions[(register, entry_id)].setdefault(page, Link(page, title, kind))
+            self.named_in[(register, entry_id)].setdefault(page, Link(page, title, kind))
 
     def _row_link(self, table: str, row: dict[str, Any]) -> Link | None:
         """Where a row of any table is read on the site, if anywhere."""
@@ -600,9 +608,9 @@ class Site:
                         if entry_id:
                             self.roles[(register, entry_id)][label].setdefault(link.url, link)
                             self.mentions[(register, entry_id)].setdefault(link.page, link)
-        for (register, entry_id), pages in self.mentions.items():
+        for (register, entry_id), pages in self.named_in.items():
             for link in pages.values():
-                self.roles[(register, entry_id)]["Named in"].setdefault(link.url, link)
+                self.roles[(register, entry_id)]["Named in the text (TEI)"].setdefault(link.url, link)
 
     def _registers(self) -> None:
         for register, (key, title) in REGISTERS.items():

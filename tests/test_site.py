@@ -322,44 +322,45 @@ def test_browser_loads_every_page_and_every_internal_link_answers(browser, serve
     """Start at the home page, follow every internal link; each page loads in Chromium
     with a title, every fragment names an element, every file answers 200, and no page
     asks for anything outside the site."""
-    seen_pages: set[str] = set()
-    checked: set[str] = set()
+    pages: set[str] = set()
+    fragments: dict[str, set[str]] = {}
+    files: set[str] = set()
     queue = [server + "index.html"]
     problems = []
     while queue:
-        url = queue.pop()
-        page_url = url.split("#")[0]
-        if page_url not in seen_pages:
-            seen_pages.add(page_url)
-            browser.get(page_url)
-            if not browser.title:
-                problems.append(f"{page_url}: no title")
-            origins = browser.execute_script(
-                "return performance.getEntriesByType('resource').map(e => e.name)")
-            problems += [f"{page_url} loads {o}" for o in origins if not o.startswith(server)]
-            links = browser.execute_script(
-                "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)")
-            for link in links:
-                if link.startswith(server) and link not in checked:
-                    checked.add(link)
-                    target = link.split("#")[0].split("?")[0]
-                    if target.endswith(".html"):
-                        queue.append(link)
-                    elif target not in checked:
-                        checked.add(target)
-                        with urllib.request.urlopen(target) as response:
-                            if response.status != 200:
-                                problems.append(f"{page_url} → {target}: {response.status}")
-        if "#" in url:
-            if browser.current_url.split("#")[0] != page_url:
-                browser.get(page_url)
-            fragment = unquote(url.split("#", 1)[1])
-            if fragment and not browser.execute_script(
-                    "return document.getElementById(arguments[0]) !== null", fragment):
-                problems.append(f"{url}: no element with that id")
+        page_url = queue.pop()
+        if page_url in pages:
+            continue
+        pages.add(page_url)
+        browser.get(page_url)
+        if not browser.title:
+            problems.append(f"{page_url}: no title")
+        loaded = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        problems += [f"{page_url} loads {url}" for url in loaded if not url.startswith(server)]
+        for link in browser.execute_script(
+                "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
+            if not link.startswith(server):
+                continue
+            target, _, fragment = link.partition("#")
+            target = target.split("?")[0]
+            if target.endswith(".html"):
+                queue.append(target)
+                if fragment:
+                    fragments.setdefault(target, set()).add(unquote(fragment))
+            elif target not in files:
+                files.add(target)
+                with urllib.request.urlopen(target) as response:
+                    if response.status != 200:
+                        problems.append(f"{page_url} → {target}: {response.status}")
+    for page_url, names in sorted(fragments.items()):
+        browser.get(page_url)
+        missing = browser.execute_script(
+            "return arguments[0].filter(id => document.getElementById(id) === null)", sorted(names))
+        problems += [f"{page_url}#{name}: no element with that id" for name in missing]
     assert problems == []
-    assert server + "letters/papers-letter-1.html" in seen_pages
-    assert len(seen_pages) >= len(list(p for p in urlsplit(server).path)) + 50
+    assert server + "letters/papers-letter-1.html" in pages
+    assert server + "downloads/serge-trotsky-papers-0.1.0.sqlite" in files
 
 
 def test_open_a_note_from_its_call_and_return(browser, server):
@@ -450,3 +451,38 @@ def test_screenshots_of_a_letter_page_at_phone_and_desktop_widths(browser, serve
         assert browser.save_screenshot(str(path))
         assert path.stat().st_size > 10_000
     browser.set_window_size(1280, 900)
+
+
+def _luminance(hex_colour: str) -> float:
+    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def test_text_colours_meet_wcag_aa_contrast(site):
+    css = (site / "static" / "site.css").read_text(encoding="utf-8")
+    colours = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", css))
+    for fg in ("ink", "muted", "link", "link-visited", "accent"):
+        for bg in ("paper", "panel"):
+            light, dark = sorted((_luminance(colours[fg]), _luminance(colours[bg])), reverse=True)
+            assert (light + 0.05) / (dark + 0.05) >= 4.5, (fg, bg)
+
+
+def test_keyboard_skip_link_and_print_layout(browser, server):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    browser.get(server + "letters/papers-letter-1.html")
+    ActionChains(browser).send_keys(Keys.TAB).perform()
+    active = browser.switch_to.active_element
+    assert active.get_attribute("class") == "skip-link" and active.is_displayed()
+    active.send_keys(Keys.ENTER)
+    _wait(browser, lambda d: d.current_url.endswith("#main"))
+    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        assert not browser.find_element(By.CSS_SELECTOR, "header.site-header").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, ".letter-text").is_displayed()
+        assert browser.find_element(By.CSS_SELECTOR, "section.notes").is_displayed()
+    finally:
+        browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
