@@ -47,6 +47,7 @@ REGISTERS = {"persons": ("person_id", "Persons"), "places": ("place_id", "Places
              "organisations": ("org_id", "Organisations")}
 # A TEI ref attribute ("person:serge") names a register by one of these prefixes.
 REF_PREFIXES = {"person": "persons", "place": "places", "org": "organisations"}
+NAME_REGISTERS = {"persName": "persons", "placeName": "places", "orgName": "organisations"}
 # Top units of these types are read whole on one page; a book gets a page per part.
 BOOK_TYPES = {"book"}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -297,6 +298,23 @@ class Site:
     def title_of(self, unit_id: str) -> str:
         doc = self.docs.get(unit_id)
         return (doc.get("title") or unit_id) if doc else unit_id
+
+    def register_entry(self, element: str, ref: str) -> tuple[str | None, str]:
+        """The register entry a name's reference points to: 'person:serge' (a prefixDef),
+        '#serge' or 'file.xml#person-serge' (a list in the file or elsewhere), or 'serge'."""
+        first = ref.split()[0] if ref.split() else ""
+        prefix, colon, rest = first.partition(":")
+        if colon and prefix in REF_PREFIXES:
+            register, entry_id = REF_PREFIXES[prefix], rest
+        else:
+            register = NAME_REGISTERS.get(element)
+            entry_id = _fragment(first)
+        if register is None:
+            return None, ""
+        for candidate in (entry_id, entry_id.split("-", 1)[-1]):
+            if candidate in self.registers[register]:
+                return register, candidate
+        return None, ""
 
     def person_name(self, person_id: str | None) -> str:
         row = self.registers["persons"].get(person_id or "")
@@ -562,22 +580,16 @@ class Site:
                         "chronology")
         if table == "bibliography":
             return Link(f"bibliography.html#{row['entry_id']}", "Bibliography", "bibliography")
-        schema = self.dataset.tables[table]
-        for fields, resource, ref_fields in schema.foreign_keys():
-            if len(fields) == 1 and resource in ("letters", "documents", "notes") and row.get(fields[0]):
-                target = {ref_fields[0]: row[fields[0]]}
-                if resource == "letters":
-                    target = {"letter_id": row[fields[0]]}
-                elif resource == "documents":
-                    target = {"document_id": row[fields[0]]}
-                else:
-                    target = {"note_id": row[fields[0]]}
-                if (resource == "letters" and target["letter_id"] in self.letters) or \
-                        (resource == "documents" and target["document_id"] in self.docs) or \
-                        (resource == "notes" and target["note_id"] in self.notes):
-                    if resource == "documents" and target["document_id"] in self.letters:
-                        return self._row_link("letters", {"letter_id": target["document_id"]})
-                    return self._row_link(resource, target)
+        # Any other table (a `mentions` table, say): the first key that points to a letter,
+        # a unit or a note says where the row is read.
+        known = {"letters": ("letter_id", self.letters), "documents": ("document_id", self.docs),
+                 "notes": ("note_id", self.notes)}
+        for fields, resource, _ in self.dataset.tables[table].foreign_keys():
+            value = row.get(fields[0]) if len(fields) == 1 else None
+            if resource in known and value in known[resource][1]:
+                if resource == "documents" and value in self.letters:
+                    resource = "letters"
+                return self._row_link(resource, {known[resource][0]: value})
         return None
 
     def _register_links(self) -> None:
@@ -608,9 +620,33 @@ class Site:
                         if entry_id:
                             self.roles[(register, entry_id)][label].setdefault(link.url, link)
                             self.mentions[(register, entry_id)].setdefault(link.page, link)
+            if name == "mentions" and not pairs:
+                self._untyped_mentions(name, table, title)
         for (register, entry_id), pages in self.named_in.items():
             for link in pages.values():
                 self.roles[(register, entry_id)]["Named in the text (TEI)"].setdefault(link.url, link)
+
+    def _untyped_mentions(self, name: str, table: Any, title: str) -> None:
+        """A mentions table whose entity column points to any register (no foreign key to
+        one): an id found in exactly one register, or a prefixed ref ('person:nin'), counts."""
+        keyed = {fields[0] for fields, _, _ in table.foreign_keys() if len(fields) == 1}
+        columns = [f["name"] for f in table.fields if f["name"] not in keyed
+                   and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))]
+        for row in table.rows:
+            link = self._row_link(name, row)
+            if link is None:
+                continue
+            for column in columns:
+                value = str(row.get(column) or "")
+                prefix, colon, rest = value.partition(":")
+                if colon and prefix in REF_PREFIXES:
+                    found = [REF_PREFIXES[prefix]] if rest in self.registers[REF_PREFIXES[prefix]] else []
+                    value = rest
+                else:
+                    found = [r for r in REGISTERS if value in self.registers[r]]
+                if len(found) == 1:
+                    self.roles[(found[0], value)][title].setdefault(link.url, link)
+                    self.mentions[(found[0], value)].setdefault(link.page, link)
 
     def _registers(self) -> None:
         for register, (key, title) in REGISTERS.items():
@@ -837,6 +873,8 @@ class TeiRenderer:
             return self._letter_card(unit_id, level + 1)
         if unit_id and self.site.pages.get(unit_id) == unit_id and unit_id != self.top:
             return self._unit_card(unit_id, level + 1)
+        if kind == "notes" and self.top in self.site.letters:
+            return ""  # a letter's own list of notes: the page's notes section shows them
         inner = self._children(el, level + 1, in_note)
         tag = "article" if kind in ("letter", "enclosure") else "section"
         return f'<{tag}{self._attrs(id=unit_id, class_=f"div {kind}", lang=lang)}>{inner}</{tag}>'
@@ -922,10 +960,8 @@ class TeiRenderer:
 
     def _name(self, el: etree._Element, level: int, in_note: bool, lang: str | None) -> str:
         inner = self._children(el, level, in_note)
-        ref = el.get("ref") or ""
-        prefix, _, entry_id = ref.partition(":")
-        register = REF_PREFIXES.get(prefix)
-        if register and entry_id in self.site.registers[register]:
+        register, entry_id = self.site.register_entry(_local(el), el.get("ref") or el.get("key") or "")
+        if register:
             if not in_note:
                 self.mentions.append((register, entry_id))
             return (f'<a class="name {register}" href="{self.root}registers/{register}.html#'

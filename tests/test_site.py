@@ -219,6 +219,45 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     assert letter.xpath("//p[@lang='fr']")[0].text_content().startswith("Can I write")
 
 
+def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
+    """A mentions table whose entity column has no foreign key (one column for persons,
+    places and organisations): an id that is in exactly one register counts."""
+    dataset = tmp_path / "dataset"
+    shutil.copytree(dist, dataset)
+    (dataset / "data" / "mentions.csv").write_text(
+        "document_id,entity_id,form\npapers-letter-2,nin,Nin\npapers-ch03,poum,POUM\n", encoding="utf-8")
+    (dataset / "schema" / "mentions.json").write_text(json.dumps({
+        "fields": [{"name": "document_id", "type": "string"}, {"name": "entity_id", "type": "string"},
+                   {"name": "form", "type": "string"}],
+        "foreignKeys": [{"fields": ["document_id"],
+                         "reference": {"resource": "documents", "fields": ["document_id"]}}]}),
+        encoding="utf-8")
+    descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
+                                    "path": "data/mentions.csv", "schema": "schema/mentions.json"})
+    (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    out = tmp_path / "site"
+    build_site(dataset, out)
+    persons = _page(out / "registers" / "persons.html")
+    assert "../letters/papers-letter-2.html" in persons.xpath("//section[@id='nin']//ul//a/@href")
+    orgs = _page(out / "registers" / "organisations.html")
+    assert "../texts/papers-ch03.html" in orgs.xpath("//section[@id='poum']//ul//a/@href")
+
+
+def test_name_references_in_the_forms_tei_uses(site):
+    from sergetrotsky.site import Site  # noqa: F401  (the parser is a method of the build)
+
+    class Registers:
+        registers = {"persons": {"serge": {}}, "places": {"brussels": {}}, "organisations": {}}
+
+    entry = Site.register_entry
+    assert entry(Registers, "persName", "person:serge") == ("persons", "serge")
+    assert entry(Registers, "persName", "#serge") == ("persons", "serge")
+    assert entry(Registers, "placeName", "../registers.xml#place-brussels") == ("places", "brussels")
+    assert entry(Registers, "persName", "#nobody") == (None, "")
+    assert entry(Registers, "name", "serge") == (None, "")
+
+
 def test_search_index_reaches_every_letter_and_note(dist, site):
     text = (site / "static" / "search-index.js").read_text(encoding="utf-8")
     index = json.loads(text[text.index("{"):text.rindex("}") + 1])
