@@ -84,6 +84,12 @@ def test_every_internal_link_resolves_to_a_file_and_an_id(site):
     assert broken == []
 
 
+def test_ids_are_unique_in_every_page(site):
+    for page in _pages(site):
+        ids = _page(page).xpath("//@id")
+        assert len(ids) == len(set(ids)), (page, sorted({i for i in ids if ids.count(i) > 1}))
+
+
 def test_nothing_is_loaded_from_elsewhere(site):
     for page in _pages(site):
         doc = _page(page)
@@ -186,6 +192,19 @@ def test_registers_link_each_entry_to_what_names_it(dist, site):
     assert "../letters/papers-letter-1.html" in places.xpath("//section[@id='brussels']//a/@href")
     orgs = _page(site / "registers" / "organisations.html")
     assert orgs.xpath("//section[@id='poum']")
+
+
+def test_chronology_and_bibliography_pages_hold_every_row(dist, site):
+    chronology = _page(site / "chronology.html")
+    for row in _csv(dist, "chronology"):
+        item = chronology.xpath(f"//li[@id='{row['event_id']}']")[0]
+        for person in filter(None, row["persons"].split(";")):
+            assert f"registers/persons.html#{person}" in item.xpath(".//a/@href")
+    # The papers' chronology opens with Serge's birth, 30 December 1890.
+    first = chronology.xpath("//li[@id='papers-chronology-001']//time")[0]
+    assert (first.get("datetime"), first.text) == ("1890-12-30", "30 December 1890")
+    bibliography = _page(site / "bibliography.html")
+    assert len(bibliography.xpath("//ol[@class='bibliography']/li")) == len(_csv(dist, "bibliography"))
 
 
 def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
