@@ -544,3 +544,17 @@ def test_keyboard_skip_link_and_print_layout(browser, server):
         assert browser.find_element(By.CSS_SELECTOR, "section.notes").is_displayed()
     finally:
         browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def test_a_missing_tei_file_is_one_located_error_and_the_old_site_stays(dist, site, tmp_path):
+    broken = tmp_path / "dataset"
+    shutil.copytree(dist, broken)
+    (broken / "tei" / "letters" / "papers-letter-1.xml").unlink()
+    out = tmp_path / "site"
+    shutil.copytree(site, out)
+    before = (out / "index.html").read_bytes()
+    result = CliRunner().invoke(main, ["site", "--dataset", str(broken), "--out", str(out)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "papers-letter-1.xml" in result.output and "missing" in result.output
+    assert (out / "index.html").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
