@@ -730,14 +730,16 @@ class Site:
                    citation=citation.read_text(encoding="utf-8") if citation.is_file() else "")
 
     def _search_index(self) -> None:
-        """An inverted index, prebuilt: term → [entry, count, entry, count, ...]."""
+        """An inverted index, prebuilt: term → [entry, count, entry, count, ...]; one
+        entry per letter, per text page and per note."""
         postings: dict[str, dict[int, int]] = defaultdict(dict)
         docs = []
         for i, entry in enumerate(self.search_entries):
-            docs.append([entry["t"], entry["u"], entry["k"], entry["x"]])
-            for token in tokens(entry["t"] + " " + entry["text"]):
-                if len(token) > 1 or token.isdigit():
-                    postings[token][i] = postings[token].get(i, 0) + 1
+            words = [t for t in tokens(entry["t"] + " " + entry["text"]) if len(t) > 1 or t.isdigit()]
+            # Title, URL, kind, excerpt and length (search.js ranks by BM25).
+            docs.append([entry["t"], entry["u"], entry["k"], entry["x"], len(words)])
+            for token in words:
+                postings[token][i] = postings[token].get(i, 0) + 1
         index = {"docs": docs, "terms": {term: [x for pair in sorted(p.items()) for x in pair]
                                          for term, p in sorted(postings.items())}}
         payload = json.dumps(index, ensure_ascii=False, separators=(",", ":"))

@@ -9,6 +9,13 @@
   var status = document.getElementById("search-status");
   if (!index || !form) { return; }
   var terms = Object.keys(index.terms);
+  var averageLength = index.docs.reduce(function (sum, doc) { return sum + doc[4]; }, 0) /
+    Math.max(index.docs.length, 1);
+  // BM25: rare words weigh more, and a long chapter does not outrank a letter by size alone.
+  function bm25(count, length, documents) {
+    var idf = Math.log(1 + (index.docs.length - documents + 0.5) / (documents + 0.5));
+    return idf * count * 2.2 / (count + 1.2 * (0.25 + 0.75 * length / averageLength));
+  }
   var kinds = { letter: "Letter", text: "Text", note: "Note" };
 
   function fold(s) {
@@ -31,7 +38,9 @@
         var postings = index.terms[term];
         var weight = term === word ? 2 : 1;
         for (var i = 0; i < postings.length; i += 2) {
-          found[postings[i]] = (found[postings[i]] || 0) + postings[i + 1] * weight;
+          var doc = postings[i];
+          found[doc] = (found[doc] || 0) +
+            weight * bm25(postings[i + 1], index.docs[doc][4], postings.length / 2);
         }
       });
       if (scores === null) {
