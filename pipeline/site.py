@@ -349,11 +349,14 @@ class Site:
         self._copy_static()
         shutil.copytree(self.dataset.root, self.out / "dataset",
                         ignore=shutil.ignore_patterns(".*"))
-        letter_pages = self._letter_pages()
-        unit_pages = self._unit_pages()
-        for record in self._index_notes():
-            self.search_entries.append(record)
+        # First render every text (to learn where each note is called and what each page
+        # names), then write the pages that link to them.
+        letter_pages = self._render_letters()
+        unit_pages = self._render_units()
+        self.search_entries += self._index_notes()
         self._register_links()
+        self._write_letter_pages()
+        self._write_unit_pages()
         self._letters_table()
         self._contents()
         self._registers()
@@ -376,7 +379,7 @@ class Site:
 
     # ---- letters -------------------------------------------------------------------
 
-    def _letter_pages(self) -> int:
+    def _render_letters(self) -> int:
         for i, letter_id in enumerate(self.letter_order):
             row = self.letters[letter_id]
             tree = self.tei_files.get(row.get("tei_path") or "")
@@ -495,7 +498,7 @@ class Site:
 
     # ---- texts ---------------------------------------------------------------------
 
-    def _unit_pages(self) -> int:
+    def _render_units(self) -> int:
         order = list(self.docs)
         # Printed lists of notes last: they link each note to the page that calls it.
         page_units = sorted({p for p in self.pages.values() if p not in self.letters},
@@ -682,8 +685,6 @@ class Site:
                    sections=sections)
 
     def _letters_table(self) -> None:
-        self._write_letter_pages()
-        self._write_unit_pages()
         rows = [{"id": letter_id, "row": row, "title": self.title_of(letter_id),
                  "sender": self.person_name(row["sender_id"]),
                  "addressee": self.person_name(row["addressee_id"]),
