@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := build/packages
 
-.PHONY: build test check bench dist clean-venv
+.PHONY: build test check bench dist clean-venv site
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,19 @@ check: $(STAMP)
 	$(BIN)/sergetrotsky build --check
 
 test: $(STAMP)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
+	  echo "Browser tests: ON (/usr/bin/chromium, /usr/bin/chromedriver)"; \
+	else \
+	  echo "!!! Browser tests: SKIPPED, no /usr/bin/chromium or /usr/bin/chromedriver."; \
+	  echo "!!! Install them with: apt-get install -y chromium chromium-driver (.ci/run does)"; \
+	fi
 	$(BIN)/python -m pytest -q
 	$(BIN)/sergetrotsky build --check
+
+# The reading edition (a static site) from the dataset folder alone; serve it with
+#   python -m http.server -d site
+site: $(STAMP)
+	$(BIN)/sergetrotsky site --dataset dist --out site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

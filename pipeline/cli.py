@@ -231,3 +231,33 @@ def defects_command(sources_dir: Path) -> None:
     click.echo(f"{len(found)} candidate(s): repair each by an emendation in the source's "
                "source.toml, or list it in [defects] kept" if found else "no candidates")
     sys.exit(1 if found else 0)
+
+
+@main.command("sqlite")
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Dataset folder to read.")
+@click.option("--out", "out_file", type=click.Path(path_type=Path), required=True,
+              help="SQLite file to write (replaced atomically).")
+@user_errors
+def sqlite_command(dataset_dir: Path, out_file: Path) -> None:
+    """Write the dataset as a SQLite database with keys and FTS5 full-text indexes."""
+    from . import sqlite as sqlite_stage  # imported here to keep the CLI's start-up light
+
+    counts = sqlite_stage.write_database(dataset_dir, out_file)
+    console.print(f"wrote {out_file}: {len(counts)} tables, {sum(counts.values())} rows")
+
+
+@main.command("site")
+@click.option("--dataset", "dataset_dir", type=click.Path(path_type=Path), default=Path("dist"),
+              show_default=True, help="Dataset folder to read (the site uses nothing else).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("site"),
+              show_default=True, help="Folder for the static site (replaced atomically).")
+@user_errors
+def site_command(dataset_dir: Path, out_dir: Path) -> None:
+    """Build the reading edition: a static web site with registers and search."""
+    from . import site as site_stage  # imported here to keep the CLI's start-up light
+
+    summary = site_stage.build_site(dataset_dir, out_dir)
+    console.print(f"wrote {summary.pages} pages ({summary.letters} letters, "
+                  f"{summary.units} text pages) and {summary.files} files to {out_dir}; "
+                  f"serve it with: python -m http.server -d {out_dir}")

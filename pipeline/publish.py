@@ -612,7 +612,7 @@ def differences(files: dict[str, bytes], out_dir: Path) -> list[str]:
 
 
 def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
-    """A versioned zip of a dataset folder and a SHA256SUMS file beside it.
+    """A versioned zip of a dataset folder, the same as a SQLite file, and SHA256SUMS.
 
     The zip is reproducible: entries sorted, timestamps set to the release date.
     The dataset must be the output of the current build (checked by the caller).
@@ -638,6 +638,10 @@ def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
             zf.writestr(info, data)
             sums.append(f"{hashlib.sha256(data).hexdigest()}  {name}-{version}/{rel}")
     sums.append(f"{hashlib.sha256(archive.read_bytes()).hexdigest()}  {archive.name}")
+    from .sqlite import write_database  # the same dataset as one SQLite file
+    database = out_dir / f"{name}-{version}.sqlite"
+    write_database(dataset_dir, database)
+    sums.append(f"{hashlib.sha256(database.read_bytes()).hexdigest()}  {database.name}")
     checksums = out_dir / "SHA256SUMS"
     checksums.write_text("\n".join(sums) + "\n", encoding="utf-8")
     return archive, checksums
