@@ -537,7 +537,9 @@ def _calendar_error(year: int, month: int | None, day: int | None) -> str:
 def w3c_date_error(value: str) -> str:
     """Why ``value`` is not a TEI W3C date (teidata.temporal.w3c as tei_all has it), or
     "" when it is one: xsd:date, dateTime, gYearMonth, gYear, gMonthDay, gMonth, gDay or
-    time, with the calendar checked (no 1936-02-30, no month 13)."""
+    time, with the calendar checked (no 1936-02-30, no month 13). Spaces around the
+    value are allowed, as XML Schema collapses them."""
+    value = value.strip(" \t\r\n")
     for index, form in enumerate(W3C_FORMS):
         m = form.fullmatch(value)
         if not m:

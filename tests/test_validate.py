@@ -11,6 +11,7 @@ dataset); the raw bytes that must never reach the parser are files of their own
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from importlib.resources import files as package_files
 from lxml import etree
 
 from sergetrotsky import validate
@@ -433,3 +435,99 @@ def test_w040_only_for_notes_the_dataset_does_not_list_as_unmarked(dist, tmp_pat
     warned = [p.message for p in validate_dataset(folder) if p.code == "W040"]
     assert len(warned) == 2 and "papers-ch01-n37" in warned[0] and \
         "papers-ch02-n236" in warned[1]
+
+
+# --- dates, as strictly as tei_all -------------------------------------------------------------
+
+DATE_VALUES = ["1936", "1936-04", "1936-04-22", "1936-02-29", "1936-02-30", "1937-02-29",
+               "1900-02-29", "2000-02-29", "1936-13", "1936-00", "1936-04-31", "1936-04-00",
+               "1936-4-22", "36-04-22", "0000", "-0044-03-15", "12345-01-01", "01936",
+               "1936-04-22Z", "1936-04-22+02:00", "1936-04-22+15:00", "--04-22", "--02-29",
+               "--02-30", "--13", "---31", "---32", "10:30:00", "24:00:00", "24:30:00",
+               "1936-04-22T10:30:00", "1936-04-22T25:00:00", "1936-04-22T10:61:00",
+               "April 1936", "", " 1936", "1936-04-22 ", "1936-W16"]
+
+
+@pytest.fixture(scope="module")
+def tei_all_when():
+    """tei_all's own definition of @when (att.datable.w3c), compiled alone."""
+    grammar = etree.parse(str(package_files("schemas") / "tei_all.rng"))
+    [define] = [d for d in grammar.iter(f"{RNG}define")
+                if d.get("name") == "att.datable.w3c.attribute.when"]
+    attribute = next(define.iter(f"{RNG}attribute"))
+    root = etree.fromstring(
+        '<grammar xmlns="http://relaxng.org/ns/structure/1.0" datatypeLibrary='
+        '"http://www.w3.org/2001/XMLSchema-datatypes"><start><element name="date"/>'
+        '</start></grammar>')
+    root.find(f"{RNG}start/{RNG}element").append(attribute)
+    return etree.RelaxNG(root)
+
+
+@pytest.mark.parametrize("value", DATE_VALUES)
+def test_tei_dates_are_checked_as_tei_all_checks_them(value, tei_all_when):
+    element = etree.Element("date", when=value)
+    assert tei_all_when.validate(etree.ElementTree(element)) == \
+        (validate.w3c_date_error(value) == ""), validate.w3c_date_error(value)
+
+
+def test_tei_date_attributes_on_any_element_but_not_citing_ranges(tmp_path):
+    path = tmp_path / "mini.xml"
+    text = SOURCE_FILE.read_text(encoding="utf-8")
+    assert '<date when="1936-05">' in text
+    path.write_text(text.replace('<date when="1936-05">',
+                                 '<date notBefore="1936-02-30" notAfter="1936-13">'),
+                    encoding="utf-8")
+    found = [p for p in validate_paths([path]) if p.code == "E075"]
+    assert sorted(p.message.split(":")[0] for p in found) == [
+        '<date notAfter="1936-13">', '<date notBefore="1936-02-30">']
+    assert {p.line for p in found} == {_line_of(text, '<date when="1936-05">')}
+    tree = etree.fromstring('<TEI xmlns="http://www.tei-c.org/ns/1.0"><biblScope from="12" '
+                            'to="xv"/><event from="1936-02-30" to="1936"/></TEI>')
+    found = validate._date_problems(etree.ElementTree(tree), "x.xml")
+    assert [p.message for p in found] == ['<event from="1936-02-30">: there is no day 30 in '
+                                          'February']
+
+
+@pytest.mark.parametrize("value,why", [("1936", ""), ("1936-02", ""), ("1936-02-29", ""),
+                                       ("1936-02-30", "there is no day 30 in February"),
+                                       ("1937-02-29", "1937 is not a leap year"),
+                                       ("1936-13", "there is no month 13"),
+                                       ("1936-04-31", "there is no day 31 in April")])
+def test_table_dates_partial_or_calendar_valid(value, why):
+    assert validate.table_date_error(value).startswith(why) and \
+        bool(validate.table_date_error(value)) == bool(why)
+
+
+# --- what validate will not read -------------------------------------------------------------
+
+def test_validate_dataset_never_opens_outside_its_folder(tmp_path, monkeypatch):
+    """Every file validate opens is a regular file inside the dataset (no link on its way)."""
+    folder = _dataset(tmp_path)
+    opened = []
+    real_open = os.open
+
+    def spy(path, flags, *args, **kwargs):
+        opened.append(Path(path))
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(validate.os, "open", spy)
+    (folder / "data" / "persons.csv").unlink()
+    (folder / "data" / "persons.csv").symlink_to("/etc/passwd")
+    problems = validate_paths([folder])
+    assert {p.code for p in problems} == {"E070", "W071"}
+    assert opened and all(p.resolve().is_relative_to(folder.resolve()) and not p.is_symlink()
+                          for p in opened)
+    assert folder / "data" / "persons.csv" not in opened
+
+
+def test_report_keeps_at_most_n_per_code_and_counts_all(tmp_path):
+    folder = _dataset(tmp_path)
+    with (folder / "data" / "places.csv").open("a", encoding="utf-8") as handle:
+        for n in range(30):
+            handle.write(f"p{n},Place,xx\n")
+    report = validate.validate_report([folder], max_per_code=5)
+    assert [p.code for p in report.problems] == ["E010"] * 5
+    assert (report.errors, report.omitted) == (30, {"E010": 25})
+    assert validate.summary([folder], report) == f"{folder}: invalid, 30 error(s)"
+    data = json.loads(validate.report_json([folder], report))
+    assert (data["errors"], data["omitted"], len(data["problems"])) == (30, {"E010": 25}, 5)
+    assert len(validate.validate_report([folder]).problems) == 30
