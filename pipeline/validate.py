@@ -42,6 +42,7 @@ import json
 import os
 import re
 import stat
+from array import array
 from collections import Counter
 from dataclasses import asdict, dataclass, field as dataclass_field
 from functools import cache
@@ -652,6 +653,32 @@ DIALECT_KEYS = {"delimiter": "delimiter", "quoteChar": "quotechar", "doubleQuote
                 "escapeChar": "escapechar", "skipInitialSpace": "skipinitialspace"}
 
 
+class _KeyHashes:
+    """The keys of a table as 64-bit hashes in arrays, 8 bytes a row whatever the keys'
+    width (a set of the keys themselves took some 300 bytes a row). Duplicated hashes are
+    found at the end, a bucket at a time; their keys are then confirmed, and their rows
+    found, by a second pass, made only when there are some."""
+
+    def __init__(self) -> None:
+        self.buckets = [array("q") for _ in range(256)]
+
+    def add(self, hashed: int) -> None:
+        self.buckets[hashed & 255].append(hashed)
+
+    def repeated(self) -> set[int]:
+        """The hashes added more than once."""
+        found: set[int] = set()
+        for bucket in self.buckets:
+            distinct = set(bucket)
+            if len(distinct) != len(bucket):
+                seen: set[int] = set()
+                for hashed in bucket:
+                    if hashed in seen:
+                        found.add(hashed)
+                    seen.add(hashed)
+        return found
+
+
 class _DatasetCheck:
     """Every check of one dataset folder, its problems added to a report as found."""
 
@@ -665,6 +692,7 @@ class _DatasetCheck:
         self.keys: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = {}
         self.first_columns: dict[str, set[str] | None] = {}
         self.skipped: dict[str, set[str]] = {}     # unreadable table -> checks skipped
+        self.deferred: dict[str, list[tuple]] = {}  # foreign keys checked after the tables
 
     def add(self, problem: Problem) -> None:
         self.report.add(problem)
@@ -784,7 +812,7 @@ class _DatasetCheck:
                 self.needed.setdefault(target, set()).add(tuple(_as_list(reference.get("fields"))))
             if table.rel in AUTHORITY_TABLES.values() and table.names:
                 self.needed.setdefault(table.name, set()).add((table.names[0],))
-        for table in self.tables.values():
+        for table in _targets_first(self.tables):
             self.scan(table)
 
     def table_of(self, resource: dict) -> _Table | None:
@@ -893,6 +921,7 @@ class _DatasetCheck:
     def scan(self, table: _Table) -> None:
         """Read a table once: header, every cell against its field, unique and primary
         keys, calendar dates, paths, hash and size; keep the keys other checks need."""
+        foreign = self.foreign_key_checks(table)
         try:
             handle = _open_inside(self.folder, table.rel, table.shown)
         except Refused as refused:
@@ -916,13 +945,13 @@ class _DatasetCheck:
             pattern = str(constraints.get("pattern", ""))
             is_date = field.type == "string" and pattern.startswith(("\\d{4}", "[0-9]{4}"))
             if field.type != "string" or constraints or is_date:
-                checks.append((i, field.name, field.create_cell_reader(), is_date))
+                checks.append((i, field.name, _quick_test(field, table.schema),
+                               field.create_cell_reader(), is_date))
         primary = _as_list(table.schema.get("primaryKey"))
         primary_at = [position[f] for f in primary if f in position]
         unique_at = [i for i, f in enumerate(table.fields)
                      if (f.constraints or {}).get("unique") and [f.name] != primary]
-        seen_keys: dict[tuple[str, ...], int] = {}
-        seen_unique: dict[int, dict[str, int]] = {i: {} for i in unique_at}
+        key_hashes = {at: _KeyHashes() for at in ([-1] if primary_at else []) + unique_at}
         paths = [(i, name) for i, name in enumerate(names) if name in PATH_FIELDS]
         path_cache: dict[str, tuple[str, str] | None] = {}
         add = self.add
@@ -942,9 +971,9 @@ class _DatasetCheck:
                                                          f"header {width}", row=number))
                         if len(cells) < width:
                             cells = cells + [""] * (width - len(cells))
-                    for i, name, read, is_date in checks:
+                    for i, name, quick, read, is_date in checks:
                         cell = cells[i]
-                        _, notes = read(cell)
+                        notes = None if quick is not None and quick(cell) else read(cell)[1]
                         if notes:
                             add(Problem("E010", table.shown, _cell_message(cell, notes),
                                         row=number, field=name))
@@ -954,18 +983,15 @@ class _DatasetCheck:
                                 add(Problem("E075", table.shown, f"{_cell(cell)}: {why}",
                                             row=number, field=name))
                     if primary_at:
-                        key = tuple(cells[i] for i in primary_at)
-                        first = seen_keys.setdefault(key, number)
-                        if first != number:
-                            add(Problem("E010", table.shown, f"the primary key "
-                                        f"({', '.join(primary)}) {', '.join(key)!r} is also "
-                                        f"row {first}'s", row=number, field=",".join(primary)))
+                        key_hashes[-1].add(hash(tuple([cells[i] for i in primary_at])))
                     for i in unique_at:
-                        first = seen_unique[i].setdefault(cells[i], number)
-                        if first != number and cells[i] != "":
-                            add(Problem("E010", table.shown, f"{_cell(cells[i])} is also in "
-                                        f"row {first}; the field is unique", row=number,
-                                        field=names[i]))
+                        if cells[i] != "":
+                            key_hashes[i].add(hash((cells[i],)))
+                    for at, keys, fields, target, target_fields in foreign:
+                        values = tuple([cells[i] for i in at])
+                        if values not in keys and any(values):
+                            add(self.foreign_key_problem(table, number, values, fields, target,
+                                                         target_fields))
                     for i, name in paths:
                         value = cells[i]
                         if value:
@@ -983,9 +1009,48 @@ class _DatasetCheck:
             add(Problem("E074", table.shown, str(exc)))
             self.unreadable[table.name] = table.rel
             return
+        suspects = {at: hashes.repeated() for at, hashes in key_hashes.items()}
+        del key_hashes
+        if any(suspects.values()):
+            self.duplicates(table, primary, primary_at, suspects)
         self.check_hash(table.resource, table.shown, counting)
         for fields, keys in collect.items():
             self.keys[(table.name, fields)] = keys
+
+    def duplicates(self, table: _Table, primary: list[str], primary_at: list[int],
+                   suspects: dict[int, set[int]]) -> None:
+        """The rows whose key (primary key: -1, or a unique field's index) repeats an
+        earlier row's, found among the suspects of the first pass."""
+        first: dict[tuple[int, tuple[str, ...]], int] = {}
+        try:
+            handle = _open_inside(self.folder, table.rel, table.shown)
+            if handle is None:
+                return
+            with handle:
+                rows = self.rows(table, handle, warn=False)
+                next(rows, None)
+                width = len(table.names)
+                for number, cells in rows:
+                    if len(cells) < width:
+                        cells = cells + [""] * (width - len(cells))
+                    for at, hashed_keys in suspects.items():
+                        key = tuple(cells[i] for i in primary_at) if at < 0 else (cells[at],)
+                        if not hashed_keys or hash(key) not in hashed_keys:
+                            continue
+                        earlier = first.setdefault((at, key), number)
+                        if earlier == number:
+                            continue
+                        if at < 0:
+                            self.add(Problem("E010", table.shown, f"the primary key "
+                                             f"({', '.join(primary)}) {', '.join(key)!r} is "
+                                             f"also row {earlier}'s", row=number,
+                                             field=",".join(primary)))
+                        else:
+                            self.add(Problem("E010", table.shown, f"{_cell(key[0])} is also "
+                                             f"in row {earlier}; the field is unique",
+                                             row=number, field=table.names[at]))
+        except (Refused, _Unreadable):
+            return
 
     def check_header(self, table: _Table, header: list[str]) -> None:
         names = table.names
@@ -1020,36 +1085,61 @@ class _DatasetCheck:
 
     # --- foreign keys ---------------------------------------------------------------------------
 
-    def check_foreign_keys(self) -> None:
-        """Every foreign key of every table, against the keys kept when the target was
-        read; a second pass over the tables that have foreign keys."""
+    def foreign_key_checks(self, table: _Table) -> list[tuple]:
+        """The foreign keys of a table to check while it is first read: those whose
+        target was read before it. The others (a table pointing at itself, or at a table
+        read after it) are kept for :meth:`check_foreign_keys`."""
         known = set(self.resource_paths) | set(self.unreadable)
+        now, later = [], []
+        for key in table.schema.get("foreignKeys", []) or []:
+            reference = key.get("reference", {}) if isinstance(key, dict) else {}
+            fields = _as_list(key.get("fields") if isinstance(key, dict) else None)
+            target = reference.get("resource") or table.name      # "" is the table itself
+            target_fields = tuple(_as_list(reference.get("fields")))
+            if target not in known:
+                self.add(Problem("E010", table.shown, f"foreign key {fields} refers to "
+                                 f"resource {target!r}, which the data package does not "
+                                 "have"))
+                continue
+            at = [table.names.index(f) for f in fields if f in table.names]
+            target_table = self.tables.get(target)
+            if len(at) != len(fields) or (target_table is not None and not all(
+                    f in target_table.names for f in target_fields)) or not fields:
+                self.add(Problem("E010", table.shown, f"foreign key {fields} names fields "
+                                 f"that {table.name} or {target} does not have"))
+                continue
+            spec = (at, fields, target, target_fields)
+            if target != table.name and (target, target_fields) in self.keys:
+                now.append((at, self.keys[(target, target_fields)], fields, target,
+                            target_fields))
+            else:
+                later.append(spec)
+        self.deferred[table.name] = later
+        return now
+
+    @staticmethod
+    def foreign_key_problem(table: _Table, number: int, values: tuple[str, ...],
+                            fields: list[str], target: str,
+                            target_fields: tuple[str, ...]) -> Problem:
+        return Problem("E010", table.shown, f"foreign key violation: {', '.join(values)!r} "
+                       f"is not a {'/'.join(target_fields)} of {target}", row=number,
+                       field=",".join(fields))
+
+    def check_foreign_keys(self) -> None:
+        """The foreign keys not checked while their table was read: a second pass over
+        the tables that point at themselves or at a table read after them."""
         for table in self.tables.values():
             checks = []
-            for key in table.schema.get("foreignKeys", []) or []:
-                reference = key.get("reference", {}) if isinstance(key, dict) else {}
-                fields = _as_list(key.get("fields") if isinstance(key, dict) else None)
-                target = reference.get("resource") or table.name      # "" is the table itself
-                target_fields = tuple(_as_list(reference.get("fields")))
-                if target not in known:
-                    self.add(Problem("E010", table.shown, f"foreign key {fields} refers to "
-                                     f"resource {target!r}, which the data package does not "
-                                     "have"))
-                    continue
+            for at, fields, target, target_fields in self.deferred.get(table.name, []):
                 if table.name in self.unreadable or target in self.unreadable:
                     for name in {table.name, target} & set(self.unreadable):
                         self.skipped.setdefault(name, set()).add(
                             f"foreign key {table.name}.{','.join(fields)} -> "
                             f"{target}.{','.join(target_fields)}")
-                    continue
-                keys = self.keys.get((target, target_fields))
-                at = [table.names.index(f) for f in fields if f in table.names]
-                if keys is None or len(at) != len(fields):
-                    self.add(Problem("E010", table.shown, f"foreign key {fields} names fields "
-                                     f"that {table.name} or {target} does not have"))
-                    continue
-                checks.append((at, keys, fields, target, target_fields))
-            if not checks or table.name in self.unreadable:
+                elif (target, target_fields) in self.keys:
+                    checks.append((at, self.keys[(target, target_fields)], fields, target,
+                                   target_fields))
+            if not checks:
                 continue
             try:
                 handle = _open_inside(self.folder, table.rel, table.shown)
@@ -1061,12 +1151,9 @@ class _DatasetCheck:
                     for number, cells in rows:
                         for at, keys, fields, target, target_fields in checks:
                             values = tuple(cells[i] if i < len(cells) else "" for i in at)
-                            if values in keys or all(v == "" for v in values):
-                                continue
-                            self.add(Problem(
-                                "E010", table.shown, f"foreign key violation: "
-                                f"{', '.join(values)!r} is not a {'/'.join(target_fields)} "
-                                f"of {target}", row=number, field=",".join(fields)))
+                            if values not in keys and any(values):
+                                self.add(self.foreign_key_problem(table, number, values, fields,
+                                                                  target, target_fields))
             except (Refused, _Unreadable):
                 continue          # it was read a moment ago: reported then
 
@@ -1265,12 +1352,76 @@ class _DatasetCheck:
         return None
 
 
+def _targets_first(tables: dict[str, _Table]) -> list[_Table]:
+    """The tables in an order where a table comes after those its foreign keys point at
+    (as far as they do not point at each other), so that most keys are checked inline."""
+    ordered: list[_Table] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in visiting or name not in tables or tables[name] in ordered:
+            return
+        visiting.add(name)
+        for key in tables[name].schema.get("foreignKeys", []) or []:
+            if isinstance(key, dict) and isinstance(key.get("reference"), dict):
+                visit(key["reference"].get("resource") or name)
+        ordered.append(tables[name])
+
+    for name in tables:
+        visit(name)
+    return ordered
+
+
 def _profiles(descriptor: dict, where: str) -> list[tuple[str, str]]:
     """The profiles (``$schema``, ``profile``) of a descriptor that are not standard."""
     return [(f"{where} {key}", value) for key in ("$schema", "profile")
             for value in [descriptor.get(key)]
             if value is not None and not (isinstance(value, str) and
                                           STANDARD_PROFILE.fullmatch(value))]
+
+
+def _quick_test(field, schema: dict):
+    """A fast test for the common fields (strings with required, enum, pattern or length;
+    plain integers with bounds) that accepts only cells frictionless's reader accepts,
+    with its own semantics; a cell it does not accept goes to the reader, which says why.
+    None when the field has no such test."""
+    constraints = dict(field.constraints or {})
+    missing = set(schema.get("missingValues", [""])) if isinstance(
+        schema.get("missingValues", [""]), list) else {""}
+    if field.has_defined("missing_values") or field.format not in (None, "default"):
+        return None
+    required = bool(constraints.pop("required", False))
+    try:
+        if field.type == "string" and set(constraints) <= {"enum", "pattern", "minLength",
+                                                            "maxLength"}:
+            enum = set(constraints["enum"]) if "enum" in constraints else None
+            pattern = re.compile(f"^{constraints['pattern']}$").match \
+                if "pattern" in constraints else None
+            shortest = int(constraints.get("minLength", 0))
+            longest = int(constraints["maxLength"]) if "maxLength" in constraints else None
+
+            def quick_string(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                return (enum is None or cell in enum) and (pattern is None or bool(
+                    pattern(cell))) and shortest <= len(cell) and (longest is None or
+                                                                   len(cell) <= longest)
+            return quick_string
+        if field.type == "integer" and set(constraints) <= {"minimum", "maximum"}:
+            low = int(constraints["minimum"]) if "minimum" in constraints else None
+            high = int(constraints["maximum"]) if "maximum" in constraints else None
+
+            def quick_integer(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                if not (cell.isascii() and cell.isdigit()):
+                    return False
+                value = int(cell)
+                return (low is None or value >= low) and (high is None or value <= high)
+            return quick_integer
+    except (TypeError, ValueError, re.error):
+        return None
+    return None
 
 
 def _cell_message(cell: str, notes: Mapping[str, str]) -> str:
