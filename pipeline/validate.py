@@ -319,8 +319,10 @@ def _validate_path(path: Path, report: Report) -> None:
         if os.path.lexists(path / "datapackage.json"):
             _DatasetCheck(path, report).run()
             return
-        files = _xml_files_under(path, str(path), report)
-        if not files and not report.counts:
+        refused = Report()
+        files = _xml_files_under(path, str(path), refused)
+        report.extend(refused.problems)
+        if not files and not refused.problems:
             report.add(Problem("E001", str(path), "no datapackage.json and no .xml file in "
                                                   "this folder"))
         for file in files:
@@ -699,9 +701,8 @@ class _DatasetCheck:
 
     def refuse(self, refused: Refused) -> None:
         """Report a refused file once, however many checks wanted it."""
-        key = refused.problem.file + "\x00" + str(refused.problem.row)
-        if refused.problem.row is not None or key not in self.refused:
-            self.refused.add(key)
+        if refused.problem.file not in self.refused:
+            self.refused.add(refused.problem.file)
             self.add(refused.problem)
 
     def show(self, rel: str) -> str:
@@ -1331,7 +1332,7 @@ class _DatasetCheck:
         try:
             status = _lstat_inside(self.folder, target, self.show(target))
         except Refused as refused:
-            if self.show(target) + "\x00None" in self.refused:
+            if self.show(target) in self.refused:
                 return None          # the file itself is reported refused, once
             return refused.problem.code, refused.problem.message
         if status is None:
