@@ -1266,6 +1266,9 @@ class _DatasetCheck:
                            ("data/letters.csv", "letter_id")):
             if not trees:
                 break
+            name = next((n for n, r in self.unreadable.items() if r == table), None)
+            if name is not None:
+                self.skipped.setdefault(name, set()).add("its units in their TEI files")
             for row_number, row in self.dict_rows(table):
                 unit, tei_path = row.get(key) or "", row.get("tei_path") or ""
                 if not unit or tei_path not in trees:
