@@ -61,6 +61,9 @@ MIB = 1024 * 1024
 # and the largest file parsed whole (XML, JSON: a tree takes several times its size).
 MAX_FILE_BYTES = 1024 * MIB
 MAX_XML_BYTES = 64 * MIB
+# The longest cell a table may have, in characters: a row is held in memory while it is
+# checked (frictionless lifts the csv module's own limit for the whole process).
+MAX_CELL_CHARS = 1024 * 1024
 # Lines printed per code unless --max-errors says otherwise (0: every line).
 MAX_PER_CODE = 20
 
@@ -709,6 +712,13 @@ class _DatasetCheck:
         return _show(self.folder, rel)
 
     def run(self) -> None:
+        before = csv.field_size_limit(MAX_CELL_CHARS)
+        try:
+            self.check_all()
+        finally:
+            csv.field_size_limit(before)
+
+    def check_all(self) -> None:
         resources = self.descriptor()
         if resources is not None:
             self.check_resources(resources)
@@ -907,6 +917,7 @@ class _DatasetCheck:
                                                       "byte-order mark; it is read without it",
                                  row=1))
         text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
+        csv.field_size_limit(MAX_CELL_CHARS)   # again: importing a frictionless plugin lifts it
         reader = csv.reader(text, **table.dialect)
         try:
             yield from enumerate(reader, start=1)
