@@ -635,7 +635,26 @@ class _Table:
 
 
 def _as_list(value: object) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])   # type: ignore[call-overload]
+    """A descriptor's field name or list of names as a list (anything else: empty)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _foreign_keys(schema: dict) -> list[dict]:
+    """A table schema's foreign keys (anything malformed left out: frictionless is not
+    given them, and the keys that can be read are checked)."""
+    keys = schema.get("foreignKeys")
+    return [k for k in keys if isinstance(k, dict)] if isinstance(keys, list) else []
+
+
+def _reference(key: dict, table: str) -> tuple[str, tuple[str, ...]]:
+    """The resource (``""``: the table itself) and fields a foreign key points at."""
+    reference = key.get("reference")
+    reference = reference if isinstance(reference, dict) else {}
+    target = reference.get("resource") or table
+    return (target if isinstance(target, str) else json.dumps(target),
+            tuple(_as_list(reference.get("fields"))))
 
 
 def _cell(text: str) -> str:
@@ -646,12 +665,19 @@ def _cell(text: str) -> str:
 def _frictionless_schema(schema: dict) -> Schema:
     """The fields of a table schema as frictionless reads cells, from the field
     descriptors alone (no ``$schema``, nothing a profile could make it fetch)."""
-    fields = [{k: v for k, v in f.items() if not k.startswith("$")} if isinstance(f, dict)
-              else f for f in schema.get("fields", [])]
+    if not isinstance(schema.get("fields"), list):
+        raise ValueError("the table schema has no list of fields")
+    for number, field in enumerate(schema["fields"], start=1):
+        if not isinstance(field, dict) or not isinstance(field.get("name"), str):
+            raise ValueError(f"field {number} of the table schema is not an object with a name")
+    fields = [{k: v for k, v in f.items() if not k.startswith("$")} for f in schema["fields"]]
     descriptor: dict = {"fields": fields}
     if isinstance(schema.get("missingValues"), list):
         descriptor["missingValues"] = schema["missingValues"]
-    return Schema.from_descriptor(descriptor)
+    try:
+        return Schema.from_descriptor(descriptor)
+    except (TypeError, AttributeError, KeyError) as exc:   # frictionless on odd values
+        raise ValueError(f"frictionless cannot read the table schema ({exc})") from exc
 
 
 DIALECT_KEYS = {"delimiter": "delimiter", "quoteChar": "quotechar", "doubleQuote": "doublequote",
@@ -767,23 +793,29 @@ class _DatasetCheck:
         return resources
 
     def unsafe_references(self, index: int, resource: dict) -> list[str]:
-        """Why each reference of a resource would leave the dataset (URL, absolute, ..)."""
+        """Why each reference of a resource would leave the dataset: a ``path`` (one or a
+        list), a ``schema`` or a ``dialect`` given as a URL, an absolute path or with ``..``;
+        a profile that is not a standard one."""
         label = f"resource {index} ({resource.get('name', '?')})"
+        references = []
+        path = resource.get("path")
+        references += [("path", p) for p in (path if isinstance(path, list) else [path])
+                       if isinstance(p, str)]
+        references += [(key, resource[key]) for key in ("schema", "dialect")
+                       if isinstance(resource.get(key), str)]
         found = []
-        for key in ("path", "schema", "dialect"):
-            for value in _as_list(resource.get(key)) if key == "path" else \
-                    [resource.get(key)] if isinstance(resource.get(key), str) else []:
-                if not isinstance(value, str) or not _inside(self.folder, value):
-                    kind = "a URL" if isinstance(value, str) and URL_SCHEME.match(value) \
-                        and len(value.split(":", 1)[0]) > 1 else "not a relative path inside the dataset"
-                    found.append(f"{label}: {key} {value!r} is {kind}: refused, never "
-                                 "fetched nor read")
+        for key, value in references:
+            if not _inside(self.folder, value):
+                kind = "a URL" if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", value) else \
+                    "not a relative path inside the dataset"
+                found.append(f"{label}: {key} {value!r} is {kind}: refused, never fetched "
+                             "nor read")
+        profiles = _profiles(resource, "resource")
         for key in ("schema", "dialect"):
             if isinstance(resource.get(key), dict):
-                found += [f"{label}: {where} {value!r} is not a standard profile: refused, "
-                          "never fetched" for where, value in _profiles(resource[key], key)]
+                profiles += _profiles(resource[key], key)
         found += [f"{label}: {where} {value!r} is not a standard profile: refused, never "
-                  "fetched" for where, value in _profiles(resource, "resource")]
+                  "fetched" for where, value in profiles]
         return found
 
     def check_resources(self, resources: list[dict]) -> None:
@@ -817,10 +849,9 @@ class _DatasetCheck:
             else:
                 self.check_file(resource)
         for table in self.tables.values():          # which keys the checks will need
-            for key in table.schema.get("foreignKeys", []) or []:
-                reference = key.get("reference", {}) if isinstance(key, dict) else {}
-                target = reference.get("resource") or table.name
-                self.needed.setdefault(target, set()).add(tuple(_as_list(reference.get("fields"))))
+            for key in _foreign_keys(table.schema):
+                target, target_fields = _reference(key, table.name)
+                self.needed.setdefault(target, set()).add(target_fields)
             if table.rel in AUTHORITY_TABLES.values() and table.names:
                 self.needed.setdefault(table.name, set()).add((table.names[0],))
         for table in _targets_first(self.tables):
@@ -1103,11 +1134,9 @@ class _DatasetCheck:
         read after it) are kept for :meth:`check_foreign_keys`."""
         known = set(self.resource_paths) | set(self.unreadable)
         now, later = [], []
-        for key in table.schema.get("foreignKeys", []) or []:
-            reference = key.get("reference", {}) if isinstance(key, dict) else {}
-            fields = _as_list(key.get("fields") if isinstance(key, dict) else None)
-            target = reference.get("resource") or table.name      # "" is the table itself
-            target_fields = tuple(_as_list(reference.get("fields")))
+        for key in _foreign_keys(table.schema):
+            fields = _as_list(key.get("fields"))
+            target, target_fields = _reference(key, table.name)
             if target not in known:
                 self.add(Problem("E010", table.shown, f"foreign key {fields} refers to "
                                  f"resource {target!r}, which the data package does not "
@@ -1377,9 +1406,8 @@ def _targets_first(tables: dict[str, _Table]) -> list[_Table]:
         if name in visiting or name not in tables or tables[name] in ordered:
             return
         visiting.add(name)
-        for key in tables[name].schema.get("foreignKeys", []) or []:
-            if isinstance(key, dict) and isinstance(key.get("reference"), dict):
-                visit(key["reference"].get("resource") or name)
+        for key in _foreign_keys(tables[name].schema):
+            visit(_reference(key, name)[0])
         ordered.append(tables[name])
 
     for name in tables:

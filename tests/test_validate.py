@@ -10,14 +10,17 @@ dataset); the raw bytes that must never reach the parser are files of their own
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -561,3 +564,42 @@ def test_quick_tests_accept_only_what_frictionless_accepts(dist):
                     tested += 1
                     assert not read(cell)[1], (schema_path.name, field.name, cell)
     assert tested > 1000
+
+
+JUNK = [5, None, True, "x", [], {}, [5], {"a": 1}, "http://127.0.0.1:9/x", "/etc/passwd"]
+
+
+def _nodes(data: object, at: tuple = ()) -> Iterator[tuple]:
+    yield at
+    children = data.items() if isinstance(data, dict) else \
+        enumerate(data) if isinstance(data, list) else []
+    for key, value in children:
+        yield from _nodes(value, (*at, key))
+
+
+def test_any_junk_in_the_descriptor_is_reported_never_raised(tmp_path, monkeypatch):
+    """Every value of datapackage.json replaced in turn by junk (wrong types, URLs, paths
+    outside): validate reports, it never raises nor opens a connection."""
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _no_network)
+    folder = _dataset(tmp_path)
+    shutil.rmtree(folder / "tei")
+    (folder / "cmif.xml").unlink()
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    nodes = list(_nodes(descriptor))[1:]
+    assert len(nodes) > 100
+    for at in nodes:
+        for junk in JUNK:
+            mutated = copy.deepcopy(descriptor)
+            parent = mutated
+            for key in at[:-1]:
+                parent = parent[key]
+            parent[at[-1]] = junk
+            (folder / "datapackage.json").write_text(json.dumps(mutated), encoding="utf-8")
+            problems = validate_paths([folder])
+            assert all(isinstance(p, validate.Problem) for p in problems)
+            assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError(f"validate tried to use the network: {args!r}")
