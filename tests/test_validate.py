@@ -603,3 +603,16 @@ def test_any_junk_in_the_descriptor_is_reported_never_raised(tmp_path, monkeypat
 
 def _no_network(*args, **kwargs):
     raise AssertionError(f"validate tried to use the network: {args!r}")
+
+
+def test_folder_of_tei_files_refuses_links_and_fifos(tmp_path):
+    shutil.copy(SOURCE_FILE, tmp_path / "mini.xml")
+    (tmp_path / "passwd.xml").symlink_to("/etc/passwd")
+    (tmp_path / "letters").symlink_to(LETTER_FILE.parent)
+    os.mkfifo(tmp_path / "pipe.xml")
+    problems = validate_paths([tmp_path])
+    assert sorted((p.code, Path(p.file).name) for p in problems) == [
+        ("E070", "letters"), ("E070", "passwd.xml"), ("E071", "pipe.xml")]
+    assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+    [problem] = validate_paths([tmp_path / "pipe.xml"])     # named alone: still not opened
+    assert problem.code == "E071"
