@@ -198,21 +198,29 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
                 type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
+@click.option("--max-errors", "max_errors", type=click.IntRange(min=0),
+              default=validate_stage.MAX_PER_CODE, show_default=True, metavar="N",
+              help="Lines printed per code; the rest are counted. 0 prints every line.")
 @user_errors
-def validate(paths: tuple[Path, ...], output_format: str) -> None:
+def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> None:
     """Check dataset folders, TEI files or folders of TEI files.
 
     One line per problem (CODE file:line:column: message; codes in
-    docs/validation-codes.md). Exit 0 when valid (warnings alone do not fail), 1 when not.
+    docs/validation-codes.md), at most N per code. Exit 0 when valid (warnings alone do
+    not fail), 1 when not. Reads only the dataset's own regular files: no link, FIFO or
+    device, nothing outside the folder, nothing from the network.
     """
-    problems = validate_stage.validate_paths(paths)
+    report = validate_stage.validate_report(paths, max_per_code=max_errors or None)
     if output_format == "json":
-        click.echo(validate_stage.report_json(paths, problems))
+        click.echo(validate_stage.report_json(paths, report))
     else:
-        for problem in problems:
+        for problem in report.problems:
             click.echo(problem.render())
-        click.echo(validate_stage.summary(paths, problems))
-    sys.exit(1 if validate_stage.has_errors(problems) else 0)
+        for line in validate_stage.omitted_lines(report):
+            click.echo(line)
+        click.echo(validate_stage.summary(paths, report))
+    sys.exit(1 if validate_stage.has_errors(report) else 0)
+
 
 
 # --- conversion defects (issue 14) ---------------------------------------------------------

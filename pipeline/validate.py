@@ -3,26 +3,36 @@
 What is checked, for each path given:
 
 - a **dataset folder** (it has ``datapackage.json``): the package and every table
-  (frictionless, against the schemas the package names), every file path the tables
-  point at, every TEI file under ``tei/`` (see below), ``cmif.xml`` (against the CMIF
-  schemas in ``schema/cmif/``), and the cross-checks no single file can make: ids
-  unique across the dataset, every unit of ``documents.csv`` present in its TEI file,
-  ``person:``/``place:`` references present in ``persons.csv``/``places.csv``, pointers
-  into other files (``../papers.xml#papers-ch02-n150``, ``../originals/…``) resolved;
+  (against the schemas the package names: types and constraints as frictionless reads
+  them, keys, hashes, calendar dates), every file path the tables point at, every TEI
+  file under ``tei/`` (see below), ``cmif.xml`` (against the CMIF schemas in
+  ``schema/cmif/``), and the cross-checks no single file can make: ids unique across the
+  dataset, every unit of ``documents.csv`` present in its TEI file, ``person:``/``place:``
+  references present in ``persons.csv``/``places.csv``, pointers into other files
+  (``../papers.xml#papers-ch02-n150``, ``../originals/…``) resolved;
 - a **TEI file**: read safely, then ``schema/tei/serge-trotsky.rng`` (RELAX NG, the
-  source-file or the letter-file shape) and ``serge-trotsky.sch`` (ISO Schematron);
+  source-file or the letter-file shape) and ``serge-trotsky.sch`` (ISO Schematron), and
+  its dates (``@when``, ``@notBefore``, ``@notAfter``, ``@from``, ``@to``) as W3C dates;
 - a **folder of TEI files**: every ``*.xml`` under it, as single TEI files.
 
-XML is read without ever expanding an entity or loading a DTD: a document whose DOCTYPE
-declares entities is refused unread (E033). Validation never writes anything.
+What is read: only the dataset's own regular files. Inside a dataset nothing is followed
+or opened that is a symbolic link, a FIFO, a device or a socket (E070, E071), nothing
+larger than :data:`MAX_FILE_BYTES` (:data:`MAX_XML_BYTES` for XML and JSON, which are
+parsed in memory; E072), nothing a descriptor names by URL, absolute path or ``..`` (E073). Nothing
+is fetched: frictionless is only given field descriptors to read cells, never a resource,
+a package or a path. XML is read without ever expanding an entity or loading a DTD: a
+document whose DOCTYPE declares entities is refused unread (E033). Tables are read as
+streams, row by row. Validation never writes anything.
 
 Every problem is a :class:`Problem` with a code of :data:`CODES` (``E…`` errors, ``W…``
 warnings; documented in ``docs/validation-codes.md``), a file and a line and column, or
-a table row and field. :func:`validate_paths` is the entry point; the CLI renders.
+a table row and field. :func:`validate_report` is the entry point (the CLI renders it);
+:func:`validate_paths` returns its problems as a list.
 """
 
 from __future__ import annotations
 
+import calendar
 import codecs
 import copy
 import csv
@@ -31,17 +41,31 @@ import io
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+import stat
+from array import array
+from collections import Counter
+from dataclasses import asdict, dataclass, field as dataclass_field
 from functools import cache
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator, Mapping
 
-from frictionless import FrictionlessException, Resource
+from frictionless import FrictionlessException, Schema
 from lxml import etree, isoschematron
 
 from . import cmif
 from .errors import PipelineError
 from .resources import schema_file
+
+MIB = 1024 * 1024
+# The largest file validate opens (a table is streamed, so this bounds time, not memory),
+# and the largest file parsed whole (XML, JSON: a tree takes several times its size).
+MAX_FILE_BYTES = 1024 * MIB
+MAX_XML_BYTES = 64 * MIB
+# The longest cell a table may have, in characters: a row is held in memory while it is
+# checked (frictionless lifts the csv module's own limit for the whole process).
+MAX_CELL_CHARS = 1024 * 1024
+# Lines printed per code unless --max-errors says otherwise (0: every line).
+MAX_PER_CODE = 20
 
 CODES = {
     # paths and the data package
@@ -57,8 +81,8 @@ CODES = {
     "E020": "A path in a table points at a file the dataset does not have, or outside it.",
     # reading XML
     "E030": "The XML file is empty.",
-    "E031": "The XML file is not UTF-8 (a byte that is not UTF-8, or another declared "
-            "encoding).",
+    "E031": "The XML file is not UTF-8 (a byte that is not UTF-8, another declared "
+            "encoding, or UTF-16 with or without a byte-order mark).",
     "E032": "The XML file is not well-formed XML.",
     "E033": "The XML file has a DOCTYPE that declares entities or names an external DTD: "
             "it is refused unread, since either could read local files or expand without "
@@ -89,6 +113,24 @@ CODES = {
             "well-formed XML.",
     "W061": "cmif.xml does not follow a recommendation of the CMIF Schematron "
             "(schema/cmif/cmif.sch).",
+    # what validate reads, and how
+    "E070": "A path inside the dataset is a symbolic link: validate never follows one, so "
+            "the file it points at is not read.",
+    "E071": "A path inside the dataset is not a regular file (a FIFO, a device, a socket, "
+            "or a folder where a file belongs): it is refused unopened.",
+    "E072": "A file is larger than validate reads: 1024 MiB for a table or another file, "
+            "64 MiB for a file parsed whole (XML, JSON).",
+    "E073": "datapackage.json names a resource's path, schema, dialect or profile by URL, "
+            "absolute path or a path leaving the dataset: refused, never fetched nor read.",
+    "E074": "A table cannot be read: it is empty, not in its encoding (UTF-8), or not CSV; "
+            "the checks that depend on it are skipped (W071).",
+    "E075": "A date is not a date of the calendar or not ISO 8601 (W3C): an ISO date in a "
+            "table, or @when, @notBefore, @notAfter, @from or @to in an XML file "
+            "(1936-02-30, 1936-13).",
+    "W070": "A table starts with a UTF-8 byte-order mark (as spreadsheets save \"CSV "
+            "UTF-8\"): it is read without it.",
+    "W071": "Checks that depend on a table that cannot be read (foreign keys into or out of "
+            "it, person: and place: references) were skipped.",
 }
 
 TEI_RNG = schema_file("tei", "serge-trotsky.rng")
@@ -101,12 +143,10 @@ XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 RNG_NS = "http://relaxng.org/ns/structure/1.0"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 PATH_FIELDS = ("text_path", "original_path", "tei_path")
-LABEL_ERRORS = {"missing-label", "extra-label", "incorrect-label", "blank-label",
-                "duplicate-label"}
 POINTER_ATTRIBUTES = ("target", "corresp", "ref")
 AUTHORITY_TABLES = {"person": "data/persons.csv", "place": "data/places.csv"}
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-ENCODING_DECLARATION = re.compile(rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
+ENCODING_DECLARATION = re.compile(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
 EXTERNAL_DTD = re.compile(r"<!DOCTYPE\s+[^\s\[>]+\s+(?:SYSTEM|PUBLIC)\b")
 SCHEMATRON_CODE = re.compile(r"\[([EW]\d{3,4})\]\s*(.*)", re.S)
 # libxml2's RELAX NG messages that name the element at fault, and the ones that only
@@ -114,6 +154,28 @@ SCHEMATRON_CODE = re.compile(r"\[([EW]\d{3,4})\]\s*(.*)", re.S)
 FAULTY_ELEMENT = re.compile(r"^Element (\w+) failed to validate|for element (\w+)$")
 CASCADE = re.compile(r"^(Expecting an element \w+, got nothing|Element \w+ has extra content: "
                      r"\w+|Error validating value ?)$")
+# Profiles a descriptor may name: the standard ones, which nothing needs to fetch.
+STANDARD_PROFILE = re.compile(r"https://datapackage\.org/profiles/[0-9.]+/[a-z]+\.json|"
+                              r"(tabular-)?data-(package|resource)|table-schema|"
+                              r"https://specs\.frictionlessdata\.io/schemas/[a-z-]+\.json")
+# TEI's att.datable.w3c (teidata.temporal.w3c in tei_all: xsd:date, gYear, gYearMonth,
+# gMonth, gMonthDay, gDay, time, dateTime). @from and @to are not dates on the elements
+# of att.citing and on these pointers (tei_all's own exceptions).
+DATE_ATTRIBUTES = ("when", "notBefore", "notAfter", "from", "to")
+NOT_DATABLE_RANGE = {"biblScope", "citedRange", "rt", "span", "locus", "app", "arc"}
+_TZ = r"(Z|[+-](\d\d):(\d\d))?"
+_YEAR = r"(-?(?:[1-9]\d{4,}|\d{4}))"
+W3C_FORMS = [re.compile(p) for p in (
+    rf"{_YEAR}-(\d\d)-(\d\d){_TZ}",                                  # date
+    rf"{_YEAR}-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?{_TZ}",      # dateTime
+    rf"{_YEAR}-(\d\d)(){_TZ}",                                       # gYearMonth
+    rf"{_YEAR}()(){_TZ}",                                            # gYear
+    rf"--(\d\d)-(\d\d){_TZ}",                                        # gMonthDay
+    rf"--(\d\d)(){_TZ}",                                             # gMonth
+    rf"---()(\d\d){_TZ}",                                            # gDay
+    rf"(\d\d):(\d\d):(\d\d)(\.\d+)?{_TZ}",                           # time
+)]
+TABLE_DATE = re.compile(r"(\d{4})(?:-(\d\d)(?:-(\d\d))?)?")
 
 
 @dataclass(frozen=True)
@@ -148,102 +210,176 @@ class Problem:
         return {"severity": self.severity, **asdict(self)}
 
 
-def has_errors(problems: Iterable[Problem]) -> bool:
+class Refused(Exception):
+    """A file validate will not open (a link, not a regular file, too large)."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+@dataclass
+class Report:
+    """The problems found, at most ``limit`` kept per code (None: all), and how many
+    there were of each code in all, so that output and memory stay bounded."""
+
+    limit: int | None = None
+    problems: list[Problem] = dataclass_field(default_factory=list)
+    counts: Counter = dataclass_field(default_factory=Counter)
+
+    def add(self, problem: Problem) -> None:
+        self.counts[problem.code] += 1
+        if self.limit is None or self.counts[problem.code] <= self.limit:
+            self.problems.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.counts.items() if code.startswith("E"))
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for code, n in self.counts.items() if code.startswith("W"))
+
+    @property
+    def omitted(self) -> dict[str, int]:
+        """Per code, how many problems were found but not kept."""
+        if self.limit is None:
+            return {}
+        return {code: n - self.limit for code, n in sorted(self.counts.items())
+                if n > self.limit}
+
+
+def has_errors(problems: Iterable[Problem] | Report) -> bool:
     """True when any problem is an error (warnings alone leave a dataset valid)."""
+    if isinstance(problems, Report):
+        return problems.errors > 0
     return any(p.severity == "error" for p in problems)
 
 
-def summary(paths: Iterable[Path | str], problems: list[Problem]) -> str:
+def summary(paths: Iterable[Path | str], problems: list[Problem] | Report) -> str:
     """The last line of the text report."""
     where = ", ".join(str(p) for p in paths)
-    errors = sum(p.severity == "error" for p in problems)
-    warnings = len(problems) - errors
+    report = problems if isinstance(problems, Report) else _report_of(problems)
+    errors, warnings = report.errors, report.warnings
     counted = f"{warnings} warning(s)" if warnings else ""
     if not errors:
         return f"{where}: valid" + (f" ({counted})" if counted else "")
     return f"{where}: invalid, {errors} error(s)" + (f", {counted}" if counted else "")
 
 
-def report_json(paths: Iterable[Path | str], problems: list[Problem]) -> str:
-    """The report for CI: validity, counts, and every problem with its location."""
-    errors = sum(p.severity == "error" for p in problems)
-    return json.dumps({"paths": [str(p) for p in paths], "valid": not errors,
-                       "errors": errors, "warnings": len(problems) - errors,
-                       "problems": [p.as_dict() for p in problems]},
+def omitted_lines(report: Report) -> list[str]:
+    """One line per code whose problems were not all printed."""
+    return [f"{code}: {n} more not shown (--max-errors 0 shows every line)"
+            for code, n in report.omitted.items()]
+
+
+def report_json(paths: Iterable[Path | str], problems: list[Problem] | Report) -> str:
+    """The report for CI: validity, counts, the problems kept with their locations, and
+    per code how many were left out (``omitted``)."""
+    report = problems if isinstance(problems, Report) else _report_of(problems)
+    return json.dumps({"paths": [str(p) for p in paths], "valid": not report.errors,
+                       "errors": report.errors, "warnings": report.warnings,
+                       "problems": [p.as_dict() for p in report.problems],
+                       "omitted": report.omitted},
                       indent=2, ensure_ascii=False)
+
+
+def _report_of(problems: Iterable[Problem]) -> Report:
+    report = Report()
+    report.extend(problems)
+    return report
 
 
 # --- entry points ---------------------------------------------------------------------------
 
-def validate_paths(paths: Iterable[Path | str]) -> list[Problem]:
-    """Every problem in every path (a dataset folder, a TEI file, a folder of TEI files)."""
-    problems: list[Problem] = []
+def validate_report(paths: Iterable[Path | str], max_per_code: int | None = None) -> Report:
+    """Every problem in every path (a dataset folder, a TEI file, a folder of TEI files),
+    keeping at most ``max_per_code`` of each code (None: all) and counting the rest."""
+    report = Report(limit=max_per_code)
     for path in paths:
-        problems += validate_path(Path(path))
-    return problems
+        _validate_path(Path(path), report)
+    return report
+
+
+def validate_paths(paths: Iterable[Path | str]) -> list[Problem]:
+    """Every problem in every path, as a list."""
+    return validate_report(paths).problems
 
 
 def validate_path(path: Path) -> list[Problem]:
     """Every problem in one path, whatever it is."""
-    if not path.exists():
-        return [Problem("E003", str(path), "no such file or folder")]
-    if path.is_dir():
-        if (path / "datapackage.json").exists():
-            return validate_dataset(path)
-        files = sorted(p for p in path.rglob("*.xml") if p.is_file())
-        if not files:
-            return [Problem("E001", str(path), "no datapackage.json and no .xml file in "
-                                               "this folder")]
-        return [p for f in files for p in validate_xml_file(f)]
-    if path.name == "datapackage.json":
-        return validate_dataset(path.parent)
-    if path.suffix.lower() == ".xml":
-        return validate_xml_file(path)
-    return [Problem("E001", str(path), "not a .xml file nor a dataset folder")]
+    return validate_report([path]).problems
+
+
+def _validate_path(path: Path, report: Report) -> None:
+    if not os.path.lexists(path):
+        report.add(Problem("E003", str(path), "no such file or folder"))
+    elif path.is_dir():
+        if os.path.lexists(path / "datapackage.json"):
+            _DatasetCheck(path, report).run()
+            return
+        refused = Report()
+        files = _xml_files_under(path, str(path), refused)
+        report.extend(refused.problems)
+        if not files and not refused.problems:
+            report.add(Problem("E001", str(path), "no datapackage.json and no .xml file in "
+                                                  "this folder"))
+        for file in files:
+            report.extend(validate_xml_file(file))
+    elif path.name == "datapackage.json":
+        _DatasetCheck(path.parent, report).run()
+    elif path.suffix.lower() == ".xml":
+        report.extend(validate_xml_file(path))
+    else:
+        report.add(Problem("E001", str(path), "not a .xml file nor a dataset folder"))
+
+
+def _xml_files_under(top: Path, shown_top: str, report: Report) -> list[Path]:
+    """The regular ``*.xml`` files under ``top``, links and special files reported (and
+    never followed or opened)."""
+    found = []
+    for directory, folders, files in os.walk(top, followlinks=False):
+        base = Path(directory)
+        for name in sorted(folders + files):
+            path = base / name
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            shown = os.path.join(shown_top, os.path.relpath(path, top))
+            if stat.S_ISLNK(mode):
+                report.add(_link_problem(shown, path))
+            elif name.lower().endswith(".xml") and not stat.S_ISDIR(mode):
+                if stat.S_ISREG(mode):
+                    found.append(path)
+                else:
+                    report.add(_special_problem(shown, mode))
+        folders.sort()
+    return sorted(found)
 
 
 def validate_xml_file(path: Path, display: str | None = None) -> list[Problem]:
     """A single XML file: ``cmif.xml`` against the CMIF schemas, any other as TEI (the
     letter-file shape when it has a correspDesc, the source-file shape otherwise)."""
     display = display or str(path)
+    try:
+        data = _read_file(path, display, MAX_XML_BYTES)
+    except Refused as refused:
+        return [refused.problem]
     if path.name == "cmif.xml":
-        return _check_cmif(path, display)
-    return _check_tei(path, display, shape=None)[1]
+        return _check_cmif(data, display)
+    return _check_tei(data, display, shape=None)[1]
 
 
 def validate_dataset(folder: Path) -> list[Problem]:
     """Every problem found in a dataset folder; an empty list when it is valid."""
-    if not (folder / "datapackage.json").is_file():
-        return [Problem("E001", str(folder), "no datapackage.json in this folder")]
-    problems = _check_tables(folder)
-    trees: dict[str, etree._ElementTree] = {}
-    tei_dir = folder / "tei"
-    # source files (the homes of the ids) first, so that a clash is reported in the copy
-    found_files = [p.relative_to(folder).as_posix() for p in tei_dir.rglob("*.xml")] \
-        if tei_dir.is_dir() else []
-    for rel in sorted(found_files, key=lambda r: (r.startswith("tei/letters/"), r)):
-        path = folder / rel
-        shape = "letter" if rel.startswith("tei/letters/") else "source"
-        tree, found = _check_tei(path, _show(folder, rel), shape)
-        problems += found
-        if tree is not None:
-            trees[rel] = tree
-    if (folder / "cmif.xml").is_file():
-        problems += _check_cmif(folder / "cmif.xml", _show(folder, "cmif.xml"))
-    problems += _cross_check(folder, trees)
-    documented = _documented_unmarked_notes(folder)
-    return [p for p in problems
-            if not (p.code == "W040" and any(f"note {n} " in p.message for n in documented))]
-
-
-def _documented_unmarked_notes(folder: Path) -> set[str]:
-    """Notes the dataset itself lists as printed without a mark (note_anomalies.csv): the
-    book's own anomaly, already reported, so no W040 for them."""
-    unmarked = {(r.get("chapter_id", ""), r.get("n", ""))
-                for _, r in _rows(folder / "data" / "note_anomalies.csv")
-                if r.get("kind") == "note_without_mark"}
-    return {r.get("note_id", "") for _, r in _rows(folder / "data" / "notes.csv")
-            if (r.get("chapter_id", ""), r.get("n", "")) in unmarked}
+    report = Report()
+    _DatasetCheck(folder, report).run()
+    return report.problems
 
 
 def _show(folder: Path, rel: str) -> str:
@@ -251,162 +387,1118 @@ def _show(folder: Path, rel: str) -> str:
     return os.path.join(str(folder), *rel.split("/"))
 
 
-# --- the data package and its tables ---------------------------------------------------------
+# --- reading only the dataset's own regular files -------------------------------------------
 
 def _inside(folder: Path, rel: str) -> bool:
     """True if ``rel`` is a relative local path that stays inside ``folder``."""
     if not rel or URL_SCHEME.match(rel) or rel.startswith(("/", "\\")) or "\\" in rel:
         return False
-    return ".." not in Path(rel).parts
+    return ".." not in Path(rel).parts and "\x00" not in rel
 
 
-def _check_tables(folder: Path) -> list[Problem]:
-    descriptor = folder / "datapackage.json"
-    shown = _show(folder, "datapackage.json")
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _link_problem(shown: str, path: Path, row: int | None = None, field: str = "",
+                  line: int | None = None) -> Problem:
     try:
-        resources = json.loads(descriptor.read_text(encoding="utf-8"))["resources"]
-        if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
-            raise ValueError("'resources' is not a list of resources")
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        detail = f"no {exc} key" if isinstance(exc, KeyError) else str(exc)
-        return [Problem("E002", shown, f"datapackage.json cannot be read: {detail}")]
-    # Never let a descriptor make the validator read outside the dataset or the network.
-    unsafe = [Problem("E010", shown, f"resource {i} ({r.get('name', '?')}): {key} {r[key]!r} "
-                                     "is not a relative path inside the dataset")
-              for i, r in enumerate(resources) for key in ("path", "schema")
-              if isinstance(r.get(key), str) and not _inside(folder, r[key])]
-    unsafe += [Problem("E010", shown, f"resource {i} ({r.get('name', '?')}) has no path")
-               for i, r in enumerate(resources) if not isinstance(r.get("path"), str)]
-    if unsafe:
-        return unsafe
-    problems: list[Problem] = []
-    schemas: dict[str, dict] = {}
-    for resource in resources:
-        if resource.get("type") == "table" or "schema" in resource:
-            found, schema = _check_table(folder, resource)
-            problems += found
-            if schema is not None:
-                schemas[resource.get("name", "")] = schema
-        else:
-            problems += _check_file(folder, resource)
-    problems += _check_foreign_keys(folder, resources, schemas)
-    for resource in resources:
-        for row_number, row in _rows(folder / resource["path"]):
-            for name in PATH_FIELDS:
-                value = row.get(name) or ""
-                if not value:
-                    continue
-                if not _inside(folder, value):
-                    problems.append(Problem("E020", _show(folder, resource["path"]),
-                                            f"{value!r} is not a path inside the dataset",
-                                            row=row_number, field=name))
-                elif not (folder / value).is_file():
-                    problems.append(Problem("E020", _show(folder, resource["path"]),
-                                            f"{value!r} is not in the dataset",
-                                            row=row_number, field=name))
-    return problems
-
-
-def _check_table(folder: Path, resource: dict) -> tuple[list[Problem], dict | None]:
-    """One table against its schema (types, constraints, primary key, hash, bytes).
-
-    Foreign keys are left to ``_check_foreign_keys``: frictionless re-reads the referenced
-    table for every key of every resource, which was most of the time of a validation."""
-    shown = _show(folder, resource["path"])
-    schema = resource.get("schema")
-    try:
-        if isinstance(schema, str):         # a path (checked to stay inside the dataset)
-            schema = json.loads((folder / schema).read_text(encoding="utf-8"))
-        if not isinstance(schema, dict):
-            raise ValueError("not a JSON object")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        where = resource["schema"] if isinstance(resource["schema"], str) else "datapackage.json"
-        return [Problem("E010", _show(folder, where),
-                        f"table schema cannot be read: {exc}")], None
-    descriptor = dict(resource, schema={k: v for k, v in schema.items() if k != "foreignKeys"})
-    try:
-        report = Resource(descriptor, basepath=str(folder)).validate()
-    except FrictionlessException as exc:
-        return [Problem("E010", shown, f"not a valid table resource: {exc}")], None
-    problems = []
-    for task in report.tasks:
-        for error in task.errors:
-            field = getattr(error, "field_name", "") or getattr(error, "label", "") or ""
-            if error.type in LABEL_ERRORS:
-                problems.append(Problem("E011", shown, error.message, row=1, field=field))
-            else:
-                problems.append(Problem("E010", shown, error.message,
-                                        row=getattr(error, "row_number", None), field=field))
-    problems += [Problem("E010", shown, error.message) for error in report.errors]
-    return problems, schema
-
-
-def _check_file(folder: Path, resource: dict) -> list[Problem]:
-    """A resource that is not a table (TEI, CMIF, JSON Lines): its ``bytes`` and ``hash``."""
-    shown = _show(folder, resource["path"])
-    try:
-        data = (folder / resource["path"]).read_bytes()
+        target = f" (to {os.readlink(path)!r})"
     except OSError:
-        return [Problem("E020", shown, "the resource's file is not in the dataset")]
+        target = ""
+    return Problem("E070", shown, f"{path.name} is a symbolic link{target}: not followed, "
+                                  "not read", line=line, row=row, field=field)
+
+
+def _special_problem(shown: str, mode: int, row: int | None = None, field: str = "",
+                     line: int | None = None) -> Problem:
+    return Problem("E071", shown, f"is {_kind(mode)}, not a regular file: refused unopened",
+                   line=line, row=row, field=field)
+
+
+def _lstat_inside(folder: Path, rel: str, shown: str, row: int | None = None,
+                  field: str = "", line: int | None = None) -> os.stat_result | None:
+    """The status of the regular file ``folder/rel``, every component checked with lstat
+    (so no link is followed anywhere on the way); None when it does not exist; raises
+    :class:`Refused` for a link or a file that is not regular."""
+    current = folder
+    parts = rel.split("/")
+    for index, part in enumerate(parts):
+        current = current / part
+        try:
+            status = os.lstat(current)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise Refused(Problem("E003", shown, f"cannot be read: {exc.strerror}",
+                                  line=line, row=row, field=field)) from exc
+        if stat.S_ISLNK(status.st_mode):
+            where = _show(folder, "/".join(parts[:index + 1]))
+            problem = _link_problem(shown, current, row, field, line)
+            if where != shown:
+                problem = Problem("E070", shown, f"{where} is a symbolic link: not followed",
+                                  line=line, row=row, field=field)
+            raise Refused(problem)
+        if index < len(parts) - 1 and not stat.S_ISDIR(status.st_mode):
+            return None
+    if not stat.S_ISREG(status.st_mode):
+        raise Refused(_special_problem(shown, status.st_mode, row, field, line))
+    return status
+
+
+def _open_checked(path: Path, status: os.stat_result, shown: str, limit: int) -> BinaryIO:
+    """Open a file already checked as regular: never blocks (O_NONBLOCK), never follows
+    a link put there since (O_NOFOLLOW), and must still be the file that was checked."""
+    if status.st_size > limit:
+        raise Refused(Problem("E072", shown, f"{status.st_size} bytes: larger than the "
+                                             f"{limit // MIB} MiB validate reads"))
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) \
+        | getattr(os, "O_BINARY", 0)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        raise Refused(Problem("E003", shown, f"cannot be read: {exc.strerror}")) from exc
+    opened = os.fstat(descriptor)
+    if not stat.S_ISREG(opened.st_mode) or (opened.st_dev, opened.st_ino) != \
+            (status.st_dev, status.st_ino) or opened.st_size > limit:
+        os.close(descriptor)
+        raise Refused(Problem("E071", shown, "the file changed while it was being opened"))
+    return os.fdopen(descriptor, "rb")
+
+
+def _open_inside(folder: Path, rel: str, shown: str, limit: int = MAX_FILE_BYTES
+                 ) -> BinaryIO | None:
+    """The dataset's own regular file ``rel``, opened for reading; None when missing."""
+    status = _lstat_inside(folder, rel, shown)
+    if status is None:
+        return None
+    return _open_checked(folder / rel, status, shown, limit)
+
+
+def _read_file(path: Path, shown: str, limit: int) -> bytes:
+    """A file the user named (a link they gave is theirs to give): it must be regular."""
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise Refused(Problem("E003", shown, f"cannot be read: {exc.strerror}")) from exc
+    if not stat.S_ISREG(status.st_mode):
+        raise Refused(_special_problem(shown, status.st_mode))
+    with _open_checked(Path(os.path.realpath(path)), status, shown, limit) as handle:
+        return handle.read(limit + 1)
+
+
+def _read_inside(folder: Path, rel: str, shown: str, limit: int) -> bytes | None:
+    handle = _open_inside(folder, rel, shown, limit)
+    if handle is None:
+        return None
+    with handle:
+        return handle.read(limit + 1)
+
+
+class _Counting(io.RawIOBase):
+    """A file read through: its bytes counted and hashed (sha256) on the way."""
+
+    def __init__(self, raw: BinaryIO):
+        self.raw, self.size, self.sha256 = raw, 0, hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:   # type: ignore[override]
+        read = self.raw.readinto(buffer)   # type: ignore[attr-defined]
+        if read:
+            self.sha256.update(memoryview(buffer)[:read])
+            self.size += read
+        return read
+
+    def close(self) -> None:
+        self.raw.close()
+        super().close()
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+def _calendar_error(year: int, month: int | None, day: int | None) -> str:
+    """Why year-month-day is not in the (proleptic Gregorian) calendar, or ""."""
+    if month is not None and not 1 <= month <= 12:
+        return f"there is no month {month:02d}"
+    if day is None:
+        return ""
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    last = 31 if month is None else \
+        (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month - 1]
+    if not 1 <= day <= last:
+        if month == 2 and day == 29:
+            return f"{year} is not a leap year: February {year} has 28 days"
+        return f"there is no day {day:02d} in " + \
+            (calendar.month_name[month] if month else "any month")
+    return ""
+
+
+def w3c_date_error(value: str) -> str:
+    """Why ``value`` is not a TEI W3C date (teidata.temporal.w3c as tei_all has it), or
+    "" when it is one: xsd:date, dateTime, gYearMonth, gYear, gMonthDay, gMonth, gDay or
+    time, with the calendar checked (no 1936-02-30, no month 13). Spaces around the
+    value are allowed, as XML Schema collapses them."""
+    value = value.strip(" \t\r\n")
+    for index, form in enumerate(W3C_FORMS):
+        m = form.fullmatch(value)
+        if not m:
+            continue
+        groups = m.groups()
+        if index <= 3:                       # forms with a year
+            year = int(groups[0])
+            if year == 0:
+                return "there is no year 0000 in XML Schema dates"
+            month = int(groups[1]) if groups[1] else None
+            day = int(groups[2]) if groups[2] else None
+            why = _calendar_error(year, month, day)
+            if index == 1 and not why:
+                why = _clock_error(*groups[3:6])
+            tz = groups[-3:]
+        elif index <= 6:                     # --MM-DD, --MM, ---DD
+            month = int(groups[0]) if groups[0] else None
+            day = int(groups[1]) if groups[1] else None
+            why = _calendar_error(2000, month, day)   # a leap year: --02-29 exists
+            tz = groups[-3:]
+        else:
+            why = _clock_error(*groups[:3])
+            tz = groups[-3:]
+        if not why and tz[0] not in (None, "Z") and (int(tz[1]) > 14 or int(tz[2]) > 59
+                                                     or (int(tz[1]) == 14 and int(tz[2]))):
+            why = f"{tz[0]} is not a time zone"
+        return why
+    return "not an ISO 8601 date (YYYY, YYYY-MM, YYYY-MM-DD, or another W3C form)"
+
+
+def _clock_error(hours: str, minutes: str, seconds: str) -> str:
+    h, m, s = int(hours), int(minutes), int(seconds)
+    if (h, m, s) == (24, 0, 0) or (h < 24 and m < 60 and s < 60):
+        return ""
+    return f"{hours}:{minutes}:{seconds} is not a time of day"
+
+
+def _date_problems(tree: etree._ElementTree, shown: str) -> list[Problem]:
+    """E075 for each date attribute of the tree that is not a calendar date."""
     problems = []
-    if "bytes" in resource and resource["bytes"] != len(data):
-        problems.append(Problem("E010", shown, f"the file has {len(data)} bytes, the "
-                                               f"descriptor says {resource['bytes']}"))
-    expected = str(resource.get("hash", ""))
-    if expected and expected.removeprefix("sha256:") != hashlib.sha256(data).hexdigest():
-        problems.append(Problem("E010", shown, "the file does not match the descriptor's "
-                                               "hash (sha256)"))
+    for element in tree.iter(etree.Element):
+        name = etree.QName(element).localname
+        for attribute in DATE_ATTRIBUTES:
+            value = element.get(attribute)
+            if value is None or (attribute in ("from", "to") and name in NOT_DATABLE_RANGE):
+                continue
+            why = w3c_date_error(value)
+            if why:
+                problems.append(Problem("E075", shown, f"<{name} {attribute}=\"{value}\">: "
+                                                       f"{why}", element.sourceline))
     return problems
+
+
+def table_date_error(value: str) -> str:
+    """Why an ISO date of a table (YYYY, YYYY-MM, YYYY-MM-DD) is not in the calendar."""
+    m = TABLE_DATE.fullmatch(value)
+    if not m:
+        return ""      # the field's pattern says what else is allowed
+    year, month, day = (int(g) if g else None for g in m.groups())
+    if year == 0:
+        return "there is no year 0000"
+    return _calendar_error(year, month, day)   # type: ignore[arg-type]
+
+
+# --- a dataset folder ----------------------------------------------------------------------------
+
+class _Unreadable(Exception):
+    """A table that cannot be read as CSV in its encoding (the message says where)."""
+
+
+@dataclass
+class _Table:
+    """A table resource as the descriptor declares it."""
+
+    name: str
+    rel: str
+    shown: str
+    resource: dict
+    encoding: str
+    dialect: dict
+    schema: dict
+    fields: list          # frictionless Field objects, in column order
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.fields]
 
 
 def _as_list(value: object) -> list[str]:
-    return [value] if isinstance(value, str) else list(value or [])   # type: ignore[call-overload]
+    """A descriptor's field name or list of names as a list (anything else: empty)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def _check_foreign_keys(folder: Path, resources: list[dict],
-                        schemas: dict[str, dict]) -> list[Problem]:
-    """Every foreign key of every table, each table read once."""
-    paths = {r.get("name", ""): r["path"] for r in resources}
-    tables: dict[str, list[tuple[int, dict[str, str]]]] = {}
-
-    def rows(name: str) -> list[tuple[int, dict[str, str]]]:
-        if name not in tables:
-            tables[name] = list(_rows(folder / paths[name])) if name in paths else []
-        return tables[name]
-
-    problems = []
-    for name, schema in schemas.items():
-        for key in schema.get("foreignKeys", []):
-            fields = _as_list(key.get("fields"))
-            reference = key.get("reference", {})
-            target = reference.get("resource") or name      # "" is the table itself
-            target_fields = _as_list(reference.get("fields"))
-            if target not in paths:
-                problems.append(Problem("E010", _show(folder, paths[name]),
-                                        f"foreign key {fields} refers to resource "
-                                        f"{target!r}, which the data package does not have"))
-                continue
-            known = {tuple(r.get(f, "") for f in target_fields) for _, r in rows(target)}
-            for row_number, row in rows(name):
-                values = tuple(row.get(f, "") for f in fields)
-                if all(v == "" for v in values) or values in known:
-                    continue
-                problems.append(Problem(
-                    "E010", _show(folder, paths[name]),
-                    f"foreign key violation: {', '.join(values)!r} is not a "
-                    f"{'/'.join(target_fields)} of {target}", row=row_number,
-                    field=",".join(fields)))
-    return problems
+def _foreign_keys(schema: dict) -> list[dict]:
+    """A table schema's foreign keys (anything malformed left out: frictionless is not
+    given them, and the keys that can be read are checked)."""
+    keys = schema.get("foreignKeys")
+    return [k for k in keys if isinstance(k, dict)] if isinstance(keys, list) else []
 
 
-def _rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """The rows of a CSV file with their row numbers (the header is row 1); nothing when
-    it cannot be read (frictionless reports why)."""
+def _reference(key: dict, table: str) -> tuple[str, tuple[str, ...]]:
+    """The resource (``""``: the table itself) and fields a foreign key points at."""
+    reference = key.get("reference")
+    reference = reference if isinstance(reference, dict) else {}
+    target = reference.get("resource") or table
+    return (target if isinstance(target, str) else json.dumps(target),
+            tuple(_as_list(reference.get("fields"))))
+
+
+def _cell(text: str) -> str:
+    """A cell for a message: quoted, and cut when long."""
+    return json.dumps(text if len(text) <= 80 else text[:77] + "…", ensure_ascii=False)
+
+
+def _frictionless_schema(schema: dict) -> Schema:
+    """The fields of a table schema as frictionless reads cells, from the field
+    descriptors alone (no ``$schema``, nothing a profile could make it fetch)."""
+    if not isinstance(schema.get("fields"), list):
+        raise ValueError("the table schema has no list of fields")
+    for number, field in enumerate(schema["fields"], start=1):
+        if not isinstance(field, dict) or not isinstance(field.get("name"), str):
+            raise ValueError(f"field {number} of the table schema is not an object with a name")
+    fields = [{k: v for k, v in f.items() if not k.startswith("$")} for f in schema["fields"]]
+    descriptor: dict = {"fields": fields}
+    if isinstance(schema.get("missingValues"), list):
+        descriptor["missingValues"] = schema["missingValues"]
     try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            yield from enumerate(csv.DictReader(handle), start=2)
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return
+        return Schema.from_descriptor(descriptor)
+    except (TypeError, AttributeError, KeyError) as exc:   # frictionless on odd values
+        raise ValueError(f"frictionless cannot read the table schema ({exc})") from exc
+
+
+DIALECT_KEYS = {"delimiter": "delimiter", "quoteChar": "quotechar", "doubleQuote": "doublequote",
+                "escapeChar": "escapechar", "skipInitialSpace": "skipinitialspace"}
+
+
+class _KeyHashes:
+    """The keys of a table as 64-bit hashes in arrays, 8 bytes a row whatever the keys'
+    width (a set of the keys themselves took some 300 bytes a row). Duplicated hashes are
+    found at the end, a bucket at a time; their keys are then confirmed, and their rows
+    found, by a second pass, made only when there are some."""
+
+    def __init__(self) -> None:
+        self.buckets = [array("q") for _ in range(256)]
+
+    def add(self, hashed: int) -> None:
+        self.buckets[hashed & 255].append(hashed)
+
+    def repeated(self) -> set[int]:
+        """The hashes added more than once."""
+        found: set[int] = set()
+        for bucket in self.buckets:
+            distinct = set(bucket)
+            if len(distinct) != len(bucket):
+                seen: set[int] = set()
+                for hashed in bucket:
+                    if hashed in seen:
+                        found.add(hashed)
+                    seen.add(hashed)
+        return found
+
+
+class _DatasetCheck:
+    """Every check of one dataset folder, its problems added to a report as found."""
+
+    def __init__(self, folder: Path, report: Report):
+        self.folder, self.report = folder, report
+        self.refused: set[str] = set()             # files (as shown) already refused
+        self.tables: dict[str, _Table] = {}
+        self.unreadable: dict[str, str] = {}       # resource name -> path, not read
+        self.resource_paths: dict[str, str] = {}
+        self.needed: dict[str, set[tuple[str, ...]]] = {}
+        self.keys: dict[tuple[str, tuple[str, ...]], set[tuple[str, ...]]] = {}
+        self.first_columns: dict[str, set[str] | None] = {}
+        self.skipped: dict[str, set[str]] = {}     # unreadable table -> checks skipped
+        self.deferred: dict[str, list[tuple]] = {}  # foreign keys checked after the tables
+
+    def add(self, problem: Problem) -> None:
+        self.report.add(problem)
+
+    def refuse(self, refused: Refused) -> None:
+        """Report a refused file once, however many checks wanted it."""
+        if refused.problem.file not in self.refused:
+            self.refused.add(refused.problem.file)
+            self.add(refused.problem)
+
+    def show(self, rel: str) -> str:
+        return _show(self.folder, rel)
+
+    def run(self) -> None:
+        before = csv.field_size_limit(MAX_CELL_CHARS)
+        try:
+            self.check_all()
+        finally:
+            csv.field_size_limit(before)
+
+    def check_all(self) -> None:
+        resources = self.descriptor()
+        if resources is not None:
+            self.check_resources(resources)
+            self.check_foreign_keys()
+        documented = self.documented_unmarked_notes()
+        trees = self.check_tei(documented)
+        if os.path.lexists(self.folder / "cmif.xml"):
+            shown = self.show("cmif.xml")
+            try:
+                data = _read_inside(self.folder, "cmif.xml", shown, MAX_XML_BYTES)
+            except Refused as refused:
+                self.refuse(refused)
+            else:
+                if data is not None:
+                    self.report.extend(_check_cmif(data, shown))
+        self.cross_check(trees)
+        for name, rel in self.unreadable.items():
+            skipped = sorted(self.skipped.get(name, ()))
+            if skipped:
+                self.add(Problem("W071", self.show(rel), "not read, so these checks were "
+                                                         "skipped: " + "; ".join(skipped)))
+
+    # --- the descriptor -------------------------------------------------------------------
+
+    def descriptor(self) -> list[dict] | None:
+        shown = self.show("datapackage.json")
+        try:
+            data = _read_inside(self.folder, "datapackage.json", shown, MAX_XML_BYTES)
+        except Refused as refused:
+            self.refuse(refused)
+            return None
+        try:
+            if data is None:
+                raise ValueError("no datapackage.json in this folder")
+            descriptor = json.loads(data.decode("utf-8-sig"))
+            resources = descriptor["resources"]
+            if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+                raise ValueError("'resources' is not a list of resources")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            detail = f"no {exc} key" if isinstance(exc, KeyError) else str(exc)
+            self.add(Problem("E002", shown, f"datapackage.json cannot be read: {detail}"))
+            return None
+        for where, value in _profiles(descriptor, "package"):
+            self.add(Problem("E073", shown, f"{where} {value!r} is not a standard profile: "
+                                            "refused, never fetched"))
+        return resources
+
+    def unsafe_references(self, index: int, resource: dict) -> list[str]:
+        """Why each reference of a resource would leave the dataset: a ``path`` (one or a
+        list), a ``schema`` or a ``dialect`` given as a URL, an absolute path or with ``..``;
+        a profile that is not a standard one."""
+        label = f"resource {index} ({resource.get('name', '?')})"
+        references = []
+        path = resource.get("path")
+        references += [("path", p) for p in (path if isinstance(path, list) else [path])
+                       if isinstance(p, str)]
+        references += [(key, resource[key]) for key in ("schema", "dialect")
+                       if isinstance(resource.get(key), str)]
+        found = []
+        for key, value in references:
+            if not _inside(self.folder, value):
+                kind = "a URL" if re.match(r"[A-Za-z][A-Za-z0-9+.-]+:", value) else \
+                    "not a relative path inside the dataset"
+                found.append(f"{label}: {key} {value!r} is {kind}: refused, never fetched "
+                             "nor read")
+        profiles = _profiles(resource, "resource")
+        for key in ("schema", "dialect"):
+            if isinstance(resource.get(key), dict):
+                profiles += _profiles(resource[key], key)
+        found += [f"{label}: {where} {value!r} is not a standard profile: refused, never "
+                  "fetched" for where, value in profiles]
+        return found
+
+    def check_resources(self, resources: list[dict]) -> None:
+        shown = self.show("datapackage.json")
+        safe = []
+        for index, resource in enumerate(resources):
+            name = str(resource.get("name", f"resource {index}"))
+            unsafe = self.unsafe_references(index, resource)
+            for message in unsafe:
+                self.add(Problem("E073", shown, message))
+            path = resource.get("path")
+            if unsafe:
+                self.unreadable[name] = path if isinstance(path, str) and \
+                    _inside(self.folder, path) else "datapackage.json"
+                continue
+            if not isinstance(path, str):
+                self.add(Problem("E010", shown, f"resource {index} ({name}) has no single "
+                                                "path to a file of the dataset"))
+                self.unreadable[name] = "datapackage.json"
+                continue
+            self.resource_paths[name] = path
+            safe.append(resource)
+        for resource in safe:
+            name = str(resource.get("name", ""))
+            if resource.get("type") == "table" or "schema" in resource:
+                table = self.table_of(resource)
+                if table is None:
+                    self.unreadable[name] = resource["path"]
+                else:
+                    self.tables[name] = table
+            else:
+                self.check_file(resource)
+        for table in self.tables.values():          # which keys the checks will need
+            for key in _foreign_keys(table.schema):
+                target, target_fields = _reference(key, table.name)
+                self.needed.setdefault(target, set()).add(target_fields)
+            if table.rel in AUTHORITY_TABLES.values() and table.names:
+                self.needed.setdefault(table.name, set()).add((table.names[0],))
+        for table in _targets_first(self.tables):
+            self.scan(table)
+
+    def table_of(self, resource: dict) -> _Table | None:
+        """The table a resource declares, or None (reported) when its schema or dialect
+        cannot be read."""
+        rel = resource["path"]
+        shown = self.show(rel)
+        schema, dialect = resource.get("schema"), resource.get("dialect") or {}
+        try:
+            if isinstance(schema, str):
+                schema = self.json_inside(schema)
+            if isinstance(dialect, str):
+                dialect = self.json_inside(dialect)
+            if not isinstance(schema, dict):
+                raise ValueError("the table schema is not a JSON object")
+            if not isinstance(dialect, dict):
+                raise ValueError("the dialect is not a JSON object")
+            fields = list(_frictionless_schema(schema).fields)
+        except Refused as refused:
+            self.refuse(refused)
+            return None
+        except (ValueError, UnicodeDecodeError, FrictionlessException) as exc:
+            self.add(Problem("E010", shown, f"the table's schema cannot be used: {exc}"))
+            return None
+        encoding = str(resource.get("encoding") or "utf-8")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            self.add(Problem("E074", shown, f"unknown encoding {encoding!r}"))
+            return None
+        fmt = str(resource.get("format") or "csv").lower()
+        if fmt not in ("csv", "tsv"):
+            self.add(Problem("E074", shown, f"format {fmt!r}: validate reads CSV tables"))
+            return None
+        options = {"delimiter": "\t"} if fmt == "tsv" else {}
+        options.update({ours: dialect[theirs] for theirs, ours in DIALECT_KEYS.items()
+                        if theirs in dialect})
+        try:
+            csv.reader([], **options)
+        except (TypeError, csv.Error) as exc:
+            self.add(Problem("E010", shown, f"the table's dialect cannot be used: {exc}"))
+            return None
+        return _Table(str(resource.get("name", "")), rel, shown, resource, encoding, options,
+                      schema, fields)
+
+    def json_inside(self, rel: str) -> object:
+        data = _read_inside(self.folder, rel, self.show(rel), MAX_XML_BYTES)
+        if data is None:
+            raise ValueError(f"{rel} is not in the dataset")
+        return json.loads(data.decode("utf-8-sig"))
+
+    def check_file(self, resource: dict) -> None:
+        """A resource that is not a table (TEI, CMIF, JSON Lines): its ``bytes`` and
+        ``hash``, read in blocks."""
+        rel = resource["path"]
+        shown = self.show(rel)
+        try:
+            handle = _open_inside(self.folder, rel, shown)
+        except Refused as refused:
+            self.refuse(refused)
+            return
+        if handle is None:
+            self.add(Problem("E020", shown, "the resource's file is not in the dataset"))
+            return
+        counting = _Counting(handle)
+        with counting:
+            while counting.read(1 << 20):
+                pass
+        self.check_hash(resource, shown, counting)
+
+    def check_hash(self, resource: dict, shown: str, counting: _Counting) -> None:
+        if "bytes" in resource and resource["bytes"] != counting.size:
+            self.add(Problem("E010", shown, f"the file has {counting.size} bytes, the "
+                                            f"descriptor says {resource['bytes']}"))
+        expected = str(resource.get("hash", ""))
+        if expected and expected.removeprefix("sha256:") != counting.sha256.hexdigest():
+            self.add(Problem("E010", shown, "the file does not match the descriptor's hash "
+                                            "(sha256): it was changed after the build; its "
+                                            "content is checked all the same"))
+
+    # --- reading a table --------------------------------------------------------------------
+
+    def rows(self, table: _Table, raw: BinaryIO, warn: bool) -> Iterator[tuple[int, list[str]]]:
+        """The rows of a table (the header is row 1), decoded as a stream."""
+        buffered = io.BufferedReader(raw, 1 << 16)   # type: ignore[arg-type]
+        encoding = table.encoding
+        if codecs.lookup(encoding).name == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8:
+            encoding = "utf-8-sig"
+            if warn:
+                self.add(Problem("W070", table.shown, "the table starts with a UTF-8 "
+                                                      "byte-order mark; it is read without it",
+                                 row=1))
+        text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
+        csv.field_size_limit(MAX_CELL_CHARS)   # again: importing a frictionless plugin lifts it
+        reader = csv.reader(text, **table.dialect)
+        try:
+            yield from enumerate(reader, start=1)
+        except UnicodeDecodeError as exc:
+            line, byte = _first_undecodable(self.folder, table)
+            where = f"line {line}: byte 0x{byte:02X}" if line else \
+                f"byte 0x{exc.object[exc.start]:02X}"
+            raise _Unreadable(f"{where} is not {table.encoding}; save the table as "
+                              f"{table.encoding}") from exc
+        except csv.Error as exc:
+            raise _Unreadable(f"line {reader.line_num}: not CSV ({exc})") from exc
+
+    def scan(self, table: _Table) -> None:
+        """Read a table once: header, every cell against its field, unique and primary
+        keys, calendar dates, paths, hash and size; keep the keys other checks need."""
+        foreign = self.foreign_key_checks(table)
+        try:
+            handle = _open_inside(self.folder, table.rel, table.shown)
+        except Refused as refused:
+            self.refuse(refused)
+            self.unreadable[table.name] = table.rel
+            return
+        if handle is None:
+            self.add(Problem("E020", table.shown, "the resource's file is not in the dataset"))
+            self.unreadable[table.name] = table.rel
+            return
+        counting = _Counting(handle)
+        names = table.names
+        width = len(names)
+        position = {name: i for i, name in enumerate(names)}
+        collect = {fields: set() for fields in self.needed.get(table.name, ())
+                   if all(f in position for f in fields)}
+        collecting = [(s, [position[f] for f in fields]) for fields, s in collect.items()]
+        checks = []
+        for i, field in enumerate(table.fields):
+            constraints = field.constraints or {}
+            pattern = str(constraints.get("pattern", ""))
+            is_date = field.type == "string" and pattern.startswith(("\\d{4}", "[0-9]{4}"))
+            if field.type != "string" or constraints or is_date:
+                checks.append((i, field.name, _quick_test(field, table.schema),
+                               field.create_cell_reader(), is_date))
+        primary = _as_list(table.schema.get("primaryKey"))
+        primary_at = [position[f] for f in primary if f in position]
+        unique_at = [i for i, f in enumerate(table.fields)
+                     if (f.constraints or {}).get("unique") and [f.name] != primary]
+        key_hashes = {at: _KeyHashes() for at in ([-1] if primary_at else []) + unique_at}
+        paths = [(i, name) for i, name in enumerate(names) if name in PATH_FIELDS]
+        path_cache: dict[str, tuple[str, str] | None] = {}
+        add = self.add
+        try:
+            with counting:
+                rows = self.rows(table, counting, warn=True)
+                header = next(rows, None)
+                if header is None or not any(c.strip() for c in header[1]):
+                    raise _Unreadable("the table is empty: no header row")
+                self.check_header(table, header[1])
+                for number, cells in rows:
+                    if not cells:
+                        add(Problem("E010", table.shown, "blank row", row=number))
+                        continue
+                    if len(cells) != width:
+                        add(Problem("E010", table.shown, f"the row has {len(cells)} cells, the "
+                                                         f"header {width}", row=number))
+                        if len(cells) < width:
+                            cells = cells + [""] * (width - len(cells))
+                    for i, name, quick, read, is_date in checks:
+                        cell = cells[i]
+                        notes = None if quick is not None and quick(cell) else read(cell)[1]
+                        if notes:
+                            add(Problem("E010", table.shown, _cell_message(cell, notes),
+                                        row=number, field=name))
+                        elif is_date and cell:
+                            why = table_date_error(cell)
+                            if why:
+                                add(Problem("E075", table.shown, f"{_cell(cell)}: {why}",
+                                            row=number, field=name))
+                    if primary_at:
+                        key_hashes[-1].add(hash(tuple([cells[i] for i in primary_at])))
+                    for i in unique_at:
+                        if cells[i] != "":
+                            key_hashes[i].add(hash((cells[i],)))
+                    for at, keys, fields, target, target_fields in foreign:
+                        values = tuple([cells[i] for i in at])
+                        if values not in keys and any(values):
+                            add(self.foreign_key_problem(table, number, values, fields, target,
+                                                         target_fields))
+                    for i, name in paths:
+                        value = cells[i]
+                        if value:
+                            if value not in path_cache:
+                                if len(path_cache) > 10000:
+                                    path_cache.clear()
+                                path_cache[value] = self.path_problem(value)
+                            found = path_cache[value]
+                            if found:
+                                add(Problem(found[0], table.shown, found[1], row=number,
+                                            field=name))
+                    for keys, at in collecting:
+                        keys.add(tuple(cells[i] for i in at))
+        except _Unreadable as exc:
+            add(Problem("E074", table.shown, str(exc)))
+            self.unreadable[table.name] = table.rel
+            return
+        suspects = {at: hashes.repeated() for at, hashes in key_hashes.items()}
+        del key_hashes
+        if any(suspects.values()):
+            self.duplicates(table, primary, primary_at, suspects)
+        self.check_hash(table.resource, table.shown, counting)
+        for fields, keys in collect.items():
+            self.keys[(table.name, fields)] = keys
+
+    def duplicates(self, table: _Table, primary: list[str], primary_at: list[int],
+                   suspects: dict[int, set[int]]) -> None:
+        """The rows whose key (primary key: -1, or a unique field's index) repeats an
+        earlier row's, found among the suspects of the first pass."""
+        first: dict[tuple[int, tuple[str, ...]], int] = {}
+        try:
+            handle = _open_inside(self.folder, table.rel, table.shown)
+            if handle is None:
+                return
+            with handle:
+                rows = self.rows(table, handle, warn=False)
+                next(rows, None)
+                width = len(table.names)
+                for number, cells in rows:
+                    if len(cells) < width:
+                        cells = cells + [""] * (width - len(cells))
+                    for at, hashed_keys in suspects.items():
+                        key = tuple(cells[i] for i in primary_at) if at < 0 else (cells[at],)
+                        if not hashed_keys or hash(key) not in hashed_keys:
+                            continue
+                        earlier = first.setdefault((at, key), number)
+                        if earlier == number:
+                            continue
+                        if at < 0:
+                            self.add(Problem("E010", table.shown, f"the primary key "
+                                             f"({', '.join(primary)}) {', '.join(key)!r} is "
+                                             f"also row {earlier}'s", row=number,
+                                             field=",".join(primary)))
+                        else:
+                            self.add(Problem("E010", table.shown, f"{_cell(key[0])} is also "
+                                             f"in row {earlier}; the field is unique",
+                                             row=number, field=table.names[at]))
+        except (Refused, _Unreadable):
+            return
+
+    def check_header(self, table: _Table, header: list[str]) -> None:
+        names = table.names
+        if header == names:
+            return
+        for i in range(max(len(header), len(names))):
+            label = header[i] if i < len(header) else None
+            name = names[i] if i < len(names) else None
+            if label == name:
+                continue
+            if name is None:
+                message = f"column {i + 1} {_cell(label or '')} is not in the schema"
+            elif label is None:
+                message = f"column {i + 1} {_cell(name)} is missing"
+            elif label == "":
+                message = f"column {i + 1} has no name; the schema names it {_cell(name)}"
+            else:
+                message = f"column {i + 1} is {_cell(label)}; the schema has {_cell(name)} there"
+            self.add(Problem("E011", table.shown, message, row=1, field=name or label or ""))
+
+    def path_problem(self, value: str) -> tuple[str, str] | None:
+        """Why a path of a table is not one of the dataset's files, or None."""
+        if not _inside(self.folder, value):
+            return "E020", f"{value!r} is not a path inside the dataset"
+        try:
+            status = _lstat_inside(self.folder, value, self.show(value))
+        except Refused as refused:
+            return refused.problem.code, f"{value!r}: {refused.problem.message}"
+        if status is None:
+            return "E020", f"{value!r} is not in the dataset"
+        return None
+
+    # --- foreign keys ---------------------------------------------------------------------------
+
+    def foreign_key_checks(self, table: _Table) -> list[tuple]:
+        """The foreign keys of a table to check while it is first read: those whose
+        target was read before it. The others (a table pointing at itself, or at a table
+        read after it) are kept for :meth:`check_foreign_keys`."""
+        known = set(self.resource_paths) | set(self.unreadable)
+        now, later = [], []
+        for key in _foreign_keys(table.schema):
+            fields = _as_list(key.get("fields"))
+            target, target_fields = _reference(key, table.name)
+            if target not in known:
+                self.add(Problem("E010", table.shown, f"foreign key {fields} refers to "
+                                 f"resource {target!r}, which the data package does not "
+                                 "have"))
+                continue
+            at = [table.names.index(f) for f in fields if f in table.names]
+            target_table = self.tables.get(target)
+            if len(at) != len(fields) or (target_table is not None and not all(
+                    f in target_table.names for f in target_fields)) or not fields:
+                self.add(Problem("E010", table.shown, f"foreign key {fields} names fields "
+                                 f"that {table.name} or {target} does not have"))
+                continue
+            spec = (at, fields, target, target_fields)
+            if target != table.name and (target, target_fields) in self.keys:
+                now.append((at, self.keys[(target, target_fields)], fields, target,
+                            target_fields))
+            else:
+                later.append(spec)
+        self.deferred[table.name] = later
+        return now
+
+    @staticmethod
+    def foreign_key_problem(table: _Table, number: int, values: tuple[str, ...],
+                            fields: list[str], target: str,
+                            target_fields: tuple[str, ...]) -> Problem:
+        return Problem("E010", table.shown, f"foreign key violation: {', '.join(values)!r} "
+                       f"is not a {'/'.join(target_fields)} of {target}", row=number,
+                       field=",".join(fields))
+
+    def check_foreign_keys(self) -> None:
+        """The foreign keys not checked while their table was read: a second pass over
+        the tables that point at themselves or at a table read after them."""
+        for table in self.tables.values():
+            checks = []
+            for at, fields, target, target_fields in self.deferred.get(table.name, []):
+                if table.name in self.unreadable or target in self.unreadable:
+                    for name in {table.name, target} & set(self.unreadable):
+                        self.skipped.setdefault(name, set()).add(
+                            f"foreign key {table.name}.{','.join(fields)} -> "
+                            f"{target}.{','.join(target_fields)}")
+                elif (target, target_fields) in self.keys:
+                    checks.append((at, self.keys[(target, target_fields)], fields, target,
+                                   target_fields))
+            if not checks:
+                continue
+            try:
+                handle = _open_inside(self.folder, table.rel, table.shown)
+                if handle is None:
+                    continue
+                with handle:
+                    rows = self.rows(table, handle, warn=False)
+                    next(rows, None)
+                    for number, cells in rows:
+                        for at, keys, fields, target, target_fields in checks:
+                            values = tuple(cells[i] if i < len(cells) else "" for i in at)
+                            if values not in keys and any(values):
+                                self.add(self.foreign_key_problem(table, number, values, fields,
+                                                                  target, target_fields))
+            except (Refused, _Unreadable):
+                continue          # it was read a moment ago: reported then
+
+    # --- tables read for the cross-checks ------------------------------------------------------
+
+    def dict_rows(self, rel: str) -> Iterator[tuple[int, dict[str, str]]]:
+        """The rows of a table of the dataset as dicts; nothing when it is not a readable
+        table (reported by the table checks)."""
+        if rel in self.unreadable.values():
+            return
+        table = next((t for t in self.tables.values() if t.rel == rel), None)
+        if table is None:
+            table = _Table(rel, rel, self.show(rel), {}, "utf-8", {}, {}, [])
+        try:
+            handle = _open_inside(self.folder, rel, self.show(rel))
+        except Refused:
+            return
+        if handle is None:
+            return
+        with handle:
+            rows = self.rows(table, handle, warn=False)
+            try:
+                header = next(rows, None)
+                if header is None:
+                    return
+                labels = header[1]
+                for number, cells in rows:
+                    yield number, dict(zip(labels, cells))
+            except _Unreadable:
+                return
+
+    def first_column(self, rel: str) -> set[str] | None:
+        """The keys of a table (its first column), or None when it cannot be read."""
+        if rel not in self.first_columns:
+            if rel in self.unreadable.values() or not rel.endswith(".csv"):
+                self.first_columns[rel] = None
+            else:
+                table = next((t for t in self.tables.values() if t.rel == rel), None)
+                kept = self.keys.get((table.name, (table.names[0],))) if table and \
+                    table.names else None
+                self.first_columns[rel] = {k[0] for k in kept} if kept is not None else \
+                    {next(iter(row.values()), "") for _, row in self.dict_rows(rel)}
+        return self.first_columns[rel]
+
+    def documented_unmarked_notes(self) -> set[str]:
+        """Notes the dataset itself lists as printed without a mark (note_anomalies.csv):
+        the book's own anomaly, already reported, so no W040 for them."""
+        unmarked = {(r.get("chapter_id", ""), r.get("n", ""))
+                    for _, r in self.dict_rows("data/note_anomalies.csv")
+                    if r.get("kind") == "note_without_mark"}
+        if not unmarked:
+            return set()
+        return {r.get("note_id", "") for _, r in self.dict_rows("data/notes.csv")
+                if (r.get("chapter_id", ""), r.get("n", "")) in unmarked}
+
+    # --- TEI files and the cross-checks -----------------------------------------------------
+
+    def check_tei(self, documented: set[str]) -> dict[str, etree._ElementTree]:
+        trees: dict[str, etree._ElementTree] = {}
+        tei_dir = self.folder / "tei"
+        try:
+            mode = os.lstat(tei_dir).st_mode
+        except OSError:
+            return trees
+        if stat.S_ISLNK(mode):
+            self.refuse(Refused(_link_problem(self.show("tei"), tei_dir)))
+        if not stat.S_ISDIR(mode):
+            return trees
+        walked = Report()
+        files = _xml_files_under(tei_dir, self.show("tei"), walked)
+        for problem in walked.problems:
+            self.refuse(Refused(problem))
+        found = [p.relative_to(self.folder).as_posix() for p in files]
+        # source files (the homes of the ids) first, so that a clash is reported in the copy
+        for rel in sorted(found, key=lambda r: (r.startswith("tei/letters/"), r)):
+            shown = self.show(rel)
+            try:
+                data = _read_inside(self.folder, rel, shown, MAX_XML_BYTES)
+            except Refused as refused:
+                self.refuse(refused)
+                continue
+            if data is None:
+                continue
+            shape = "letter" if rel.startswith("tei/letters/") else "source"
+            tree, problems = _check_tei(data, shown, shape)
+            self.report.extend(p for p in problems if not (
+                p.code == "W040" and any(f"note {n} " in p.message for n in documented)))
+            if tree is not None:
+                trees[rel] = tree
+        return trees
+
+    def cross_check(self, trees: dict[str, etree._ElementTree]) -> None:
+        """Ids unique across files, units in their TEI files, references and pointers."""
+        ids: dict[str, dict[str, etree._Element]] = {}
+        first_use: dict[str, tuple[str, int | None]] = {}
+        for rel, tree in trees.items():
+            ids[rel] = {}
+            for element in tree.iter(etree.Element):
+                value = element.get(XML_ID)
+                if value is None:
+                    continue
+                ids[rel].setdefault(value, element)
+                if value in first_use and first_use[value][0] != rel:
+                    other, line = first_use[value]
+                    self.add(Problem("E050", self.show(rel), f"xml:id=\"{value}\" is also "
+                                     f"used in {self.show(other)}:{line}", element.sourceline))
+                first_use.setdefault(value, (rel, element.sourceline))
+        for table, key in (("data/documents.csv", "document_id"),
+                           ("data/letters.csv", "letter_id")):
+            if not trees:
+                break
+            name = next((n for n, r in self.unreadable.items() if r == table), None)
+            if name is not None:
+                self.skipped.setdefault(name, set()).add("its units in their TEI files")
+            for row_number, row in self.dict_rows(table):
+                unit, tei_path = row.get(key) or "", row.get("tei_path") or ""
+                if not unit or tei_path not in trees:
+                    continue     # no TEI, or a missing or broken file (reported as E020, E03x)
+                if key == "document_id" and unit not in ids[tei_path]:
+                    self.add(Problem("E051", self.show(table), f"{tei_path} has no element "
+                                     f"with xml:id=\"{unit}\"", row=row_number, field="tei_path"))
+                elif key == "letter_id":
+                    body = trees[tei_path].getroot().find(f"{{{TEI_NS}}}text/{{{TEI_NS}}}body")
+                    points = [d.get("corresp", "") for d in (body if body is not None else [])]
+                    if not any(p.endswith(f"#{unit}") for p in points):
+                        self.add(Problem("E051", self.show(table), f"{tei_path} is not the "
+                                         f"letter {unit} (its letter points at "
+                                         f"{', '.join(points) or 'nothing'})", row=row_number,
+                                         field="tei_path"))
+        keys = {prefix: self.first_column(table) for prefix, table in AUTHORITY_TABLES.items()}
+        for prefix, table in AUTHORITY_TABLES.items():
+            name = next((n for n, r in self.unreadable.items() if r == table), None)
+            if name is not None and trees:
+                self.skipped.setdefault(name, set()).add(f"{prefix}: references in TEI files")
+        for rel, tree in trees.items():
+            self.pointer_problems(rel, tree, ids, keys)
+
+    def pointer_problems(self, rel: str, tree: etree._ElementTree,
+                         ids: dict[str, dict[str, etree._Element]],
+                         keys: dict[str, set[str] | None]) -> None:
+        shown = self.show(rel)
+        base = rel.rsplit("/", 1)[0]
+        for element in tree.iter(etree.Element):
+            pointers = [(name, element.get(name)) for name in POINTER_ATTRIBUTES
+                        if element.get(name)]
+            if etree.QName(element).localname == "prefixDef" and \
+                    element.get("replacementPattern"):
+                pointers.append(("replacementPattern",
+                                 element.get("replacementPattern").split("#", 1)[0]))
+            for name, value in pointers:
+                problem = self.resolve(base, element, value, ids, keys)
+                if problem:
+                    code, message = problem
+                    self.add(Problem(code, shown, f"{name}=\"{value}\": {message}",
+                                     element.sourceline))
+
+    def resolve(self, base: str, element: etree._Element, value: str,
+                ids: dict[str, dict[str, etree._Element]], keys: dict[str, set[str] | None]
+                ) -> tuple[str, str] | None:
+        """Why a pointer does not resolve (code, message), or None when it does (or is not
+        ours to check: a #fragment is the Schematron's, an http: URL the world's, never
+        fetched)."""
+        if value.startswith("#"):
+            return None
+        prefix = value.split(":", 1)[0]
+        if prefix in AUTHORITY_TABLES and ":" in value:
+            known = keys[prefix]
+            key = value.split(":", 1)[1]
+            if known is not None and key not in known:
+                return "E052", f"{key!r} is not in {AUTHORITY_TABLES[prefix]}"
+            return None
+        if URL_SCHEME.match(value):
+            return None
+        file_part, _, fragment = value.partition("#")
+        target = os.path.normpath(os.path.join(base, file_part)).replace(os.sep, "/")
+        if target == ".." or target.startswith("../") or os.path.isabs(file_part):
+            return "E053", "points outside the dataset"
+        try:
+            status = _lstat_inside(self.folder, target, self.show(target))
+        except Refused as refused:
+            if self.show(target) in self.refused:
+                return None          # the file itself is reported refused, once
+            return refused.problem.code, refused.problem.message
+        if status is None:
+            return "E053", f"{target} is not in the dataset"
+        if not fragment:
+            return None
+        if target in ids:
+            found = ids[target].get(fragment)
+            if found is None:
+                return "E053", f"{target} has no xml:id=\"{fragment}\""
+            if element.get("type") == "note" and etree.QName(element).localname == "ref" \
+                    and etree.QName(found).localname != "note":
+                return "E045", f"points at a <{etree.QName(found).localname}>, not a <note>"
+        elif target.endswith(".csv"):
+            known = self.first_column(target)
+            if known is not None and fragment not in known:
+                return "E053", f"{target} has no row {fragment!r}"
+        return None
+
+
+def _targets_first(tables: dict[str, _Table]) -> list[_Table]:
+    """The tables in an order where a table comes after those its foreign keys point at
+    (as far as they do not point at each other), so that most keys are checked inline."""
+    ordered: list[_Table] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in visiting or name not in tables or tables[name] in ordered:
+            return
+        visiting.add(name)
+        for key in _foreign_keys(tables[name].schema):
+            visit(_reference(key, name)[0])
+        ordered.append(tables[name])
+
+    for name in tables:
+        visit(name)
+    return ordered
+
+
+def _profiles(descriptor: dict, where: str) -> list[tuple[str, str]]:
+    """The profiles (``$schema``, ``profile``) of a descriptor that are not standard."""
+    return [(f"{where} {key}", value) for key in ("$schema", "profile")
+            for value in [descriptor.get(key)]
+            if value is not None and not (isinstance(value, str) and
+                                          STANDARD_PROFILE.fullmatch(value))]
+
+
+def _quick_test(field, schema: dict):
+    """A fast test for the common fields (strings with required, enum, pattern or length;
+    plain integers with bounds) that accepts only cells frictionless's reader accepts,
+    with its own semantics; a cell it does not accept goes to the reader, which says why.
+    None when the field has no such test."""
+    constraints = dict(field.constraints or {})
+    missing = set(schema.get("missingValues", [""])) if isinstance(
+        schema.get("missingValues", [""]), list) else {""}
+    if field.has_defined("missing_values") or field.format not in (None, "default"):
+        return None
+    required = bool(constraints.pop("required", False))
+    try:
+        if field.type == "string" and set(constraints) <= {"enum", "pattern", "minLength",
+                                                            "maxLength"}:
+            enum = set(constraints["enum"]) if "enum" in constraints else None
+            pattern = re.compile(f"^{constraints['pattern']}$").match \
+                if "pattern" in constraints else None
+            shortest = int(constraints.get("minLength", 0))
+            longest = int(constraints["maxLength"]) if "maxLength" in constraints else None
+
+            def quick_string(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                return (enum is None or cell in enum) and (pattern is None or bool(
+                    pattern(cell))) and shortest <= len(cell) and (longest is None or
+                                                                   len(cell) <= longest)
+            return quick_string
+        if field.type == "integer" and set(constraints) <= {"minimum", "maximum"}:
+            low = int(constraints["minimum"]) if "minimum" in constraints else None
+            high = int(constraints["maximum"]) if "maximum" in constraints else None
+
+            def quick_integer(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                if not (cell.isascii() and cell.isdigit()):
+                    return False
+                value = int(cell)
+                return (low is None or value >= low) and (high is None or value <= high)
+            return quick_integer
+    except (TypeError, ValueError, re.error):
+        return None
+    return None
+
+
+def _cell_message(cell: str, notes: Mapping[str, str]) -> str:
+    """frictionless's verdict on a cell, as one sentence."""
+    if "type" in notes:
+        declared = re.search(r'"([^"]+)"', notes["type"])
+        return f"the cell {_cell(cell)} is not of type " + \
+            (declared[1] if declared else notes["type"])
+    return f"the cell {_cell(cell)} does not conform to a constraint: " + \
+        "; ".join(notes.values())
+
+
+def _first_undecodable(folder: Path, table: _Table) -> tuple[int, int]:
+    """The line and value of a table's first byte its encoding cannot decode, read in
+    bounded blocks; (0, 0) when not found."""
+    try:
+        handle = _open_inside(folder, table.rel, table.shown)
+    except Refused:
+        return 0, 0
+    if handle is None:
+        return 0, 0
+    decoder = codecs.getincrementaldecoder(table.encoding)()
+    line = 1
+    with handle:
+        while True:
+            block = handle.readline(1 << 16)
+            if not block:
+                return 0, 0
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return line, block[min(exc.start, len(block) - 1)] if exc.start < len(block) \
+                    else block[-1]
+            line += block.endswith(b"\n")
 
 
 # --- reading XML safely -----------------------------------------------------------------------
@@ -428,24 +1520,34 @@ def _line_column(data: bytes, offset: int) -> tuple[int, int]:
 
 def read_xml(path: Path, display: str | None = None
              ) -> tuple[etree._ElementTree | None, list[Problem]]:
-    """Parse an XML file safely: the tree, or None and the problem that stopped it.
+    """Read and parse an XML file safely (it must be a regular file, at most
+    :data:`MAX_XML_BYTES`): the tree, or None and the problem that stopped it."""
+    shown = display or str(path)
+    try:
+        data = _read_file(path, shown, MAX_XML_BYTES)
+    except Refused as refused:
+        return None, [refused.problem]
+    return parse_xml(data, shown)
 
-    Refused before parsing: an empty file (E030), bytes that are not UTF-8 or another
-    declared encoding (E031), a DOCTYPE declaring entities (E033). Then parsed with
+
+def parse_xml(data: bytes, shown: str) -> tuple[etree._ElementTree | None, list[Problem]]:
+    """Parse the bytes of an XML file safely: the tree, or None and the problem.
+
+    Refused before parsing: an empty file (E030), bytes that are not UTF-8, UTF-16 or
+    UTF-32 with or without a byte-order mark, or another declared encoding (E031), a
+    DOCTYPE declaring entities or naming an external DTD (E033). Then parsed with
     entities, DTDs and the network off (E032 when it is not well-formed).
     """
-    shown = display or str(path)
-    if not path.is_file():   # a device or a pipe named *.xml could be read for ever
-        return None, [Problem("E003", shown, "not a regular file")]
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return None, [Problem("E003", shown, f"cannot be read: {exc.strerror}")]
     body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
     if not body.strip():
         return None, [Problem("E030", shown, "the file is empty")]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None, [Problem("E031", shown, "the file is UTF-16; save it as UTF-8", 1, 1)]
+    if b"\x00" in body[:4]:
+        # '<?' in UTF-16 or UTF-32 without a byte-order mark: a parser would guess the
+        # encoding from these bytes; the dataset's XML is UTF-8, so it is refused.
+        return None, [Problem("E031", shown, "the file is UTF-16 or UTF-32 (NUL bytes between "
+                                             "its first characters); save it as UTF-8", 1, 1)]
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -453,11 +1555,11 @@ def read_xml(path: Path, display: str | None = None
         line, column = _line_column(data, offset)
         return None, [Problem("E031", shown, f"byte 0x{data[offset]:02X} is not UTF-8; save "
                                              "the file as UTF-8", line, column)]
-    declared = ENCODING_DECLARATION.match(body)
-    if declared and declared[1].lower() not in (b"utf-8", b"utf8"):
+    declared = ENCODING_DECLARATION.match(text)
+    if declared and declared[1].lower() not in ("utf-8", "utf8"):
         return None, [Problem("E031", shown, f"the XML declaration says encoding="
-                                             f"\"{declared[1].decode()}\"; the dataset's XML "
-                                             "is UTF-8", 1, 1)]
+                                             f"\"{declared[1]}\"; the dataset's XML is UTF-8",
+                              1, 1)]
     if "<!DOCTYPE" in text and "<!ENTITY" in text:
         line, column = _line_column(data, data.index(b"<!ENTITY"))
         return None, [Problem("E033", shown, "the DOCTYPE declares entities: refused unread "
@@ -651,18 +1753,19 @@ def _svrl_line(tree: etree._ElementTree, location: str | None) -> int | None:
     return getattr(node, "sourceline", None)
 
 
-def _check_tei(path: Path, shown: str, shape: str | None
+def _check_tei(data: bytes, shown: str, shape: str | None
                ) -> tuple[etree._ElementTree | None, list[Problem]]:
-    tree, problems = read_xml(path, shown)
+    tree, problems = parse_xml(data, shown)
     if tree is None:
         return None, problems
     problems += _rng_problems(tei_grammar(shape or _shape_of(tree)), tree, "E040", shown)
     problems += _schematron_problems(tei_schematron(), tree, shown, "E040", "E040")
+    problems += _date_problems(tree, shown)
     return tree, problems
 
 
-def _check_cmif(path: Path, shown: str) -> list[Problem]:
-    tree, problems = read_xml(path, shown)
+def _check_cmif(data: bytes, shown: str) -> list[Problem]:
+    tree, problems = parse_xml(data, shown)
     if tree is None:
         return problems
     grammar = cmif_grammar()
@@ -676,117 +1779,5 @@ def _check_cmif(path: Path, shown: str) -> list[Problem]:
     else:
         # its own codes ([E0001] …) stay in the message; ours say error or warning
         problems += _schematron_problems(validator, tree, shown, "E061", "W061")
+    problems += _date_problems(tree, shown)
     return problems
-
-
-# --- across the dataset -----------------------------------------------------------------------
-
-def _first_column(path: Path) -> set[str] | None:
-    """The keys of a table (its first column), or None when it cannot be read."""
-    if not path.is_file():
-        return None
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return {row[0] for row in list(csv.reader(handle))[1:] if row}
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None
-
-
-def _cross_check(folder: Path, trees: dict[str, etree._ElementTree]) -> list[Problem]:
-    """Ids unique across files, units in their TEI files, references and pointers."""
-    problems: list[Problem] = []
-    ids: dict[str, dict[str, etree._Element]] = {}
-    first_use: dict[str, tuple[str, int | None]] = {}
-    for rel, tree in trees.items():
-        ids[rel] = {}
-        for element in tree.iter(etree.Element):
-            value = element.get(XML_ID)
-            if value is None:
-                continue
-            ids[rel].setdefault(value, element)
-            if value in first_use and first_use[value][0] != rel:
-                other, line = first_use[value]
-                problems.append(Problem("E050", _show(folder, rel),
-                                        f"xml:id=\"{value}\" is also used in "
-                                        f"{_show(folder, other)}:{line}", element.sourceline))
-            first_use.setdefault(value, (rel, element.sourceline))
-    for table, key in (("data/documents.csv", "document_id"), ("data/letters.csv", "letter_id")):
-        for row_number, row in _rows(folder / table):
-            unit, tei_path = row.get(key) or "", row.get("tei_path") or ""
-            if not unit or tei_path not in trees:
-                continue     # no TEI, or a missing or broken file (reported as E020, E03x)
-            if key == "document_id" and unit not in ids[tei_path]:
-                problems.append(Problem("E051", _show(folder, table),
-                                        f"{tei_path} has no element with xml:id=\"{unit}\"",
-                                        row=row_number, field="tei_path"))
-            elif key == "letter_id":
-                body = trees[tei_path].getroot().find(f"{{{TEI_NS}}}text/{{{TEI_NS}}}body")
-                points = [d.get("corresp", "") for d in (body if body is not None else [])]
-                if not any(p.endswith(f"#{unit}") for p in points):
-                    problems.append(Problem("E051", _show(folder, table),
-                                            f"{tei_path} is not the letter {unit} (its letter "
-                                            f"points at {', '.join(points) or 'nothing'})",
-                                            row=row_number, field="tei_path"))
-    keys = {prefix: _first_column(folder / table) for prefix, table in AUTHORITY_TABLES.items()}
-    for rel, tree in trees.items():
-        problems += _pointer_problems(folder, rel, tree, ids, keys)
-    return problems
-
-
-def _pointer_problems(folder: Path, rel: str, tree: etree._ElementTree,
-                      ids: dict[str, dict[str, etree._Element]],
-                      keys: dict[str, set[str] | None]) -> list[Problem]:
-    problems: list[Problem] = []
-    shown = _show(folder, rel)
-    base = rel.rsplit("/", 1)[0]
-    for element in tree.iter(etree.Element):
-        pointers = [(name, element.get(name)) for name in POINTER_ATTRIBUTES
-                    if element.get(name)]
-        if etree.QName(element).localname == "prefixDef" and element.get("replacementPattern"):
-            pointers.append(("replacementPattern",
-                             element.get("replacementPattern").split("#", 1)[0]))
-        for name, value in pointers:
-            problem = _resolve(folder, base, element, value, ids, keys)
-            if problem:
-                code, message = problem
-                problems.append(Problem(code, shown, f"{name}=\"{value}\": {message}",
-                                        element.sourceline))
-    return problems
-
-
-def _resolve(folder: Path, base: str, element: etree._Element, value: str,
-             ids: dict[str, dict[str, etree._Element]], keys: dict[str, set[str] | None]
-             ) -> tuple[str, str] | None:
-    """Why a pointer does not resolve (code, message), or None when it does (or is not
-    ours to check: a #fragment is the Schematron's, an http: URL the world's)."""
-    if value.startswith("#"):
-        return None
-    prefix = value.split(":", 1)[0]
-    if prefix in AUTHORITY_TABLES and ":" in value:
-        known = keys[prefix]
-        key = value.split(":", 1)[1]
-        if known is not None and key not in known:
-            return "E052", f"{key!r} is not in {AUTHORITY_TABLES[prefix]}"
-        return None
-    if URL_SCHEME.match(value):
-        return None
-    file_part, _, fragment = value.partition("#")
-    target = os.path.normpath(os.path.join(base, file_part)).replace(os.sep, "/")
-    if target == ".." or target.startswith("../") or os.path.isabs(file_part):
-        return "E053", "points outside the dataset"
-    if not (folder / target).is_file():
-        return "E053", f"{target} is not in the dataset"
-    if not fragment:
-        return None
-    if target in ids:
-        found = ids[target].get(fragment)
-        if found is None:
-            return "E053", f"{target} has no xml:id=\"{fragment}\""
-        if element.get("type") == "note" and etree.QName(element).localname == "ref" \
-                and etree.QName(found).localname != "note":
-            return "E045", f"points at a <{etree.QName(found).localname}>, not a <note>"
-    elif target.endswith(".csv"):
-        known = _first_column(folder / target)
-        if known is not None and fragment not in known:
-            return "E053", f"{target} has no row {fragment!r}"
-    return None

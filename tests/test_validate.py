@@ -10,20 +10,28 @@ dataset); the raw bytes that must never reach the parser are files of their own
 
 from __future__ import annotations
 
+import copy
+import csv
 import json
+import os
 import re
 import shutil
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
+from importlib.resources import files as package_files
 from lxml import etree
 
 from sergetrotsky import validate
 from sergetrotsky.cli import main
 from sergetrotsky.validate import CODES, has_errors, validate_dataset, validate_paths
+
+from .test_hostile import hostile_codes
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "validate"
@@ -92,6 +100,8 @@ BROKEN_FILES = {
 SPECIAL = {"E001": "test_e001_not_a_dataset_nor_tei",
            "E003": "test_e003_missing_path",
            "W060": "test_w060_cmif_schema_missing_is_a_warning"}
+# Codes whose failing cases are folders of tests/hostile/validate/ (run by test_hostile.py).
+HOSTILE = hostile_codes() - set(EDITS) - set(BROKEN_FILES) - set(SPECIAL)
 
 
 def _line_of(text: str, needle: str) -> int:
@@ -119,7 +129,7 @@ def _edited(tmp_path: Path, edit: Edit) -> Path:
 # --- the catalogue --------------------------------------------------------------------------
 
 def test_every_code_has_a_failing_case():
-    assert sorted({*EDITS, *BROKEN_FILES, *SPECIAL}) == sorted(CODES)
+    assert sorted({*EDITS, *BROKEN_FILES, *SPECIAL, *HOSTILE}) == sorted(CODES)
     assert not set(EDITS) & set(BROKEN_FILES) and not set(SPECIAL) & (set(EDITS) | set(BROKEN_FILES))
     for name in SPECIAL.values():
         assert callable(globals()[name])
@@ -284,15 +294,17 @@ def test_descriptor_cannot_point_outside_the_dataset(tmp_path):
     folder = _edited(tmp_path, Edit("datapackage.json", '"path": "data/persons.csv"',
                                     '"path": "/etc/passwd"'))
     problems = validate_paths([folder])
-    assert "E010" in {p.code for p in problems}
+    assert "E073" in {p.code for p in problems}
     assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
 
 
-def test_non_utf8_table_is_reported_not_raised(tmp_path):
+def test_non_utf8_table_is_one_problem_and_one_note(tmp_path):
     folder = _dataset(tmp_path)
     (folder / "data" / "places.csv").write_bytes(b"place_id,name,country\nbruxelles,Bruxelles \xe9,BE\n")
     problems = validate_paths([folder])
-    assert problems and {p.code for p in problems} <= {"E010", "E011"}
+    assert [p.code for p in problems] == ["E074", "W071"]
+    assert problems[0].message.startswith("line 2: byte 0xE9 is not utf-8")
+    assert "foreign key letters.place_id -> places.place_id" in problems[1].message
 
 
 def test_validation_writes_nothing(tmp_path):
@@ -428,3 +440,180 @@ def test_w040_only_for_notes_the_dataset_does_not_list_as_unmarked(dist, tmp_pat
     warned = [p.message for p in validate_dataset(folder) if p.code == "W040"]
     assert len(warned) == 2 and "papers-ch01-n37" in warned[0] and \
         "papers-ch02-n236" in warned[1]
+
+
+# --- dates, as strictly as tei_all -------------------------------------------------------------
+
+DATE_VALUES = ["1936", "1936-04", "1936-04-22", "1936-02-29", "1936-02-30", "1937-02-29",
+               "1900-02-29", "2000-02-29", "1936-13", "1936-00", "1936-04-31", "1936-04-00",
+               "1936-4-22", "36-04-22", "0000", "-0044-03-15", "12345-01-01", "01936",
+               "1936-04-22Z", "1936-04-22+02:00", "1936-04-22+15:00", "--04-22", "--02-29",
+               "--02-30", "--13", "---31", "---32", "10:30:00", "24:00:00", "24:30:00",
+               "1936-04-22T10:30:00", "1936-04-22T25:00:00", "1936-04-22T10:61:00",
+               "April 1936", "", " 1936", "1936-04-22 ", "1936-W16"]
+
+
+@pytest.fixture(scope="module")
+def tei_all_when():
+    """tei_all's own definition of @when (att.datable.w3c), compiled alone."""
+    grammar = etree.parse(str(package_files("schemas") / "tei_all.rng"))
+    [define] = [d for d in grammar.iter(f"{RNG}define")
+                if d.get("name") == "att.datable.w3c.attribute.when"]
+    attribute = next(define.iter(f"{RNG}attribute"))
+    root = etree.fromstring(
+        '<grammar xmlns="http://relaxng.org/ns/structure/1.0" datatypeLibrary='
+        '"http://www.w3.org/2001/XMLSchema-datatypes"><start><element name="date"/>'
+        '</start></grammar>')
+    root.find(f"{RNG}start/{RNG}element").append(attribute)
+    return etree.RelaxNG(root)
+
+
+@pytest.mark.parametrize("value", DATE_VALUES)
+def test_tei_dates_are_checked_as_tei_all_checks_them(value, tei_all_when):
+    element = etree.Element("date", when=value)
+    assert tei_all_when.validate(etree.ElementTree(element)) == \
+        (validate.w3c_date_error(value) == ""), validate.w3c_date_error(value)
+
+
+def test_tei_date_attributes_on_any_element_but_not_citing_ranges(tmp_path):
+    path = tmp_path / "mini.xml"
+    text = SOURCE_FILE.read_text(encoding="utf-8")
+    assert '<date when="1936-05">' in text
+    path.write_text(text.replace('<date when="1936-05">',
+                                 '<date notBefore="1936-02-30" notAfter="1936-13">'),
+                    encoding="utf-8")
+    found = [p for p in validate_paths([path]) if p.code == "E075"]
+    assert sorted(p.message.split(":")[0] for p in found) == [
+        '<date notAfter="1936-13">', '<date notBefore="1936-02-30">']
+    assert {p.line for p in found} == {_line_of(text, '<date when="1936-05">')}
+    tree = etree.fromstring('<TEI xmlns="http://www.tei-c.org/ns/1.0"><biblScope from="12" '
+                            'to="xv"/><event from="1936-02-30" to="1936"/></TEI>')
+    found = validate._date_problems(etree.ElementTree(tree), "x.xml")
+    assert [p.message for p in found] == ['<event from="1936-02-30">: there is no day 30 in '
+                                          'February']
+
+
+@pytest.mark.parametrize("value,why", [("1936", ""), ("1936-02", ""), ("1936-02-29", ""),
+                                       ("1936-02-30", "there is no day 30 in February"),
+                                       ("1937-02-29", "1937 is not a leap year"),
+                                       ("1936-13", "there is no month 13"),
+                                       ("1936-04-31", "there is no day 31 in April")])
+def test_table_dates_partial_or_calendar_valid(value, why):
+    assert validate.table_date_error(value).startswith(why) and \
+        bool(validate.table_date_error(value)) == bool(why)
+
+
+# --- what validate will not read -------------------------------------------------------------
+
+def test_validate_dataset_never_opens_outside_its_folder(tmp_path, monkeypatch):
+    """Every file validate opens is a regular file inside the dataset (no link on its way)."""
+    folder = _dataset(tmp_path)
+    opened = []
+    real_open = os.open
+
+    def spy(path, flags, *args, **kwargs):
+        opened.append(Path(path))
+        return real_open(path, flags, *args, **kwargs)
+    monkeypatch.setattr(validate.os, "open", spy)
+    (folder / "data" / "persons.csv").unlink()
+    (folder / "data" / "persons.csv").symlink_to("/etc/passwd")
+    problems = validate_paths([folder])
+    assert {p.code for p in problems} == {"E070", "W071"}
+    assert opened and all(p.resolve().is_relative_to(folder.resolve()) and not p.is_symlink()
+                          for p in opened)
+    assert folder / "data" / "persons.csv" not in opened
+
+
+def test_report_keeps_at_most_n_per_code_and_counts_all(tmp_path):
+    folder = _dataset(tmp_path)
+    with (folder / "data" / "places.csv").open("a", encoding="utf-8") as handle:
+        for n in range(30):
+            handle.write(f"p{n},Place,xx\n")
+    report = validate.validate_report([folder], max_per_code=5)
+    assert [p.code for p in report.problems] == ["E010"] * 5
+    assert (report.errors, report.omitted) == (30, {"E010": 25})
+    assert validate.summary([folder], report) == f"{folder}: invalid, 30 error(s)"
+    data = json.loads(validate.report_json([folder], report))
+    assert (data["errors"], data["omitted"], len(data["problems"])) == (30, {"E010": 25}, 5)
+    assert len(validate.validate_report([folder]).problems) == 30
+
+
+# --- tables: read as frictionless reads cells -------------------------------------------------
+
+ODD_CELLS = ["", " ", "0", "00", "-1", "+5", "1.0", "1e3", " 7", "7 ", "٣", "²", "abc",
+             "1936-02-30", "1936", "printedX", "xprinted", "true", "TRUE", "a;b", "\n",
+             "letter ", "Letter"]
+
+
+def test_quick_tests_accept_only_what_frictionless_accepts(dist):
+    """The fast path for common fields never accepts a cell frictionless's own reader
+    rejects (a cell it does not accept goes to that reader, which gives the verdict)."""
+    tested = 0
+    for schema_path in sorted((ROOT / "schema" / "tables").glob("*.json")):
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+        table = dist / "data" / f"{schema_path.stem}.csv"
+        columns = list(zip(*csv.reader(table.open(encoding="utf-8", newline=""))))
+        for field in validate._frictionless_schema(schema).fields:
+            quick = validate._quick_test(field, schema)
+            if quick is None:
+                continue
+            read = field.create_cell_reader()
+            column = next((c[1:] for c in columns if c[0] == field.name), ())
+            enum = [str(v) for v in (field.constraints or {}).get("enum", [])]
+            for cell in {*column, *ODD_CELLS, *enum}:
+                if quick(cell):
+                    tested += 1
+                    assert not read(cell)[1], (schema_path.name, field.name, cell)
+    assert tested > 1000
+
+
+JUNK = [5, None, True, "x", [], {}, [5], {"a": 1}, "http://127.0.0.1:9/x", "/etc/passwd"]
+
+
+def _nodes(data: object, at: tuple = ()) -> Iterator[tuple]:
+    yield at
+    children = data.items() if isinstance(data, dict) else \
+        enumerate(data) if isinstance(data, list) else []
+    for key, value in children:
+        yield from _nodes(value, (*at, key))
+
+
+def test_any_junk_in_the_descriptor_is_reported_never_raised(tmp_path, monkeypatch):
+    """Every value of datapackage.json replaced in turn by junk (wrong types, URLs, paths
+    outside): validate reports, it never raises nor opens a connection."""
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    monkeypatch.setattr(socket, "getaddrinfo", _no_network)
+    folder = _dataset(tmp_path)
+    shutil.rmtree(folder / "tei")
+    (folder / "cmif.xml").unlink()
+    descriptor = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
+    nodes = list(_nodes(descriptor))[1:]
+    assert len(nodes) > 100
+    for at in nodes:
+        for junk in JUNK:
+            mutated = copy.deepcopy(descriptor)
+            parent = mutated
+            for key in at[:-1]:
+                parent = parent[key]
+            parent[at[-1]] = junk
+            (folder / "datapackage.json").write_text(json.dumps(mutated), encoding="utf-8")
+            problems = validate_paths([folder])
+            assert all(isinstance(p, validate.Problem) for p in problems)
+            assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+
+
+def _no_network(*args, **kwargs):
+    raise AssertionError(f"validate tried to use the network: {args!r}")
+
+
+def test_folder_of_tei_files_refuses_links_and_fifos(tmp_path):
+    shutil.copy(SOURCE_FILE, tmp_path / "mini.xml")
+    (tmp_path / "passwd.xml").symlink_to("/etc/passwd")
+    (tmp_path / "letters").symlink_to(LETTER_FILE.parent)
+    os.mkfifo(tmp_path / "pipe.xml")
+    problems = validate_paths([tmp_path])
+    assert sorted((p.code, Path(p.file).name) for p in problems) == [
+        ("E070", "letters"), ("E070", "passwd.xml"), ("E071", "pipe.xml")]
+    assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+    [problem] = validate_paths([tmp_path / "pipe.xml"])     # named alone: still not opened
+    assert problem.code == "E071"
