@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -84,27 +85,37 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
 
 
 def _render_summary(summary: list[dict[str, Any]]) -> None:
-    """Per source (a column each): characters in, published, removed by reason, units."""
-    reasons = sorted({r for row in summary for r in row["removed"]})
-    table = RichTable(title="Build summary: where every character went", title_justify="left")
-    table.add_column("characters")
+    """Tables with a row per source (so that any number of sources fits a terminal):
+    where the characters went, the units and notes, and the removals by reason."""
+    def table(title: str, columns: list[str]) -> RichTable:
+        made = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        made.add_column("source", overflow="fold")
+        for name in columns:
+            made.add_column(name, justify="right")
+        return made
+
+    characters = table("Build summary: where every character went",
+                       ["in", "published", "removed", "inserted", "unaccounted"])
+    units = table("Units and notes", ["units", "notes", "notes untied", "note anomalies",
+                                      "cross-refs"])
+    reasons = RichTable(title="Characters removed, by reason", title_justify="left",
+                        box=box.SIMPLE_HEAD)
+    reasons.add_column("source", overflow="fold")
+    reasons.add_column("removed", overflow="fold")
     for row in summary:
-        table.add_column(row["source_id"], justify="right")
-    lines = [("in (original)", lambda r: r["chars_in"]),
-             ("published", lambda r: r["chars_published"])]
-    lines += [(f"removed: {reason}", lambda r, reason=reason: r["removed"].get(reason, 0))
-              for reason in reasons]
-    lines += [("inserted", lambda r: sum(r["inserted"].values())),
-              ("unaccounted", lambda r: r["unaccounted"]), ("units", lambda r: r["units"]),
-              ("notes", lambda r: r["notes"]), ("notes not tied to a mark", lambda r: r["notes_untied"]),
-              ("note anomalies", lambda r: r["note_anomalies"]),
-              ("cross-references", lambda r: r["references"])]
-    for label, value in lines:
-        table.add_row(label, *(str(value(row)) for row in summary))
-    console.print(table)
-    console.print("Every removed or inserted character is logged with its reason in "
-                  "data/removals.csv; note anomalies are listed in data/note_anomalies.csv.",
-                  style="dim")
+        characters.add_row(row["source_id"], *(str(v) for v in (
+            row["chars_in"], row["chars_published"], sum(row["removed"].values()),
+            sum(row["inserted"].values()), row["unaccounted"])))
+        units.add_row(row["source_id"], *(str(v) for v in (
+            row["units"], row["notes"], row["notes_untied"], row["note_anomalies"],
+            row["references"])))
+        reasons.add_row(row["source_id"], ", ".join(
+            f"{reason} {count}" for reason, count in row["removed"].items() if count))
+    for rendered in (characters, units, reasons):
+        console.print(rendered)
+    console.print("Notes untied: not tied to a mark. Every removed or inserted character is "
+                  "logged with its reason in data/removals.csv; note anomalies are listed in "
+                  "data/note_anomalies.csv.", style="dim")
 
 
 @main.command("clean")
