@@ -69,9 +69,11 @@ def test_the_build_summary_has_a_row_per_source_that_fits_80_columns(contributed
     sources, _, output = contributed
     assert max(len(line) for line in output.splitlines()) <= 80
     ids = sorted(p.name for p in sources.iterdir() if (p / "source.toml").is_file())
-    header = next(line for line in output.splitlines() if "unaccounted" in line)
-    assert header.split()[:2] == ["source", "in"] and header.split()[-1] == "unaccounted"
-    rows = {line.split()[0]: line.split() for line in output.splitlines()
-            if line.split() and line.split()[0] in ids and len(line.split()) == 6}
+    lines = output.splitlines()
+    at = next(i for i, line in enumerate(lines) if "unaccounted" in line)
+    assert lines[at].split() == ["source", "in", "published", "removed", "inserted",
+                                 "unaccounted"]
+    body = lines[at + 2:next(i for i in range(at + 2, len(lines)) if not lines[i].strip())]
+    rows = {line.split()[0]: line.split() for line in body}
     assert sorted(rows) == ids
     assert all(row[-1] == "0" for row in rows.values())      # unaccounted
