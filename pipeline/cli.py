@@ -70,9 +70,15 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
         if not check:
             bar.update(task, description="writing")
             publish.write_atomically(result.files, out_dir)
+            _write_locks(result.locks)
     _render_summary(result.summary)
+    for warning in result.warnings:
+        err_console.print(escape(warning), soft_wrap=True)
     if check:
         changed = publish.differences(result.files, out_dir)
+        changed += [f"not recorded: {path}" for path, data in sorted(result.locks.items())
+                    if not data and path.exists()
+                    or data and (not path.is_file() or path.read_bytes() != data)]
         if changed:
             for line in changed:
                 err_console.print(f"  {line}")
@@ -82,6 +88,17 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
         console.print(f"{out_dir} is up to date ({len(result.files)} files)")
     else:
         console.print(f"wrote {len(result.files)} files to {out_dir}")
+
+
+def _write_locks(locks: dict[Path, bytes]) -> None:
+    """Record the hyphen decisions beside each source's metadata (a lock left with no
+    decision is removed)."""
+    for path, data in sorted(locks.items()):
+        if not data:
+            path.unlink(missing_ok=True)
+        elif not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+            console.print(f"recorded the hyphen decisions in {path}")
 
 
 def _render_summary(summary: list[dict[str, Any]]) -> None:

@@ -67,9 +67,11 @@ def test_adding_sources_leaves_the_published_texts_byte_identical(contributed):
 
 def test_the_build_summary_has_a_row_per_source_that_fits_80_columns(contributed):
     sources, _, output = contributed
-    assert max(len(line) for line in output.splitlines()) <= 80
     ids = sorted(p.name for p in sources.iterdir() if (p / "source.toml").is_file())
     lines = output.splitlines()
+    tables = lines[next(i for i, line in enumerate(lines) if line.startswith("Build summary")):
+                   next(i for i, line in enumerate(lines) if line.startswith("Notes untied"))]
+    assert max(len(line) for line in tables) <= 80
     at = next(i for i, line in enumerate(lines) if "unaccounted" in line)
     assert lines[at].split() == ["source", "in", "published", "removed", "inserted",
                                  "unaccounted"]
@@ -77,3 +79,59 @@ def test_the_build_summary_has_a_row_per_source_that_fits_80_columns(contributed
     rows = {line.split()[0]: line.split() for line in body}
     assert sorted(rows) == ids
     assert all(row[-1] == "0" for row in rows.values())      # unaccounted
+
+
+# --- stability: the hyphen lock ---------------------------------------------------------------
+
+def test_committed_hyphen_locks_are_the_builds(built):
+    """Every lock the build would write is the committed one (`build --check` says so too)."""
+    for path, data in built.locks.items():
+        assert path.is_file() and path.read_bytes() == data, path
+    review_lock = SOURCES / "review" / "hyphens.lock.toml"
+    assert review_lock in built.locks
+    assert '{ line = 27, form = "In-|ternet", decision = "join"' in review_lock.read_text()
+
+
+def _synthetic_source(folder: Path, body: str, furniture: str) -> None:
+    """A tiny test-only source: a body paragraph and a removed block of page furniture."""
+    folder.mkdir()
+    (folder / "original.txt").write_text(f"MENU\n{furniture}\nEND MENU\n\n{body}\n",
+                                         encoding="utf-8")
+    (folder / "source.toml").write_text('''original = "original.txt"
+[bibliographic]
+title = "Synthetic test source"
+kind = "article"
+origin = "web page"
+language = "en"
+rights = "Test material."
+[clean]
+[[clean.remove]]
+first_line = "MENU"
+last_line = "END MENU"
+reason = "page-furniture"
+why = "test furniture"
+''', encoding="utf-8")
+    (folder / "segment.toml").write_text('[segment]\ntop_type = "article"\nunits = []\n')
+
+
+def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabulary(
+        tmp_path, built):
+    from sergetrotsky import publish
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    # the body uses "au-thorship" (the review joins "au-|thorship" at its line 14, locked);
+    # the furniture alone uses "bol-shevism" more often than the corpus uses "bolshevism".
+    _synthetic_source(sources / "zz-synthetic", "The au-thorship is au-thorship, au-thorship.",
+                      " ".join(["Bol-shevism"] * 500))
+    result = publish.assemble(sources)
+    assert result.files["text/review.txt"] == built.files["text/review.txt"]
+    assert result.files["data/removals.csv"].startswith(
+        built.files["data/removals.csv"].rstrip(b"\n"))   # other rows unchanged, new ones after
+    drift = [w for w in result.warnings if w.startswith("W601")]
+    assert len(drift) == 1, result.warnings
+    assert drift[0].startswith(f"W601 {sources / 'review' / 'hyphens.lock.toml'}:")
+    assert "au-|thorship (original line 14) is published joined" in drift[0]
+    assert "would now keep it (corpus: 'au-thorship' 3x, 'authorship' 1x)" in drift[0]
+    lock_line = int(drift[0].split(":", 2)[1])
+    assert "au-|thorship" in (sources / "review" / "hyphens.lock.toml").read_text() \
+        .splitlines()[lock_line - 1]
