@@ -6,6 +6,7 @@ Exit codes: 0 success, 1 the data is wrong (failed build or validation), 2 usage
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from rich.table import Table as RichTable
 from rich.tree import Tree
 
 from . import __version__
+from . import contribution
 from . import clean as clean_stage
 from . import publish, segment as segment_stage, validate as validate_stage
 from .errors import PipelineError
@@ -195,11 +197,16 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
               show_default=True)
 @user_errors
 def validate(paths: tuple[Path, ...], output_format: str) -> None:
-    """Check dataset folders, TEI files or folders of TEI files.
+    """Check dataset folders, TEI files or folders of TEI files, or a source folder
+    (sources/<id>, recognised by its source.toml) before it is contributed.
 
     One line per problem (CODE file:line:column: message; codes in
     docs/validation-codes.md). Exit 0 when valid (warnings alone do not fail), 1 when not.
     """
+    folders = [p for p in paths if contribution.is_source_folder(p)]
+    if folders:   # a contribution: sources/<id>, checked with its corpus, nothing written
+        _validate_sources(folders, [p for p in paths if p not in folders], output_format)
+        return
     problems = validate_stage.validate_paths(paths)
     if output_format == "json":
         click.echo(validate_stage.report_json(paths, problems))
@@ -208,3 +215,34 @@ def validate(paths: tuple[Path, ...], output_format: str) -> None:
             click.echo(problem.render())
         click.echo(validate_stage.summary(paths, problems))
     sys.exit(1 if validate_stage.has_errors(problems) else 0)
+
+
+def _validate_sources(folders: list[Path], rest: list[Path], output_format: str) -> None:
+    """Check source folders (a dry build with their corpus) and any other paths given."""
+    reports = [contribution.check_source(folder) for folder in folders]
+    problems = validate_stage.validate_paths(rest) if rest else []
+    findings = [f for r in reports for f in r.findings]
+    errors = sum(f.severity == "error" for f in findings) + \
+        sum(p.severity == "error" for p in problems)
+    warnings = len(findings) + len(problems) - errors
+    if output_format == "json":
+        click.echo(json.dumps({
+            "paths": [str(p) for p in (*folders, *rest)], "valid": not errors,
+            "errors": errors, "warnings": warnings,
+            "figures": {str(r.folder): r.figures for r in reports},
+            "problems": [f.as_dict() for f in findings] + [p.as_dict() for p in problems]},
+            indent=2, ensure_ascii=False))
+    else:
+        for report in reports:
+            click.echo(f"{report.folder}:")
+            for line in report.figures:
+                click.echo(f"  {line}")
+        for finding in findings:
+            click.echo(finding.render())
+        for problem in problems:
+            click.echo(problem.render())
+        where = ", ".join(str(p) for p in (*folders, *rest))
+        verdict = "valid" if not errors else f"invalid, {errors} error(s)"
+        click.echo(f"{where}: {verdict}" + (f", {warnings} warning(s)" if warnings else "")
+                   + " (nothing written)")
+    sys.exit(1 if errors else 0)

@@ -135,3 +135,92 @@ def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabu
     lock_line = int(drift[0].split(":", 2)[1])
     assert "au-|thorship" in (sources / "review" / "hyphens.lock.toml").read_text() \
         .splitlines()[lock_line - 1]
+
+
+# --- validate sources/<id>: a contribution checked before it is sent ---------------------------
+
+@pytest.fixture()
+def corpus_with_sample(tmp_path):
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    shutil.copytree(CONTRIB / SAMPLE, sources / SAMPLE, dirs_exist_ok=True)
+    return sources
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_validate_a_source_folder_reports_figures_and_writes_nothing(corpus_with_sample):
+    import time
+    from sergetrotsky import contribution
+    before = _snapshot(corpus_with_sample.parent)
+    result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / SAMPLE)])
+    assert result.exit_code == 0, result.output
+    assert _snapshot(corpus_with_sample.parent) == before
+    lines = result.output.splitlines()
+    assert "  characters: 1319 in, 1062 published, 265 removed, 8 inserted, 0 unaccounted" in lines
+    assert "  units: 1 (review 1)" in lines
+    # the sample's hyphen decisions are new: the build would record them
+    assert any(line.startswith(f"W602 {corpus_with_sample / SAMPLE / 'hyphens.lock.toml'}: 3 ")
+               for line in lines)
+    assert lines[-1].endswith("valid, 1 warning(s) (nothing written)")
+    started = time.perf_counter()
+    report = contribution.check_source(corpus_with_sample / SAMPLE)
+    assert time.perf_counter() - started < 2
+    assert report.valid
+
+
+def test_validate_locates_a_planted_mistake_in_the_metadata(corpus_with_sample):
+    toml = corpus_with_sample / SAMPLE / "source.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text.replace('kind = "review"', 'kind = "pamphlet"'), encoding="utf-8")
+    line = 1 + next(i for i, l in enumerate(text.splitlines()) if l.startswith("kind = "))
+    result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / SAMPLE)])
+    assert result.exit_code == 1
+    assert f"E601 {toml}:{line} field bibliographic.kind: must be one of " in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_locates_a_stale_cleaning_rule_and_a_wrong_heading(corpus_with_sample):
+    folder = corpus_with_sample / SAMPLE
+    toml = folder / "source.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        'last_line = "Search the archive"', 'last_line = "Search the whole archive"'))
+    result = CliRunner().invoke(main, ["validate", str(folder), "--format", "json"])
+    assert result.exit_code == 1
+    import json
+    report = json.loads(result.output)
+    [problem] = [p for p in report["problems"] if p["severity"] == "error"]
+    assert (problem["code"], problem["field"]) == ("E602", "clean.remove[0].last_line")
+    assert toml.read_text().splitlines()[problem["line"] - 1].startswith("last_line = ")
+    shutil.copy(CONTRIB / SAMPLE / "source.toml", toml)
+    outline = folder / "segment.toml"
+    outline.write_text(outline.read_text().replace(
+        "units = []", 'units = [\n  { level = 1, type = "section", heading = "No such heading" },\n]'))
+    result = CliRunner().invoke(main, ["validate", str(folder)])
+    assert result.exit_code == 1
+    line = 1 + next(i for i, l in enumerate(outline.read_text().splitlines())
+                    if "No such heading" in l)
+    assert f"E604 {outline}:{line} field segment.units[0].heading: heading 'No such heading' " \
+        "not found in order" in result.output
+
+
+def test_the_real_sources_validate_as_contributions():
+    from sergetrotsky import contribution
+    for name in ("nelson", "review"):
+        report = contribution.check_source(SOURCES / name)
+        assert [f.render() for f in report.findings] == [], name
+        assert any(line.endswith(" 0 unaccounted") for line in report.figures)
+
+
+def test_contribution_codes_are_documented_in_their_own_section():
+    import re
+    from sergetrotsky import contribution
+    doc = (ROOT / "docs" / "validation-codes.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Contributions and the hyphen lock"):]
+    rows = re.findall(r"^\| \*\*([EW]6\d\d)\*\* \| (error|warning) \| (.*?) \|", section, re.M)
+    assert [code for code, _, _ in rows] == list(contribution.CODES)
+    for code, severity, sentence in rows:
+        assert sentence == contribution.CODES[code]
+        assert severity == ("warning" if code[0] == "W" else "error")
