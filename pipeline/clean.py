@@ -30,7 +30,7 @@ from .sources import Source, find, read_toml
 
 REASONS = (
     "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
-    "whitespace", "emendation",
+    "whitespace", "emendation", "paragraph-break",
 )
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
@@ -552,7 +552,8 @@ def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
 
 
 def join_edits(source: Source, text: str, vocab: Counter[str],
-               locate: Callable[[int], int] | None = None) -> tuple[list[Edit], _HyphenRules]:
+               locate: Callable[[int], int] | None = None,
+               page_top_lines: set[int] | None = None) -> tuple[list[Edit], _HyphenRules]:
     """Join wrapped lines and split paragraphs, resolving line-end hyphens (corpus
     decisions from the source's hyphen lock where it records them)."""
     conf = source.clean
@@ -565,16 +566,22 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
     used_breaks: set[str] = set()
     edits: list[Edit] = []
     para_starts = list(conf.get("paragraph_break_before", []))
-    if conf.get("hard_wrapped"):
-        for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
-            following = text[m.end():m.end() + 200].split("\n", 1)[0]
-            start = next((p for p in para_starts if following.startswith(p)), None)
-            if start:
-                # A paragraph that begins at the top of a page: the wrap is a real break.
-                used_breaks.add(start)
-                edits.append(Edit(m.end(), m.end(), "\n", "page-break",
-                                  "paragraph begins at the top of a page"))
-                continue
+    page_tops = page_top_lines or set()
+
+    def declared_break(at: int, start: str) -> Edit:
+        # A paragraph the line end does not show: at the top of a page, or declared.
+        used_breaks.add(start)
+        if locate and locate(at) in page_tops:
+            return Edit(at, at, "\n", "page-break", "paragraph begins at the top of a page")
+        return Edit(at, at, "\n", "paragraph-break",
+                    f"paragraph break declared before {start!r} (paragraph_break_before)")
+
+    for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
+        following = text[m.end():m.end() + 200].split("\n", 1)[0]
+        start = next((p for p in para_starts if following.startswith(p)), None)
+        if start:
+            edits.append(declared_break(m.end(), start))
+        elif conf.get("hard_wrapped"):
             edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap", locate))
     if conf.get("rejoin_split_paragraphs"):
         for m in re.finditer(r"(?<=[^\n])\n\n(?=[^\n])", text):
@@ -600,11 +607,32 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
                                 field="clean.run_in_headings")
         edits.append(Edit(hits[0].start(1), hits[0].end(1), "\n\n", "run-in-heading",
                           f"paragraph break restored after the heading {heading!r}"))
-    stale = sorted((rules.keep | rules.join | rules.suspended) - rules.used)
-    stale += sorted(set(keep_breaks + force_joins + para_starts) - used_breaks)
-    if stale:
-        raise PipelineError(f"listed decisions never applied (stale metadata?): {stale}",
-                            file=where, field="clean")
+    stale = {
+        "hyphen_keep": sorted(rules.keep - rules.used),
+        "hyphen_join": sorted(rules.join - rules.used),
+        "hyphen_suspended": sorted(rules.suspended - rules.used),
+        "keep_paragraph_break": sorted(set(keep_breaks) - used_breaks),
+        "join_paragraph": sorted(set(force_joins) - used_breaks),
+        "paragraph_break_before": sorted(set(para_starts) - used_breaks),
+    }
+    what = {
+        "hyphen_keep": "no line ends in the first part with the rest on the next line",
+        "hyphen_join": "no line ends in the first part with the rest on the next line",
+        "hyphen_suspended": "no line ends in the first part with the rest on the next line",
+        "keep_paragraph_break": "no paragraph the rule would join begins with it"
+        + ("" if conf.get("rejoin_split_paragraphs") else
+           " (the rule runs only with rejoin_split_paragraphs = true)"),
+        "join_paragraph": "no paragraph after a blank line begins with it"
+        + ("" if conf.get("rejoin_split_paragraphs") else
+           " (the rule runs only with rejoin_split_paragraphs = true)"),
+        "paragraph_break_before": "no line that follows a single line end begins with it (a "
+        "blank line already separates it from the line before, or the words differ from the "
+        "text)",
+    }
+    for name, entries in stale.items():
+        if entries:
+            raise PipelineError(f"never applied: {entries}; {what[name]}", file=where,
+                                field=f"clean.{name}")
     return edits, rules
 
 
@@ -652,7 +680,8 @@ def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
         offset = so_far._to_original(position, len(so_far.passes))
         return bisect.bisect_right(line_starts, offset)
 
-    joins, rules = join_edits(source, text, vocab, locate)
+    page_tops = {bisect.bisect_right(line_starts, p.in_start) for p in pages if p.page}
+    joins, rules = join_edits(source, text, vocab, locate, page_tops)
     text, applied = apply_edits(text, joins)
     passes.append(("join", applied))
     text, applied = apply_edits(text, emendation_edits(source, text))
