@@ -311,3 +311,18 @@ def test_bumping_the_version_as_contributing_says_names_the_release(tmp_path):
     assert result.exit_code == 0, result.output
     assert [p.name for p in sorted((tmp_path / "release").iterdir())] == [
         "SHA256SUMS", f"serge-trotsky-papers-{bumped}.zip"]
+
+
+def test_dist_is_marked_generated_with_a_merge_driver():
+    import subprocess
+    if not (ROOT / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("not a git checkout")
+    out = subprocess.run(["git", "check-attr", "linguist-generated", "merge", "--",
+                          "dist/datapackage.json", "dist/data/documents.csv", "sources/dataset.toml"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out == ["dist/datapackage.json: linguist-generated: true",
+                   "dist/datapackage.json: merge: dist-rebuild",
+                   "dist/data/documents.csv: linguist-generated: true",
+                   "dist/data/documents.csv: merge: dist-rebuild",
+                   "sources/dataset.toml: linguist-generated: unspecified",
+                   "sources/dataset.toml: merge: unspecified"]
