@@ -54,7 +54,7 @@ CODES = {
 BIBLIOGRAPHIC_KEYS = {
     "title", "kind", "origin", "language", "rights", "authors", "editors", "publisher",
     "place", "date", "short_title", "isbn", "unknown", "attribution", "title_supplied",
-    "reviewed_work", "journal", "volume", "issue", "season", "url", "byline",
+    "reviewed_work", "journal", "volume", "issue", "season",
 }
 TOP_KEYS = {"original", "bibliographic", "clean", "segment", "notes", "limitations"}
 
@@ -248,6 +248,8 @@ def check_source(folder: Path) -> Report:
     seg = stage("E604", lambda: segment_stage.segment(source, cleaned))
     if seg is None:
         return report
+    from .tei import front_roles   # the title and byline the outline declares
+    stage("E604", lambda: front_roles(source, seg))
     types = Counter(u.type for u in seg.units)
     report.figures.append(f"units: {len(seg.units)} (" + ", ".join(
         f"{t} {n}" for t, n in sorted(types.items())) + ")")

@@ -95,6 +95,9 @@ def source_rows(sources: list[Source], cleaned: dict[str, CleanedSource]) -> lis
             "chars_published": c.chars_out, "chars_removed": sum(c.removed.values()),
             "chars_inserted": sum(c.inserted.values()),
             "page_order": cleaned[s.source_id].page_order, "text_path": text_path(s.source_id),
+            "title_supplied": bool(bib.get("title_supplied", False)),
+            **{key: str(bib.get(key, "")) for key in ("isbn", "journal", "volume", "issue",
+                                                      "season", "reviewed_work")},
         })
     return rows
 

@@ -57,6 +57,56 @@ def test_a_contribution_builds_and_validates(contributed):
     assert copy == (ROOT / "dist" / "text" / "review.txt").read_bytes()
 
 
+def test_a_reviews_metadata_reaches_the_table_and_the_tei(contributed, tei_all):
+    from lxml import etree
+    _, out, _ = contributed
+    row = next(r for r in _rows(out, "sources") if r["source_id"] == SAMPLE)
+    assert (row["journal"], row["volume"], row["issue"], row["season"], row["date"]) == (
+        "Sample Review", "2", "94", "Spring 2002", "2002")
+    assert row["reviewed_work"].startswith("An Example Editor (ed.), Letters Across the Border")
+    assert row["title_supplied"] == "false"
+    tree = etree.parse(str(out / "tei" / f"{SAMPLE}.xml"))
+    assert tei_all.validate(tree), tei_all.error_log
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    bibl = tree.find(".//t:sourceDesc/t:bibl", ns)
+    assert bibl.findtext("t:title[@level='j']", namespaces=ns) == "Sample Review"
+    assert [(b.get("unit"), b.text) for b in bibl.findall("t:biblScope", ns)] == [
+        ("volume", "2"), ("issue", "94")]
+    assert bibl.find("t:date", ns).attrib == {"when": "2002"}
+    assert bibl.findtext("t:relatedItem[@type='reviewOf']/t:bibl", namespaces=ns) == \
+        row["reviewed_work"]
+    div = tree.find(".//t:body/t:div", ns)
+    assert [(etree.QName(c).localname, c.text) for c in div[:3]] == [
+        ("head", "TEST SAMPLE: Letters Across the Border"),
+        ("byline", "Reviewed by A. N. Example"),
+        ("p", row["reviewed_work"])]
+
+
+def test_the_reviews_supplied_title_and_reviewed_book_are_published(built):
+    from lxml import etree
+    row = next(r for r in csv.DictReader(io.StringIO(built.files["data/sources.csv"].decode()))
+               if r["source_id"] == "review")
+    assert row["title_supplied"] == "true" and row["journal"] == "Anarcho-Syndicalist Review"
+    assert row["reviewed_work"].startswith("Victor Serge and Natalia Sedova Trotsky, The Life")
+    tree = etree.fromstring(built.files["tei/review.xml"])
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    assert tree.findtext(".//t:sourceDesc/t:bibl/t:title[@type='supplied']", namespaces=ns) \
+        == row["title"]
+    papers = etree.fromstring(built.files["tei/papers.xml"])
+    assert papers.findtext(".//t:sourceDesc/t:bibl/t:idno[@type='ISBN']", namespaces=ns) == \
+        "0-7453-0515-6"
+
+
+def test_a_declared_byline_that_is_not_printed_there_is_located(corpus_with_sample):
+    outline = corpus_with_sample / SAMPLE / "segment.toml"
+    outline.write_text(outline.read_text().replace('byline = "Reviewed by A. N. Example"',
+                                                   'byline = "Reviewed by Someone Else"'))
+    result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / SAMPLE)])
+    assert result.exit_code == 1
+    assert f"E604 {outline}:6 field segment.byline: byline 'Reviewed by Someone Else' is not " \
+        "the paragraph printed there" in result.output
+
+
 def test_adding_sources_leaves_the_published_texts_byte_identical(contributed):
     sources, out, _ = contributed
     for folder in sorted(p for p in SOURCES.iterdir() if (p / "source.toml").is_file()):
@@ -159,7 +209,7 @@ def test_validate_a_source_folder_reports_figures_and_writes_nothing(corpus_with
     assert result.exit_code == 0, result.output
     assert _snapshot(corpus_with_sample.parent) == before
     lines = result.output.splitlines()
-    assert "  characters: 1319 in, 1062 published, 265 removed, 8 inserted, 0 unaccounted" in lines
+    assert "  characters: 1351 in, 1062 published, 297 removed, 8 inserted, 0 unaccounted" in lines
     assert "  units: 1 (review 1)" in lines
     # the sample's hyphen decisions are new: the build would record them
     assert any(line.startswith(f"W602 {corpus_with_sample / SAMPLE / 'hyphens.lock.toml'}: 3 ")
@@ -189,7 +239,7 @@ def test_validate_locates_a_stale_cleaning_rule_and_a_wrong_heading(corpus_with_
     folder = corpus_with_sample / SAMPLE
     toml = folder / "source.toml"
     toml.write_text(toml.read_text(encoding="utf-8").replace(
-        'last_line = "Search the archive"', 'last_line = "Search the whole archive"'))
+        'last_line = "Sample Review 2:94, Spring 2002"', 'last_line = "Sample Review 3"'))
     result = CliRunner().invoke(main, ["validate", str(folder), "--format", "json"])
     assert result.exit_code == 1
     import json
