@@ -16,8 +16,8 @@ from typing import Any
 
 from .errors import PipelineError
 
-KINDS = ("book", "article", "review")
-ORIGINS = ("web page", "ebook", "PDF extract")
+KINDS = ("book", "article", "review", "letter", "letters")
+ORIGINS = ("web page", "ebook", "PDF extract", "manuscript", "typescript")
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 REQUIRED = ("title", "kind", "origin", "language", "rights")

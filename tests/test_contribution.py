@@ -19,7 +19,20 @@ from .conftest import ROOT, SOURCES
 
 CONTRIB = Path(__file__).resolve().parent / "contrib"
 SAMPLE = "sample-review"
+LETTER = "sample-letter"     # a typescript letter, declared in its outline
 COPY = "copy-of-review"   # a copy of an existing source under a new id
+
+
+def _add_samples(sources: Path) -> None:
+    """The sample contributions, as a contributor adds them: their folders, and their
+    correspondents appended to the registry (unless already there)."""
+    for name in (SAMPLE, LETTER):
+        shutil.copytree(CONTRIB / name, sources / name, dirs_exist_ok=True)
+        (sources / name / "hyphens.lock.toml").unlink(missing_ok=True)   # as first sent
+    persons = sources / "_registry" / "persons.toml"
+    if 'id = "pierre-example"' not in persons.read_text(encoding="utf-8"):
+        with persons.open("a", encoding="utf-8") as out:
+            out.write("\n" + (CONTRIB / "_registry" / "persons.toml").read_text(encoding="utf-8"))
 
 
 def _rows(folder: Path, table: str) -> list[dict[str, str]]:
@@ -33,7 +46,7 @@ def contributed(tmp_path_factory):
     work = tmp_path_factory.mktemp("contribution")
     sources = work / "sources"
     shutil.copytree(SOURCES, sources)
-    shutil.copytree(CONTRIB / SAMPLE, sources / SAMPLE, dirs_exist_ok=True)
+    _add_samples(sources)
     shutil.copytree(SOURCES / "review", sources / COPY)
     out = work / "dist"
     result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out", str(out)])
@@ -105,6 +118,47 @@ def test_a_declared_byline_that_is_not_printed_there_is_located(corpus_with_samp
     assert result.exit_code == 1
     assert f"E604 {outline}:6 field segment.byline: byline 'Reviewed by Someone Else' is not " \
         "the paragraph printed there" in result.output
+
+
+def test_a_declared_letter_is_in_letters_cmif_and_its_own_tei_file(contributed, tei_all):
+    from lxml import etree
+    _, out, _ = contributed
+    source = next(r for r in _rows(out, "sources") if r["source_id"] == LETTER)
+    assert (source["kind"], source["origin"]) == ("letter", "typescript")
+    [row] = [r for r in _rows(out, "letters") if r["letter_id"] == LETTER]
+    assert (row["sender_id"], row["addressee_id"], row["date"], row["date_as_written"],
+            row["place_id"], row["place_as_written"], row["salutation"]) == (
+        "pierre-example", "jean-example", "1938-03-12", "12 March 1938", "paris", "Paris",
+        "Dear Jean,")
+    ns = {"t": "http://www.tei-c.org/ns/1.0"}
+    letter = etree.parse(str(out / row["tei_path"]))
+    assert tei_all.validate(letter), tei_all.error_log
+    sent = letter.find(".//t:correspDesc/t:correspAction[@type='sent']", ns)
+    assert sent.find("t:persName", ns).get("ref") == "person:pierre-example"
+    assert sent.find("t:date", ns).get("when") == "1938-03-12"
+    div = letter.find(".//t:body/t:div", ns)
+    assert [etree.QName(c).localname for c in div] == ["opener", "p", "p", "p", "closer"]
+    assert div.findtext("t:closer/t:signed", namespaces=ns) == "Pierre"
+    cmif = etree.parse(str(out / "cmif.xml"))
+    [desc] = [d for d in cmif.iter("{%s}correspDesc" % ns["t"])
+              if d.get("ref", "").endswith(row["tei_path"]) or "Pierre Example" in "".join(
+                  d.itertext())]
+    bibl = cmif.find(f".//t:sourceDesc/t:bibl[@xml:id='{desc.get('source')[1:]}']",
+                     {**ns, "xml": "http://www.w3.org/XML/1998/namespace"})
+    assert bibl.get("type") == "online"     # a typescript first published here
+    assert desc.find("t:correspAction[@type='sent']/t:date", ns).get("when") == "1938-03-12"
+
+
+def test_a_declared_fact_without_its_printed_words_is_located(corpus_with_sample):
+    outline = corpus_with_sample / LETTER / "segment.toml"
+    text = outline.read_text(encoding="utf-8")
+    outline.write_text(text.replace('date_words = "12 March 1938"', 'date_words = "13 March 1938"'),
+                       encoding="utf-8")
+    line = 1 + next(i for i, l in enumerate(text.splitlines()) if l.startswith("date_words"))
+    result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / LETTER)])
+    assert result.exit_code == 1
+    assert f"E606 {outline}:{line} field letter[0].date_words: '13 March 1938' is not printed " \
+        "in the letter" in result.output
 
 
 def test_adding_sources_leaves_the_published_texts_byte_identical(contributed):
@@ -193,8 +247,7 @@ def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabu
 def corpus_with_sample(tmp_path):
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
-    shutil.copytree(CONTRIB / SAMPLE, sources / SAMPLE, dirs_exist_ok=True)
-    (sources / SAMPLE / "hyphens.lock.toml").unlink(missing_ok=True)   # as first contributed
+    _add_samples(sources)
     return sources
 
 
