@@ -315,7 +315,7 @@ def test_validate_locates_a_stale_cleaning_rule_and_a_wrong_heading(corpus_with_
 
 def test_the_real_sources_validate_as_contributions():
     from sergetrotsky import contribution
-    for name in ("nelson", "review"):
+    for name in ("intro", "jacobins", "nelson", "papers", "review"):
         report = contribution.check_source(SOURCES / name)
         assert [f.render() for f in report.findings] == [], name
         assert any(line.endswith(" 0 unaccounted") for line in report.figures)

@@ -189,8 +189,10 @@ def test_numbered_paragraphs_are_lists_and_bibliography_italics_titles(papers):
 
 def test_letter_files_have_a_complete_corresp_desc(built, trees):
     persons = {r["person_id"]: r["name"] for r in _rows(built, "persons")}
+    home = {d["document_id"]: d["source_id"] for d in _rows(built, "documents")}
     for row in _rows(built, "letters"):
         tree = trees[row["tei_path"]]
+        source_file = f"../{home[row['letter_id']]}.xml"
         desc = tree.find(".//t:profileDesc/t:correspDesc", NS)
         sent = desc.find("t:correspAction[@type='sent']", NS)
         received = desc.find("t:correspAction[@type='received']", NS)
@@ -202,24 +204,27 @@ def test_letter_files_have_a_complete_corresp_desc(built, trees):
         place = sent.find("t:placeName", NS)
         assert (place.get("ref") if place is not None else "") == \
             (f"place:{row['place_id']}" if row["place_id"] else "")
-        assert desc.get("corresp") == f"../papers.xml#{row['letter_id']}"
+        assert desc.get("corresp") == f"{source_file}#{row['letter_id']}"
         body = tree.find("t:text/t:body/t:div", NS)
-        assert body.get("corresp") == f"../papers.xml#{row['letter_id']}"
+        assert body.get("corresp") == f"{source_file}#{row['letter_id']}"
         assert not tree.xpath("//@xml:id")          # ids live in the source file only
         languages = [x.get("ident") for x in tree.iterfind(".//t:langUsage/t:language", NS)]
         assert languages == ["en"] + ([row["language"]] if row["language"] not in ("en", "") else [])
 
 
-def test_letter_files_point_into_the_source_file(trees, papers):
-    ids = set(papers.xpath("//@xml:id"))
-    for path, tree in trees.items():
-        if not path.startswith("tei/letters/"):
-            continue
+def test_letter_files_point_into_the_source_file(built, trees, papers):
+    home = {d["document_id"]: d["source_id"] for d in _rows(built, "documents")}
+    for row in _rows(built, "letters"):
+        source_id = home[row["letter_id"]]
+        ids = set(trees[f"tei/{source_id}.xml"].xpath("//@xml:id"))
+        tree = trees[row["tei_path"]]
         pointers = tree.xpath("//@target[contains(., '#')] | //@corresp", namespaces=NS)
-        assert pointers, path
+        assert pointers, row["tei_path"]
         for pointer in pointers:
             file_part, _, fragment = pointer.partition("#")
-            assert file_part == "../papers.xml" and fragment in ids, (path, pointer)
+            assert file_part == f"../{source_id}.xml" and fragment in ids, (row["tei_path"],
+                                                                           pointer)
+    assert sum(home[r["letter_id"]] == "papers" for r in _rows(built, "letters")) == 48
 
 
 def test_letter_12_file_keeps_the_printed_date_and_says_why(trees):
