@@ -83,7 +83,7 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
                     or data and (not path.is_file() or path.read_bytes() != data)]
         if changed:
             for line in changed:
-                err_console.print(f"  {line}")
+                err_console.print(f"  {escape(line)}", soft_wrap=True)
             err_console.print(f"[bold red]error:[/] {out_dir} is not the output of this build "
                               f"({len(changed)} file(s)); run `make build` and commit it")
             sys.exit(1)

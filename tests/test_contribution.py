@@ -430,3 +430,23 @@ def test_dist_is_marked_generated_with_a_merge_driver():
                    "dist/data/documents.csv: merge: dist-rebuild",
                    "sources/dataset.toml: linguist-generated: unspecified",
                    "sources/dataset.toml: merge: unspecified"]
+
+
+def test_build_records_the_lock_and_check_fails_without_it(contributed):
+    sources, out, output = contributed
+    lock = sources / SAMPLE / "hyphens.lock.toml"
+    assert "recorded the hyphen decisions in" in output and lock.is_file()
+    assert '{ line = 22, form = "In-|ternet", decision = "join", basis = "neither form ' \
+        'elsewhere in the corpus: soft hyphen" },' in lock.read_text(encoding="utf-8")
+    runner = CliRunner()
+    check = ["build", "--sources", str(sources), "--out", str(out), "--check"]
+    result = runner.invoke(main, check)
+    assert result.exit_code == 0, result.output
+    saved = lock.read_bytes()
+    lock.unlink()
+    try:
+        result = runner.invoke(main, check)
+        assert result.exit_code == 1
+        assert f"not recorded: {lock}" in result.output
+    finally:
+        lock.write_bytes(saved)
