@@ -19,17 +19,18 @@ Everything source-specific comes from the ``[clean]`` table of source.toml.
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
 from .errors import PipelineError
-from .sources import Source, find
+from .sources import Source, find, read_toml
 
 REASONS = (
     "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
-    "whitespace", "emendation",
+    "whitespace", "emendation", "paragraph-break",
 )
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
@@ -128,6 +129,10 @@ class CleanedSource:
     passes: list[tuple[str, list[AppliedEdit]]]
     emendations: list[Emendation]
     original: str
+    # Line-end hyphens decided from the corpus (what the lock records) and the locked
+    # decisions the current corpus would decide otherwise.
+    hyphen_decisions: list[dict[str, Any]] = field(default_factory=list)
+    hyphen_drift: list[HyphenDrift] = field(default_factory=list)
 
     def log(self) -> list[LogEntry]:
         """The removal log, every entry located in the original file."""
@@ -438,6 +443,89 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
     return counts
 
 
+def source_vocabulary(source: Source) -> Counter[str]:
+    """A source's word counts for the hyphen rule: its text in reading order with the
+    boilerplate and page furniture named in source.toml left out (a web page's menus or
+    a publisher's advertisements are not the corpus's usage)."""
+    text, _, _ = reorder_pages(source, source.original)
+    text, _ = apply_edits(text, removal_edits(source, text))
+    return vocabulary([text])
+
+
+def corpus_vocabulary(sources: Iterable[Source]) -> Counter[str]:
+    """The corpus vocabulary: the sum of every source's :func:`source_vocabulary`."""
+    counts: Counter[str] = Counter()
+    for source in sources:
+        counts.update(source_vocabulary(source))
+    return counts
+
+
+HYPHEN_LOCK = "hyphens.lock.toml"
+_LOCK_DECISIONS = ("join", "keep")
+
+
+@dataclass(frozen=True)
+class HyphenDrift:
+    """A locked hyphen decision that the current corpus would decide otherwise."""
+
+    line: int          # line of the hyphen in the original file
+    form: str          # "left-|right"
+    locked: str        # the published decision
+    now: str           # what the corpus vocabulary says today
+    basis: str         # today's counts
+
+
+def load_hyphen_lock(source: Source) -> dict[int, dict[str, Any]]:
+    """The source's recorded hyphen decisions by original line ({} without a lock file)."""
+    path = source.folder / HYPHEN_LOCK
+    if not path.is_file():
+        return {}
+    data = read_toml(path)
+    entries = data.get("decision", [])
+    locked: dict[int, dict[str, Any]] = {}
+    if not isinstance(entries, list):
+        raise PipelineError("decision must be an array of tables", file=str(path),
+                            field="decision")
+    for i, entry in enumerate(entries):
+        label = f"decision[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("line"), int) \
+                or not isinstance(entry.get("form"), str) or "-|" not in entry["form"] \
+                or entry.get("decision") not in _LOCK_DECISIONS \
+                or not isinstance(entry.get("basis"), str):
+            raise PipelineError("each decision needs line (integer), form ('left-|right'), "
+                                "decision ('join' or 'keep') and basis", file=str(path),
+                                field=label)
+        if entry["line"] in locked:
+            raise PipelineError(f"line {entry['line']} recorded twice", file=str(path),
+                                field=f"{label}.line")
+        locked[entry["line"]] = entry
+    return locked
+
+
+def _toml_string(value: str) -> str:
+    # A JSON string is a TOML basic string (same escapes, \\uXXXX included).
+    return json.dumps(value, ensure_ascii=False)
+
+
+def hyphen_lock_text(cleaned: CleanedSource) -> str | None:
+    """The lock file recording a cleaned source's corpus hyphen decisions (None if none)."""
+    if not cleaned.hyphen_decisions:
+        return None
+    lines = [
+        f"# Line-end hyphens of source '{cleaned.source_id}' decided from the corpus vocabulary,",
+        "# recorded when first decided (by `sergetrotsky build`). The build keeps these",
+        "# decisions, so that adding a source cannot change this text; it warns (W601) when the",
+        "# corpus would now decide one otherwise. To change a decision, list the form in",
+        "# source.toml (hyphen_keep / hyphen_join) and rebuild. `line`: line in the original.",
+        "decision = [",
+    ]
+    for d in sorted(cleaned.hyphen_decisions, key=lambda d: d["line"]):
+        lines.append(f"  {{ line = {d['line']}, form = {_toml_string(d['lockable'])}, "
+                     f"decision = \"{d['decision']}\", basis = {_toml_string(d['basis'])} }},")
+    lines += ["]", ""]
+    return "\n".join(lines)
+
+
 @dataclass
 class _HyphenRules:
     keep: set[str]
@@ -445,10 +533,18 @@ class _HyphenRules:
     suspended: set[str]
     vocab: Counter[str]
     used: set[str] = field(default_factory=set)
-    decisions: list[dict[str, str]] = field(default_factory=list)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    # Corpus decisions recorded in the source's hyphens.lock.toml, by original line.
+    locked: dict[int, dict[str, Any]] = field(default_factory=dict)
+    drift: list[HyphenDrift] = field(default_factory=list)
 
-    def decide(self, left: str, right: str) -> str:
-        """Return 'join', 'keep' or 'suspended' for ``left-`` at a line end, ``right`` next."""
+    def decide(self, left: str, right: str, line: int | None = None) -> str:
+        """Return 'join', 'keep' or 'suspended' for ``left-`` at a line end, ``right`` next.
+
+        A decision that depends on the corpus vocabulary is taken from the lock when the
+        lock records it for this line; if the corpus would now decide otherwise, that is
+        noted as drift (the published text does not change without review).
+        """
         key = f"{left}-{right}"
         for name, entries in (("keep", self.keep), ("join", self.join),
                               ("suspended", self.suspended)):
@@ -457,18 +553,33 @@ class _HyphenRules:
                 return self._record(key, name, "listed in source.toml")
         if right[:1].isupper() or right[:1].isdigit():
             return self._record(key, "keep", "capital or digit after the hyphen")
+        decision, basis = self._from_corpus(left, right)
+        form = f"{left}-|{right}"
+        locked = self.locked.get(line) if line is not None else None
+        if locked is not None and locked["form"] == form:
+            if locked["decision"] != decision:
+                self.drift.append(HyphenDrift(line, form, locked["decision"], decision, basis))
+            decision, basis = locked["decision"], locked["basis"]
+        return self._record(key, decision, basis, line=line, form=form)
+
+    def _from_corpus(self, left: str, right: str) -> tuple[str, str]:
+        key = f"{left}-{right}"
         joined = self.vocab[(left + right).lower()]
         hyphenated = self.vocab[key.lower()]
         if hyphenated > joined:
-            return self._record(key, "keep", f"corpus: '{key.lower()}' {hyphenated}x, "
-                                             f"'{(left + right).lower()}' {joined}x")
+            return "keep", (f"corpus: '{key.lower()}' {hyphenated}x, "
+                            f"'{(left + right).lower()}' {joined}x")
         if joined:
-            return self._record(key, "join", f"corpus: '{(left + right).lower()}' {joined}x, "
-                                             f"'{key.lower()}' {hyphenated}x")
-        return self._record(key, "join", "neither form elsewhere in the corpus: soft hyphen")
+            return "join", (f"corpus: '{(left + right).lower()}' {joined}x, "
+                            f"'{key.lower()}' {hyphenated}x")
+        return "join", "neither form elsewhere in the corpus: soft hyphen"
 
-    def _record(self, key: str, decision: str, basis: str) -> str:
-        self.decisions.append({"form": key, "decision": decision, "basis": basis})
+    def _record(self, key: str, decision: str, basis: str, line: int | None = None,
+                form: str = "") -> str:
+        entry: dict[str, Any] = {"form": key, "decision": decision, "basis": basis}
+        if form and line is not None:
+            entry.update(line=line, lockable=form)   # a corpus decision: goes in the lock
+        self.decisions.append(entry)
         return decision
 
 
@@ -477,13 +588,16 @@ _RIGHT = re.compile(r"^[^\W\d_]+")
 
 
 def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
-               reason: str) -> Edit:
-    """The edit that joins the text before ``gap_start`` to the text after ``gap_end``."""
+               reason: str, locate: Callable[[int], int] | None = None) -> Edit:
+    """The edit that joins the text before ``gap_start`` to the text after ``gap_end``.
+
+    ``locate`` gives the original line of an offset (the key of the hyphen lock)."""
     before = text[max(0, gap_start - 60):gap_start]
     after = text[gap_end:gap_end + 60]
     left, right = _LEFT.search(before), _RIGHT.search(after)
     if left and right and not before.endswith("--"):
-        decision = rules.decide(left.group(1), right.group())
+        decision = rules.decide(left.group(1), right.group(),
+                                locate(gap_start - 1) if locate else None)
         basis = rules.decisions[-1]["basis"]
         if decision == "join":
             return Edit(gap_start - 1, gap_end, "", "hyphen",
@@ -497,28 +611,38 @@ def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
     return Edit(gap_start, gap_end, " ", reason, "")
 
 
-def join_edits(source: Source, text: str, vocab: Counter[str]) -> tuple[list[Edit], _HyphenRules]:
-    """Join wrapped lines and split paragraphs, resolving line-end hyphens."""
+def join_edits(source: Source, text: str, vocab: Counter[str],
+               locate: Callable[[int], int] | None = None,
+               page_top_lines: set[int] | None = None) -> tuple[list[Edit], _HyphenRules]:
+    """Join wrapped lines and split paragraphs, resolving line-end hyphens (corpus
+    decisions from the source's hyphen lock where it records them)."""
     conf = source.clean
     where = str(source.metadata_path)
     rules = _HyphenRules(set(conf.get("hyphen_keep", [])), set(conf.get("hyphen_join", [])),
-                         set(conf.get("hyphen_suspended", [])), vocab)
+                         set(conf.get("hyphen_suspended", [])), vocab,
+                         locked=load_hyphen_lock(source) if locate else {})
     keep_breaks = list(conf.get("keep_paragraph_break", []))
     force_joins = list(conf.get("join_paragraph", []))
     used_breaks: set[str] = set()
     edits: list[Edit] = []
     para_starts = list(conf.get("paragraph_break_before", []))
-    if conf.get("hard_wrapped"):
-        for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
-            following = text[m.end():m.end() + 200].split("\n", 1)[0]
-            start = next((p for p in para_starts if following.startswith(p)), None)
-            if start:
-                # A paragraph that begins at the top of a page: the wrap is a real break.
-                used_breaks.add(start)
-                edits.append(Edit(m.end(), m.end(), "\n", "page-break",
-                                  "paragraph begins at the top of a page"))
-                continue
-            edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap"))
+    page_tops = page_top_lines or set()
+
+    def declared_break(at: int, start: str) -> Edit:
+        # A paragraph the line end does not show: at the top of a page, or declared.
+        used_breaks.add(start)
+        if locate and locate(at) in page_tops:
+            return Edit(at, at, "\n", "page-break", "paragraph begins at the top of a page")
+        return Edit(at, at, "\n", "paragraph-break",
+                    f"paragraph break declared before {start!r} (paragraph_break_before)")
+
+    for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
+        following = text[m.end():m.end() + 200].split("\n", 1)[0]
+        start = next((p for p in para_starts if following.startswith(p)), None)
+        if start:
+            edits.append(declared_break(m.end(), start))
+        elif conf.get("hard_wrapped"):
+            edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap", locate))
     if conf.get("rejoin_split_paragraphs"):
         for m in re.finditer(r"(?<=[^\n])\n\n(?=[^\n])", text):
             following = text[m.end():m.end() + 200].split("\n", 1)[0]
@@ -532,7 +656,7 @@ def join_edits(source: Source, text: str, vocab: Counter[str]) -> tuple[list[Edi
                 continue
             elif last_char in TERMINAL or last_char in DASHES or not following[:1].islower():
                 continue
-            edits.append(_join_edit(text, m.start(), m.end(), rules, "page-break"))
+            edits.append(_join_edit(text, m.start(), m.end(), rules, "page-break", locate))
     for heading in conf.get("run_in_headings", []):
         # A heading the web extraction ran into its paragraph ("Prison and Exile The
         # authorities..."): restore the paragraph break after it.
@@ -543,11 +667,32 @@ def join_edits(source: Source, text: str, vocab: Counter[str]) -> tuple[list[Edi
                                 field="clean.run_in_headings")
         edits.append(Edit(hits[0].start(1), hits[0].end(1), "\n\n", "run-in-heading",
                           f"paragraph break restored after the heading {heading!r}"))
-    stale = sorted((rules.keep | rules.join | rules.suspended) - rules.used)
-    stale += sorted(set(keep_breaks + force_joins + para_starts) - used_breaks)
-    if stale:
-        raise PipelineError(f"listed decisions never applied (stale metadata?): {stale}",
-                            file=where, field="clean")
+    stale = {
+        "hyphen_keep": sorted(rules.keep - rules.used),
+        "hyphen_join": sorted(rules.join - rules.used),
+        "hyphen_suspended": sorted(rules.suspended - rules.used),
+        "keep_paragraph_break": sorted(set(keep_breaks) - used_breaks),
+        "join_paragraph": sorted(set(force_joins) - used_breaks),
+        "paragraph_break_before": sorted(set(para_starts) - used_breaks),
+    }
+    what = {
+        "hyphen_keep": "no line ends in the first part with the rest on the next line",
+        "hyphen_join": "no line ends in the first part with the rest on the next line",
+        "hyphen_suspended": "no line ends in the first part with the rest on the next line",
+        "keep_paragraph_break": "no paragraph the rule would join begins with it"
+        + ("" if conf.get("rejoin_split_paragraphs") else
+           " (the rule runs only with rejoin_split_paragraphs = true)"),
+        "join_paragraph": "no paragraph after a blank line begins with it"
+        + ("" if conf.get("rejoin_split_paragraphs") else
+           " (the rule runs only with rejoin_split_paragraphs = true)"),
+        "paragraph_break_before": "no line that follows a single line end begins with it (a "
+        "blank line already separates it from the line before, or the words differ from the "
+        "text)",
+    }
+    for name, entries in stale.items():
+        if entries:
+            raise PipelineError(f"never applied: {entries}; {what[name]}", file=where,
+                                field=f"clean.{name}")
     return edits, rules
 
 
@@ -586,7 +731,7 @@ def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
     """Clean one source. ``vocab`` is the corpus vocabulary used to resolve hyphens."""
     original = source.original
     if vocab is None:
-        vocab = vocabulary([original])
+        vocab = source_vocabulary(source)
     text, order, pages = reorder_pages(source, original)
     passes: list[tuple[str, list[AppliedEdit]]] = []
 
@@ -594,23 +739,33 @@ def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
     passes.append(("remove", applied))
     text, applied = apply_edits(text, whitespace_edits(text))
     passes.append(("whitespace", applied))
-    joins, _ = join_edits(source, text, vocab)
+    so_far = CleanedSource(source.source_id, text, order, pages, list(passes), [], original)
+    line_starts = [0] + [m.end() for m in re.finditer("\n", original)]
+
+    def locate(position: int) -> int:
+        offset = so_far._to_original(position, len(so_far.passes))
+        return bisect.bisect_right(line_starts, offset)
+
+    page_tops = {bisect.bisect_right(line_starts, p.in_start) for p in pages if p.page}
+    joins, rules = join_edits(source, text, vocab, locate, page_tops)
     text, applied = apply_edits(text, joins)
     passes.append(("join", applied))
     text, applied = apply_edits(text, emendation_edits(source, text))
     passes.append(("emend", applied))
     emendations = [Emendation(e.out_start, e.out_end, e.removed, e.inserted, e.detail)
                    for e in applied]
-    return CleanedSource(source.source_id, text, order, pages, passes, emendations, original)
+    return CleanedSource(source.source_id, text, order, pages, passes, emendations, original,
+                         hyphen_decisions=[d for d in rules.decisions if "lockable" in d],
+                         hyphen_drift=rules.drift)
 
 
 def clean_one(sources: list[Source], source_id: str) -> CleanedSource:
     """Clean one source of a corpus, against the vocabulary of the whole corpus."""
-    return clean(find(sources, source_id), vocabulary(s.original for s in sources))
+    return clean(find(sources, source_id), corpus_vocabulary(sources))
 
 
 def clean_all(sources: list[Source]) -> dict[str, CleanedSource]:
     """Clean every source against the vocabulary of the whole corpus."""
-    vocab = vocabulary(s.original for s in sources)
+    vocab = corpus_vocabulary(sources)
     return {s.source_id: clean(s, vocab) for s in sources}
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import signal
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn
@@ -21,6 +23,7 @@ from rich.table import Table as RichTable
 from rich.tree import Tree
 
 from . import __version__
+from . import contribution
 from . import clean as clean_stage
 from . import publish, segment as segment_stage, validate as validate_stage
 from .errors import BuildFailed, PipelineError
@@ -99,14 +102,20 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
             if out is not None:
                 bar.update(task, description="writing")
                 out.write(result.files)
+                _write_locks(result.locks)
     finally:
         signal.signal(signal.SIGTERM, previous)
     _render_summary(result.summary)
+    for warning in result.warnings:
+        err_console.print(escape(warning), soft_wrap=True)
     if check:
         changed = publish.differences(result.files, out_dir)
+        changed += [f"not recorded: {path}" for path, data in sorted(result.locks.items())
+                    if not data and path.exists()
+                    or data and (not path.is_file() or path.read_bytes() != data)]
         if changed:
             for line in changed:
-                err_console.print(f"  {line}")
+                err_console.print(f"  {escape(line)}", soft_wrap=True)
             err_console.print(f"[bold red]error:[/] {out_dir} is not the output of this build "
                               f"({len(changed)} file(s)); run `make build` and commit it")
             sys.exit(1)
@@ -115,28 +124,49 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
         console.print(f"wrote {len(result.files)} files to {out_dir}")
 
 
+def _write_locks(locks: dict[Path, bytes]) -> None:
+    """Record the hyphen decisions beside each source's metadata (a lock left with no
+    decision is removed)."""
+    for path, data in sorted(locks.items()):
+        if not data:
+            path.unlink(missing_ok=True)
+        elif not path.is_file() or path.read_bytes() != data:
+            path.write_bytes(data)
+            console.print(f"recorded the hyphen decisions in {path}")
+
+
 def _render_summary(summary: list[dict[str, Any]]) -> None:
-    """Per source (a column each): characters in, published, removed by reason, units."""
-    reasons = sorted({r for row in summary for r in row["removed"]})
-    table = RichTable(title="Build summary: where every character went", title_justify="left")
-    table.add_column("characters")
+    """Tables with a row per source (so that any number of sources fits a terminal):
+    where the characters went, the units and notes, and the removals by reason."""
+    def table(title: str, columns: list[str]) -> RichTable:
+        made = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+        made.add_column("source", overflow="fold")
+        for name in columns:
+            made.add_column(name, justify="right")
+        return made
+
+    characters = table("Build summary: where every character went",
+                       ["in", "published", "removed", "inserted", "unaccounted"])
+    units = table("Units and notes", ["units", "notes", "notes untied", "note anomalies",
+                                      "cross-refs"])
+    reasons = RichTable(title="Characters removed, by reason", title_justify="left",
+                        box=box.SIMPLE_HEAD)
+    reasons.add_column("source", overflow="fold")
+    reasons.add_column("removed", overflow="fold")
     for row in summary:
-        table.add_column(row["source_id"], justify="right")
-    lines = [("in (original)", lambda r: r["chars_in"]),
-             ("published", lambda r: r["chars_published"])]
-    lines += [(f"removed: {reason}", lambda r, reason=reason: r["removed"].get(reason, 0))
-              for reason in reasons]
-    lines += [("inserted", lambda r: sum(r["inserted"].values())),
-              ("unaccounted", lambda r: r["unaccounted"]), ("units", lambda r: r["units"]),
-              ("notes", lambda r: r["notes"]), ("notes not tied to a mark", lambda r: r["notes_untied"]),
-              ("note anomalies", lambda r: r["note_anomalies"]),
-              ("cross-references", lambda r: r["references"])]
-    for label, value in lines:
-        table.add_row(label, *(str(value(row)) for row in summary))
-    console.print(table)
-    console.print("Every removed or inserted character is logged with its reason in "
-                  "data/removals.csv; note anomalies are listed in data/note_anomalies.csv.",
-                  style="dim")
+        characters.add_row(row["source_id"], *(str(v) for v in (
+            row["chars_in"], row["chars_published"], sum(row["removed"].values()),
+            sum(row["inserted"].values()), row["unaccounted"])))
+        units.add_row(row["source_id"], *(str(v) for v in (
+            row["units"], row["notes"], row["notes_untied"], row["note_anomalies"],
+            row["references"])))
+        reasons.add_row(row["source_id"], ", ".join(
+            f"{reason} {count}" for reason, count in row["removed"].items() if count))
+    for rendered in (characters, units, reasons):
+        console.print(rendered)
+    console.print("Notes untied: not tied to a mark. Every removed or inserted character is "
+                  "logged with its reason in data/removals.csv; note anomalies are listed in "
+                  "data/note_anomalies.csv.", style="dim")
 
 
 @main.command("clean")
@@ -203,13 +233,18 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
               help="Lines printed per code; the rest are counted. 0 prints every line.")
 @user_errors
 def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> None:
-    """Check dataset folders, TEI files or folders of TEI files.
+    """Check dataset folders, TEI files or folders of TEI files, or a source folder
+    (sources/<id>, recognised by its source.toml) before it is contributed.
 
     One line per problem (CODE file:line:column: message; codes in
     docs/validation-codes.md), at most N per code. Exit 0 when valid (warnings alone do
     not fail), 1 when not. Reads only the dataset's own regular files: no link, FIFO or
     device, nothing outside the folder, nothing from the network.
     """
+    folders = [p for p in paths if contribution.is_source_folder(p)]
+    if folders:   # a contribution: sources/<id>, checked with its corpus, nothing written
+        _validate_sources(folders, [p for p in paths if p not in folders], output_format)
+        return
     report = validate_stage.validate_report(paths, max_per_code=max_errors or None)
     if output_format == "json":
         click.echo(validate_stage.report_json(paths, report))
@@ -269,3 +304,34 @@ def site_command(dataset_dir: Path, out_dir: Path) -> None:
     console.print(f"wrote {summary.pages} pages ({summary.letters} letters, "
                   f"{summary.units} text pages) and {summary.files} files to {out_dir}; "
                   f"serve it with: python -m http.server -d {out_dir}")
+
+
+def _validate_sources(folders: list[Path], rest: list[Path], output_format: str) -> None:
+    """Check source folders (a dry build with their corpus) and any other paths given."""
+    reports = [contribution.check_source(folder) for folder in folders]
+    problems = validate_stage.validate_paths(rest) if rest else []
+    findings = [f for r in reports for f in r.findings]
+    errors = sum(f.severity == "error" for f in findings) + \
+        sum(p.severity == "error" for p in problems)
+    warnings = len(findings) + len(problems) - errors
+    if output_format == "json":
+        click.echo(json.dumps({
+            "paths": [str(p) for p in (*folders, *rest)], "valid": not errors,
+            "errors": errors, "warnings": warnings,
+            "figures": {str(r.folder): r.figures for r in reports},
+            "problems": [f.as_dict() for f in findings] + [p.as_dict() for p in problems]},
+            indent=2, ensure_ascii=False))
+    else:
+        for report in reports:
+            click.echo(f"{report.folder}:")
+            for line in report.figures:
+                click.echo(f"  {line}")
+        for finding in findings:
+            click.echo(finding.render())
+        for problem in problems:
+            click.echo(problem.render())
+        where = ", ".join(str(p) for p in (*folders, *rest))
+        verdict = "valid" if not errors else f"invalid, {errors} error(s)"
+        click.echo(f"{where}: {verdict}" + (f", {warnings} warning(s)" if warnings else "")
+                   + " (nothing written)")
+    sys.exit(1 if errors else 0)

@@ -191,7 +191,9 @@ def _bibl(source: Row, xml_id: str) -> etree._Element:
     """The printed book: title, editors, place, publisher, year. The CMIF schema allows
     ``title``, ``editor`` and ``publisher`` inside ``bibl`` but neither ``pubPlace`` nor
     ``date``: place and year are text, as in CMIF's own examples."""
-    bibl = _tei(None, "bibl", type="print", xml_id=xml_id)
+    # A manuscript or typescript first published here, or a web page: an online edition.
+    online = _text(source.get("origin")) in ("web page", "manuscript", "typescript")
+    bibl = _tei(None, "bibl", type="online" if online else "print", xml_id=xml_id)
     parts: list[str | tuple[str, str]] = [("title", _text(source["title"]))]
     editors = _items(source.get("editors"))
     for i, editor in enumerate(editors):

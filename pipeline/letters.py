@@ -778,8 +778,14 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     problems: list[Problem] = []
     read: list[tuple[Unit, Letter]] = []
     units = {u.document_id: u for u in seg.units}
+    # Letters declared in the outline, each fact with its printed words (any source).
+    from .declared_letters import declared_letters
+    declared = declared_letters(source, seg, persons, places)
     for unit in seg.units:
         if unit.type != "letter":
+            continue
+        if unit.document_id in declared:
+            read.append((unit, declared[unit.document_id]))
             continue
         decision = decisions.letters.get(unit.document_id)
         letter = read_letter(seg, unit, names, place_index, form_values, problems,

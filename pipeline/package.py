@@ -93,6 +93,9 @@ def source_rows(sources: list[Source], cleaned: dict[str, CleanedSource]) -> lis
             "chars_published": c.chars_out, "chars_removed": sum(c.removed.values()),
             "chars_inserted": sum(c.inserted.values()),
             "page_order": cleaned[s.source_id].page_order, "text_path": text_path(s.source_id),
+            "title_supplied": bool(bib.get("title_supplied", False)),
+            **{key: str(bib.get(key, "")) for key in ("journal", "volume", "issue", "season",
+                                                      "reviewed_work")},
         }
         check_source_facts(s, cleaned[s.source_id], row)
         rows.append(row)
@@ -102,7 +105,8 @@ def source_rows(sources: list[Source], cleaned: dict[str, CleanedSource]) -> lis
 # Columns of ``sources`` that are not facts of the text: the folder's slug, the editors'
 # classification (closed vocabularies), the editors' notes, and what the build computes.
 NOT_TEXT_FACTS = frozenset({
-    "source_id", "kind", "origin", "language", "unknown", "attribution", "inferred",
+    "source_id", "kind", "origin", "language", "title_supplied", "unknown", "attribution",
+    "inferred",
     "inference_basis", "original_path", "sha256", "chars_in", "chars_published",
     "chars_removed", "chars_inserted", "page_order", "text_path"})
 SEPARATORS = re.compile(r"[\s,;:.•–—/-]*")

@@ -27,7 +27,7 @@ import tempfile
 import zipfile
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -55,6 +55,10 @@ class BuildResult:
 
     files: dict[str, bytes]
     summary: list[dict[str, Any]]
+    # Hyphen lock files as this build would write them, by path (sources/<id>/...), and
+    # the located warnings about them (W601-W603): see clean.hyphen_lock_text.
+    locks: dict[Path, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
@@ -254,7 +258,56 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     files[MARKER] = MARKER_TEXT.encode("utf-8")
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
                for s, n in zip(sources, found_notes)]
-    return BuildResult(files, summary)
+    locks, warnings = hyphen_locks(sources, cleaned)
+    return BuildResult(files, summary, locks, warnings)
+
+
+def hyphen_locks(sources: list[Source], cleaned: dict[str, clean_stage.CleanedSource]
+                 ) -> tuple[dict[Path, bytes], list[str]]:
+    """Each source's hyphen lock as the build records it, and what a reviewer must know:
+    locked decisions the corpus would now take otherwise (W601), decisions not yet
+    recorded (W602), recorded lines no longer decided from the corpus (W603)."""
+    locks: dict[Path, bytes] = {}
+    warnings: list[str] = []
+    for s in sources:
+        result = cleaned[s.source_id]
+        path = s.folder / clean_stage.HYPHEN_LOCK
+        text = clean_stage.hyphen_lock_text(result)
+        if text is None and not path.is_file():
+            continue
+        locked = clean_stage.load_hyphen_lock(s)
+        listed = _lock_lines(path)
+        for d in result.hyphen_drift:
+            warnings.append(f"W601 {path}:{listed.get(d.line, 0)}: {d.form} (original line "
+                            f"{d.line}) is published {'joined' if d.locked == 'join' else 'kept'}"
+                            f" as locked; the corpus would now {d.now} it ({d.basis}): review "
+                            "it, and list it in hyphen_keep or hyphen_join to settle it")
+        new = [d for d in result.hyphen_decisions
+               if locked.get(d["line"], {}).get("form") != d["lockable"]]
+        if new:
+            warnings.append(f"W602 {path}: {len(new)} line-end hyphen decision(s) not yet "
+                            f"recorded (first: {new[0]['lockable']} at original line "
+                            f"{new[0]['line']}); the build records them: commit the file")
+        decided = {d["line"] for d in result.hyphen_decisions}
+        for line, entry in sorted(locked.items()):
+            if line not in decided:
+                warnings.append(f"W603 {path}:{listed.get(line, 0)}: {entry['form']} (original "
+                                f"line {line}) is no longer decided from the corpus; the build "
+                                "drops it from the lock")
+        locks[path] = (text or "").encode("utf-8")
+    return locks, warnings
+
+
+def _lock_lines(path: Path) -> dict[int, int]:
+    """Original line -> line of the lock file that records it (one entry per line)."""
+    if not path.is_file():
+        return {}
+    found = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        m = re.match(r"\s*\{\s*line\s*=\s*(\d+)", line)
+        if m:
+            found[int(m.group(1))] = number
+    return found
 
 
 @contextlib.contextmanager
@@ -310,7 +363,7 @@ def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> li
 
 def _vocabulary(source: Source) -> Counter[str]:
     """One source's word counts: the corpus vocabulary is their sum."""
-    return clean_stage.vocabulary([source.original])
+    return clean_stage.source_vocabulary(source)
 
 
 def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,

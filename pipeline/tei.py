@@ -32,6 +32,7 @@ from lxml import etree
 from . import anatomy
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
 from .clean import CleanedSource
+from .errors import PipelineError
 from .letters import Letter, Names, is_person
 from .notes import NotesResult
 from .package import letter_tei_path, tei_path
@@ -120,12 +121,35 @@ class SourceContext:
                       for offset, role in letter.anatomy.parts}
         self.postscript_starts = {offset for letter in self.letters
                                   for offset in letter.anatomy.postscript_starts}
+        self.roles.update(front_roles(self.source, self.segmented))
         self.wraps = [w for letter in self.letters for w in _dateline_wraps(self, letter)]
         self.layout_traces = frozenset(self.cleaned.layout_traces())
         # "Letter 13", "see Chapter 4 below": links to the unit they cite.
         self.wraps += [_Event(x.offset, len(x.as_written), "wrap",
                               ("ref", {"type": "cross", "target": f"#{x.to_id}"}))
                        for x in self.notes.references if x.to_id]
+
+
+def front_roles(source: Source, segmented: SegmentedSource) -> dict[int, str]:
+    """The title and byline printed at the head of a source's text, as declared in its
+    outline (``head`` and ``byline`` of [segment]): paragraph offset -> 'head'/'byline'.
+
+    They must be the first paragraphs of the text, title first, as printed."""
+    spec = source.segment or {}
+    wanted = [(role, spec[role]) for role in ("head", "byline") if spec.get(role)]
+    if not wanted:
+        return {}
+    text = segmented.text
+    spans = paragraphs(text[:segmented.units[0].own_end])
+    roles = {}
+    for (role, words), (start, end) in zip(wanted, spans):
+        if " ".join(text[start:end].split()) != " ".join(str(words).split()):
+            raise PipelineError(f"{role} {words!r} is not the paragraph printed there "
+                                f"({text[start:end][:60]!r}); the title comes first, then "
+                                "the byline", file=str(source.outline_path),
+                                field=f"segment.{role}")
+        roles[start] = role
+    return roles
 
 
 def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
@@ -459,6 +483,9 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
     while spans and ctx.roles.get(spans[0][0]) == "head":
         inline(_el(div, "head"), ctx, *spans[0])
         spans = spans[1:]
+    while spans and ctx.roles.get(spans[0][0]) == "byline":
+        inline(_el(div, "byline"), ctx, *spans[0])
+        spans = spans[1:]
     runs = _numbered_runs(spans, text)
     open_part: etree._Element | None = None
     i = 0
@@ -512,19 +539,31 @@ def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit,
 
 def _bibl(parent: etree._Element, bibliographic: dict[str, Any], **attrs: str) -> etree._Element:
     bibl = _el(parent, "bibl", **attrs)
-    _el(bibl, "title", bibliographic["title"])
+    _el(bibl, "title", bibliographic["title"],
+        type="supplied" if bibliographic.get("title_supplied") else "")
     for name in bibliographic.get("authors", []):
         _el(bibl, "author", name)
     for name in bibliographic.get("editors", []):
         _el(bibl, "editor", name)
+    if bibliographic.get("journal"):
+        _el(bibl, "title", bibliographic["journal"], level="j")
+    for unit in ("volume", "issue"):
+        if bibliographic.get(unit):
+            _el(bibl, "biblScope", str(bibliographic[unit]), unit=unit)
     if bibliographic.get("publisher"):
         _el(bibl, "publisher", bibliographic["publisher"])
     if bibliographic.get("place"):
         _el(bibl, "pubPlace", bibliographic["place"])
-    if bibliographic.get("date"):
+    if bibliographic.get("season"):     # "Spring 2002": the issue's date as printed
+        _el(bibl, "date", bibliographic["season"], when=str(bibliographic.get("date", "")))
+    elif bibliographic.get("date"):
         _el(bibl, "date", str(bibliographic["date"]))
     for name, basis in bibliographic.get("inferred", {}).items():   # not printed in the text
         _el(bibl, "note", f"{name}: {basis}", type="inferred")
+    if bibliographic.get("isbn"):
+        _el(bibl, "idno", bibliographic["isbn"], type="ISBN")
+    if bibliographic.get("reviewed_work"):
+        _el(_el(bibl, "relatedItem", type="reviewOf"), "bibl", bibliographic["reviewed_work"])
     return bibl
 
 

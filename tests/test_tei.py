@@ -39,8 +39,11 @@ def _letter(trees, letter_id):
 
 
 
-def test_every_tei_file_is_valid_tei_all(trees, tei_all):
-    assert len(trees) == len(SOURCES) + 48
+def test_every_tei_file_is_valid_tei_all(built, trees, tei_all):
+    # one file per source and one per letter, whatever the corpus
+    assert set(trees) == {f"tei/{r['source_id']}.xml" for r in _rows(built, "sources")} | \
+        {f"tei/letters/{r['letter_id']}.xml" for r in _rows(built, "letters")}
+    assert {f"tei/{s}.xml" for s in SOURCES} <= set(trees)
     invalid = {}
     for path, tree in trees.items():
         if not tei_all.validate(tree):
@@ -50,7 +53,8 @@ def test_every_tei_file_is_valid_tei_all(trees, tei_all):
 
 def test_div_tree_is_the_unit_tree(built, trees):
     documents = _rows(built, "documents")
-    assert {d["tei_path"] for d in documents} == {f"tei/{s}.xml" for s in SOURCES}
+    source_ids = [r["source_id"] for r in _rows(built, "sources")]
+    assert {d["tei_path"] for d in documents} == {f"tei/{s}.xml" for s in source_ids}
     for doc in documents:
         tree = trees[doc["tei_path"]]
         found = tree.xpath("//t:div[@xml:id=$id]", namespaces=NS, id=doc["document_id"])
@@ -59,7 +63,7 @@ def test_div_tree_is_the_unit_tree(built, trees):
         assert div.get("type") == doc["type"]
         parent = div.xpath("ancestor::t:div[1]/@xml:id", namespaces=NS)
         assert (parent[0] if parent else "") == doc["parent_id"], doc["document_id"]
-    every_div = [d for t in (trees[f"tei/{s}.xml"] for s in SOURCES)
+    every_div = [d for t in (trees[f"tei/{s}.xml"] for s in source_ids)
                  for d in t.iter("{%s}div" % NS["t"])]
     assert len(every_div) == len(documents)
 
@@ -189,8 +193,10 @@ def test_numbered_paragraphs_are_lists_and_bibliography_italics_titles(papers):
 
 def test_letter_files_have_a_complete_corresp_desc(built, trees):
     persons = {r["person_id"]: r["name"] for r in _rows(built, "persons")}
+    home = {d["document_id"]: d["source_id"] for d in _rows(built, "documents")}
     for row in _rows(built, "letters"):
         tree = trees[row["tei_path"]]
+        source_file = f"../{home[row['letter_id']]}.xml"
         desc = tree.find(".//t:profileDesc/t:correspDesc", NS)
         sent = desc.find("t:correspAction[@type='sent']", NS)
         received = desc.find("t:correspAction[@type='received']", NS)
@@ -202,24 +208,27 @@ def test_letter_files_have_a_complete_corresp_desc(built, trees):
         place = sent.find("t:placeName", NS)
         assert (place.get("ref") if place is not None else "") == \
             (f"place:{row['place_id']}" if row["place_id"] else "")
-        assert desc.get("corresp") == f"../papers.xml#{row['letter_id']}"
+        assert desc.get("corresp") == f"{source_file}#{row['letter_id']}"
         body = tree.find("t:text/t:body/t:div", NS)
-        assert body.get("corresp") == f"../papers.xml#{row['letter_id']}"
+        assert body.get("corresp") == f"{source_file}#{row['letter_id']}"
         assert not tree.xpath("//@xml:id")          # ids live in the source file only
         languages = [x.get("ident") for x in tree.iterfind(".//t:langUsage/t:language", NS)]
         assert languages == ["en"] + ([row["language"]] if row["language"] not in ("en", "") else [])
 
 
-def test_letter_files_point_into_the_source_file(trees, papers):
-    ids = set(papers.xpath("//@xml:id"))
-    for path, tree in trees.items():
-        if not path.startswith("tei/letters/"):
-            continue
+def test_letter_files_point_into_the_source_file(built, trees, papers):
+    home = {d["document_id"]: d["source_id"] for d in _rows(built, "documents")}
+    for row in _rows(built, "letters"):
+        source_id = home[row["letter_id"]]
+        ids = set(trees[f"tei/{source_id}.xml"].xpath("//@xml:id"))
+        tree = trees[row["tei_path"]]
         pointers = tree.xpath("//@target[contains(., '#')] | //@corresp", namespaces=NS)
-        assert pointers, path
+        assert pointers, row["tei_path"]
         for pointer in pointers:
             file_part, _, fragment = pointer.partition("#")
-            assert file_part == "../papers.xml" and fragment in ids, (path, pointer)
+            assert file_part == f"../{source_id}.xml" and fragment in ids, (row["tei_path"],
+                                                                           pointer)
+    assert sum(home[r["letter_id"]] == "papers" for r in _rows(built, "letters")) == 48
 
 
 def test_letter_12_file_keeps_the_printed_date_and_says_why(trees):

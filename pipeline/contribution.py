@@ -1,0 +1,320 @@
+"""Check a contribution before it is sent: one source folder, with the rest of its corpus.
+
+``sergetrotsky validate sources/<id>`` (a folder holding ``source.toml``) runs here. It
+reads the folder's metadata, then dry-builds that source together with the other sources
+of the folder it sits in (clean, segment, notes, letters), writing nothing, and reports:
+
+- located, coded problems (``E6xx`` errors, ``W6xx`` warnings, documented in
+  docs/validation-codes.md), each with its file, line when it can be found, and field;
+- the figures a reviewer reads: characters in, published, removed and inserted by reason,
+  unaccounted (must be 0); units by type; letters; persons and places the source refers
+  to, and which of them no other source uses (what it adds to the registry); the hyphen
+  decisions it would record.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import clean as clean_stage
+from . import letters as letters_stage
+from . import notes as notes_stage
+from . import registry
+from . import segment as segment_stage
+from .errors import PipelineError
+from .sources import Source, discover, load_source
+
+SOURCE_FILE = "source.toml"
+
+# Codes of this check (E600-E699 / W600-W699); the W60x of the hyphen lock are also
+# printed by `sergetrotsky build`.
+CODES = {
+    "E601": "The source's metadata cannot be read or breaks a rule (source.toml, segment.toml, letters.toml).",
+    "E602": "A cleaning rule of [clean] does not match the text, or is stale.",
+    "E603": "Text conservation fails: characters neither published nor logged.",
+    "E604": "The segmentation outline does not match the cleaned text.",
+    "E605": "The notes of the source cannot be read.",
+    "E606": "A letter of the source cannot be read.",
+    "E607": "A person or place the source names is not in the registry, or the registry is broken.",
+    "E608": "The hyphen lock file (hyphens.lock.toml) cannot be read.",
+    "E610": "Another source of the corpus cannot be loaded, so the dry build cannot run.",
+    "W601": "A locked line-end hyphen decision is one the current corpus would now take otherwise.",
+    "W602": "Line-end hyphen decisions not yet recorded in hyphens.lock.toml.",
+    "W603": "A decision recorded in hyphens.lock.toml is no longer decided from the corpus.",
+    "W604": "A key of source.toml that the pipeline does not use.",
+}
+
+# Keys of [bibliographic] that reach the output (sources.csv, the TEI header); any other
+# key would be silently ignored, so it is reported.
+BIBLIOGRAPHIC_KEYS = {
+    "title", "kind", "origin", "language", "rights", "authors", "editors", "publisher",
+    "place", "date", "short_title", "isbn", "unknown", "attribution", "title_supplied",
+    "reviewed_work", "journal", "volume", "issue", "season",
+}
+TOP_KEYS = {"original", "bibliographic", "clean", "segment", "notes", "limitations"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One located problem of a contribution, rendered like the dataset validator's."""
+
+    code: str
+    file: str
+    message: str
+    line: int | None = None
+    field: str = ""
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.code.startswith("W") else "error"
+
+    def render(self) -> str:
+        """``CODE file:line field F: message``."""
+        where = self.file + (f":{self.line}" if self.line else "")
+        where += f" field {self.field}" if self.field else ""
+        return f"{self.code} {where}: {self.message}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "file": self.file,
+                "message": self.message, "line": self.line, "column": None, "row": None,
+                "field": self.field}
+
+
+@dataclass
+class Report:
+    """What checking one source folder found: problems and figures."""
+
+    folder: Path
+    findings: list[Finding] = field(default_factory=list)
+    figures: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        return not any(f.severity == "error" for f in self.findings)
+
+
+def is_source_folder(path: Path) -> bool:
+    """A source folder is recognised by its source.toml."""
+    return path.is_dir() and (path / SOURCE_FILE).is_file()
+
+
+def locate_field(path: Path, field_name: str) -> int | None:
+    """The line of ``field_name`` ("bibliographic.kind", "clean.remove[1].first_line",
+    "segment.units[3].heading") in a TOML file, found by reading its lines; None if not."""
+    if not field_name or not path.is_file():
+        return None
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    parts = [(m[1], int(m[2]) if m[2] else None)
+             for m in re.finditer(r"([^.\[\]]+)(?:\[(\d+)\])?", field_name)]
+    best: int | None = None
+    # the longest prefix that is a table header ([a.b] or the n-th [[a.b]])
+    for cut in range(len(parts), 0, -1):
+        name = ".".join(p for p, _ in parts[:cut])
+        index = parts[cut - 1][1] or 0
+        header = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
+        hits = [i for i, line in enumerate(lines) if header.match(line)]
+        if len(hits) > index:
+            best, rest, start = hits[index] + 1, parts[cut:], hits[index] + 1
+            break
+    else:
+        rest, start = parts, 0
+    if not rest:
+        return best
+    key, index = rest[0]
+    for i in range(start, len(lines)):
+        if best is not None and i > start and re.match(r"^\s*\[", lines[i]):
+            break
+        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
+            if index is None:
+                return i + 1
+            # the index-th inline table of an array of tables written one per line
+            items = [j for j in range(i, len(lines)) if re.match(r"^\s*(\w+\s*=\s*\[\s*)?\{",
+                                                                  lines[j])]
+            return items[index] + 1 if len(items) > index else i + 1
+    return best
+
+
+def _finding(code: str, exc: PipelineError, folder: Path) -> Finding:
+    path = Path(exc.file) if exc.file else folder / SOURCE_FILE
+    if path.is_dir():
+        path = path / SOURCE_FILE if (path / SOURCE_FILE).is_file() else path
+    line = exc.line if exc.line is not None else locate_field(path, exc.field)
+    return Finding(code, str(path), exc.message, line, exc.field)
+
+
+def _schema_findings(folder: Path) -> list[Finding]:
+    """Problems found by the JSON Schemas of source metadata, when that module exists."""
+    try:
+        schema = importlib.import_module(f"{__package__}.source_schema")
+    except ImportError:
+        return []
+    check = getattr(schema, "problems", None) or getattr(schema, "validate_folder", None)
+    if check is None:
+        return []
+    found = []
+    for problem in check(folder) or []:
+        if isinstance(problem, PipelineError):
+            found.append(_finding("E601", problem, folder))
+        else:   # an object with code/file/line/field/message
+            found.append(Finding(getattr(problem, "code", "E601"), str(problem.file),
+                                 problem.message, getattr(problem, "line", None),
+                                 getattr(problem, "field", "")))
+    return found
+
+
+def _unused_keys(source: Source) -> list[Finding]:
+    path = source.metadata_path
+    found = []
+    for key in sorted(set(source.extra) - TOP_KEYS):
+        found.append(Finding("W604", str(path), f"key {key!r} is not used by the pipeline",
+                             locate_field(path, key), key))
+    for key in sorted(set(source.bibliographic) - BIBLIOGRAPHIC_KEYS):
+        name = f"bibliographic.{key}"
+        found.append(Finding("W604", str(path), f"key {key!r} is not used by the pipeline "
+                             f"(used: {', '.join(sorted(BIBLIOGRAPHIC_KEYS))})",
+                             locate_field(path, name), name))
+    return found
+
+
+def check_source(folder: Path) -> Report:
+    """Check one source folder with its corpus (the folder it sits in); write nothing."""
+    folder = Path(folder)
+    report = Report(folder)
+    findings = report.findings
+    findings += _schema_findings(folder)
+    try:
+        source = load_source(folder)
+    except PipelineError as exc:
+        findings.append(_finding("E601", exc, folder))
+        return report
+    findings += _unused_keys(source)
+    corpus_dir = folder.parent
+    others: list[Source] = []
+    for path in sorted(p for p in corpus_dir.iterdir() if p.is_dir()
+                       and not p.name.startswith((".", "_")) and p.name != folder.name):
+        try:
+            if is_source_folder(path):
+                others.append(load_source(path))
+        except PipelineError as exc:
+            findings.append(_finding("E610", exc, path))
+            return report
+    corpus = sorted(others + [source], key=lambda s: s.source_id)
+
+    def stage(code: str, run: Callable[[], Any]) -> Any:
+        try:
+            return run()
+        except PipelineError as exc:
+            findings.append(_finding(code, exc, folder))
+            return None
+
+    try:
+        clean_stage.load_hyphen_lock(source)
+    except PipelineError as exc:
+        findings.append(_finding("E608", exc, folder))
+        return report
+    vocab = stage("E602", lambda: clean_stage.corpus_vocabulary(corpus))
+    if vocab is None:
+        return report
+    cleaned = stage("E602", lambda: clean_stage.clean(source, vocab))
+    if cleaned is None:
+        return report
+    figures = cleaned.conservation()
+    report.figures.append(
+        f"characters: {figures.chars_in} in, {figures.chars_out} published, "
+        f"{sum(figures.removed.values())} removed, {sum(figures.inserted.values())} inserted, "
+        f"{figures.unaccounted} unaccounted")
+    report.figures.append("removed by reason: " + (", ".join(
+        f"{r} {n}" for r, n in figures.removed.items() if n) or "none"))
+    if figures.unaccounted:
+        findings.append(Finding("E603", str(source.metadata_path),
+                                f"{figures.unaccounted} character(s) neither published nor "
+                                "logged", field="clean"))
+    from .publish import hyphen_locks   # the same warnings as the build's
+    for warning in hyphen_locks([source], {source.source_id: cleaned})[1]:
+        code, rest = warning.split(" ", 1)
+        where, message = rest.split(": ", 1)
+        file_name, _, line = where.rpartition(":")
+        if not line.isdigit():
+            file_name, line = where, ""
+        findings.append(Finding(code, file_name, message, int(line) or None if line else None))
+    report.figures.append(f"hyphen decisions from the corpus: {len(cleaned.hyphen_decisions)}"
+                          f" ({sum(d['decision'] == 'join' for d in cleaned.hyphen_decisions)}"
+                          " joined)")
+    seg = stage("E604", lambda: segment_stage.segment(source, cleaned))
+    if seg is None:
+        return report
+    from .tei import front_roles   # the title and byline the outline declares
+    stage("E604", lambda: front_roles(source, seg))
+    types = Counter(u.type for u in seg.units)
+    report.figures.append(f"units: {len(seg.units)} (" + ", ".join(
+        f"{t} {n}" for t, n in sorted(types.items())) + ")")
+    found = stage("E605", lambda: notes_stage.extract_notes(source, seg))
+    if found is not None:
+        summary = notes_stage.summary(found)
+        report.figures.append(f"notes: {summary['notes']} ({summary['untied']} not tied to a "
+                              f"mark), cross-references: {sum(summary['references'].values())}")
+    persons = stage("E607", lambda: registry.load_persons(corpus_dir))
+    places = stage("E607", lambda: registry.load_places(corpus_dir))
+    if persons is None or places is None:
+        return report
+    _check_registry(source, seg, persons, places, findings)
+    reading = stage("E606", lambda: letters_stage.read_letters(source, seg, persons, places))
+    letters: list[Any] = []
+    if reading is not None:
+        letters = reading.letters
+        for problem in reading.problems:
+            findings.append(Finding("E606", str(source.outline_path),
+                                    f"{problem.message} (cleaned text line {problem.line})",
+                                    field=problem.letter_id))
+    report.figures.append(f"letters: {len(letters)}" + (
+        " (" + ", ".join(l.letter_id for l in letters[:5])
+        + (", ..." if len(letters) > 5 else "") + ")" if letters else ""))
+    report.figures += _registry_figures(source, seg, letters, others, persons, places)
+    return report
+
+
+def _check_registry(source: Source, seg: Any, persons: list[dict[str, Any]],
+                    places: list[dict[str, Any]], findings: list[Finding]) -> None:
+    person_ids = {p["person_id"] for p in persons}
+    place_ids = {p["place_id"] for p in places}
+    for unit in seg.units:
+        for value, known, what, key in ((unit.author_id, person_ids, "persons", "author"),
+                                        (unit.place_id, place_ids, "places", "place")):
+            if value and value not in known:
+                path = source.outline_path
+                findings.append(Finding(
+                    "E607", str(path), f"unit {unit.document_id}: {key} {value!r} is not in "
+                    f"sources/_registry/{what}.toml", _line_with(path, value), f"segment.units.{key}"))
+
+
+def _line_with(path: Path, value: str) -> int | None:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if f'"{value}"' in line:
+            return number
+    return None
+
+
+def _registry_figures(source: Source, seg: Any, letters: list[Any], others: list[Source],
+                      persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> list[str]:
+    """Persons and places this source refers to, and those that no other source's
+    metadata names (what the contribution brings to the registry)."""
+    used_persons = {u.author_id for u in seg.units if u.author_id}
+    used_places = {u.place_id for u in seg.units if u.place_id}
+    for letter in letters:
+        used_persons |= {letter.sender_id, letter.addressee_id} - {""}
+        used_places |= {letter.place_id} - {""}
+    elsewhere = "\n".join(
+        p.read_text(encoding="utf-8") for o in others
+        for p in (o.folder / "segment.toml", o.folder / "letters.toml", o.metadata_path)
+        if p.is_file())
+    new_persons = sorted(p for p in used_persons if f'"{p}"' not in elsewhere)
+    new_places = sorted(p for p in used_places if f'"{p}"' not in elsewhere)
+    return [f"persons named: {len(used_persons)}" + (f" (named by no other source's metadata: {', '.join(new_persons)})"
+                                                      if new_persons else ""),
+            f"places named: {len(used_places)}" + (f" (named by no other source's metadata: {', '.join(new_places)})"
+                                                    if new_places else "")]
