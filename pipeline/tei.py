@@ -29,6 +29,7 @@ from typing import Any, Iterable
 
 from lxml import etree
 
+from . import links
 from .clean import CleanedSource
 from .letters import Letter
 from .notes import NotesResult
@@ -598,9 +599,12 @@ def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
     divs = {d.get(XML_ID): d for d in tree.iter(f"{{{TEI_NS}}}div")}
     person_names, place_names = _names(persons, "person_id"), _names(places, "place_id")
     files = {}
+    linked = links.neighbours([links.key_of_letter(letter, ctx.source.source_id)
+                               for letter in ctx.letters])
     for letter in ctx.letters:
         letter_tei = letter_tree(letter, divs[letter.letter_id], ctx.source, meta,
                                  person_names, place_names)
+        links.add_to_letter_file(letter_tei, linked[letter.letter_id])   # correspContext
         files[letter_tei_path(letter.letter_id)] = _serialise(letter_tei)
     files[tei_path(ctx.source.source_id)] = _serialise(tree)
     return files
