@@ -29,7 +29,7 @@ from typing import Any, Iterable
 
 from lxml import etree
 
-from . import links
+from . import links, standoff
 from .clean import CleanedSource
 from .letters import Letter
 from .notes import NotesResult
@@ -601,10 +601,17 @@ def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
     files = {}
     linked = links.neighbours([links.key_of_letter(letter, ctx.source.source_id)
                                for letter in ctx.letters])
+    # Files that stand alone (pipeline/standoff.py): notes and register entries inside.
+    registers = standoff.Registers.of(persons, places)
+    notes = {n.get(XML_ID): n for n in tree.iter(f"{{{TEI_NS}}}note") if n.get(XML_ID)}
     for letter in ctx.letters:
         letter_tei = letter_tree(letter, divs[letter.letter_id], ctx.source, meta,
                                  person_names, place_names)
         links.add_to_letter_file(letter_tei, linked[letter.letter_id])   # correspContext
+        standoff.own_notes(letter_tei, letter.letter_id, f"../{ctx.source.source_id}.xml",
+                           notes)
+        standoff.localise_references(letter_tei, letter.letter_id, registers)
         files[letter_tei_path(letter.letter_id)] = _serialise(letter_tei)
+    standoff.localise_references(tree, ctx.source.source_id, registers)
     files[tei_path(ctx.source.source_id)] = _serialise(tree)
     return files

@@ -154,7 +154,8 @@ def test_letters_encoded_as_letters(papers):
     # the postcard, dated and placed under its signature
     postcard = papers.xpath("//t:div[@xml:id='papers-letter-16']/t:closer", namespaces=NS)[0]
     assert [etree.QName(c).localname for c in postcard] == ["salute", "signed", "dateline"]
-    assert postcard.find("t:dateline/t:placeName", NS).get("ref") == "place:brussels"
+    # a pointer at the file's own register entry (pipeline/standoff.py)
+    assert postcard.find("t:dateline/t:placeName", NS).get("ref") == "#papers-place-brussels"
     # postscripts
     ps = papers.xpath("//t:div[@xml:id='papers-letter-30']/t:postscript/t:p", namespaces=NS)
     assert [p.text[:4] for p in ps] == ["PS. ", "PPS."]
@@ -190,18 +191,23 @@ def test_letter_files_have_a_complete_corresp_desc(built, trees):
         desc = tree.find(".//t:profileDesc/t:correspDesc", NS)
         sent = desc.find("t:correspAction[@type='sent']", NS)
         received = desc.find("t:correspAction[@type='received']", NS)
-        assert sent.find("t:persName", NS).get("ref") == f"person:{row['sender_id']}"
+        def key(node):     # the register key of the standOff entry a @ref points at
+            entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS,
+                               id=node.get("ref").split()[0].lstrip("#"))
+            return entry[0].findtext("t:idno[@type='dataset']", namespaces=NS)
+        assert key(sent.find("t:persName", NS)) == row["sender_id"]
         assert sent.findtext("t:persName", namespaces=NS) == persons[row["sender_id"]]
-        assert received.find("t:persName", NS).get("ref") == f"person:{row['addressee_id']}"
+        assert key(received.find("t:persName", NS)) == row["addressee_id"]
         date = sent.find("t:date", NS)
         assert (date.get("when") if date is not None else "") == row["date"]
         place = sent.find("t:placeName", NS)
-        assert (place.get("ref") if place is not None else "") == \
-            (f"place:{row['place_id']}" if row["place_id"] else "")
+        assert (key(place) if place is not None else "") == row["place_id"]
         assert desc.get("corresp") == f"../papers.xml#{row['letter_id']}"
         body = tree.find("t:text/t:body/t:div", NS)
         assert body.get("corresp") == f"../papers.xml#{row['letter_id']}"
-        assert not tree.xpath("//@xml:id")          # ids live in the source file only
+        # the letter's own ids (register entries, note copies) start with the letter id;
+        # units keep their ids in the source file only
+        assert all(i.startswith(row["letter_id"] + "-") for i in tree.xpath("//@xml:id"))
         languages = [x.get("ident") for x in tree.iterfind(".//t:langUsage/t:language", NS)]
         assert languages == ["en"] + ([row["language"]] if row["language"] not in ("en", "") else [])
 
@@ -215,7 +221,10 @@ def test_letter_files_point_into_the_source_file(trees, papers):
         assert pointers, path
         for pointer in pointers:
             file_part, _, fragment = pointer.partition("#")
-            assert file_part == "../papers.xml" and fragment in ids, (path, pointer)
+            if file_part == "":          # a note copy or register entry inside the file
+                assert tree.xpath("//*[@xml:id=$id]", id=fragment), (path, pointer)
+            else:
+                assert file_part == "../papers.xml" and fragment in ids, (path, pointer)
 
 
 def test_letter_12_file_keeps_the_printed_date_and_says_why(trees):
