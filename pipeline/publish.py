@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
-from . import backmatter
+from . import backmatter, registers
 from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import PipelineError
@@ -89,6 +89,12 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("letters")
     letters_by_source = letters_stage.read_all(sources, segmented, persons, places)
     letter_tables = letters_stage.tables(letters_by_source, segmented)
+    # The registers built from the book (pipeline/registers.py): the persons its notes
+    # identify and its index lists, after the letters stage (which needs only the
+    # hand-made registry, so that a new form never makes a correspondent ambiguous).
+    persons = registers.build_persons(persons, notes_stage.note_rows(found_notes),
+                                      backmatter.index_rows(segmented),
+                                      registers.load_decisions(sources_dir))
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
