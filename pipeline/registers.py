@@ -70,6 +70,14 @@ PLACE_WORDS = {"village", "town", "city", "region", "province", "port", "island"
 ORG_WORDS = {"agency", "party", "union", "organisation", "organization", "group", "paper",
              "newspaper", "journal", "review", "magazine", "committee", "federation",
              "publisher", "league", "movement", "bureau", "council", "press"}
+# A role noun in the head makes it a person whatever else it names ("a Paris railway
+# union secretary").
+PERSON_WORDS = {"secretary", "member", "leader", "founder", "delegate", "militant", "comrade",
+                "writer", "journalist", "editor", "minister", "president", "general",
+                "commissar", "wife", "son", "daughter", "sister", "brother", "husband",
+                "companion", "novelist", "poet", "historian", "critic", "professor",
+                "lawyer", "engineer", "anarchist", "socialist", "communist", "bolshevik",
+                "menshevik", "trotskyist", "oppositionist", "syndicalist", "organiser"}
 THING_WORDS = {"system", "term", "measure", "doctrine", "policy", "book", "pamphlet",
                "article", "draft", "frame-up", "thesis", "novel"}
 HEAD_END = re.compile(r"\b(?:of|who|which|that|in|at|for|from|whose|whom|with|and|to|on)\b|[,;(]")
@@ -104,6 +112,8 @@ def _kind(what: str) -> str:
     """person, place, org or thing, from the head of a description."""
     head = HEAD_END.split(what, 1)[0].lower()
     words = set(re.findall(r"[\w-]+", head))
+    if words & PERSON_WORDS:
+        return "person"
     for kind, vocabulary in (("place", PLACE_WORDS), ("org", ORG_WORDS),
                              ("thing", THING_WORDS)):
         if words & vocabulary:

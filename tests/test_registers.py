@@ -129,3 +129,11 @@ def test_a_decision_without_evidence_is_a_located_error(tmp_path):
     with pytest.raises(PipelineError) as caught:
         registers.load_decisions(tmp_path)
     assert "distinct_surname[0]" in str(caught.value) and "evidence" in str(caught.value)
+
+
+def test_a_role_noun_makes_a_person_even_beside_an_organisation_word():
+    # Note 29 of Chapter 1: "Henri Sirolle, a Paris railway union secretary, …"
+    found = registers.identify({"note_id": "papers-ch01-n29", "n": "29", "kind": "editorial",
+                                "text": "Henri Sirolle, a Paris railway union secretary, was "
+                                        "also a French delegate."})
+    assert (found.name, found.kind) == ("Henri Sirolle", "person")
