@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
-from . import backmatter, registers
+from . import backmatter, mentions, registers
 from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import PipelineError
@@ -92,9 +92,14 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     # The registers built from the book (pipeline/registers.py): the persons its notes
     # identify and its index lists, after the letters stage (which needs only the
     # hand-made registry, so that a new form never makes a correspondent ambiguous).
+    decisions = registers.load_decisions(sources_dir)
     persons = registers.build_persons(persons, notes_stage.note_rows(found_notes),
-                                      backmatter.index_rows(segmented),
-                                      registers.load_decisions(sources_dir))
+                                      backmatter.index_rows(segmented), decisions)
+    # Names tagged in the texts (pipeline/mentions.py), for the TEI and the mentions table.
+    organisations = next(t.rows for t in letter_tables if t.name == "organisations")
+    gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names)
+    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer)[0]
+                      for s in sources]
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
@@ -115,6 +120,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("bibliography", backmatter.bibliography_rows(segmented), "Bibliography"),
         package.Table("index_terms", backmatter.index_rows(segmented), "Index terms"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
+        package.Table("mentions", [m.row() for found in found_mentions for m in found],
+                      "Mentions of registered persons, places and organisations"),
     ]
     files: dict[str, bytes] = {}
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}
@@ -138,7 +145,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     for tei_files in _each(pool, _encode_tei, sources, [cleaned[s.source_id] for s in sources],
                            [segmented[s.source_id] for s in sources], found_notes,
                            [letters_by_source.get(s.source_id, []) for s in sources],
-                           repeat(titles), repeat(meta), repeat(persons), repeat(places)):
+                           repeat(titles), repeat(meta), repeat(persons), repeat(places),
+                           repeat(organisations), [mentions.wraps(f) for f in found_mentions]):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
     files["cmif.xml"] = cmif.cmif_xml(by_name["letters"].rows, persons, places,
@@ -187,10 +195,13 @@ def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
                 segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
                 letters: list[letters_stage.Letter], titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]]) -> dict[str, bytes]:
+                places: list[dict[str, Any]], organisations: list[dict[str, Any]] = (),
+                name_spans: list[Any] = ()) -> dict[str, bytes]:
     """One source's TEI files (a worker's task: the context is built where it is used)."""
     context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
-    return tei.encode_source(context, meta, package.original_path(source), persons, places)
+    tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
+    return tei.encode_source(context, meta, package.original_path(source), persons, places,
+                             organisations)
 
 
 def _summary(source: Source, cleaned: clean_stage.CleanedSource,

@@ -53,7 +53,7 @@ NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
 # Elements that hold text: never indented, so that no whitespace is added to the text.
 MIXED_CONTENT = {"p", "head", "dateline", "salute", "signed", "addrLine", "note", "item",
                  "quote", "hi", "title", "ref", "choice", "sic", "corr", "date", "placeName",
-                 "persName"}
+                 "persName", "orgName"}
 QUOTES = {"“": "”", "‘": "’", '"': '"'}
 
 
@@ -116,6 +116,15 @@ class SourceContext:
         self.wraps += [_Event(x.offset, len(x.as_written), "wrap",
                               ("ref", {"type": "cross", "target": f"#{x.to_id}"}))
                        for x in self.notes.references if x.to_id]
+
+
+def add_wraps(ctx: SourceContext, spans: Iterable[tuple[int, int, str, dict[str, str]]]
+              ) -> None:
+    """Hook for pipeline/mentions.py: more (offset, length, element, attributes) spans for
+    ``inline`` to wrap (names tagged in the text). A span that starts inside one already
+    encoded (a dateline's placeName) is skipped by ``inline``."""
+    ctx.wraps += [_Event(offset, length, "wrap", (tag, attrs))
+                  for offset, length, tag, attrs in spans]
 
 
 def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
@@ -592,8 +601,8 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
 
 
 def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
-                  persons: list[dict[str, Any]], places: list[dict[str, Any]]
-                  ) -> dict[str, bytes]:
+                  persons: list[dict[str, Any]], places: list[dict[str, Any]],
+                  organisations: Iterable[dict[str, Any]] = ()) -> dict[str, bytes]:
     """The TEI files of one source: the source file and one file per letter."""
     tree = source_tree(ctx, meta, original_path)
     divs = {d.get(XML_ID): d for d in tree.iter(f"{{{TEI_NS}}}div")}
@@ -602,7 +611,7 @@ def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
     linked = links.neighbours([links.key_of_letter(letter, ctx.source.source_id)
                                for letter in ctx.letters])
     # Files that stand alone (pipeline/standoff.py): notes and register entries inside.
-    registers = standoff.Registers.of(persons, places)
+    registers = standoff.Registers.of(persons, places, list(organisations))
     notes = {n.get(XML_ID): n for n in tree.iter(f"{{{TEI_NS}}}note") if n.get(XML_ID)}
     for letter in ctx.letters:
         letter_tei = letter_tree(letter, divs[letter.letter_id], ctx.source, meta,

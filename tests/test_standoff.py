@@ -79,8 +79,10 @@ def test_letter_12_carries_note_150_that_corrects_its_date(letter_files):
 
 
 def test_persons_and_places_are_listed_in_the_file_and_refs_point_there(built, letter_files):
-    persons = {r["person_id"] for r in _rows(built, "persons")}
-    places = {r["place_id"] for r in _rows(built, "places")}
+    keys = {"person": {r["person_id"] for r in _rows(built, "persons")},
+            "place": {r["place_id"] for r in _rows(built, "places")},
+            "org": {r["org_id"] for r in _rows(built, "organisations")}}
+    keys["personGrp"] = keys["person"]
     for letter_id, tree in letter_files.items():
         assert not tree.xpath("//@ref[starts-with(., 'person:') or starts-with(., 'place:')]")
         assert tree.find(".//t:listPrefixDef", NS) is None          # no CSV fragments
@@ -91,7 +93,7 @@ def test_persons_and_places_are_listed_in_the_file_and_refs_point_there(built, l
             assert len(entry) == 1, (letter_id, local)
             key = entry[0].findtext("t:idno[@type='dataset']", namespaces=NS)
             kind = etree.QName(entry[0]).localname
-            assert key in (places if kind == "place" else persons), (letter_id, kind, key)
+            assert key in keys[kind], (letter_id, kind, key)
     knudsen = letter_files["papers-letter-16"].xpath(
         "//t:standOff//t:person[t:idno='knudsen']", namespaces=NS)[0]
     assert knudsen.findtext("t:persName", namespaces=NS) == "Konrad Knudsen"

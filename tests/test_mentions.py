@@ -1,0 +1,113 @@
+"""Names tagged in the texts (pipeline/mentions.py) on real passages: a person, a place
+and an organisation each tagged with a pointer at their register entry, an ambiguous
+surname left alone, and the mentions table answering "which letters mention Nin?"."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from lxml import etree
+
+from sergetrotsky import mentions
+
+NS = {"t": "http://www.tei-c.org/ns/1.0"}
+
+
+def _rows(built, table):
+    return list(csv.DictReader(io.StringIO(built.files[f"data/{table}.csv"].decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def table(built):
+    return _rows(built, "mentions")
+
+
+def _paragraph(tree, phrase):
+    """The one paragraph-like element whose text contains ``phrase``."""
+    found = [p for p in tree.iter("{%s}p" % NS["t"], "{%s}item" % NS["t"])
+             if phrase in "".join(p.itertext())]
+    assert len(found) == 1, phrase
+    return found[0]
+
+
+def _tagged(tree, element):
+    """(tag, text, register key) of every name tagged in ``element``."""
+    out = []
+    for node in element.iter("{%s}persName" % NS["t"], "{%s}placeName" % NS["t"],
+                             "{%s}orgName" % NS["t"]):
+        local = node.get("ref").split()[0][1:]
+        entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS, id=local)[0]
+        out.append((etree.QName(node).localname, "".join(node.itertext()),
+                    entry.findtext("t:idno[@type='dataset']", namespaces=NS)))
+    return out
+
+
+def test_letter_1_tags_a_person_and_a_place(built):
+    # Letter 1: "I have just written to Lev Lvovich in Paris asking him …"
+    tree = etree.fromstring(built.files["tei/letters/papers-letter-1.xml"])
+    para = _paragraph(tree, "I have just written to Lev Lvovich in Paris")
+    tagged = _tagged(tree, para)
+    assert ("persName", "Lev Lvovich", "sedov") in tagged
+    assert ("placeName", "Paris", "paris") in tagged
+    # The place's GeoNames id (in the register) follows the local pointer.
+    place = para.find("t:placeName", NS)
+    assert place.get("ref").split()[1:] == ["http://www.geonames.org/2988507"]
+
+
+def test_an_organisation_in_a_chapter_3_document(built):
+    # Chapter 3 document: "… the FAI, the CNT and the POUM (Partido Obrero de Unificacion
+    # Marxista)": the glossary's abbreviations and the POUM's full name.
+    tree = etree.fromstring(built.files["tei/papers.xml"])
+    para = _paragraph(tree, "Third Position: The revolutionary one")
+    tagged = _tagged(tree, para)
+    assert ("orgName", "CNT", "cnt") in tagged and ("orgName", "FAI", "fai") in tagged
+    assert ("orgName", "Partido Obrero de Unificacion Marxista", "poum") in tagged
+
+
+def test_an_ambiguous_surname_is_left_alone(built):
+    # Letter 12: "(B. and V. Eltsin, Byk)¹⁶⁴": two Eltsins and two Byks in the register
+    # (decisions.toml), so neither surname is tagged; "Rakovsky" in the same paragraph is.
+    tree = etree.fromstring(built.files["tei/letters/papers-letter-12.xml"])
+    para = _paragraph(tree, "B. and V. Eltsin, Byk")
+    names = [text for _, text, _ in _tagged(tree, para)]
+    assert "Rakovsky" in names
+    assert not any("Eltsin" in n or "Byk" in n for n in names)
+    # Letter 21's PS: "An American comrade, Muste,²⁰¹" – the index's 'Muste, W' and note
+    # 201's 'A.J. Muste' are kept apart, so 'Muste' is not guessed.
+    tree21 = etree.fromstring(built.files["tei/letters/papers-letter-21.xml"])
+    ps = _paragraph(tree21, "An American comrade, Muste,")
+    assert all("Muste" not in text for _, text, _ in _tagged(tree21, ps))
+
+
+def test_the_table_answers_which_letters_mention_nin(built, table):
+    letters = {r["letter_id"] for r in _rows(built, "letters")}
+    with_nin = {r["document_id"] for r in table
+                if r["entity_type"] == "person" and r["entity_id"] == "nin"}
+    # Trotsky's letter on 'our attitude towards Andreu Nin' is among them.
+    letter = next(r["letter_id"] for r in _rows(built, "letters")
+                  if "our attitude towards Andreu Nin" in
+                  built.files[f"text/papers/{r['letter_id']}.txt"].decode("utf-8"))
+    assert letter in with_nin and with_nin & letters
+
+
+def test_every_row_is_the_text_as_printed_at_its_offset(built, table):
+    texts = {}
+    units = {r["document_id"]: r for r in _rows(built, "documents")}
+    for row in table:
+        text = texts.setdefault(row["source_id"], built.files[
+            f"text/{row['source_id']}.txt"].decode("utf-8"))
+        offset = int(row["offset"])
+        assert text[offset:offset + len(row["form"])] == row["form"], row
+        assert units[row["document_id"]]["type"] not in mentions.SKIPPED_UNIT_TYPES
+
+
+def test_ambiguous_forms_and_initials_are_never_searched():
+    persons = [{"person_id": "a", "name": "Alfred Rosmer", "forms": [], "evidence": ["n1"]},
+               {"person_id": "b", "name": "Marguerite Rosmer", "forms": ["N."],
+                "evidence": ["n2"]}]
+    gazetteer = mentions.Gazetteer(persons, [{"place_id": "c", "name": "Coyoacán"}])
+    found = gazetteer.find("Rosmer met Alfred Rosmer in Coyoacan; N. wrote¹²")
+    assert found == [(0, "Rosmer", None), (11, "Alfred Rosmer", ("person", "a")),
+                     (28, "Coyoacan", ("place", "c"))]
