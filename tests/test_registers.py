@@ -137,3 +137,12 @@ def test_a_role_noun_makes_a_person_even_beside_an_organisation_word():
                                 "text": "Henri Sirolle, a Paris railway union secretary, was "
                                         "also a French delegate."})
     assert (found.name, found.kind) == ("Henri Sirolle", "person")
+
+
+def test_readme_says_how_many_authority_ids_are_filled(built, persons):
+    readme = built.files["README.md"].decode("utf-8")
+    places = _rows(built, "places")
+    wikidata = sum(1 for p in persons.values() if p["wikidata"])
+    geonames = sum(1 for p in places if p["geonames"])
+    assert f"Authority ids: {wikidata} persons have a Wikidata id" in readme
+    assert f"{geonames} of {len(places)} places have a GeoNames id" in readme
