@@ -111,3 +111,21 @@ def test_ambiguous_forms_and_initials_are_never_searched():
     found = gazetteer.find("Rosmer met Alfred Rosmer in Coyoacan; N. wrote¹²")
     assert found == [(0, "Rosmer", None), (11, "Alfred Rosmer", ("person", "a")),
                      (28, "Coyoacan", ("place", "c"))]
+
+
+def test_every_mention_of_the_table_is_tagged_in_the_tei(built, table):
+    for source_id in {r["source_id"] for r in table}:
+        tree = etree.fromstring(built.files[f"tei/{source_id}.xml"])
+        tagged = [("".join(e.itertext()), e.get("ref").split()[0]) for e in tree.xpath(
+            "/t:TEI/t:text//t:persName | /t:TEI/t:text//t:placeName"
+            " | /t:TEI/t:text//t:orgName", namespaces=NS)]
+        prefix = {"person": "person", "place": "place", "organisation": "org"}
+        rows = sorted((r["form"], f"#{source_id}-{prefix[r['entity_type']]}-{r['entity_id']}")
+                      for r in table if r["source_id"] == source_id)
+        remaining = sorted(tagged)
+        for form, ref in rows:        # each row has its own tagged element: the mention,
+            # or a dateline's place that contains it ("Coyoacan" in "Coyoacan, DF")
+            match = next((t for t in remaining if t == (form, ref)), None) or next(
+                (t for t in remaining if t[1] == ref and form in t[0]), None)
+            assert match, (form, ref)
+            remaining.remove(match)
