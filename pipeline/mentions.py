@@ -130,12 +130,34 @@ def _innermost(units: Sequence[Any], offset: int) -> Any | None:
     return found
 
 
-def find_mentions(segmented: Any, gazetteer: Gazetteer) -> tuple[list[Mention], int]:
+def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int]]:
+    """Spans of the places printed in letters' datelines: the TEI stage tags them with the
+    letter's place (its ``place_id``), which a mention inside them must not contradict
+    ("Mexico" in a dateline "Mexico, D.F." is Mexico City)."""
+    spans = []
+    for letter in letters:
+        place = letter.place_as_written
+        if not letter.place_id or not place:
+            continue
+        for offset, role in letter.layout:
+            if role in ("dateline", "foot-dateline"):
+                end = text.find("\n\n", offset)
+                line = text[offset:end if end >= 0 else len(text)]
+                if place in line:
+                    at = offset + line.index(place)
+                    spans.append((at, at + len(place)))
+    return spans
+
+
+def find_mentions(segmented: Any, gazetteer: Gazetteer, letters: Iterable[Any] = ()
+                  ) -> tuple[list[Mention], int]:
     """The mentions in one segmented source, and the number of ambiguous forms met (left
-    untagged). Units of the skipped types (and their sub-units) are not searched."""
+    untagged). Units of the skipped types (and their sub-units) are not searched, nor
+    the places of letters' datelines (tagged from the letters table)."""
     text = segmented.text
     units = segmented.units
     skipped = [(u.start, u.end) for u in units if u.type in SKIPPED_UNIT_TYPES]
+    skipped += dateline_places(text, letters)
     found: list[Mention] = []
     ambiguous = 0
     for offset, form, owner in gazetteer.find(text):

@@ -95,10 +95,13 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     decisions = registers.load_decisions(sources_dir)
     persons = registers.build_persons(persons, notes_stage.note_rows(found_notes),
                                       backmatter.index_rows(segmented), decisions)
+    places = registers.build_places(places, backmatter.index_rows(segmented), segmented,
+                                    decisions.index_places)
     # Names tagged in the texts (pipeline/mentions.py), for the TEI and the mentions table.
     organisations = next(t.rows for t in letter_tables if t.name == "organisations")
     gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names)
-    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer)[0]
+    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer,
+                                             letters_by_source.get(s.source_id, []))[0]
                       for s in sources]
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).

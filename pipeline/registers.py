@@ -201,6 +201,7 @@ class Decisions:
     family_names: dict[str, str] = field(default_factory=dict)        # name → family name
     distinct_surnames: set[str] = field(default_factory=set)
     pseudonyms: set[str] = field(default_factory=set)
+    index_places: list[str] = field(default_factory=list)           # index headwords
 
 
 def load_decisions(sources_dir: Path) -> Decisions:
@@ -228,7 +229,13 @@ def load_decisions(sources_dir: Path) -> Decisions:
                 decided.distinct_surnames.add(entry["surname"])
             else:
                 decided.pseudonyms.add(entry["name"])
-    unknown = set(data) - {"index_entry", "family_name", "distinct_surname", "pseudonym"}
+    for i, entry in enumerate(data.get("index_places", [])):
+        if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
+            raise PipelineError("needs indexes and evidence", file=str(path),
+                                field=f"index_places[{i}]")
+        decided.index_places += [str(h) for h in entry["indexes"]]
+    unknown = set(data) - {"index_entry", "family_name", "distinct_surname", "pseudonym",
+                           "index_places"}
     if unknown:
         raise PipelineError(f"unknown tables {sorted(unknown)}", file=str(path))
     return decided
@@ -384,3 +391,64 @@ def open_questions(persons: Sequence[Row], notes: Sequence[Row],
             questions.append({"kind": "pseudonym", "subject": ident.name,
                               "evidence": f"{ident.note_id}: {ident.sentence}"})
     return questions
+
+
+# --- places -------------------------------------------------------------------------------
+
+LOCATIVE = r"(?<![\w'’-])(?:in|at|from|to|near)\s+(?:the\s+)?{name}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)"
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mapping[str, Any],
+                 place_headwords: Sequence[str]) -> list[dict[str, Any]]:
+    """The places table: the hand-made registry, then every index headword that
+    decisions.toml lists as a place (``index_places``), each with its ``evidence``: the
+    index entry, and the first passage of the texts that uses it as a place ("in
+    Barcelona"), as ``document_id@offset`` (offset in ``text/<source_id>.txt``). A listed
+    headword the texts never use so is an error: the decision would have no evidence.
+    Nothing is added that the book does not give: new places have no country or
+    coordinates (the book does not state them)."""
+    rows = [{**p, "evidence": list(p.get("evidence") or [])} for p in curated]
+    by_name = {_fold(str(p["name"])): p for p in rows}
+    terms = {str(t["headword"]): str(t["term_id"]) for t in index
+             if not str(t.get("sub_entry") or "")}
+    term_source = {str(t["headword"]): str(t.get("source_id") or "") for t in index}
+    for headword in place_headwords:
+        if headword not in terms:
+            raise PipelineError(f"index_places lists {headword!r}, which the index has not",
+                                file=f"_registry/{DECISIONS_FILE}", field="index_places")
+        # The passage: in the book whose index lists the place, else in any text.
+        own = term_source.get(headword, "")
+        passage = _first_locative(headword, {k: v for k, v in segmented.items() if k == own}) \
+            or _first_locative(headword, segmented)
+        if passage is None:
+            raise PipelineError(f"index_places lists {headword!r}, but no text uses it as a "
+                                "place ('in …', 'at …', 'from …')",
+                                file=f"_registry/{DECISIONS_FILE}", field="index_places")
+        row = by_name.get(_fold(headword))
+        if row is None:
+            row = {"place_id": slug(headword), "name": headword, "country": "",
+                   "latitude": "", "longitude": "", "part_of": "", "geonames": "",
+                   "evidence": []}
+            if any(r["place_id"] == row["place_id"] for r in rows):
+                raise PipelineError(f"place id {row['place_id']!r} is taken",
+                                    file=f"_registry/{DECISIONS_FILE}", field="index_places")
+            rows.append(row)
+            by_name[_fold(headword)] = row
+        row["evidence"] += [terms[headword], passage]
+    return rows
+
+
+def _first_locative(name: str, segmented: Mapping[str, Any]) -> str | None:
+    pattern = re.compile(LOCATIVE.format(name=re.escape(name)))
+    for source_id, seg in segmented.items():
+        for m in pattern.finditer(seg.text):
+            units = [u for u in seg.units if u.start <= m.start() < u.end
+                     and u.type not in ("index", "bibliography", "glossary")]
+            if units:
+                unit = max(units, key=lambda u: u.level)
+                return f"{unit.document_id}@{m.start()}"
+    return None

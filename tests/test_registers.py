@@ -146,3 +146,33 @@ def test_readme_says_how_many_authority_ids_are_filled(built, persons):
     geonames = sum(1 for p in places if p["geonames"])
     assert f"Authority ids: {wikidata} persons have a Wikidata id" in readme
     assert f"{geonames} of {len(places)} places have a GeoNames id" in readme
+
+
+def test_index_places_carry_the_passage_that_uses_them_as_places(built):
+    places = {p["place_id"]: p for p in _rows(built, "places")}
+    terms = {t["term_id"]: t for t in _rows(built, "index_terms")}
+    barcelona = places["barcelona"]
+    term_id, passage = barcelona["evidence"].split(";")
+    assert terms[term_id]["headword"] == "Barcelona"
+    document_id, offset = passage.split("@")
+    source = next(d["source_id"] for d in _rows(built, "documents")
+                  if d["document_id"] == document_id)
+    text = built.files[f"text/{source}.txt"].decode("utf-8")
+    preposition, name = text[int(offset):].split()[:2]
+    assert preposition in ("in", "at", "from", "to", "near") and name.startswith("Barcelona")
+    # The book gives no country or coordinates for it: none is filled in.
+    assert (barcelona["country"], barcelona["latitude"], barcelona["geonames"]) == ("", "", "")
+    # A registered place keeps its facts and gains the index's evidence.
+    assert places["paris"]["country"] == "FR" and places["paris"]["evidence"]
+
+
+def test_a_place_decision_without_a_passage_is_refused(built):
+    from sergetrotsky import clean, segment
+    from sergetrotsky.sources import discover, find
+    sources = discover(SOURCES)
+    papers = find(sources, "papers")
+    seg = {"papers": segment.segment(papers, clean.clean_one(sources, "papers"))}
+    index = _rows(built, "index_terms")
+    with pytest.raises(PipelineError) as caught:
+        registers.build_places(registry.load_places(SOURCES), index, seg, ["Babeuf"])
+    assert "Babeuf" in str(caught.value)
