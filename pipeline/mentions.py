@@ -15,7 +15,8 @@ How, and what is never done:
 - The longest form wins where forms overlap ("Natalia Sedova" before "Natalia").
 - A form that belongs to two entries (a surname two persons share: "Rosmer", "Eltsin";
   "Kibalchich", which is Serge's and his son's) is **ambiguous and never tagged**: no
-  guess. Initials only ("N.") and single letters are never forms to search.
+  guess, unless a person who read every use of it decided its owner
+  (``form_owner`` in ``sources/_registry/decisions.toml``, with the evidence). Initials only ("N.") and single letters are never forms to search.
 - Searched: every unit of the texts except the apparatus that lists names rather than
   mentions them (index, bibliography, glossary, front matter).
 
@@ -75,7 +76,8 @@ class Gazetteer:
 
     def __init__(self, persons: Iterable[Row], places: Iterable[Row],
                  organisations: Iterable[Row] = (),
-                 families: Mapping[str, str] | None = None):
+                 families: Mapping[str, str] | None = None,
+                 form_owners: Mapping[str, str] | None = None):
         owners: dict[str, set[tuple[str, str]]] = {}
 
         def add(form: str, kind: str, key: str) -> None:
@@ -99,6 +101,11 @@ class Gazetteer:
             abbreviation = str(o.get("abbreviation") or "")
             if len(abbreviation) >= 3:
                 add(abbreviation, "organisation", key)
+        # A person decided a shared form's owner, having read every use of it
+        # (decisions.toml form_owner): "Sedov" alone is always Lev Sedov in these texts.
+        for form, person in (form_owners or {}).items():
+            if ("person", person) in owners.get(form, set()):
+                owners[form] = {("person", person)}
         self.owner = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
         self.ambiguous = {f: ids for f, ids in owners.items() if len(ids) > 1}
         alternatives = sorted(owners, key=lambda f: (-len(f), f))

@@ -99,7 +99,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
                                     decisions.index_places)
     # Names tagged in the texts (pipeline/mentions.py), for the TEI and the mentions table.
     organisations = next(t.rows for t in letter_tables if t.name == "organisations")
-    gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names)
+    gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names,
+                                   decisions.form_owners)
     found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer,
                                              letters_by_source.get(s.source_id, []))[0]
                       for s in sources]

@@ -202,6 +202,7 @@ class Decisions:
     distinct_surnames: set[str] = field(default_factory=set)
     pseudonyms: set[str] = field(default_factory=set)
     index_places: list[str] = field(default_factory=list)           # index headwords
+    form_owners: dict[str, str] = field(default_factory=dict)       # form → person id
 
 
 def load_decisions(sources_dir: Path) -> Decisions:
@@ -229,13 +230,19 @@ def load_decisions(sources_dir: Path) -> Decisions:
                 decided.distinct_surnames.add(entry["surname"])
             else:
                 decided.pseudonyms.add(entry["name"])
+    for i, entry in enumerate(data.get("form_owner", [])):
+        missing = [k for k in ("form", "person", "evidence") if not str(entry.get(k, "")).strip()]
+        if missing:
+            raise PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                field=f"form_owner[{i}]")
+        decided.form_owners[entry["form"]] = entry["person"]
     for i, entry in enumerate(data.get("index_places", [])):
         if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
             raise PipelineError("needs indexes and evidence", file=str(path),
                                 field=f"index_places[{i}]")
         decided.index_places += [str(h) for h in entry["indexes"]]
     unknown = set(data) - {"index_entry", "family_name", "distinct_surname", "pseudonym",
-                           "index_places"}
+                           "index_places", "form_owner"}
     if unknown:
         raise PipelineError(f"unknown tables {sorted(unknown)}", file=str(path))
     return decided

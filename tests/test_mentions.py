@@ -129,3 +129,25 @@ def test_every_mention_of_the_table_is_tagged_in_the_tei(built, table):
                 (t for t in remaining if t[1] == ref and form in t[0]), None)
             assert match, (form, ref)
             remaining.remove(match)
+
+
+def test_a_shared_form_whose_owner_was_decided_is_tagged(built):
+    # "Sedov" is Lev Sedov's form and Sergei Sedov's surname; decisions.toml (form_owner)
+    # records that every "Sedov" alone in the texts is Lev. Serge's obituary (Chapter 5):
+    # "Sedov, finally, dead of natural causes..."
+    tree = etree.fromstring(built.files["tei/papers.xml"])
+    para = _paragraph(tree, "Sedov, finally, dead of natural causes")
+    assert ("persName", "Sedov", "sedov") in _tagged(tree, para)
+    # … while "Rosmer" (Alfred or Marguerite), undecided, stays untagged in the same passage.
+    assert all(text != "Rosmer" for _, text, _ in _tagged(tree, para))
+
+
+def test_form_owner_only_settles_a_form_the_person_has():
+    persons = [{"person_id": "lev", "name": "Lev Sedov", "forms": ["Sedov"], "evidence": []},
+               {"person_id": "sergei", "name": "Sergei Sedov", "forms": [], "evidence": ["n"]}]
+    undecided = mentions.Gazetteer(persons, [])
+    assert undecided.find("Sedov wrote") == [(0, "Sedov", None)]
+    decided = mentions.Gazetteer(persons, [], form_owners={"Sedov": "lev"})
+    assert decided.find("Sedov wrote") == [(0, "Sedov", ("person", "lev"))]
+    wrong = mentions.Gazetteer(persons, [], form_owners={"Sedov": "nobody"})
+    assert wrong.find("Sedov wrote") == [(0, "Sedov", None)]
