@@ -379,10 +379,18 @@ def _assign_ids(people: list[_Person], families: Mapping[str, str]) -> None:
 # --- what a person must decide -------------------------------------------------------------
 
 def open_questions(persons: Sequence[Row], notes: Sequence[Row],
-                   decisions: Decisions) -> list[dict[str, str]]:
+                   decisions: Decisions, index: Sequence[Row] | None = None
+                   ) -> list[dict[str, str]]:
     """Cases the decisions file does not settle: a surname several persons share, a note
-    that speaks of a pseudonym or an alias. Each with its evidence."""
+    that speaks of a pseudonym or an alias; and, given the index, decisions about index
+    headwords the index no longer has (stale after a change to the index parser)."""
     questions = []
+    if index is not None:
+        headwords = {str(t["headword"]) for t in index}
+        for headword in [*decisions.index_entries, *decisions.index_places]:
+            if headword not in headwords:
+                questions.append({"kind": "stale_decision", "subject": headword,
+                                  "evidence": "the index has no such headword"})
     by_surname: dict[str, list[Row]] = {}
     for p in persons:
         if not p.get("is_group"):
@@ -425,8 +433,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
     term_source = {str(t["headword"]): str(t.get("source_id") or "") for t in index}
     for headword in place_headwords:
         if headword not in terms:
-            raise PipelineError(f"index_places lists {headword!r}, which the index has not",
-                                file=f"_registry/{DECISIONS_FILE}", field="index_places")
+            continue          # a stale decision: open_questions reports it
         # The passage: in the book whose index lists the place, else in any text.
         own = term_source.get(headword, "")
         passage = _first_locative(headword, {k: v for k, v in segmented.items() if k == own}) \
