@@ -38,6 +38,10 @@ from . import registers
 
 Row = Mapping[str, Any]
 SKIPPED_UNIT_TYPES = frozenset({"index", "bibliography", "glossary", "front"})
+# A name word (capitalised, an initial, a particle) just before a match.
+NAME_BEFORE = re.compile(r"(?:(?<![\w'’.-])((?:[A-Z]\.\s?)+|(?:de|del|van|von|da|di|y|la|le))"
+                         r"|(?<![\w'’-])([A-ZÀ-ÖØ-Þ][\w'’-]*))\s+$")
+WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 TAGS = {"person": "persName", "place": "placeName", "organisation": "orgName"}
 PREFIXES = {"person": "person", "place": "place", "organisation": "org"}
 
@@ -115,12 +119,26 @@ class Gazetteer:
 
     def find(self, text: str, start: int = 0, end: int | None = None
              ) -> list[tuple[int, str, tuple[str, str] | None]]:
-        """(offset, form, (kind, id) or None when ambiguous) for each match in text[start:end]."""
+        """(offset, form, (kind, id) or None when ambiguous) for each match in text[start:end].
+
+        A one-word form of a person right after another name word ("Jeanne Martin",
+        "Primo de Rivera", "E.H. Carr") is someone the register may not hold, or holds
+        under another form: it is not a mention of the entry (no guess). A name word is
+        an initial, a particle, or a capitalised word the text never writes in lower case
+        (so "But Nin" and "Comrade Nin" are mentions, "Jeanne Martin" is not)."""
         if self.pattern is None:
             return []
         end = len(text) if end is None else end
-        return [(m.start(), m[0], self.owner.get(m[0]))
-                for m in self.pattern.finditer(text, start, end)]
+        common = {w for w in WORDS.findall(text) if w.islower()}
+        found = []
+        for m in self.pattern.finditer(text, start, end):
+            owner = self.owner.get(m[0])
+            if (owner is None or owner[0] == "person") and " " not in m[0]:
+                before = NAME_BEFORE.search(text, max(0, m.start() - 40), m.start())
+                if before and (before[1] or before[2].lower() not in common):
+                    continue
+            found.append((m.start(), m[0], owner))
+        return found
 
 
 def _list(value: Any) -> list[str]:

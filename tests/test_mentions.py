@@ -151,3 +151,16 @@ def test_form_owner_only_settles_a_form_the_person_has():
     assert decided.find("Sedov wrote") == [(0, "Sedov", ("person", "lev"))]
     wrong = mentions.Gazetteer(persons, [], form_owners={"Sedov": "nobody"})
     assert wrong.find("Sedov wrote") == [(0, "Sedov", None)]
+
+
+def test_a_surname_after_another_forename_is_someone_else():
+    persons = [{"person_id": "martin", "name": "Antonio Martin", "forms": [],
+                "evidence": ["n"]},
+               {"person_id": "nin", "name": "Andreu Nin", "forms": ["Nin"], "evidence": []}]
+    gazetteer = mentions.Gazetteer(persons, [])
+    # Serge's obituary of Sedov names "Jeanne Martin des Pallières": not Antonio Martin.
+    # "Comrade" and "But" are written in lower case elsewhere in the text: no forenames.
+    text = ("Liova's woman, Jeanne Martin des Pallières, a comrade but not ours, and "
+            "Comrade Nin. But Nin wrote.")
+    found = [(form, owner) for _, form, owner in gazetteer.find(text)]
+    assert found == [("Nin", ("person", "nin")), ("Nin", ("person", "nin"))]
