@@ -18,7 +18,13 @@ Encoding decisions (see also ``schema/tei/README.md`` and the project convention
 
 - ``correspDesc/@key`` is the letter's printed number ("Letter 16" → ``16``), the way
   CMIF cites a letter in a printed edition; unnumbered letters have no ``@key``.
-  No ``@ref``: the letters have no URL of their own yet.
+  ``correspDesc/@ref`` is the absolute URL of the letter's TEI file: the dataset's
+  ``base_url`` (``sources/dataset.toml``) joined with the letter's ``tei_path``.
+- ``publicationStmt/idno`` is the absolute URL of ``cmif.xml`` (``base_url`` + ``cmif.xml``),
+  the identifier correspSearch harvests the file by; ``publicationStmt/date/@when`` is an
+  ``xsd:dateTime`` (the release date at midnight UTC), as the CMIF documentation asks.
+- ``correspContext`` (pipeline/links.py): the letter's previous and next letters in the
+  edition and between the same two correspondents, as absolute URLs of their TEI files.
 - ``@ref`` on ``persName``/``placeName`` only where the registry holds an authority id;
   none is ever made up. Names are the registry's canonical names.
 - ``date/@when`` is the ISO date of the letters table (corrected where the book's notes
@@ -30,8 +36,10 @@ Encoding decisions (see also ``schema/tei/README.md`` and the project convention
   ``inferred``) gets ``cert="low"`` and ``evidence="conjecture"``, CMIF v1.1's
   attribute for "inferred, not documented in the source itself"; likewise a date
   whose ``date_source`` is ``inferred``. ``date_cert`` = ``low`` gives ``cert="low"``.
-- Every addressee, group or not, is a ``persName`` (the conventions' model); an empty
-  correspondent id becomes ``<persName>Unknown</persName>``, as CMIF asks.
+- A correspondent the registry marks ``is_group`` (the editors of La Batalla, the POUM's
+  Executive Committee) is an ``orgName``, which CMIF offers "if persName is not
+  applicable"; a person is a ``persName``; an empty correspondent id becomes
+  ``<persName>Unknown</persName>``, as CMIF asks.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from typing import Any
 
 from lxml import etree, isoschematron
 
+from . import links
 from .errors import PipelineError
 
 TEI_NS = "http://www.tei-c.org/ns/1.0"
@@ -145,6 +154,24 @@ def _source_of(letter: Row, source_ids: Sequence[str]) -> str:
     return max(owners, key=len)
 
 
+def base_url(meta: Row) -> str:
+    """The dataset's public base URL (``base_url`` in dataset.toml, else ``homepage``),
+    ending in '/', or '' when the dataset states neither."""
+    url = _text(meta.get("base_url")) or _text(meta.get("homepage"))
+    return url.rstrip("/") + "/" if url else ""
+
+
+def dataset_url(meta: Row, path: str) -> str:
+    """The absolute URL of a file of the dataset (its path relative to the dataset
+    folder); the relative path itself when the dataset has no base URL."""
+    return base_url(meta) + path
+
+
+def publication_datetime(released: str) -> str:
+    """The release date as an ``xsd:dateTime`` (midnight UTC): the build reads no clock."""
+    return released if "T" in released else f"{released}T00:00:00Z"
+
+
 # --- the header ------------------------------------------------------------------------
 
 def _require_cc_by(meta: Row) -> None:
@@ -172,14 +199,10 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
     publication = _tei(file_desc, "publicationStmt")
     for name in responsible:
         _tei(publication, "publisher", name)
-    # idno: CMIF wants the URL the file is published at. Only a homepage gives one; until
-    # the dataset has one, the file's address inside the dataset (a relative URI) is the
-    # honest value, never an invented URL.
-    homepage = _text(meta.get("homepage"))
-    _tei(publication, "idno", f"{homepage.rstrip('/')}/{CMIF_FILE}" if homepage else CMIF_FILE,
-         type="url")
+    # idno: the absolute URL the file is published at (correspSearch's identifier for it).
+    _tei(publication, "idno", dataset_url(meta, CMIF_FILE), type="url")
     released = _text(meta["released"])
-    _tei(publication, "date", released, when=released)
+    _tei(publication, "date", released, when=publication_datetime(released))
     _require_cc_by(meta)
     availability = _tei(publication, "availability")
     _tei(availability, "licence", CC_BY_4_STATEMENT, target=CC_BY_4)
@@ -224,7 +247,8 @@ def _pers_name(parent: etree._Element, person_id: str, persons: Mapping[str, Row
         raise PipelineError(f"letter {letter_id}: person {person_id!r} is not in the persons "
                             "table", field="letters")
     person = persons[person_id]
-    _tei(parent, "persName", _text(person["name"]), ref=person_uri(person))
+    tag = "orgName" if _text(person.get("is_group")).lower() == "true" else "persName"
+    _tei(parent, tag, _text(person["name"]), ref=person_uri(person))
 
 
 def _sent(desc: etree._Element, letter: Row, persons: Mapping[str, Row],
@@ -249,9 +273,16 @@ def _sent(desc: etree._Element, letter: Row, persons: Mapping[str, Row],
              evidence="conjecture" if _text(letter.get("date_source")) == "inferred" else "")
 
 
+def _letter_path(letter: Row) -> str:
+    """The letter's TEI file in the dataset (the letters table's ``tei_path``)."""
+    return _text(letter.get("tei_path")) or f"tei/letters/{_text(letter['letter_id'])}.xml"
+
+
 def _corresp_desc(letter: Row, source: str, persons: Mapping[str, Row],
-                  places: Mapping[str, Row]) -> etree._Element:
-    desc = _tei(None, "correspDesc", key=_text(letter.get("number")), source=f"#{source}")
+                  places: Mapping[str, Row], meta: Row) -> etree._Element:
+    desc = _tei(None, "correspDesc", key=_text(letter.get("number")),
+                ref=dataset_url(meta, _letter_path(letter)) if base_url(meta) else "",
+                source=f"#{source}")
     _sent(desc, letter, persons, places)
     received = _tei(desc, "correspAction", type="received")
     # A salutation that names two people ("Dear Leon Davidovich and Natalia Ivanovna,")
@@ -281,8 +312,16 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
     header = _tei(root, "teiHeader")
     _file_desc(header, meta, bibls)
     profile = _tei(header, "profileDesc")
+    linked = links.neighbours([links.key_of_row(letter, sid)
+                               for letter, sid in zip(letters, owner)])
+    paths = {_text(letter["letter_id"]): _letter_path(letter) for letter in letters}
     for letter, sid in zip(letters, owner):
-        profile.append(_corresp_desc(letter, ids[sid], person_rows, place_rows))
+        desc = _corresp_desc(letter, ids[sid], person_rows, place_rows, meta)
+        context = links.corresp_context(linked[_text(letter["letter_id"])],
+                                        lambda key: dataset_url(meta, paths[key.letter_id]))
+        if context is not None:
+            desc.append(context)
+        profile.append(desc)
     # CMIF's TEI must have a text; like the SIG's examples, an empty paragraph.
     _tei(_tei(_tei(root, "text"), "body"), "p")
     return etree.ElementTree(root)

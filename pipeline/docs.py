@@ -25,8 +25,8 @@ Version {version}, released {released}.
 | `text/<source_id>.txt` | a source's whole cleaned text, exactly as the cleaner published it (note marks and `*italics*` as printed): with `data/removals.csv` it rebuilds the original |
 | `text/<source_id>/<document_id>.txt` | reading text of each unit, its sub-units included: note call marks left out, and the author's notes printed inside the running text left out (both are in `data/notes.csv`); `*italics*` kept |
 | `tei/<source_id>.xml` | TEI P5 of each source: every unit a `div` whose `xml:id` is its `document_id`, notes as `note` elements where the book prints them, each call a `ref` to its note |
-| `tei/letters/<letter_id>.xml` | TEI P5 of each letter: `correspDesc` (sender, addressee, place, date with `@when` and the printed form) and the letter as a letter (`opener`, `closer`, `postscript`) |
-| `cmif.xml` | every letter's `correspDesc` in CMIF v1.1, for correspSearch |
+| `tei/letters/<letter_id>.xml` | TEI P5 of each letter, standing alone: `correspDesc` (sender, addressee, place, date with `@when` and the printed form; `correspContext`: the previous and next letter in the book and between the same two correspondents), the letter as a letter (`opener`, `closer`, `postscript`), the notes it calls (in `back`), and the persons, places and organisations it names (in `standOff`) |
+| `cmif.xml` | every letter's `correspDesc` in CMIF v1.1, for correspSearch: absolute URLs (`publicationStmt/idno`, each letter's `@ref`), `correspContext` |
 | `letters.jsonl` | one JSON object per letter: its row of `letters`, its reading text, the notes called in it |
 | `CITATION.cff`, `CHANGELOG.md` | how to cite this dataset; what changed between versions |
 
@@ -93,7 +93,7 @@ Any TEI tool reads the files (they are valid against TEI P5 `tei_all`); the pipe
   a fact the editors infer is marked as such with its basis (`sources.inferred` and
   `inference_basis`, `bibliography.inferred` and `inference_basis`).
 
-## Editorial inferences and known limitations
+{registers}## Editorial inferences and known limitations
 
 What the dataset holds that the texts do not print, each with its basis, and what of
 the originals it cannot recover (from each source's metadata, `sources/<id>/source.toml`).
@@ -134,10 +134,11 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
     table_lines = "".join(f"| `{t.path}` | {table_schema(t.name).get('description', t.title)} |\n"
                           for t in tables)
     licence = "; ".join(f"{lic['name']}" for lic in meta["licenses"])
+    registers = _registers_section(tables)
     parts = [INTRO.format(title=meta["title"], version=meta["version"],
                           released=meta["released"], description=meta.get("description", ""),
                           table_lines=table_lines, licence=licence, limitations=limitations,
-                          inferences=inferences)]
+                          inferences=inferences, registers=registers)]
     for t in tables:
         schema = table_schema(t.name)
         parts.append(f"\n### `{t.path}` ({len(t.rows)} rows)\n\n{schema.get('description', '')}\n\n"
@@ -163,6 +164,41 @@ def editorial_inferences(source: Source) -> list[str]:
             items.append(f"`bibliography.{name}` ({item[name]!r}) of the entry "
                          f"'{item['entry']}…': {item.get('basis', '')}")
     return items
+
+
+def _registers_section(tables: list[Table]) -> str:
+    """Registers, tagged names and authority ids, counted from the tables (issue 16)."""
+    rows = {t.name: t.rows for t in tables}
+    persons, places = rows.get("persons", []), rows.get("places", [])
+    if not persons:
+        return ""
+
+    def filled(table: list[dict[str, Any]], column: str) -> int:
+        return sum(1 for r in table if str(r.get(column) or "").strip())
+
+    derived = sum(1 for p in persons if p.get("evidence"))
+    mentions = rows.get("mentions", [])
+    return (
+        "## Registers, names and authority ids\n\n"
+        f"- `persons` has {len(persons)} entries: the hand-made registry (authors, "
+        "correspondents), every person a note of the book identifies and every person its "
+        f"index lists; {derived} of them carry `evidence`, the note that identifies the "
+        "person or the index entry that lists them. Decisions a program "
+        "must not take (two people with one surname, a pseudonym, an index spelling) are "
+        "recorded with their evidence in the repository's `sources/_registry/decisions.toml`.\n"
+        f"- `places` has {len(places)} entries: the places letters were written from (with "
+        "coordinates) and the places the book's index lists and its texts use as places "
+        "(`evidence`: the index entry and the first such passage); the book gives no "
+        "country or coordinates for the latter, so none is filled in.\n"
+        f"- `mentions` lists {len(mentions)} mentions of registered persons, places and "
+        "organisations in the texts; a form two entries share is never tagged. The TEI "
+        "tags the same mentions (`persName`, `placeName`, `orgName`).\n"
+        f"- Authority ids: {filled(persons, 'wikidata')} persons have a Wikidata id and "
+        f"{filled(persons, 'viaf')} a VIAF id; {filled(places, 'geonames')} of "
+        f"{len(places)} places have a GeoNames id (taken from GeoNames when the places were "
+        "registered; no per-entry citation is recorded, so they await checking). No id is "
+        "ever added from memory: the columns stay empty until a citable source states "
+        "the id.\n\n")
 
 
 def citation(meta: dict[str, Any]) -> str:

@@ -39,7 +39,7 @@ except ImportError:  # Windows: no flock; builds into one folder are then not se
 
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
-from . import backmatter
+from . import backmatter, mentions, registers
 from . import letters as letters_stage
 from . import notes as notes_stage
 from .errors import BuildFailed, PipelineError, with_code
@@ -184,6 +184,22 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     letter_tables = [package.Table(t.name, backmatter.organisation_rows(segmented, sources),
                                    t.title) if t.name == "organisations" else t
                      for t in letter_tables]
+    index_rows = backmatter.index_rows(segmented, backmatter.index_references(sources))
+    # The registers built from the book (pipeline/registers.py): the persons its notes
+    # identify and its index lists, after the letters stage (which needs only the
+    # hand-made registry, so that a new form never makes a correspondent ambiguous).
+    decisions = registers.load_decisions(sources_dir)
+    persons = registers.build_persons(persons, notes_stage.note_rows(found_notes),
+                                      index_rows, decisions)
+    places = registers.build_places(places, index_rows, segmented,
+                                    decisions.index_places)
+    # Names tagged in the texts (pipeline/mentions.py), for the TEI and the mentions table.
+    organisations = next(t.rows for t in letter_tables if t.name == "organisations")
+    gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names,
+                                   decisions.form_owners)
+    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer,
+                                             letters_by_source.get(s.source_id, []))[0]
+                      for s in sources]
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
@@ -204,11 +220,12 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("chronology", backmatter.chronology_rows(segmented, persons), "Chronology"),
         package.Table("bibliography", backmatter.bibliography_rows(
             segmented, backmatter.bibliography_inferences(sources)), "Bibliography"),
-        package.Table("index_terms", backmatter.index_rows(
-            segmented, backmatter.index_references(sources)), "Index terms"),
+        package.Table("index_terms", index_rows, "Index terms"),
         package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
         package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
                       "Traces of lost layout"),
+        package.Table("mentions", [m.row() for found in found_mentions for m in found],
+                      "Mentions of registered persons, places and organisations"),
     ]
     files: dict[str, bytes] = {}
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}
@@ -233,7 +250,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
                             [cleaned[s.source_id] for s in sources],
                             [segmented[s.source_id] for s in sources], found_notes,
                             [letters_by_source.get(s.source_id, []) for s in sources],
-                            repeat(titles), repeat(meta), repeat(persons), repeat(places)):
+                            repeat(titles), repeat(meta), repeat(persons), repeat(places),
+                            repeat(organisations), [mentions.wraps(f) for f in found_mentions]):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
     try:
@@ -370,10 +388,13 @@ def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
                 segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
                 letters: list[letters_stage.Letter], titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]]) -> dict[str, bytes]:
+                places: list[dict[str, Any]], organisations: list[dict[str, Any]] = (),
+                name_spans: list[Any] = ()) -> dict[str, bytes]:
     """One source's TEI files (a worker's task: the context is built where it is used)."""
     context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
-    return tei.encode_source(context, meta, package.original_path(source), persons, places)
+    tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
+    return tei.encode_source(context, meta, package.original_path(source), persons, places,
+                             organisations)
 
 
 def _summary(source: Source, cleaned: clean_stage.CleanedSource,

@@ -31,6 +31,7 @@ from lxml import etree
 
 from . import anatomy
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
+from . import links, standoff
 from .clean import CleanedSource
 from .errors import PipelineError
 from .letters import Letter, Names, is_person
@@ -54,7 +55,7 @@ NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
 # Elements that hold text: never indented, so that no whitespace is added to the text.
 MIXED_CONTENT = {"p", "head", "dateline", "salute", "signed", "addrLine", "note", "item",
                  "quote", "hi", "title", "ref", "choice", "sic", "corr", "date", "placeName",
-                 "persName"}
+                 "persName", "orgName"}
 QUOTES = {"“": "”", "‘": "’", '"': '"'}
 
 
@@ -150,6 +151,15 @@ def front_roles(source: Source, segmented: SegmentedSource) -> dict[int, str]:
                                 field=f"segment.{role}")
         roles[start] = role
     return roles
+
+
+def add_wraps(ctx: SourceContext, spans: Iterable[tuple[int, int, str, dict[str, str]]]
+              ) -> None:
+    """Hook for pipeline/mentions.py: more (offset, length, element, attributes) spans for
+    ``inline`` to wrap (names tagged in the text). A span that starts inside one already
+    encoded (a dateline's placeName) is skipped by ``inline``."""
+    ctx.wraps += [_Event(offset, length, "wrap", (tag, attrs))
+                  for offset, length, tag, attrs in spans]
 
 
 def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
@@ -764,17 +774,27 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
 
 
 def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
-                  persons: list[dict[str, Any]], places: list[dict[str, Any]]
-                  ) -> dict[str, bytes]:
+                  persons: list[dict[str, Any]], places: list[dict[str, Any]],
+                  organisations: Iterable[dict[str, Any]] = ()) -> dict[str, bytes]:
     """The TEI files of one source: the source file and one file per letter."""
     add_document_closers(ctx, persons)
     tree = source_tree(ctx, meta, original_path)
     divs = {d.get(XML_ID): d for d in tree.iter(f"{{{TEI_NS}}}div")}
     person_names, place_names = _names(persons, "person_id"), _names(places, "place_id")
     files = {}
+    linked = links.neighbours([links.key_of_letter(letter, ctx.source.source_id)
+                               for letter in ctx.letters])
+    # Files that stand alone (pipeline/standoff.py): notes and register entries inside.
+    registers = standoff.Registers.of(persons, places, list(organisations))
+    notes = {n.get(XML_ID): n for n in tree.iter(f"{{{TEI_NS}}}note") if n.get(XML_ID)}
     for letter in ctx.letters:
         letter_tei = letter_tree(letter, divs[letter.letter_id], ctx.source, meta,
                                  person_names, place_names)
+        links.add_to_letter_file(letter_tei, linked[letter.letter_id])   # correspContext
+        standoff.own_notes(letter_tei, letter.letter_id, f"../{ctx.source.source_id}.xml",
+                           notes)
+        standoff.localise_references(letter_tei, letter.letter_id, registers)
         files[letter_tei_path(letter.letter_id)] = _serialise(letter_tei)
+    standoff.localise_references(tree, ctx.source.source_id, registers)
     files[tei_path(ctx.source.source_id)] = _serialise(tree)
     return files

@@ -215,7 +215,9 @@ def test_header_names_the_dataset_release_and_cc_by_licence(doc, tables):
     editor = doc.findtext(".//t:titleStmt/t:editor", namespaces=NS)
     assert editor == "Serge–Trotsky Papers project"
     stmt = doc.find(".//t:publicationStmt", NS)
-    assert stmt.find("t:date", NS).get("when") == meta["released"] == "2026-11-22"
+    # CMIF documentation: publicationStmt/date/@when is an xsd:dateTime.
+    assert meta["released"] == "2026-11-22"
+    assert stmt.find("t:date", NS).get("when") == "2026-11-22T00:00:00Z"
     assert stmt.find("t:idno", NS).get("type") == "url"
     assert stmt.find("t:availability/t:licence", NS).get("target") == \
         "https://creativecommons.org/licenses/by/4.0/"
@@ -364,3 +366,82 @@ def test_a_salutation_naming_two_people_gives_two_addressees(doc, tables):
     assert all(len(action(by_key(doc, r["number"]), "received").findall("t:persName", NS)) == 1
                for r in others)
     assert all(r["addressee_ids"] == r["addressee_id"] for r in others)
+
+
+# --- harvestable by correspSearch; letters linked (issue 16) ------------------------------
+
+def test_idno_is_the_absolute_url_of_cmif_xml_from_the_base_url(doc, tables):
+    base = tables["meta"]["base_url"]
+    assert base.startswith("https://")
+    idno = doc.findtext(".//t:publicationStmt/t:idno", namespaces=NS)
+    assert idno == base.rstrip("/") + "/cmif.xml"
+
+
+def test_every_letter_has_ref_to_its_tei_file_and_key_where_numbered(doc, tables, built):
+    base = tables["meta"]["base_url"].rstrip("/") + "/"
+    descs = doc.findall(".//t:correspDesc", NS)
+    assert len(descs) == len(tables["letters"])
+    for desc, row in zip(descs, tables["letters"]):
+        assert desc.get("ref") == base + row["tei_path"]
+        assert row["tei_path"] in built.files           # the URL names a file of the dataset
+        assert desc.get("key") == (row["number"] or None)
+    # Unnumbered letters (Chapter 1's letter to Michel Kneller) are reachable by @ref alone.
+    kneller = doc.xpath("//t:correspDesc[t:correspAction[@type='received']"
+                        "/t:persName='Michel Kneller']", namespaces=NS)[0]
+    assert kneller.get("key") is None and kneller.get("ref").endswith("papers-ch01-letter-01.xml")
+
+
+def test_groups_are_org_names(doc, tables):
+    # The book: Serge writes to "Esteemed comrades of La Batalla" (5 October 1936).
+    groups = {p["name"] for p in tables["persons"] if p["is_group"]}
+    assert "Editors of La Batalla" in groups
+    received = [a for a in doc.iterfind(".//t:correspAction[@type='received']", NS)]
+    names = {e.text: etree.QName(e).localname for a in received for e in a}
+    assert names["Editors of La Batalla"] == "orgName"
+    assert names["Executive Committee of the POUM"] == "orgName"
+    assert names["Leon Trotsky"] == "persName"
+    assert not doc.xpath("//t:persName[. = 'Editors of La Batalla']", namespaces=NS)
+
+
+def _context(desc) -> dict[tuple[str, str], str]:
+    return {(r.get("type"), r.get("subtype")): r.get("target")
+            for r in desc.iterfind("t:correspContext/t:ref", NS)}
+
+
+def test_corresp_context_edition_and_correspondence_neighbours(doc, tables):
+    base = tables["meta"]["base_url"].rstrip("/") + "/tei/letters/"
+    # Letter 16 (Serge to Knudsen) sits between Letters 15 and 17 and is the only letter
+    # to Knudsen: no correspondence neighbours.
+    assert _context(by_key(doc, "16")) == {("prev", "edition"): base + "papers-letter-15.xml",
+                                           ("next", "edition"): base + "papers-letter-17.xml"}
+    # Letter 17 (Serge to Trotsky): its previous letter between Serge and Trotsky skips 16.
+    ctx17 = _context(by_key(doc, "17"))
+    assert ctx17[("prev", "edition")] == base + "papers-letter-16.xml"
+    assert ctx17[("prev", "correspondence")] == base + "papers-letter-15.xml"
+    # The first letter of the book has no previous letter.
+    first = doc.find(".//t:correspDesc", NS)
+    assert ("prev", "edition") not in _context(first)
+
+
+def test_corresp_context_follows_the_letters_table_order(doc, tables):
+    rows = tables["letters"]
+    descs = doc.findall(".//t:correspDesc", NS)
+    for i, desc in enumerate(descs):
+        ctx = _context(desc)
+        if i + 1 < len(rows):
+            assert ctx[("next", "edition")].endswith("/" + rows[i + 1]["tei_path"])
+        pair = {rows[i]["sender_id"], rows[i]["addressee_id"]}
+        later = [r for r in rows[i + 1:] if {r["sender_id"], r["addressee_id"]} == pair]
+        if later and "" not in pair:
+            assert ctx[("next", "correspondence")].endswith("/" + later[0]["tei_path"])
+        else:
+            assert ("next", "correspondence") not in ctx
+
+
+def test_without_a_base_url_the_refs_stay_relative_and_no_url_is_invented(tables):
+    meta = {k: v for k, v in tables["meta"].items() if k not in ("base_url", "homepage")}
+    tree = etree.fromstring(cmif.cmif_xml(tables["letters"][:2], tables["persons"],
+                                          tables["places"], tables["sources"], meta))
+    assert tree.findtext(".//t:publicationStmt/t:idno", namespaces=NS) == "cmif.xml"
+    assert all(d.get("ref") is None for d in tree.iterfind(".//t:correspDesc", NS))
+    assert "http" not in "".join(r.get("target") for r in tree.iterfind(".//t:ref", NS))

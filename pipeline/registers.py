@@ -1,0 +1,468 @@
+"""Registers built from the book itself: the persons its notes identify and its index lists.
+
+Why: the hand-made registry (``sources/_registry/persons.toml``) holds the correspondents
+and authors; the book names hundreds more, and its editor identifies them one by one in
+the notes ("Boris Mikhailovich Eltsin, a comrade of Serge's in internal exile at
+Orenburg", note 83 of Chapter 2). This module reads those identifications, and the index
+the back-matter stage parsed (``index_terms``), into register entries, each with the note
+or index entry that is its evidence. Nothing comes from memory: a name, a form, a date
+or a description is in the book or it is not in the register.
+
+Three sources of entries, merged in this order (the first wins a field):
+
+1. the hand-made registry (curated; its entries are never changed, only given evidence);
+2. **note identifications**: a note that opens with a name and then describes the person:
+   ``Name, description``, ``Name (1886–1937), description``, ``Name was/had been a …``,
+   ``Name: description``, or ``N. is Pierre Naville, …`` (an initial the letter uses).
+   A note whose predicate names a place (``Vexhall was the village …``), an organisation
+   (``Gosizdat was the Soviet state publishing agency``) or a thing (``Taylorism: A
+   system``) identifies a place or organisation, not a person; a citation
+   (``Werth, *Twilight of France*``) identifies nobody;
+3. **index entries** printed ``Surname, Forenames`` (``André, Edgar``), joined to a note
+   person with the same surname whose forenames agree, else entries of their own.
+
+Decisions a program must not take (two people with one surname, a pseudonym, an index
+form that spells a name differently from the notes, an index entry that is not a name)
+are read from ``sources/_registry/decisions.toml`` where a person has recorded them with
+their evidence; :func:`open_questions` lists those the file does not settle yet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import PipelineError
+from .sources import read_toml
+
+Row = Mapping[str, Any]
+DECISIONS_FILE = "decisions.toml"
+
+# A name: capitalised words or initials, with the particles of Romance and Germanic names.
+_WORD = r"(?:[A-ZÀ-ÖØ-Þ][\w'’-]*\.?|(?:[A-Z]\.){1,3}[A-Z]?)"
+_PARTICLE = r"(?:de|del|van|von|y|da|di|la|le)"
+NAME = rf"{_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_WORD}){{0,5}}"
+DATES = r"\((\d{4})\s*[–-]\s*(\d{4})\)"
+IDENTIFYING = re.compile(
+    rf"^\*?\s*(?P<name>{NAME})\s*(?:{DATES}|\((?P<alias>[^)\d]+)\))?\s*"
+    r"(?P<link>,|:|\s+(?:was|is|had been|has been)\b)\s*(?P<what>.+)", re.S)
+# "N. is Pierre Naville, a former Surrealist …"; "This is Vsevolod Volkov (Seva), …"
+REFERENT = re.compile(rf"^(?P<form>(?:[A-Z]\.)+|This) is (?P<name>{NAME})"
+                      r"(?:\s*\((?P<alias>[^)]+)\))?,\s*(?P<what>.+)", re.S)
+ALIAS = re.compile(rf"\balias\s+(?P<alias>{NAME})")
+PSEUDONYM = re.compile(r"^the pseudonym of\b")
+# Words that open a note but are no name; honorifics that are not part of one.
+NOT_NAMES = {"This", "That", "It", "There", "Again", "See", "Compare", "Both", "The", "A", "An", "In",
+             "On", "For", "He", "She", "They", "We", "Cf.", "Ibid.", "Note", "Letter"}
+HONORIFICS = {"Dr.", "Dr", "General", "Colonel", "Comrade", "Snr", "Mr.", "Mme", "Madame"}
+# A predicate that starts with these is no description of the subject (a citation, a remark).
+NOT_DESCRIPTIONS = re.compile(
+    r"^(?:[*'‘’“\"(\d]|p\.|pp\.|with\b|private\b|unpublished\b|here\b|obviously\b|in\b|"
+    r"actually\b|of course\b|for example\b|letter\b|to\b|and\b|introduction\b|see\b|"
+    r"chapter\b|ed\.|eds\.|trans\.)", re.I)
+# The head of a description tells what is described (its words before of/who/in/…).
+PLACE_WORDS = {"village", "town", "city", "region", "province", "port", "island", "district",
+               "suburb", "country", "river", "camp"}
+ORG_WORDS = {"agency", "party", "union", "organisation", "organization", "group", "paper",
+             "newspaper", "journal", "review", "magazine", "committee", "federation",
+             "publisher", "league", "movement", "bureau", "council", "press"}
+# A role noun in the head makes it a person whatever else it names ("a Paris railway
+# union secretary").
+PERSON_WORDS = {"secretary", "member", "leader", "founder", "delegate", "militant", "comrade",
+                "writer", "journalist", "editor", "minister", "president", "general",
+                "commissar", "wife", "son", "daughter", "sister", "brother", "husband",
+                "companion", "novelist", "poet", "historian", "critic", "professor",
+                "lawyer", "engineer", "anarchist", "socialist", "communist", "bolshevik",
+                "menshevik", "trotskyist", "oppositionist", "syndicalist", "organiser"}
+THING_WORDS = {"system", "term", "measure", "doctrine", "policy", "book", "pamphlet",
+               "article", "draft", "frame-up", "thesis", "novel"}
+HEAD_END = re.compile(r"\b(?:of|who|which|that|in|at|for|from|whose|whom|with|and|to|on)\b|[,;(]")
+INDEX_NAME = re.compile(rf"^(?P<surname>{_WORD}(?:[ -]{_WORD})*), (?P<forenames>{_WORD}(?:\s+{_WORD})*)"
+                        r"(?:\s*\((?P<alias>[^)]*)\))?$")
+
+
+@dataclass
+class Identification:
+    """What one note says a name is."""
+
+    note_id: str
+    n: str
+    name: str
+    kind: str                     # person, place, org, thing
+    sentence: str
+    forms: list[str] = field(default_factory=list)
+    birth: str = ""
+    death: str = ""
+    pseudonym: bool = False
+
+
+def _sentence(text: str) -> str:
+    """The note's first sentence, on one line (the note's own words, never shortened
+    inside a word: a note the book breaks off is quoted as printed)."""
+    flat = " ".join(text.split())
+    m = re.search(r"(?<![A-Z])(?<!\b[A-Z][a-z])\.(?=\s+[A-Z])", flat)
+    return flat[:m.end()] if m else flat
+
+
+def _kind(what: str) -> str:
+    """person, place, org or thing, from the head of a description."""
+    head = HEAD_END.split(what, 1)[0].lower()
+    words = set(re.findall(r"[\w-]+", head))
+    if words & PERSON_WORDS:
+        return "person"
+    for kind, vocabulary in (("place", PLACE_WORDS), ("org", ORG_WORDS),
+                             ("thing", THING_WORDS)):
+        if words & vocabulary:
+            return kind
+    return "person"
+
+
+def _strip_honorific(name: str) -> str:
+    words = name.split()
+    while len(words) > 1 and words[0] in HONORIFICS:
+        words = words[1:]
+    return " ".join(words)
+
+
+def identify(note: Row) -> Identification | None:
+    """What a note identifies, or None when it opens with no identification."""
+    if str(note.get("kind", "editorial")) not in ("editorial", ""):
+        return None
+    text = " ".join(str(note["text"]).split())
+    note_id, n = str(note["note_id"]), str(note.get("n", ""))
+    m = REFERENT.match(text)
+    if m:
+        forms = [f for f in (m["form"] if m["form"] != "This" else "", m["alias"] or "") if f]
+        return Identification(note_id, n, _strip_honorific(m["name"]), _kind(m["what"]),
+                              _sentence(text), forms=forms)
+    m = IDENTIFYING.match(text)
+    if not m or m["name"].split()[0] in NOT_NAMES or NOT_DESCRIPTIONS.match(m["what"]):
+        return None
+    printed = m["name"]
+    name = _strip_honorific(printed)
+    if name.endswith((" to", "'s")) or not re.search(r"[a-z]", name):
+        return None
+    what = m["what"]
+    forms = [printed] if printed != name else []
+    forms += [a["alias"] for a in ALIAS.finditer(what)] + ([m["alias"]] if m["alias"] else [])
+    return Identification(note_id, n, name, _kind(what), _sentence(text), forms=forms,
+                          birth=m[2] or "", death=m[3] or "",
+                          pseudonym=bool(PSEUDONYM.match(what)) or "alias" in what)
+
+
+# --- ids and matching ---------------------------------------------------------------------
+
+def slug(text: str) -> str:
+    """A readable id from a name: ASCII, lower case, hyphens."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def surname(name: str, families: Mapping[str, str] | None = None) -> str:
+    """The family name: as decided (decisions.toml), else the name's last word."""
+    if families and name in families:
+        return families[name]
+    return name.split()[-1] if name.split() else name
+
+
+def _initials(forenames: str) -> str:
+    """'Boris Mikhailovich' → 'BM'; 'BM' → 'BM'; 'G.K.' → 'GK'."""
+    parts = [p for p in re.split(r"[\s.]+", forenames) if p]
+    if len(parts) == 1 and parts[0].isupper() and len(parts[0]) <= 4:
+        return parts[0]
+    return "".join(p[0] for p in parts if p[0].isupper())
+
+
+def _forenames_agree(a: str, b: str) -> bool:
+    """Two forename strings of one surname name the same person: equal, or one the other's
+    initials (``BM`` and ``Boris Mikhailovich``), or one a prefix of the other."""
+    a, b = a.strip(), b.strip()
+    if not a or not b:
+        return True
+    if a.split()[0] == b.split()[0]:
+        return True
+    ia, ib = _initials(a), _initials(b)
+    return bool(ia) and bool(ib) and (ia.startswith(ib) or ib.startswith(ia)) and \
+        (len(ia) <= 4 and a.replace(".", "").replace(" ", "").isupper()
+         or len(ib) <= 4 and b.replace(".", "").replace(" ", "").isupper())
+
+
+# --- decisions ----------------------------------------------------------------------------
+
+@dataclass
+class Decisions:
+    """``sources/_registry/decisions.toml``: what a person decided, with the evidence."""
+
+    index_entries: dict[str, str | None] = field(default_factory=dict)  # headword → name
+    family_names: dict[str, str] = field(default_factory=dict)        # name → family name
+    distinct_surnames: set[str] = field(default_factory=set)
+    pseudonyms: set[str] = field(default_factory=set)
+    index_places: list[str] = field(default_factory=list)           # index headwords
+    form_owners: dict[str, str] = field(default_factory=dict)       # form → person id
+
+
+def load_decisions(sources_dir: Path) -> Decisions:
+    """Read the decisions file (absent: no decisions). Each entry must give its evidence."""
+    path = sources_dir / "_registry" / DECISIONS_FILE
+    if not path.is_file():
+        return Decisions()
+    data = read_toml(path)
+    decided = Decisions()
+    for table, keys in (("index_entry", ("index",)), ("family_name", ("name", "family")),
+                        ("distinct_surname", ("surname",)), ("pseudonym", ("name",))):
+        for i, entry in enumerate(data.get(table, [])):
+            label = f"{table}[{i}]"
+            missing = [k for k in (*keys, "evidence") if not str(entry.get(k, "")).strip()]
+            if missing:
+                raise PipelineError(f"needs {', '.join(missing)}", file=str(path), field=label)
+            if table == "index_entry":
+                if bool(entry.get("not_a_person")) == bool(entry.get("name")):
+                    raise PipelineError("needs either name or not_a_person = true",
+                                        file=str(path), field=label)
+                decided.index_entries[entry["index"]] = entry.get("name") or None
+            elif table == "family_name":
+                decided.family_names[entry["name"]] = entry["family"]
+            elif table == "distinct_surname":
+                decided.distinct_surnames.add(entry["surname"])
+            else:
+                decided.pseudonyms.add(entry["name"])
+    for i, entry in enumerate(data.get("form_owner", [])):
+        missing = [k for k in ("form", "person", "evidence") if not str(entry.get(k, "")).strip()]
+        if missing:
+            raise PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                field=f"form_owner[{i}]")
+        decided.form_owners[entry["form"]] = entry["person"]
+    for i, entry in enumerate(data.get("index_places", [])):
+        if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
+            raise PipelineError("needs indexes and evidence", file=str(path),
+                                field=f"index_places[{i}]")
+        decided.index_places += [str(h) for h in entry["indexes"]]
+    unknown = set(data) - {"index_entry", "family_name", "distinct_surname", "pseudonym",
+                           "index_places", "form_owner"}
+    if unknown:
+        raise PipelineError(f"unknown tables {sorted(unknown)}", file=str(path))
+    return decided
+
+
+# --- building the persons register ---------------------------------------------------------
+
+@dataclass
+class _Person:
+    person_id: str
+    name: str
+    forms: list[str]
+    birth: str = ""
+    death: str = ""
+    description: str = ""
+    is_group: bool = False
+    wikidata: str = ""
+    viaf: str = ""
+    evidence: list[str] = field(default_factory=list)
+    curated: bool = False
+
+    def row(self) -> dict[str, Any]:
+        return {"person_id": self.person_id, "name": self.name,
+                "forms": _unique(self.forms), "birth": self.birth, "death": self.death,
+                "description": self.description, "is_group": self.is_group,
+                "wikidata": self.wikidata, "viaf": self.viaf,
+                "evidence": _unique(self.evidence)}
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item and item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _note_label(ident: Identification) -> str:
+    chapter = re.search(r"-ch(\d+)-", ident.note_id)
+    where = f" of Chapter {int(chapter[1])}" if chapter else ""
+    return f"note {ident.n}{where}" if ident.n else ident.note_id
+
+
+def build_persons(curated: Sequence[Row], notes: Sequence[Row], index: Sequence[Row],
+                  decisions: Decisions | None = None) -> list[dict[str, Any]]:
+    """The persons table: the curated registry, then every person a note identifies, then
+    every ``Surname, Forenames`` index entry; each derived row with its ``evidence`` (note
+    ids, index term ids). Curated rows come first, in their order; the others follow in
+    the order the book gives them (notes, then index)."""
+    decisions = decisions or Decisions()
+    people = [_Person(str(p["person_id"]), str(p["name"]), list(p.get("forms") or []),
+                      str(p.get("birth") or ""), str(p.get("death") or ""),
+                      str(p.get("description") or ""), bool(p.get("is_group")),
+                      str(p.get("wikidata") or ""), str(p.get("viaf") or ""),
+                      list(p.get("evidence") or []), curated=True) for p in curated]
+    identified = [i for i in (identify(n) for n in notes) if i and i.kind == "person"]
+    for ident in identified:
+        person = _find(people, ident.name, ident.forms)
+        if person is None:
+            person = _Person("", ident.name, [ident.name])
+            people.append(person)
+        person.forms += ident.forms
+        person.evidence.append(ident.note_id)
+        if not person.curated:
+            person.birth = person.birth or ident.birth
+            person.death = person.death or ident.death
+            if not person.description:
+                person.description = f"{ident.sentence} ({_note_label(ident)})"
+    for term in index:
+        if str(term.get("sub_entry") or ""):
+            continue
+        headword = str(term["headword"])
+        if headword in decisions.index_entries:
+            name = decisions.index_entries[headword]
+            if name is None:
+                continue                      # decided: not a person
+            person = _find(people, name, [])
+        else:
+            m = INDEX_NAME.match(headword)
+            if not m:
+                continue
+            forenames = " ".join(w for w in m["forenames"].split() if w not in HONORIFICS)
+            name = f"{forenames} {m['surname']}".strip() if forenames else m["surname"]
+            person = _find_by_surname(people, m["surname"], forenames, decisions.family_names)
+        if person is None:
+            person = _Person("", name, [name],
+                             description=f"Listed in the book's index as '{headword}'.")
+            people.append(person)
+        alias = re.search(r"\(([^)]*)\)$", headword)
+        person.forms += [headword] + ([alias[1]] if alias else [])
+        person.evidence.append(str(term["term_id"]))
+    _assign_ids(people, decisions.family_names)
+    return [p.row() for p in people]
+
+
+def _find(people: list[_Person], name: str, forms: Sequence[str]) -> _Person | None:
+    for person in people:
+        if name == person.name or name in person.forms or \
+                any(f and (f == person.name) for f in forms):
+            return person
+    return None
+
+
+def _find_by_surname(people: list[_Person], family: str, forenames: str,
+                     families: Mapping[str, str]) -> _Person | None:
+    found = [p for p in people if not p.is_group and surname(p.name, families) == family
+             and _forenames_agree(" ".join(p.name.split()[:-1]), forenames)]
+    return found[0] if len(found) == 1 else None
+
+
+def _assign_ids(people: list[_Person], families: Mapping[str, str]) -> None:
+    """Readable ids for derived entries: the family name, or family name + forenames when
+    another person shares it or the id is taken."""
+    taken = {p.person_id for p in people if p.person_id}
+    counts: dict[str, int] = {}
+    for p in people:
+        key = slug(surname(p.name, families))
+        counts[key] = counts.get(key, 0) + 1
+    for p in people:
+        if p.person_id:
+            continue
+        family = surname(p.name, families)
+        given = p.name[:-len(family)].strip() if p.name.endswith(family) else \
+            p.name.replace(family, "").strip()
+        candidate = slug(family) if counts[slug(family)] == 1 and slug(family) not in taken \
+            else slug(f"{family} {given}")
+        base, i = candidate, 2
+        while candidate in taken:
+            candidate, i = f"{base}-{i}", i + 1
+        p.person_id = candidate
+        taken.add(candidate)
+
+
+# --- what a person must decide -------------------------------------------------------------
+
+def open_questions(persons: Sequence[Row], notes: Sequence[Row],
+                   decisions: Decisions, index: Sequence[Row] | None = None
+                   ) -> list[dict[str, str]]:
+    """Cases the decisions file does not settle: a surname several persons share, a note
+    that speaks of a pseudonym or an alias; and, given the index, decisions about index
+    headwords the index no longer has (stale after a change to the index parser)."""
+    questions = []
+    if index is not None:
+        headwords = {str(t["headword"]) for t in index}
+        for headword in [*decisions.index_entries, *decisions.index_places]:
+            if headword not in headwords:
+                questions.append({"kind": "stale_decision", "subject": headword,
+                                  "evidence": "the index has no such headword"})
+    by_surname: dict[str, list[Row]] = {}
+    for p in persons:
+        if not p.get("is_group"):
+            by_surname.setdefault(surname(str(p["name"]), decisions.family_names),
+                                  []).append(p)
+    for family, members in sorted(by_surname.items()):
+        if len(members) > 1 and family not in decisions.distinct_surnames:
+            questions.append({"kind": "distinct_surname", "subject": family, "evidence": "; ".join(
+                f"{m['person_id']} ({', '.join(m.get('evidence') or []) or 'registry'})"
+                for m in members)})
+    for ident in (i for i in (identify(n) for n in notes) if i and i.pseudonym):
+        if ident.name not in decisions.pseudonyms:
+            questions.append({"kind": "pseudonym", "subject": ident.name,
+                              "evidence": f"{ident.note_id}: {ident.sentence}"})
+    return questions
+
+
+# --- places -------------------------------------------------------------------------------
+
+LOCATIVE = r"(?<![\w'’-])(?:in|at|from|to|near)\s+(?:the\s+)?{name}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)"
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mapping[str, Any],
+                 place_headwords: Sequence[str]) -> list[dict[str, Any]]:
+    """The places table: the hand-made registry, then every index headword that
+    decisions.toml lists as a place (``index_places``), each with its ``evidence``: the
+    index entry, and the first passage of the texts that uses it as a place ("in
+    Barcelona"), as ``document_id@offset`` (offset in ``text/<source_id>.txt``). A listed
+    headword the texts never use so is an error: the decision would have no evidence.
+    Nothing is added that the book does not give: new places have no country or
+    coordinates (the book does not state them)."""
+    rows = [{**p, "evidence": list(p.get("evidence") or [])} for p in curated]
+    by_name = {_fold(str(p["name"])): p for p in rows}
+    terms = {str(t["headword"]): str(t["term_id"]) for t in index
+             if not str(t.get("sub_entry") or "")}
+    term_source = {str(t["headword"]): str(t.get("source_id") or "") for t in index}
+    for headword in place_headwords:
+        if headword not in terms:
+            continue          # a stale decision: open_questions reports it
+        # The passage: in the book whose index lists the place, else in any text.
+        own = term_source.get(headword, "")
+        passage = _first_locative(headword, {k: v for k, v in segmented.items() if k == own}) \
+            or _first_locative(headword, segmented)
+        if passage is None:
+            raise PipelineError(f"index_places lists {headword!r}, but no text uses it as a "
+                                "place ('in …', 'at …', 'from …')",
+                                file=f"_registry/{DECISIONS_FILE}", field="index_places")
+        row = by_name.get(_fold(headword))
+        if row is None:
+            row = {"place_id": slug(headword), "name": headword, "country": "",
+                   "latitude": "", "longitude": "", "part_of": "", "geonames": "",
+                   "evidence": []}
+            if any(r["place_id"] == row["place_id"] for r in rows):
+                raise PipelineError(f"place id {row['place_id']!r} is taken",
+                                    file=f"_registry/{DECISIONS_FILE}", field="index_places")
+            rows.append(row)
+            by_name[_fold(headword)] = row
+        row["evidence"] += [terms[headword], passage]
+    return rows
+
+
+def _first_locative(name: str, segmented: Mapping[str, Any]) -> str | None:
+    pattern = re.compile(LOCATIVE.format(name=re.escape(name)))
+    for source_id, seg in segmented.items():
+        for m in pattern.finditer(seg.text):
+            units = [u for u in seg.units if u.start <= m.start() < u.end
+                     and u.type not in ("index", "bibliography", "glossary")]
+            if units:
+                unit = max(units, key=lambda u: u.level)
+                return f"{unit.document_id}@{m.start()}"
+    return None

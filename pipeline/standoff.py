@@ -1,0 +1,221 @@
+"""TEI files that stand alone: their notes and their register entries inside them.
+
+Why: a letter file used to point into ``../papers.xml`` for its notes and at CSV rows
+(``data/persons.csv#serge``, a fragment syntax CSV does not define) for its persons and
+places, so that the TEI Consortium's stylesheets made a page of it without its notes,
+and no XML tool could follow its references. Now:
+
+- **Notes**: every note a letter calls is copied into the letter file, once, in
+  ``<back><div type="notes">``, in the order of its first call; the copy's ``@xml:id`` is
+  the letter id + the note id (``papers-letter-16-papers-ch02-n182``: ids are unique
+  across the dataset, E050) and its ``@corresp`` points at the note's home in the source
+  file. The calls point at the copy (``#papers-letter-16-papers-ch02-n182``). A note the
+  book prints inside the letter (an author's note) is already in the file: it gets the
+  local id and keeps its ``@corresp``.
+- **Registers**: every ``person:``/``place:``/``org:`` reference of a TEI file (source
+  file or letter file) becomes a pointer into the file's own ``standOff``
+  (``#papers-letter-16-person-serge``), whose ``listPerson``/``listPlace``/``listOrg`` give
+  the entry (names, dates, country, the register's description, the dataset key as
+  ``idno type="dataset"`` — the row of persons.csv, places.csv or organisations.csv — and
+  any authority id as a URI). Where the register holds an authority id, the reference
+  also carries its URI after the local pointer, space-separated, as the edition humboldt
+  digital does. The ``listPrefixDef`` that mapped ``person:`` to CSV rows is removed.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+TEI_NS = "http://www.tei-c.org/ns/1.0"
+XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+WIKIDATA = "http://www.wikidata.org/entity/{}"
+VIAF = "http://viaf.org/viaf/{}"
+GEONAMES = "http://www.geonames.org/{}"
+KINDS = ("person", "place", "org")
+
+
+def _t(tag: str) -> str:
+    return f"{{{TEI_NS}}}{tag}"
+
+
+def _el(parent: etree._Element, tag: str, text: str = "", **attrs: str) -> etree._Element:
+    node = etree.SubElement(parent, _t(tag))
+    for key, value in attrs.items():
+        if value:
+            node.set(XML_ID if key == "xml_id" else key, str(value))
+    if text:
+        node.text = text
+    return node
+
+
+@dataclass
+class Registers:
+    """The dataset's registers, by kind and id: rows of the persons, places and
+    organisations tables."""
+
+    persons: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    places: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    orgs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, persons: Sequence[Mapping[str, Any]], places: Sequence[Mapping[str, Any]],
+           orgs: Sequence[Mapping[str, Any]] = ()) -> Registers:
+        return cls({p["person_id"]: p for p in persons}, {p["place_id"]: p for p in places},
+                   {o["org_id"]: o for o in orgs})
+
+    def row(self, kind: str, key: str) -> Mapping[str, Any] | None:
+        return {"person": self.persons, "place": self.places, "org": self.orgs}[kind].get(key)
+
+
+def _s(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def authority_uris(kind: str, row: Mapping[str, Any]) -> list[str]:
+    """The authority URIs the register holds for an entry (never made up here)."""
+    uris = []
+    if _s(row.get("wikidata")):
+        uris.append(WIKIDATA.format(_s(row["wikidata"])))
+    if kind == "person" and _s(row.get("viaf")):
+        uris.append(VIAF.format(_s(row["viaf"])))
+    if kind == "place" and _s(row.get("geonames")):
+        uris.append(GEONAMES.format(_s(row["geonames"])))
+    return uris
+
+
+def local_id(file_id: str, kind: str, key: str) -> str:
+    """The id of a register entry inside one file (unique across the dataset)."""
+    return f"{file_id}-{kind}-{key}"
+
+
+# --- registers -------------------------------------------------------------------------
+
+def _entry(kind: str, key: str, row: Mapping[str, Any], xml_id: str) -> etree._Element:
+    """One ``person``/``personGrp``/``place``/``org`` element for a standOff list."""
+    if kind == "person":
+        is_group = _s(row.get("is_group")).lower() == "true"
+        entry = etree.Element(_t("personGrp" if is_group else "person"))
+        entry.set(XML_ID, xml_id)
+        _el(entry, "persName" if not is_group else "name", _s(row["name"]))
+        if not is_group:
+            if _s(row.get("birth")):
+                _el(entry, "birth", _s(row["birth"]), when=_s(row["birth"]))
+            if _s(row.get("death")):
+                _el(entry, "death", _s(row["death"]), when=_s(row["death"]))
+    elif kind == "place":
+        entry = etree.Element(_t("place"))
+        entry.set(XML_ID, xml_id)
+        _el(entry, "placeName", _s(row["name"]))
+        if _s(row.get("country")):
+            _el(_el(entry, "location"), "country", _s(row["country"]), key=_s(row["country"]))
+    else:
+        entry = etree.Element(_t("org"))
+        entry.set(XML_ID, xml_id)
+        _el(entry, "orgName", _s(row.get("name_english")) or _s(row["name"]))
+        if _s(row.get("abbreviation")):
+            _el(entry, "orgName", _s(row["abbreviation"]), type="abbreviation")
+    _el(entry, "idno", key, type="dataset")
+    for uri in authority_uris(kind, row):
+        _el(entry, "idno", uri, type="URI")
+    if _s(row.get("description")):
+        _el(entry, "note", _s(row["description"]))
+    return entry
+
+
+def localise_references(tei: etree._Element, file_id: str, registers: Registers) -> None:
+    """Turn the file's ``person:``/``place:``/``org:`` references into pointers at entries
+    of its own ``standOff`` (made here, after the header) and drop the CSV prefixDefs.
+
+    A reference to an id the registers lack is left as it is (validate reports it, E052).
+    """
+    used: dict[str, dict[str, Mapping[str, Any]]] = {kind: {} for kind in KINDS}
+    for node in tei.iter(etree.Element):
+        ref = node.get("ref")
+        if not ref or ":" not in ref or ref.startswith(("http:", "https:", "#")):
+            continue
+        kind, key = ref.split(":", 1)
+        row = registers.row(kind, key) if kind in KINDS else None
+        if row is None:
+            continue
+        used[kind][key] = row
+        node.set("ref", " ".join(["#" + local_id(file_id, kind, key),
+                                  *authority_uris(kind, row)]))
+    _drop_prefix_defs(tei)
+    if not any(used.values()):
+        return
+    standoff = etree.Element(_t("standOff"))
+    for kind, list_tag in (("person", "listPerson"), ("place", "listPlace"), ("org", "listOrg")):
+        if used[kind]:
+            listed = _el(standoff, list_tag)
+            for key in sorted(used[kind]):
+                listed.append(_entry(kind, key, used[kind][key],
+                                     local_id(file_id, kind, key)))
+    tei.find(_t("teiHeader")).addnext(standoff)
+
+
+def _drop_prefix_defs(tei: etree._Element) -> None:
+    """Remove the prefixDefs that map person:/place: to CSV rows (nothing uses them now),
+    and an encodingDesc left empty."""
+    for prefixes in tei.findall(f"{_t('teiHeader')}/{_t('encodingDesc')}/{_t('listPrefixDef')}"):
+        encoding = prefixes.getparent()
+        encoding.remove(prefixes)
+        if not len(encoding):
+            encoding.getparent().remove(encoding)
+
+
+# --- notes -----------------------------------------------------------------------------
+
+def own_notes(tei: etree._Element, file_id: str, home: str,
+              notes: Mapping[str, etree._Element]) -> int:
+    """Copy every note the letter file calls into its ``back`` and point the calls at the
+    copies; returns the number of notes now in the file. ``home`` is the source file as
+    the letter file names it (``../papers.xml``); ``notes`` the source file's notes by id.
+    """
+    prefix = home + "#"
+    printed_inside = {n.get("corresp")[len(prefix):]: n for n in tei.iter(_t("note"))
+                      if (n.get("corresp") or "").startswith(prefix)}
+    local: dict[str, str] = {}
+    copies: list[etree._Element] = []
+    calls = [r for r in tei.iter(_t("ref")) if r.get("type") == "note"
+             and (r.get("target") or "").startswith(prefix)]
+    for call in calls:
+        note_id = call.get("target")[len(prefix):]
+        if note_id not in local:
+            if note_id in printed_inside:
+                printed_inside[note_id].set(XML_ID, f"{file_id}-{note_id}")
+            elif note_id in notes:
+                copies.append(_note_copy(notes[note_id], home, f"{file_id}-{note_id}"))
+            else:
+                continue                    # not a note of the home file: left as it is
+            local[note_id] = f"{file_id}-{note_id}"
+        call.set("target", "#" + local[note_id])
+    if copies:
+        text = tei.find(_t("text"))
+        notes_div = _el(_el(text, "back"), "div", type="notes")
+        notes_div.extend(copies)
+    return len(local)
+
+
+def _note_copy(note: etree._Element, home: str, xml_id: str) -> etree._Element:
+    """A note of the source file for a letter file: the local id, ``@corresp`` at its home,
+    its own pointers made relative to the home file."""
+    copied = copy.deepcopy(note)
+    copied.tail = None
+    home_id = copied.attrib.pop(XML_ID)
+    for node in copied.iter(etree.Element):
+        node.attrib.pop(XML_ID, None)
+        target = node.get("target")
+        if target and target.startswith("#"):
+            node.set("target", home + target)
+    attributes = dict(copied.attrib)
+    copied.attrib.clear()
+    copied.set(XML_ID, xml_id)
+    copied.set("corresp", f"{home}#{home_id}")
+    for key, value in attributes.items():
+        copied.set(key, value)
+    return copied

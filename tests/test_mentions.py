@@ -1,0 +1,166 @@
+"""Names tagged in the texts (pipeline/mentions.py) on real passages: a person, a place
+and an organisation each tagged with a pointer at their register entry, an ambiguous
+surname left alone, and the mentions table answering "which letters mention Nin?"."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from lxml import etree
+
+from sergetrotsky import mentions
+
+NS = {"t": "http://www.tei-c.org/ns/1.0"}
+
+
+def _rows(built, table):
+    return list(csv.DictReader(io.StringIO(built.files[f"data/{table}.csv"].decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def table(built):
+    return _rows(built, "mentions")
+
+
+def _paragraph(tree, phrase):
+    """The one paragraph-like element whose text contains ``phrase``."""
+    found = [p for p in tree.iter("{%s}p" % NS["t"], "{%s}item" % NS["t"])
+             if phrase in "".join(p.itertext())]
+    assert len(found) == 1, phrase
+    return found[0]
+
+
+def _tagged(tree, element):
+    """(tag, text, register key) of every name tagged in ``element``."""
+    out = []
+    for node in element.iter("{%s}persName" % NS["t"], "{%s}placeName" % NS["t"],
+                             "{%s}orgName" % NS["t"]):
+        local = node.get("ref").split()[0][1:]
+        entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS, id=local)[0]
+        out.append((etree.QName(node).localname, "".join(node.itertext()),
+                    entry.findtext("t:idno[@type='dataset']", namespaces=NS)))
+    return out
+
+
+def test_letter_1_tags_a_person_and_a_place(built):
+    # Letter 1: "I have just written to Lev Lvovich in Paris asking him …"
+    tree = etree.fromstring(built.files["tei/letters/papers-letter-1.xml"])
+    para = _paragraph(tree, "I have just written to Lev Lvovich in Paris")
+    tagged = _tagged(tree, para)
+    assert ("persName", "Lev Lvovich", "sedov") in tagged
+    assert ("placeName", "Paris", "paris") in tagged
+    # The place's GeoNames id (in the register) follows the local pointer.
+    place = para.find("t:placeName", NS)
+    assert place.get("ref").split()[1:] == ["http://www.geonames.org/2988507"]
+
+
+def test_an_organisation_in_a_chapter_3_document(built):
+    # Chapter 3 document: "… the FAI, the CNT and the POUM (Partido Obrero de Unificacion
+    # Marxista)": the glossary's abbreviations and the POUM's full name.
+    tree = etree.fromstring(built.files["tei/papers.xml"])
+    para = _paragraph(tree, "Third Position: The revolutionary one")
+    tagged = _tagged(tree, para)
+    assert ("orgName", "CNT", "cnt") in tagged and ("orgName", "FAI", "fai") in tagged
+    assert ("orgName", "Partido Obrero de Unificacion Marxista", "poum") in tagged
+
+
+def test_an_ambiguous_surname_is_left_alone(built):
+    # Letter 12: "(B. and V. Eltsin, Byk)¹⁶⁴": two Eltsins and two Byks in the register
+    # (decisions.toml), so neither surname is tagged; "Rakovsky" in the same paragraph is.
+    tree = etree.fromstring(built.files["tei/letters/papers-letter-12.xml"])
+    para = _paragraph(tree, "B. and V. Eltsin, Byk")
+    names = [text for _, text, _ in _tagged(tree, para)]
+    assert "Rakovsky" in names
+    assert not any("Eltsin" in n or "Byk" in n for n in names)
+    # Letter 21's PS: "An American comrade, Muste,²⁰¹" – the index's 'Muste, W' and note
+    # 201's 'A.J. Muste' are kept apart, so 'Muste' is not guessed.
+    tree21 = etree.fromstring(built.files["tei/letters/papers-letter-21.xml"])
+    ps = _paragraph(tree21, "An American comrade, Muste,")
+    assert all("Muste" not in text for _, text, _ in _tagged(tree21, ps))
+
+
+def test_the_table_answers_which_letters_mention_nin(built, table):
+    letters = {r["letter_id"] for r in _rows(built, "letters")}
+    with_nin = {r["document_id"] for r in table
+                if r["entity_type"] == "person" and r["entity_id"] == "nin"}
+    # Trotsky's letter on 'our attitude towards Andreu Nin' is among them.
+    letter = next(r["letter_id"] for r in _rows(built, "letters")
+                  if "our attitude towards Andreu Nin" in
+                  built.files[f"text/papers/{r['letter_id']}.txt"].decode("utf-8"))
+    assert letter in with_nin and with_nin & letters
+
+
+def test_every_row_is_the_text_as_printed_at_its_offset(built, table):
+    texts = {}
+    units = {r["document_id"]: r for r in _rows(built, "documents")}
+    for row in table:
+        text = texts.setdefault(row["source_id"], built.files[
+            f"text/{row['source_id']}.txt"].decode("utf-8"))
+        offset = int(row["offset"])
+        assert text[offset:offset + len(row["form"])] == row["form"], row
+        assert units[row["document_id"]]["type"] not in mentions.SKIPPED_UNIT_TYPES
+
+
+def test_ambiguous_forms_and_initials_are_never_searched():
+    persons = [{"person_id": "a", "name": "Alfred Rosmer", "forms": [], "evidence": ["n1"]},
+               {"person_id": "b", "name": "Marguerite Rosmer", "forms": ["N."],
+                "evidence": ["n2"]}]
+    gazetteer = mentions.Gazetteer(persons, [{"place_id": "c", "name": "Coyoacán"}])
+    found = gazetteer.find("Rosmer met Alfred Rosmer in Coyoacan; N. wrote¹²")
+    assert found == [(0, "Rosmer", None), (11, "Alfred Rosmer", ("person", "a")),
+                     (28, "Coyoacan", ("place", "c"))]
+
+
+def test_every_mention_of_the_table_is_tagged_in_the_tei(built, table):
+    for source_id in {r["source_id"] for r in table}:
+        tree = etree.fromstring(built.files[f"tei/{source_id}.xml"])
+        tagged = [("".join(e.itertext()), e.get("ref").split()[0]) for e in tree.xpath(
+            "/t:TEI/t:text//t:persName | /t:TEI/t:text//t:placeName"
+            " | /t:TEI/t:text//t:orgName", namespaces=NS)]
+        prefix = {"person": "person", "place": "place", "organisation": "org"}
+        rows = sorted((r["form"], f"#{source_id}-{prefix[r['entity_type']]}-{r['entity_id']}")
+                      for r in table if r["source_id"] == source_id)
+        remaining = sorted(tagged)
+        for form, ref in rows:        # each row has its own tagged element: the mention,
+            # or a dateline's place that contains it ("Coyoacan" in "Coyoacan, DF")
+            match = next((t for t in remaining if t == (form, ref)), None) or next(
+                (t for t in remaining if t[1] == ref and form in t[0]), None)
+            assert match, (form, ref)
+            remaining.remove(match)
+
+
+def test_a_shared_form_whose_owner_was_decided_is_tagged(built):
+    # "Sedov" is Lev Sedov's form and Sergei Sedov's surname; decisions.toml (form_owner)
+    # records that every "Sedov" alone in the texts is Lev. Serge's obituary (Chapter 5):
+    # "Sedov, finally, dead of natural causes..."
+    tree = etree.fromstring(built.files["tei/papers.xml"])
+    para = _paragraph(tree, "Sedov, finally, dead of natural causes")
+    assert ("persName", "Sedov", "sedov") in _tagged(tree, para)
+    # … while "Rosmer" (Alfred or Marguerite), undecided, stays untagged in the same passage.
+    assert all(text != "Rosmer" for _, text, _ in _tagged(tree, para))
+
+
+def test_form_owner_only_settles_a_form_the_person_has():
+    persons = [{"person_id": "lev", "name": "Lev Sedov", "forms": ["Sedov"], "evidence": []},
+               {"person_id": "sergei", "name": "Sergei Sedov", "forms": [], "evidence": ["n"]}]
+    undecided = mentions.Gazetteer(persons, [])
+    assert undecided.find("Sedov wrote") == [(0, "Sedov", None)]
+    decided = mentions.Gazetteer(persons, [], form_owners={"Sedov": "lev"})
+    assert decided.find("Sedov wrote") == [(0, "Sedov", ("person", "lev"))]
+    wrong = mentions.Gazetteer(persons, [], form_owners={"Sedov": "nobody"})
+    assert wrong.find("Sedov wrote") == [(0, "Sedov", None)]
+
+
+def test_a_surname_after_another_forename_is_someone_else():
+    persons = [{"person_id": "martin", "name": "Antonio Martin", "forms": [],
+                "evidence": ["n"]},
+               {"person_id": "nin", "name": "Andreu Nin", "forms": ["Nin"], "evidence": []}]
+    gazetteer = mentions.Gazetteer(persons, [])
+    # Serge's obituary of Sedov names "Jeanne Martin des Pallières": not Antonio Martin.
+    # "Comrade" and "But" are written in lower case elsewhere in the text: no forenames.
+    text = ("Liova's woman, Jeanne Martin des Pallières, a comrade but not ours, and "
+            "Comrade Nin. But Nin wrote.")
+    found = [(form, owner) for _, form, owner in gazetteer.find(text)]
+    assert found == [("Nin", ("person", "nin")), ("Nin", ("person", "nin"))]

@@ -1,0 +1,186 @@
+"""The persons register built from the book: every correspondent, every person a note
+identifies and every person the index lists, with evidence; the decisions a program
+must not take read from sources/_registry/decisions.toml."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from sergetrotsky import registers, registry
+from sergetrotsky.errors import PipelineError
+
+from .conftest import SOURCES
+
+
+def _rows(built, table):
+    return list(csv.DictReader(io.StringIO(built.files[f"data/{table}.csv"].decode("utf-8"))))
+
+
+@pytest.fixture(scope="module")
+def persons(built):
+    return {r["person_id"]: r for r in _rows(built, "persons")}
+
+
+@pytest.fixture(scope="module")
+def notes(built):
+    return _rows(built, "notes")
+
+
+def _by_name(persons, name):
+    found = [p for p in persons.values() if p["name"] == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def test_every_correspondent_is_in_persons(built, persons):
+    for letter in _rows(built, "letters"):
+        for key in ("sender_id", "addressee_id"):
+            assert letter[key] == "" or letter[key] in persons, letter["letter_id"]
+
+
+def test_every_person_a_note_identifies_is_in_persons_with_the_note_as_evidence(persons, notes):
+    evidence = {e for p in persons.values() for e in p["evidence"].split(";") if e}
+    identified = [i for i in map(registers.identify, notes) if i and i.kind == "person"]
+    # the editor identifies people one by one (papers: note 83 of Chapter 2, Eltsin)
+    assert "papers-ch02-n83" in {i.note_id for i in identified}
+    for ident in identified:
+        assert ident.note_id in evidence, (ident.note_id, ident.name)
+
+
+def test_note_83_identifies_boris_eltsin_and_the_description_quotes_it(persons, notes):
+    note = next(n for n in notes if n["note_id"] == "papers-ch02-n83")
+    assert note["text"].startswith("Boris Mikhailovich Eltsin, a comrade of Serge's")
+    eltsin = _by_name(persons, "Boris Mikhailovich Eltsin")
+    assert eltsin["description"].startswith(
+        "Boris Mikhailovich Eltsin, a comrade of Serge's in internal exile at Orenburg.")
+    assert "(note 83 of Chapter 2)" in eltsin["description"]
+    # The index spells him 'Elsin, BM' (a recorded decision joins the two).
+    assert eltsin["evidence"].split(";")[0] == "papers-ch02-n83"
+    assert "Elsin, BM" in eltsin["forms"].split(";")
+    # One surname, two people: Victor Eltsin (note 89) is a person of his own.
+    victor = _by_name(persons, "Victor Eltsin")
+    assert victor["person_id"] != eltsin["person_id"]
+    assert "papers-ch02-n89" in victor["evidence"]
+
+
+def test_dates_the_note_gives(persons):
+    # Note 218 of Chapter 2: "Gustave Noske (1886–1946), War Minister …"
+    noske = _by_name(persons, "Gustave Noske")
+    assert (noske["birth"], noske["death"]) == ("1886", "1946")
+    assert _by_name(persons, "Eleazar Solntsev")["birth"] == ""       # the note gives none
+
+
+def test_index_persons_join_note_persons_or_stand_alone(built, persons):
+    terms = {t["headword"]: t["term_id"] for t in _rows(built, "index_terms")
+             if not t["sub_entry"]}
+    andre = _by_name(persons, "Edgar André")              # note 49 of Chapter 3 + index
+    assert andre["evidence"].split(";") == ["papers-ch03-n49", terms["André, Edgar"]]
+    landau = _by_name(persons, "Kurt Landau")             # only the index lists him
+    assert landau["evidence"] == terms["Landau, Kurt"]
+    assert landau["description"] == "Listed in the book's index as 'Landau, Kurt'."
+    # Decided: index headwords printed like names that name no person.
+    forms = {f for p in persons.values() for f in p["forms"].split(";")}
+    assert "Casas, Viejas" not in forms and "Revolution Betrayed, The" not in forms
+
+
+def test_curated_entries_keep_their_facts(persons):
+    for row in registry.load_persons(SOURCES):
+        built = persons[row["person_id"]]
+        assert (built["name"], built["description"], built["birth"], built["death"]) == \
+            (row["name"], row["description"], row["birth"], row["death"])
+    # The index's 'Sodova, NI' is decided to be Sedova (a misprint of 'Sedova, NI').
+    assert "Sodova, NI" in persons["sedova"]["forms"].split(";")
+
+
+def test_the_decisions_file_settles_every_open_question(built, notes):
+    decided = registers.load_decisions(SOURCES)
+    rows = registers.build_persons(registry.load_persons(SOURCES), notes,
+                                   _rows(built, "index_terms"), decided)
+    assert registers.open_questions(rows, notes, decided, _rows(built, "index_terms")) == []
+    # Without the file, the shared surnames and the pseudonyms are questions.
+    questions = registers.open_questions(
+        registers.build_persons(registry.load_persons(SOURCES), notes,
+                                _rows(built, "index_terms")), notes, registers.Decisions())
+    kinds = {(q["kind"], q["subject"]) for q in questions}
+    assert ("distinct_surname", "Eltsin") in kinds and ("pseudonym", "A. Tarov") in kinds
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Werth, *Twilight of France*, p. 110.", None),
+    ("Serge to Trotsky, 24 June 1936 (Letter 19).", None),
+    ("Richard Greeman, private communication on forthcoming biography of Serge.", None),
+    ("This is of course Serge's error for 1936.", None),
+    ("Vexhall was the village about 30 miles north of Oslo.", ("Vexhall", "place")),
+    ("Gosizdat was the Soviet state publishing agency responsible.", ("Gosizdat", "org")),
+    ("Dr. Anton Ciliga was a leading Yugoslav Communist.", ("Anton Ciliga", "person")),
+    ("N. is Pierre Naville, a former Surrealist.", ("Pierre Naville", "person")),
+])
+def test_identify_reads_the_editors_identifications(text, expected):
+    found = registers.identify({"note_id": "x-n1", "n": "1", "kind": "editorial", "text": text})
+    assert (found.name, found.kind) == expected if expected else found is None
+
+
+def test_a_decision_without_evidence_is_a_located_error(tmp_path):
+    (tmp_path / "_registry").mkdir()
+    (tmp_path / "_registry" / "decisions.toml").write_text(
+        '[[distinct_surname]]\nsurname = "Eltsin"\n', encoding="utf-8")
+    with pytest.raises(PipelineError) as caught:
+        registers.load_decisions(tmp_path)
+    assert "distinct_surname[0]" in str(caught.value) and "evidence" in str(caught.value)
+
+
+def test_a_role_noun_makes_a_person_even_beside_an_organisation_word():
+    # Note 29 of Chapter 1: "Henri Sirolle, a Paris railway union secretary, …"
+    found = registers.identify({"note_id": "papers-ch01-n29", "n": "29", "kind": "editorial",
+                                "text": "Henri Sirolle, a Paris railway union secretary, was "
+                                        "also a French delegate."})
+    assert (found.name, found.kind) == ("Henri Sirolle", "person")
+
+
+def test_readme_says_how_many_authority_ids_are_filled(built, persons):
+    readme = built.files["README.md"].decode("utf-8")
+    places = _rows(built, "places")
+    wikidata = sum(1 for p in persons.values() if p["wikidata"])
+    geonames = sum(1 for p in places if p["geonames"])
+    assert f"Authority ids: {wikidata} persons have a Wikidata id" in readme
+    assert f"{geonames} of {len(places)} places have a GeoNames id" in readme
+
+
+def test_index_places_carry_the_passage_that_uses_them_as_places(built):
+    places = {p["place_id"]: p for p in _rows(built, "places")}
+    terms = {t["term_id"]: t for t in _rows(built, "index_terms")}
+    barcelona = places["barcelona"]
+    term_id, passage = barcelona["evidence"].split(";")
+    assert terms[term_id]["headword"] == "Barcelona"
+    document_id, offset = passage.split("@")
+    source = next(d["source_id"] for d in _rows(built, "documents")
+                  if d["document_id"] == document_id)
+    text = built.files[f"text/{source}.txt"].decode("utf-8")
+    preposition, name = text[int(offset):].split()[:2]
+    assert preposition in ("in", "at", "from", "to", "near") and name.startswith("Barcelona")
+    # The book gives no country or coordinates for it: none is filled in.
+    assert (barcelona["country"], barcelona["latitude"], barcelona["geonames"]) == ("", "", "")
+    # A registered place keeps its facts and gains the index's evidence.
+    assert places["paris"]["country"] == "FR" and places["paris"]["evidence"]
+
+
+def test_a_decision_about_a_headword_the_index_lacks_is_an_open_question(built, notes):
+    decided = registers.Decisions(index_places=["Atlantis"])
+    questions = registers.open_questions([], notes, decided, _rows(built, "index_terms"))
+    assert {"kind": "stale_decision", "subject": "Atlantis",
+            "evidence": "the index has no such headword"} in questions
+
+
+def test_a_place_decision_without_a_passage_is_refused(built):
+    from sergetrotsky import clean, segment
+    from sergetrotsky.sources import discover, find
+    sources = discover(SOURCES)
+    papers = find(sources, "papers")
+    seg = {"papers": segment.segment(papers, clean.clean_one(sources, "papers"))}
+    index = _rows(built, "index_terms")
+    with pytest.raises(PipelineError) as caught:
+        registers.build_places(registry.load_places(SOURCES), index, seg, ["Babeuf"])
+    assert "Babeuf" in str(caught.value)
