@@ -164,7 +164,7 @@ def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int]]:
         place = letter.place_as_written
         if not letter.place_id or not place:
             continue
-        for offset, role in letter.layout:
+        for offset, role in letter.anatomy.parts:
             if role in ("dateline", "foot-dateline"):
                 end = text.find("\n\n", offset)
                 line = text[offset:end if end >= 0 else len(text)]
