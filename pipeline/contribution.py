@@ -14,7 +14,6 @@ of the folder it sits in (clean, segment, notes, letters), writing nothing, and 
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from . import letters as letters_stage
 from . import notes as notes_stage
 from . import registry
 from . import segment as segment_stage
-from .errors import PipelineError
+from .errors import BuildFailed, PipelineError
 from .sources import Source, discover, load_source
 
 SOURCE_FILE = "source.toml"
@@ -46,18 +45,7 @@ CODES = {
     "W601": "A locked line-end hyphen decision is one the current corpus would now take otherwise.",
     "W602": "Line-end hyphen decisions not yet recorded in hyphens.lock.toml.",
     "W603": "A decision recorded in hyphens.lock.toml is no longer decided from the corpus.",
-    "W604": "A key of source.toml that the pipeline does not use.",
 }
-
-# Keys of [bibliographic] that reach the output (sources.csv, the TEI header); any other
-# key would be silently ignored, so it is reported.
-BIBLIOGRAPHIC_KEYS = {
-    "title", "kind", "origin", "language", "rights", "authors", "editors", "publisher",
-    "place", "date", "short_title", "isbn", "unknown", "attribution", "title_supplied",
-    "reviewed_work", "journal", "volume", "issue", "season",
-}
-TOP_KEYS = {"original", "bibliographic", "clean", "segment", "notes", "limitations"}
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -139,46 +127,21 @@ def locate_field(path: Path, field_name: str) -> int | None:
     return best
 
 
-def _finding(code: str, exc: PipelineError, folder: Path) -> Finding:
+def _finding(code: str, exc: PipelineError, folder: Path, own_code: bool = True) -> Finding:
+    """A finding for one located error: its own code (the build's catalogue) when it has
+    one and ``own_code``, else ``code``, the family of the step that failed."""
     path = Path(exc.file) if exc.file else folder / SOURCE_FILE
     if path.is_dir():
         path = path / SOURCE_FILE if (path / SOURCE_FILE).is_file() else path
     line = exc.line if exc.line is not None else locate_field(path, exc.field)
-    return Finding(code, str(path), exc.message, line, exc.field)
+    return Finding((own_code and exc.code) or code, str(path), exc.message, line, exc.field)
 
 
-def _schema_findings(folder: Path) -> list[Finding]:
-    """Problems found by the JSON Schemas of source metadata, when that module exists."""
-    try:
-        schema = importlib.import_module(f"{__package__}.source_schema")
-    except ImportError:
-        return []
-    check = getattr(schema, "problems", None) or getattr(schema, "validate_folder", None)
-    if check is None:
-        return []
-    found = []
-    for problem in check(folder) or []:
-        if isinstance(problem, PipelineError):
-            found.append(_finding("E601", problem, folder))
-        else:   # an object with code/file/line/field/message
-            found.append(Finding(getattr(problem, "code", "E601"), str(problem.file),
-                                 problem.message, getattr(problem, "line", None),
-                                 getattr(problem, "field", "")))
-    return found
-
-
-def _unused_keys(source: Source) -> list[Finding]:
-    path = source.metadata_path
-    found = []
-    for key in sorted(set(source.extra) - TOP_KEYS):
-        found.append(Finding("W604", str(path), f"key {key!r} is not used by the pipeline",
-                             locate_field(path, key), key))
-    for key in sorted(set(source.bibliographic) - BIBLIOGRAPHIC_KEYS):
-        name = f"bibliographic.{key}"
-        found.append(Finding("W604", str(path), f"key {key!r} is not used by the pipeline "
-                             f"(used: {', '.join(sorted(BIBLIOGRAPHIC_KEYS))})",
-                             locate_field(path, name), name))
-    return found
+def _findings(code: str, exc: PipelineError, folder: Path,
+              own_code: bool = True) -> list[Finding]:
+    """Every problem an error carries (a stage's BuildFailed holds several)."""
+    problems = exc.problems if isinstance(exc, BuildFailed) else [exc]
+    return [_finding(code, problem, folder, own_code) for problem in problems]
 
 
 def check_source(folder: Path) -> Report:
@@ -186,13 +149,11 @@ def check_source(folder: Path) -> Report:
     folder = Path(folder)
     report = Report(folder)
     findings = report.findings
-    findings += _schema_findings(folder)
     try:
         source = load_source(folder)
     except PipelineError as exc:
-        findings.append(_finding("E601", exc, folder))
+        findings += _findings("E601", exc, folder)
         return report
-    findings += _unused_keys(source)
     corpus_dir = folder.parent
     others: list[Source] = []
     for path in sorted(p for p in corpus_dir.iterdir() if p.is_dir()
@@ -201,7 +162,7 @@ def check_source(folder: Path) -> Report:
             if is_source_folder(path):
                 others.append(load_source(path))
         except PipelineError as exc:
-            findings.append(_finding("E610", exc, path))
+            findings += _findings("E610", exc, path, own_code=False)
             return report
     corpus = sorted(others + [source], key=lambda s: s.source_id)
 
@@ -209,7 +170,7 @@ def check_source(folder: Path) -> Report:
         try:
             return run()
         except PipelineError as exc:
-            findings.append(_finding(code, exc, folder))
+            findings.extend(_findings(code, exc, folder))
             return None
 
     try:

@@ -633,7 +633,7 @@ def test_source_records_spot_checks(sources, source_table):
     assert papers["isbn"] == "0-7453-0515-6" and "ISBN 0-7453-0515-6" in by_id["papers"].original
     assert papers["inferred"] == [] and papers["inference_basis"] == ""
     review = source_table["review"]
-    assert set(review["inferred"]) == {"title", "publisher", "rights"}
+    assert set(review["inferred"]) == {"title", "journal", "rights"}
 
 
 @pytest.mark.parametrize("field, value, table, message", [

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from sergetrotsky import publish
+from sergetrotsky import contribution, publish
 from sergetrotsky.errors import BUILD_CODES, BuildFailed, PipelineError
 from sergetrotsky.resources import schema_bytes, table_schema
 from sergetrotsky.sources import (DatasetMeta, discover, field_name, key_lines, load_dataset,
@@ -209,7 +209,8 @@ def test_every_code_the_pipeline_raises_is_in_the_catalogue():
     for module in (ROOT / "pipeline").glob("*.py"):
         if module.name not in ("validate.py", "errors.py"):   # validate has its own catalogue
             used |= set(re.findall(r'"([EW]\d{3})"', module.read_text(encoding="utf-8")))
-    assert used == set(BUILD_CODES)   # and every catalogued code is raised somewhere
+    # the contribution check's own codes (E6xx/W6xx) have their catalogue in contribution.py
+    assert used - set(contribution.CODES) == set(BUILD_CODES)   # and each is raised somewhere
 
 
 def test_every_build_code_has_a_failing_case():
