@@ -141,7 +141,9 @@ def test_release_ships_the_database_with_its_checksum(dist, tmp_path):
     lines = dict(reversed(line.split("  ", 1)) for line in sums.read_text().splitlines())
     assert lines[database.name] == hashlib.sha256(database.read_bytes()).hexdigest()
     db = sqlite3.connect(database)
-    assert db.execute("SELECT value FROM dataset WHERE key = 'version'").fetchone()[0] == "0.1.0"
+    version = json.loads((dist / "datapackage.json").read_text(encoding="utf-8"))["version"]
+    assert db.execute("SELECT value FROM dataset WHERE key = 'version'").fetchone()[0] == version
+    assert database.name.endswith(f"-{version}.sqlite")
 
 
 def test_cli_writes_the_database(dist, tmp_path):
