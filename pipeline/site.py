@@ -21,6 +21,7 @@ import hashlib
 import html
 import json
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -450,14 +451,40 @@ class Site:
                 json_path.parent.mkdir(parents=True, exist_ok=True)
                 json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")
-            prev_id = self.letter_order[i - 1] if i > 0 else None
-            next_id = self.letter_order[i + 1] if i + 1 < len(self.letter_order) else None
+            context = self._corresp_context(row, tree)
+            # The TEI's correspContext says the neighbours in the edition; else the table's order.
+            prev_id = context.get(("prev", "edition"), self.letter_order[i - 1] if i > 0 else None)
+            next_id = context.get(("next", "edition"), self.letter_order[i + 1]
+                                  if i + 1 < len(self.letter_order) else None)
+            # Between the same correspondents, where that is not the edition's neighbour.
+            thread = {"prev": context.get(("prev", "correspondence")),
+                      "next": context.get(("next", "correspondence"))}
+            thread = {key: other for key, other in thread.items()
+                      if other and other != {"prev": prev_id, "next": next_id}[key]}
             self._mentions_of(rendered, page, self.title_of(letter_id), "letter")
             self.search_entries.append({"t": self.title_of(letter_id), "u": page, "k": "letter",
                                         "x": row.get("incipit") or "", "text": rendered.text})
             self._letters_rendered[letter_id] = (row, rendered, correction, remarks, note_ids,
-                                                 prev_id, next_id, record is not None)
+                                                 prev_id, next_id, thread, record is not None)
         return len(self.letter_order)
+
+    def _corresp_context(self, row: dict[str, Any],
+                         tree: etree._ElementTree | None) -> dict[tuple[str, str], str]:
+        """The letter's neighbours its correspContext names: (type, subtype) → letter id.
+        A ref's target is the neighbour's TEI file, relative to this letter's file."""
+        if tree is None:
+            return {}
+        by_path = {r["tei_path"]: letter_id for letter_id, r in self.letters.items()
+                   if r.get("tei_path")}
+        found: dict[tuple[str, str], str] = {}
+        for context in tree.iter(f"{{{TEI_NS}}}correspContext"):
+            for ref in context.iter(f"{{{TEI_NS}}}ref"):
+                target = (ref.get("target") or "").split("#", 1)[0]
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(row["tei_path"]), target))
+                if target and path in by_path:
+                    found.setdefault((ref.get("type") or "", ref.get("subtype") or "edition"),
+                                     by_path[path])
+        return found
 
     def _date_correction(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """The note that corrects a printed date, for 'corrected by note N'."""
@@ -476,7 +503,7 @@ class Site:
 
     def _write_letter_pages(self) -> None:
         for letter_id, (row, rendered, correction, remarks, note_ids, prev_id, next_id,
-                        has_json) in self._letters_rendered.items():
+                        thread, has_json) in self._letters_rendered.items():
             page = f"letters/{letter_id}.html"
             people = self._letter_mentions(letter_id, page, row)
             self.write(page, "letter.html", title=self.title_of(letter_id), letter=row,
@@ -488,6 +515,8 @@ class Site:
                        place=self.place_name(row.get("place_id")),
                        prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
                        next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
+                       thread={key: Link(f"letters/{other}.html", self.title_of(other))
+                               for key, other in thread.items() if other},
                        unit=self.docs.get(letter_id, {}), mentions=people, has_json=has_json,
                        has_heading=rendered.has_heading, language_names=LANGUAGE_NAMES,
                        context=self._breadcrumbs(letter_id))
