@@ -21,6 +21,7 @@ import hashlib
 import html
 import json
 import os
+import posixpath
 import re
 import shutil
 import tempfile
@@ -48,6 +49,11 @@ REGISTERS = {"persons": ("person_id", "Persons"), "places": ("place_id", "Places
 # A TEI ref attribute ("person:serge") names a register by one of these prefixes.
 REF_PREFIXES = {"person": "persons", "place": "places", "org": "organisations"}
 NAME_REGISTERS = {"persName": "persons", "placeName": "places", "orgName": "organisations"}
+STANDOFF_ENTRIES = {"person": "persons", "personGrp": "persons", "place": "places",
+                    "org": "organisations"}
+# A mentions table's entity_type column names the register.
+ENTITY_TYPES = {"person": "persons", "place": "places", "organisation": "organisations",
+                "org": "organisations"}
 # Top units of these types are read whole on one page; a book gets a page per part.
 BOOK_TYPES = {"book"}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
@@ -164,6 +170,18 @@ def _fragment(target: str | None) -> str:
     return (target or "").rsplit("#", 1)[-1]
 
 
+def _standoff_entries(tree: etree._ElementTree) -> dict[str, tuple[str, str]]:
+    """The person, place and organisation entries a TEI file lists (in its standOff or
+    anywhere else): xml:id → (register, the entry's dataset idno)."""
+    entries = {}
+    for element, register in STANDOFF_ENTRIES.items():
+        for entry in tree.iter(f"{{{TEI_NS}}}{element}"):
+            idno = entry.find(f"{{{TEI_NS}}}idno[@type='dataset']")
+            if entry.get(XML_ID) and idno is not None and (idno.text or "").strip():
+                entries[entry.get(XML_ID)] = (register, idno.text.strip())
+    return entries
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -188,10 +206,21 @@ class Site:
         self.records = self._read_jsonl()
         self.tei_files = self._read_tei()
         self.note_elements: dict[str, etree._Element] = {}
+        # A letter's own TEI file holds copies of its notes under ids of its own, each
+        # pointing by @corresp to the book's note: the site shows them under the book's ids.
+        self.note_copies: dict[str, str] = {}
+        # A standOff list's entry (its xml:id) → the register entry its dataset idno names.
+        self.standoff_entries: dict[str, tuple[str, str]] = {}
         for tree in self.tei_files.values():
             for note in tree.iter(f"{{{TEI_NS}}}note"):
                 if note.get(XML_ID):
                     self.note_elements[note.get(XML_ID)] = note
+            self.standoff_entries.update(_standoff_entries(tree))
+        for tree in self.tei_files.values():
+            for note in tree.iter(f"{{{TEI_NS}}}note"):
+                own, book = note.get(XML_ID), _fragment(note.get("corresp"))
+                if own and own not in self.notes and book in self.notes:
+                    self.note_copies[own] = book
         self.unit_elements: dict[str, etree._Element] = {}
         for doc in self.docs.values():
             tree = self.tei_files.get(doc["tei_path"])
@@ -295,15 +324,24 @@ class Site:
         printed_in = note["printed_in_id"] if note else ""
         return f"{self.page_path(self.pages.get(printed_in, printed_in))}#{note_id}"
 
+    def book_note(self, note_id: str) -> str:
+        """The book's note id for a note or a letter file's copy of it."""
+        return self.note_copies.get(note_id, note_id)
+
     def title_of(self, unit_id: str) -> str:
         doc = self.docs.get(unit_id)
         return (doc.get("title") or unit_id) if doc else unit_id
 
     def register_entry(self, element: str, ref: str) -> tuple[str | None, str]:
         """The register entry a name's reference points to: 'person:serge' (a prefixDef),
-        '#serge' or 'file.xml#person-serge' (a list in the file or elsewhere), or 'serge'."""
+        '#serge' or 'file.xml#person-serge' (a list in the file or elsewhere), or 'serge'.
+        An id listed in a TEI file's standOff ('#papers-letter-1-person-serge') is read
+        through that list's entry, whose dataset idno names the register entry."""
         first = ref.split()[0] if ref.split() else ""
         prefix, colon, rest = first.partition(":")
+        listed = getattr(self, "standoff_entries", {}).get(_fragment(first)) if "#" in first else None
+        if listed and listed[1] in self.registers[listed[0]]:
+            return listed
         if colon and prefix in REF_PREFIXES:
             register, entry_id = REF_PREFIXES[prefix], rest
         else:
@@ -413,14 +451,40 @@ class Site:
                 json_path.parent.mkdir(parents=True, exist_ok=True)
                 json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
                                      encoding="utf-8")
-            prev_id = self.letter_order[i - 1] if i > 0 else None
-            next_id = self.letter_order[i + 1] if i + 1 < len(self.letter_order) else None
+            context = self._corresp_context(row, tree)
+            # The TEI's correspContext says the neighbours in the edition; else the table's order.
+            prev_id = context.get(("prev", "edition"), self.letter_order[i - 1] if i > 0 else None)
+            next_id = context.get(("next", "edition"), self.letter_order[i + 1]
+                                  if i + 1 < len(self.letter_order) else None)
+            # Between the same correspondents, where that is not the edition's neighbour.
+            thread = {"prev": context.get(("prev", "correspondence")),
+                      "next": context.get(("next", "correspondence"))}
+            thread = {key: other for key, other in thread.items()
+                      if other and other != {"prev": prev_id, "next": next_id}[key]}
             self._mentions_of(rendered, page, self.title_of(letter_id), "letter")
             self.search_entries.append({"t": self.title_of(letter_id), "u": page, "k": "letter",
                                         "x": row.get("incipit") or "", "text": rendered.text})
             self._letters_rendered[letter_id] = (row, rendered, correction, remarks, note_ids,
-                                                 prev_id, next_id, record is not None)
+                                                 prev_id, next_id, thread, record is not None)
         return len(self.letter_order)
+
+    def _corresp_context(self, row: dict[str, Any],
+                         tree: etree._ElementTree | None) -> dict[tuple[str, str], str]:
+        """The letter's neighbours its correspContext names: (type, subtype) → letter id.
+        A ref's target is the neighbour's TEI file, relative to this letter's file."""
+        if tree is None:
+            return {}
+        by_path = {r["tei_path"]: letter_id for letter_id, r in self.letters.items()
+                   if r.get("tei_path")}
+        found: dict[tuple[str, str], str] = {}
+        for context in tree.iter(f"{{{TEI_NS}}}correspContext"):
+            for ref in context.iter(f"{{{TEI_NS}}}ref"):
+                target = (ref.get("target") or "").split("#", 1)[0]
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(row["tei_path"]), target))
+                if target and path in by_path:
+                    found.setdefault((ref.get("type") or "", ref.get("subtype") or "edition"),
+                                     by_path[path])
+        return found
 
     def _date_correction(self, row: dict[str, Any]) -> dict[str, Any] | None:
         """The note that corrects a printed date, for 'corrected by note N'."""
@@ -439,7 +503,7 @@ class Site:
 
     def _write_letter_pages(self) -> None:
         for letter_id, (row, rendered, correction, remarks, note_ids, prev_id, next_id,
-                        has_json) in self._letters_rendered.items():
+                        thread, has_json) in self._letters_rendered.items():
             page = f"letters/{letter_id}.html"
             people = self._letter_mentions(letter_id, page, row)
             self.write(page, "letter.html", title=self.title_of(letter_id), letter=row,
@@ -451,6 +515,8 @@ class Site:
                        place=self.place_name(row.get("place_id")),
                        prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
                        next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
+                       thread={key: Link(f"letters/{other}.html", self.title_of(other))
+                               for key, other in thread.items() if other},
                        unit=self.docs.get(letter_id, {}), mentions=people, has_json=has_json,
                        has_heading=rendered.has_heading, language_names=LANGUAGE_NAMES,
                        context=self._breadcrumbs(letter_id))
@@ -600,6 +666,7 @@ class Site:
         organisations, or a list field named after a register) links the entry to the row's
         page. Works for any table, so a `mentions` table is used when the dataset has one."""
         self.roles: dict[tuple[str, str], dict[str, dict[str, Link]]] = defaultdict(lambda: defaultdict(dict))
+        self.typed_mentions = False
         for name, table in self.dataset.tables.items():
             if name in REGISTERS:
                 continue
@@ -613,8 +680,8 @@ class Site:
                 label = ROLE_LABELS.get((name, field_name), title)
                 for row in table.rows:
                     value = row.get(field_name)
-                    if not value:
-                        continue
+                    if not value or (name == "documents" and row["document_id"] in self.letters):
+                        continue  # a letter's sender and place: the letters table says them
                     link = self._row_link(name, row)
                     if link is None:
                         continue
@@ -625,9 +692,15 @@ class Site:
                             self.mentions[(register, entry_id)].setdefault(link.page, link)
             if name == "mentions" and not pairs:
                 self._untyped_mentions(name, table, title)
+        # With the dataset's own mentions table, the names tagged in the TEI (the same
+        # mentions) add only the pages the table does not list, under the same heading.
+        label = "Named in" if self.typed_mentions else "Named in the text (TEI)"
         for (register, entry_id), pages in self.named_in.items():
+            links = self.roles[(register, entry_id)][label]
+            listed = {link.page for link in links.values()}
             for link in pages.values():
-                self.roles[(register, entry_id)]["Named in the text (TEI)"].setdefault(link.url, link)
+                if link.page not in listed:
+                    links.setdefault(link.url, link)
 
     def _untyped_mentions(self, name: str, table: Any, title: str) -> None:
         """A mentions table whose entity column points to any register (no foreign key to
@@ -635,6 +708,9 @@ class Site:
         keyed = {fields[0] for fields, _, _ in table.foreign_keys() if len(fields) == 1}
         columns = [f["name"] for f in table.fields if f["name"] not in keyed
                    and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))]
+        typed = any(f["name"] == "entity_type" for f in table.fields)
+        label = "Named in" if typed else title
+        self.typed_mentions = self.typed_mentions or typed
         for row in table.rows:
             link = self._row_link(name, row)
             if link is None:
@@ -642,13 +718,17 @@ class Site:
             for column in columns:
                 value = str(row.get(column) or "")
                 prefix, colon, rest = value.partition(":")
-                if colon and prefix in REF_PREFIXES:
+                if typed and column == "entity_id":
+                    # The row says which register (the dataset's own mentions table).
+                    register = ENTITY_TYPES.get(str(row.get("entity_type") or ""))
+                    found = [register] if register and value in self.registers[register] else []
+                elif colon and prefix in REF_PREFIXES:
                     found = [REF_PREFIXES[prefix]] if rest in self.registers[REF_PREFIXES[prefix]] else []
                     value = rest
                 else:
                     found = [r for r in REGISTERS if value in self.registers[r]]
                 if len(found) == 1:
-                    self.roles[(found[0], value)][title].setdefault(link.url, link)
+                    self.roles[(found[0], value)][label].setdefault(link.url, link)
                     self.mentions[(found[0], value)].setdefault(link.page, link)
 
     def _registers(self) -> None:
@@ -909,7 +989,7 @@ class TeiRenderer:
                 f'<p class="incipit">{html.escape(row.get("incipit") or "")}…</p></article>')
 
     def _ref(self, el: etree._Element, level: int, in_note: bool) -> str:
-        target = _fragment(el.get("target"))
+        target = self.site.book_note(_fragment(el.get("target")))
         inner = self._children(el, level, in_note)
         if el.get("type") == "note" or target in self.site.notes:
             if in_note:
@@ -931,7 +1011,7 @@ class TeiRenderer:
         return f'<span class="ref">{inner}</span>'
 
     def _note(self, el: etree._Element, level: int, in_note: bool) -> str:
-        note_id = el.get(XML_ID) or _fragment(el.get("corresp"))
+        note_id = self.site.book_note(el.get(XML_ID) or _fragment(el.get("corresp")))
         label = html.escape(el.get("n") or "*")
         body = self._children(el, level, True)
         parent = el.getparent()

@@ -157,6 +157,62 @@ def test_note_calls_and_notes_link_both_ways(site):
     assert "Vexhall" in doc.xpath("//li[@id='papers-ch02-n87']")[0].text_content()
 
 
+TEI = "{http://www.tei-c.org/ns/1.0}"
+
+
+def test_names_in_a_letter_resolve_through_its_standoff(dist, site):
+    """The papers, Letter 1: each name tagged in the letter's own TEI file points to an
+    entry of the file's standOff; the page links it to the register entry that the
+    standOff entry's dataset idno names, in the order of the text."""
+    from lxml import etree
+
+    tree = etree.parse(str(dist / "tei" / "letters" / "papers-letter-1.xml"))
+    listed = {}
+    for kind, register in (("person", "persons"), ("personGrp", "persons"),
+                           ("place", "places"), ("org", "organisations")):
+        for entry in tree.iter(TEI + kind):
+            idno = entry.findtext(TEI + "idno[@type='dataset']")
+            listed[entry.get("{http://www.w3.org/XML/1998/namespace}id")] = \
+                f"../registers/{register}.html#{idno}"
+    body = tree.find(f".//{TEI}body")
+    expected = [listed[name.get("ref").split()[0].lstrip("#")]
+                for name in body.iter(TEI + "persName", TEI + "placeName", TEI + "orgName")]
+    assert len(expected) > 10 and "../registers/places.html#vexhall" in expected
+    page = _page(site / "letters" / "papers-letter-1.html")
+    assert page.xpath("//div[@class='letter-text']//a[starts-with(@class, 'name ')]/@href") == expected
+
+
+def test_registers_link_every_page_the_mentions_table_names(dist, site):
+    registers = {"person": "persons", "place": "places", "organisation": "organisations"}
+    letters = {r["letter_id"] for r in _csv(dist, "letters")}
+    pages = {name: _page(site / "registers" / f"{name}.html") for name in registers.values()}
+    missing = []
+    rows = _csv(dist, "mentions")
+    assert any(r["document_id"] == "papers-letter-1" and r["entity_id"] == "sarapul" for r in rows)
+    for row in rows:
+        hrefs = pages[registers[row["entity_type"]]].xpath(f"//section[@id='{row['entity_id']}']//a/@href")
+        doc = row["document_id"]
+        if not any(h == f"../letters/{doc}.html" if doc in letters
+                   else h.endswith((f"/{doc}.html", f"#{doc}")) for h in hrefs):
+            missing.append((row["entity_id"], doc))
+    assert missing == []
+
+
+def test_letter_pages_link_the_neighbours_their_corresp_context_names(dist, site):
+    from lxml import etree
+
+    by_path = {r["tei_path"]: r["letter_id"] for r in _csv(dist, "letters") if r["tei_path"]}
+    checked = 0
+    for path, letter_id in by_path.items():
+        hrefs = _page(site / "letters" / f"{letter_id}.html").xpath("//nav[contains(@class, 'pager')]//a/@href")
+        for ref in etree.parse(str(dist / path)).iter(TEI + "correspContext"):
+            for neighbour in ref.iter(TEI + "ref"):
+                other = by_path[str(Path(path).parent / neighbour.get("target"))]
+                assert f"../letters/{other}.html" in hrefs, (letter_id, neighbour.get("type"), other)
+                checked += 1
+    assert checked > 0
+
+
 def test_emendations_show_the_correction_and_the_printed_form(site):
     doc = _page(site / "texts" / "papers-glossary.html")
     emendation = [e for e in doc.xpath("//span[@class='emendation']") if e.get("title") == "Printed: Andrs"]
