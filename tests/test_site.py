@@ -37,6 +37,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
+def _version(dataset: Path) -> str:
+    """The dataset's version, as its descriptor states it (the release files carry it)."""
+    return json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))["version"]
+
+
 @pytest.fixture(scope="module")
 def site(dist, tmp_path_factory):
     """The site built from a dataset folder written elsewhere, with no sources beside it."""
@@ -349,8 +354,8 @@ def test_search_index_reaches_every_letter_and_note(dist, site):
 def test_downloads_and_their_checksums(dist, site):
     sums = dict(reversed(line.split("  ", 1))
                 for line in (site / "downloads" / "SHA256SUMS").read_text().splitlines())
-    assert {"cmif.xml", "letters.jsonl", "serge-trotsky-papers-0.1.0.zip",
-            "serge-trotsky-papers-0.1.0.sqlite"} <= set(sums)
+    release = f"serge-trotsky-papers-{_version(dist)}"
+    assert {"cmif.xml", "letters.jsonl", f"{release}.zip", f"{release}.sqlite"} <= set(sums)
     home = _page(site / "index.html")
     for name, digest in sums.items():
         assert hashlib.sha256((site / "downloads" / name).read_bytes()).hexdigest() == digest
@@ -432,7 +437,7 @@ def _wait(driver, condition, timeout=10):
     return WebDriverWait(driver, timeout).until(condition)
 
 
-def test_browser_loads_every_page_and_every_internal_link_answers(browser, server):
+def test_browser_loads_every_page_and_every_internal_link_answers(browser, server, dist):
     """Start at the home page, follow every internal link; each page loads in Chromium
     with a title, every fragment names an element, every file answers 200, and no page
     asks for anything outside the site."""
@@ -474,7 +479,7 @@ def test_browser_loads_every_page_and_every_internal_link_answers(browser, serve
         problems += [f"{page_url}#{name}: no element with that id" for name in missing]
     assert problems == []
     assert server + "letters/papers-letter-1.html" in pages
-    assert server + "downloads/serge-trotsky-papers-0.1.0.sqlite" in files
+    assert server + f"downloads/serge-trotsky-papers-{_version(dist)}.sqlite" in files
 
 
 def test_open_a_note_from_its_call_and_return(browser, server):
