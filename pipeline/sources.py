@@ -458,6 +458,7 @@ class DatasetMeta:
     homepage: str = ""
     description: str = ""
     contributors: tuple[dict[str, Any], ...] = ()
+    base_url: str = ""   # where the dataset is published (absolute URLs in cmif.xml)
 
     def __getitem__(self, key: str) -> Any:
         if key not in self.__dataclass_fields__:
@@ -477,7 +478,8 @@ def load_dataset(sources_dir: Path) -> DatasetMeta:
     meta = read_checked(path, "dataset")
     return DatasetMeta(meta["name"], meta["title"], meta["version"], meta["released"],
                        tuple(meta["licenses"]), meta.get("homepage", ""),
-                       meta.get("description", ""), tuple(meta.get("contributors", [])))
+                       meta.get("description", ""), tuple(meta.get("contributors", [])),
+                       meta.get("base_url", ""))
 
 
 def find(sources: list[Source], source_id: str) -> Source:

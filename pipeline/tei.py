@@ -795,6 +795,11 @@ def encode_source(ctx: SourceContext, meta: dict[str, Any], original_path: str,
                            notes)
         standoff.localise_references(letter_tei, letter.letter_id, registers)
         files[letter_tei_path(letter.letter_id)] = _serialise(letter_tei)
-    standoff.localise_references(tree, ctx.source.source_id, registers)
+    # The source file's own ids start with its id; a source that is one letter (its top
+    # unit, with the source's id) has given that prefix to the letter file already.
+    own_prefix = ctx.source.source_id
+    if any(letter.letter_id == own_prefix for letter in ctx.letters):
+        own_prefix += "-source"
+    standoff.localise_references(tree, own_prefix, registers)
     files[tei_path(ctx.source.source_id)] = _serialise(tree)
     return files

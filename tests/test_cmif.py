@@ -6,6 +6,7 @@ the same bytes on every call."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import csv
 import io
@@ -439,7 +440,7 @@ def test_corresp_context_follows_the_letters_table_order(doc, tables):
 
 
 def test_without_a_base_url_the_refs_stay_relative_and_no_url_is_invented(tables):
-    meta = {k: v for k, v in tables["meta"].items() if k not in ("base_url", "homepage")}
+    meta = dataclasses.replace(tables["meta"], base_url="", homepage="")
     tree = etree.fromstring(cmif.cmif_xml(tables["letters"][:2], tables["persons"],
                                           tables["places"], tables["sources"], meta))
     assert tree.findtext(".//t:publicationStmt/t:idno", namespaces=NS) == "cmif.xml"

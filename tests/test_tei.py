@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from sergetrotsky import segment
+from .conftest import register_key
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
@@ -391,7 +392,7 @@ def test_documents_signatures_and_datelines_close_the_document(papers, unit_id, 
                                                                signed):
     div = _div(papers, unit_id)
     [closer] = div.xpath("t:closer", namespaces=NS)
-    found = [(d.xpath("string(t:placeName/@ref)", namespaces=NS).removeprefix("place:"),
+    found = [(next((register_key(p) for p in d.xpath("t:placeName", namespaces=NS)), ""),
               d.xpath("string(t:date/@when)", namespaces=NS))
              for d in closer.xpath("t:dateline", namespaces=NS)]
     assert found == datelines
@@ -450,6 +451,6 @@ def test_letter_18_enclosure_printed_heading_is_the_head_the_editors_bracket_is_
 
 
 def test_letter_37_has_both_addressees_its_salutation_names(trees):
-    refs = _letter(trees, "papers-letter-37").xpath(
-        "//t:correspAction[@type='received']/t:persName/@ref", namespaces=NS)
-    assert refs == ["person:trotsky", "person:sedova"]
+    names = _letter(trees, "papers-letter-37").xpath(
+        "//t:correspAction[@type='received']/t:persName", namespaces=NS)
+    assert [register_key(name) for name in names] == ["trotsky", "sedova"]
