@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,10 @@ def test_a_pipe_in_a_description_does_not_break_its_table_row():
     key = metadata_docs.Key("x", {"type": "string", "description": "a | b"}, "no")
     cells = metadata_docs._cell(key.description)
     assert cells == "a \\| b"
+    rows = [line for line in metadata_docs.render().splitlines() if line.startswith("| `")]
+    assert rows
+    for row in rows:   # five cells: six unescaped pipes
+        assert len(re.findall(r"(?<!\\)\|", row)) == 6, row
 
 
 def test_the_module_prints_the_reference():
