@@ -47,7 +47,8 @@ def test_every_key_of_every_schema_has_a_description():
 
 
 def test_every_schema_is_documented_with_the_file_it_describes():
-    assert sorted(name for name, _ in metadata_docs.SCHEMAS) == metadata_docs.schema_names()
+    assert sorted(name for name, _ in metadata_docs.SCHEMAS) == metadata_docs.schema_names(), \
+        "a schema of schema/sources/ is not documented: add it to metadata_docs.SCHEMAS"
     text = metadata_docs.render()
     for name, file in metadata_docs.SCHEMAS:
         assert f"## `{file}`\n\nSchema: `schema/sources/{name}.json`." in text
