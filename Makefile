@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := build/packages
 
-.PHONY: build test check bench dist clean-venv site
+.PHONY: build test check bench dist clean-venv site docs
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ test: $(STAMP)
 #   python -m http.server -d site
 site: $(STAMP)
 	$(BIN)/sergetrotsky site --dataset dist --out site
+
+# The source metadata reference, generated from schema/sources/*.json (a test keeps the
+# committed file equal to the generator's output): run after changing a schema.
+docs: $(STAMP)
+	$(BIN)/python -m sergetrotsky.metadata_docs > docs/metadata.md
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import PipelineError
-from .sources import read_toml
+from .sources import locate, read_checked
 
 Row = Mapping[str, Any]
 DECISIONS_FILE = "decisions.toml"
@@ -210,7 +210,7 @@ def load_decisions(sources_dir: Path) -> Decisions:
     path = sources_dir / "_registry" / DECISIONS_FILE
     if not path.is_file():
         return Decisions()
-    data = read_toml(path)
+    data = read_checked(path, "decisions")   # schema/sources/decisions.json: E101-E106
     decided = Decisions()
     for table, keys in (("index_entry", ("index",)), ("family_name", ("name", "family")),
                         ("distinct_surname", ("surname",)), ("pseudonym", ("name",))):
@@ -218,11 +218,12 @@ def load_decisions(sources_dir: Path) -> Decisions:
             label = f"{table}[{i}]"
             missing = [k for k in (*keys, "evidence") if not str(entry.get(k, "")).strip()]
             if missing:
-                raise PipelineError(f"needs {', '.join(missing)}", file=str(path), field=label)
+                raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                           field=label, code="E101"))
             if table == "index_entry":
                 if bool(entry.get("not_a_person")) == bool(entry.get("name")):
-                    raise PipelineError("needs either name or not_a_person = true",
-                                        file=str(path), field=label)
+                    raise locate(PipelineError("needs either name or not_a_person = true",
+                                               file=str(path), field=label, code="E101"))
                 decided.index_entries[entry["index"]] = entry.get("name") or None
             elif table == "family_name":
                 decided.family_names[entry["name"]] = entry["family"]
@@ -233,18 +234,14 @@ def load_decisions(sources_dir: Path) -> Decisions:
     for i, entry in enumerate(data.get("form_owner", [])):
         missing = [k for k in ("form", "person", "evidence") if not str(entry.get(k, "")).strip()]
         if missing:
-            raise PipelineError(f"needs {', '.join(missing)}", file=str(path),
-                                field=f"form_owner[{i}]")
+            raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                       field=f"form_owner[{i}]", code="E101"))
         decided.form_owners[entry["form"]] = entry["person"]
     for i, entry in enumerate(data.get("index_places", [])):
         if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
-            raise PipelineError("needs indexes and evidence", file=str(path),
-                                field=f"index_places[{i}]")
+            raise locate(PipelineError("needs indexes and evidence", file=str(path),
+                                       field=f"index_places[{i}]", code="E101"))
         decided.index_places += [str(h) for h in entry["indexes"]]
-    unknown = set(data) - {"index_entry", "family_name", "distinct_surname", "pseudonym",
-                           "index_places", "form_owner"}
-    if unknown:
-        raise PipelineError(f"unknown tables {sorted(unknown)}", file=str(path))
     return decided
 
 
