@@ -26,6 +26,8 @@ from . import notes as notes_stage
 from . import registry
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError
+# One located problem, as the dataset validator renders it (CODE file:line field F: message).
+from .validate import Problem as Finding
 from .sources import Source, discover, load_source
 
 SOURCE_FILE = "source.toml"
@@ -46,32 +48,6 @@ CODES = {
     "W602": "Line-end hyphen decisions not yet recorded in hyphens.lock.toml.",
     "W603": "A decision recorded in hyphens.lock.toml is no longer decided from the corpus.",
 }
-
-@dataclass(frozen=True)
-class Finding:
-    """One located problem of a contribution, rendered like the dataset validator's."""
-
-    code: str
-    file: str
-    message: str
-    line: int | None = None
-    field: str = ""
-
-    @property
-    def severity(self) -> str:
-        return "warning" if self.code.startswith("W") else "error"
-
-    def render(self) -> str:
-        """``CODE file:line field F: message``."""
-        where = self.file + (f":{self.line}" if self.line else "")
-        where += f" field {self.field}" if self.field else ""
-        return f"{self.code} {where}: {self.message}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "severity": self.severity, "file": self.file,
-                "message": self.message, "line": self.line, "column": None, "row": None,
-                "field": self.field}
-
 
 @dataclass
 class Report:
@@ -134,7 +110,8 @@ def _finding(code: str, exc: PipelineError, folder: Path, own_code: bool = True)
     if path.is_dir():
         path = path / SOURCE_FILE if (path / SOURCE_FILE).is_file() else path
     line = exc.line if exc.line is not None else locate_field(path, exc.field)
-    return Finding((own_code and exc.code) or code, str(path), exc.message, line, exc.field)
+    return Finding((own_code and exc.code) or code, str(path), exc.message, line=line,
+                   field=exc.field)
 
 
 def _findings(code: str, exc: PipelineError, folder: Path,
@@ -202,7 +179,8 @@ def check_source(folder: Path) -> Report:
         file_name, _, line = where.rpartition(":")
         if not line.isdigit():
             file_name, line = where, ""
-        findings.append(Finding(code, file_name, message, int(line) or None if line else None))
+        findings.append(Finding(code, file_name, message,
+                                line=int(line) or None if line else None))
     report.figures.append(f"hyphen decisions from the corpus: {len(cleaned.hyphen_decisions)}"
                           f" ({sum(d['decision'] == 'join' for d in cleaned.hyphen_decisions)}"
                           " joined)")
@@ -250,7 +228,8 @@ def _check_registry(source: Source, seg: Any, persons: list[dict[str, Any]],
                 path = source.outline_path
                 findings.append(Finding(
                     "E607", str(path), f"unit {unit.document_id}: {key} {value!r} is not in "
-                    f"sources/_registry/{what}.toml", _line_with(path, value), f"segment.units.{key}"))
+                    f"sources/_registry/{what}.toml", line=_line_with(path, value),
+                    field=f"segment.units.{key}"))
 
 
 def _line_with(path: Path, value: str) -> int | None:
