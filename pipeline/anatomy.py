@@ -27,8 +27,8 @@ lines of an attestation, a line that says a copy is unsigned), each quoted from 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
 from .dates import DATE, DATE_PATTERN, MONTHS, iso_date
 from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs

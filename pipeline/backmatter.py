@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from itertools import pairwise
+from typing import Any
 
-from .errors import PipelineError
 from .dates import MONTHS
+from .errors import PipelineError
 from .letters import organisation_rows as printed_organisation_rows
 from .segment import SegmentedSource, Unit, paragraphs
 
@@ -132,9 +134,9 @@ def parse_chronology_line(line: str, current_year: int | None) -> tuple[Chronolo
         if current_year is None:
             return ChronologyDate("", "", "", written, text), current_year
         month = MONTHS[m["month"].lower()]
-        day = m["day1"] or m["day2"]
-        if day and _valid_day(current_year, month, int(day)):
-            return ChronologyDate(f"{current_year}-{month:02d}-{int(day):02d}", "", "day",
+        printed_day = m["day1"] or m["day2"]
+        if printed_day and _valid_day(current_year, month, int(printed_day)):
+            return ChronologyDate(f"{current_year}-{month:02d}-{int(printed_day):02d}", "", "day",
                                   written, text), current_year
         return ChronologyDate(f"{current_year}-{month:02d}", "", "month", written, text), \
             current_year
@@ -586,7 +588,7 @@ def _semicolon_parts(text: str) -> list[str]:
     """``text`` split at semicolons that are not inside a quoted title or brackets."""
     cuts = [i for i, ch in enumerate(_masked(text)) if ch == ";"]
     bounds = [-1, *cuts, len(text)]
-    return [text[a + 1:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a + 1:b] for a, b in pairwise(bounds)]
 
 
 def parse_index_entry(entry: str, reference: re.Pattern[str]) -> tuple[str, list[IndexTerm]]:

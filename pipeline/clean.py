@@ -22,8 +22,9 @@ import bisect
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .errors import PipelineError
 from .sources import Source, find, read_toml
@@ -279,7 +280,7 @@ def reorder_pages(source: Source, text: str) -> tuple[str, list[int], list[PageS
     starts = [m.start() for m in marker.finditer(text, 0, body_end)]
     if not starts or starts[0] != 0:
         starts = [0] + starts
-    bounds = list(zip(starts, starts[1:] + [body_end]))
+    bounds = list(zip(starts, starts[1:] + [body_end], strict=True))
     order = spec.get("order", [])
     count = len(bounds)
     if sorted(order) != list(range(1, count + 1)):
@@ -382,7 +383,8 @@ def _drop_nested(edits: list[Edit]) -> list[Edit]:
 
 # The log's detail for the blank lines of a layout trace (see ``_is_layout_trace``);
 # ``CleanedSource.layout_traces`` finds them by it.
-LAYOUT_TRACE = "layout trace: blank lines between paragraphs of running text (a lost heading or section break)"
+LAYOUT_TRACE = ("layout trace: blank lines between paragraphs of running text"
+                " (a lost heading or section break)")
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _RUNNING_START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9]")
 RUNNING_LINE = 80   # characters: a shorter line may be a heading, a dateline, a signature
@@ -421,6 +423,7 @@ def whitespace_edits(text: str) -> list[Edit]:
         if stripped[pos] == "\n":
             edits.append(Edit(pos, pos + 1, "", "whitespace", "blank line at start"))
     tail = re.search(r"[\n\0]*\Z", stripped)
+    assert tail is not None     # an empty run at the end always matches
     newlines = [p for p in range(tail.start(), len(stripped)) if stripped[p] == "\n"]
     if tail.start() > 0:
         for pos in newlines[1:]:
@@ -556,7 +559,7 @@ class _HyphenRules:
         decision, basis = self._from_corpus(left, right)
         form = f"{left}-|{right}"
         locked = self.locked.get(line) if line is not None else None
-        if locked is not None and locked["form"] == form:
+        if locked is not None and line is not None and locked["form"] == form:
             if locked["decision"] != decision:
                 self.drift.append(HyphenDrift(line, form, locked["decision"], decision, basis))
             decision, basis = locked["decision"], locked["basis"]
@@ -701,7 +704,7 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
 def emendation_edits(source: Source, text: str) -> list[Edit]:
     """Edits for ``[[clean.emendations]]``: each sic must occur as often as declared."""
     where = str(source.metadata_path)
-    edits = []
+    edits: list[Edit] = []
     for i, item in enumerate(source.clean.get("emendations", [])):
         label = f"clean.emendations[{i}]"
         sic, corr, reason = item.get("sic"), item.get("corr"), item.get("reason")

@@ -313,9 +313,9 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
     _file_desc(header, meta, bibls)
     profile = _tei(header, "profileDesc")
     linked = links.neighbours([links.key_of_row(letter, sid)
-                               for letter, sid in zip(letters, owner)])
+                               for letter, sid in zip(letters, owner, strict=True)])
     paths = {_text(letter["letter_id"]): _letter_path(letter) for letter in letters}
-    for letter, sid in zip(letters, owner):
+    for letter, sid in zip(letters, owner, strict=True):
         desc = _corresp_desc(letter, ids[sid], person_rows, place_rows, meta)
         context = links.corresp_context(linked[_text(letter["letter_id"])],
                                         lambda key: dataset_url(meta, paths[key.letter_id]))

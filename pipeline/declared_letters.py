@@ -56,7 +56,7 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
     """The declared letters of a source, by document id (Letter objects of the letters
     stage). A wrong declaration is a located PipelineError."""
     from .anatomy import CLOSING, SALUTATION
-    from .letters import Letter, forms, _words   # no import cycle
+    from .letters import Letter, _words, forms  # no import cycle
     path = source.folder / "segment.toml"
     person_ids = {p["person_id"] for p in persons}
     place_ids = {p["place_id"]: p for p in places}
@@ -65,7 +65,7 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
     for i, entry in enumerate(declarations(source)):
         where = f"letter[{i}]"
 
-        def fail(message: str, key: str = "") -> PipelineError:
+        def fail(message: str, key: str = "", where: str = where) -> PipelineError:
             return PipelineError(message, file=str(path), field=f"{where}.{key}" if key else where)
 
         unknown = set(entry) - KEYS
@@ -156,5 +156,5 @@ def _letter(letter_class: Any, entry: dict[str, Any], unit: Unit, seg: Segmented
         language=entry.get("language", unit.language), form=form, extract=False,
         publication="", incipit=" ".join(words[:INCIPIT_WORDS]),
         date_position=date_position, date_notes=(), place_position=place_position,
-        headnote="", anatomy=Anatomy(tuple(zip((s for s, _ in spans), roles))),
+        headnote="", anatomy=Anatomy(tuple(zip((s for s, _ in spans), roles, strict=True))),
     )

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import pairwise
 
 from .clean import WORD, CleanedSource, vocabulary
 from .sources import Source
@@ -56,7 +57,7 @@ def _pairs(texts: Iterable[str]) -> Counter[str]:
     counts: Counter[str] = Counter()
     for text in texts:
         words = [m.group().lower() for m in WORD.finditer(text)]
-        counts.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+        counts.update(f"{a} {b}" for a, b in pairwise(words))
     return counts
 
 

@@ -14,7 +14,8 @@ then the correspondents' line ("Trotsky to Serge (in French)"). The letter's ope
 foot (a postcard dated after the signature, an address under it); failing that, a date
 in the heading. The parts of the letter (opener, body, closer, postscripts) are read
 once, by ``anatomy.read_anatomy``; the same reading serves the TEI stage
-(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons registry through ``name`` and ``forms``,
+(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons
+registry through ``name`` and ``forms``,
 places to the places registry through their names (accents and case ignored) and the
 source's ``[place_forms]``.
 
@@ -43,12 +44,23 @@ from pathlib import Path
 from typing import Any
 
 from . import anatomy
-from .anatomy import (SALUTATION, SHORT_LINE_WORDS, Anatomy, AnatomyDecision, Dateline,
-                      Paragraph, note_marks, parse_dateline)
-from .dates import DATE, DATE_PATTERN as _DATE, ISO_DATE, iso_date as _iso
+from .anatomy import (
+    SALUTATION,
+    SHORT_LINE_WORDS,
+    Anatomy,
+    AnatomyDecision,
+    Dateline,
+    Paragraph,
+    note_marks,
+    parse_dateline,
+)
+from .dates import DATE, ISO_DATE
+from .dates import DATE_PATTERN as _DATE
+from .dates import iso_date as _iso
 from .errors import BuildFailed, PipelineError
 from .package import Table, letter_tei_path, table_schema
-from .segment import SegmentedSource, Unit, paragraphs, strip_marks as plain
+from .segment import SegmentedSource, Unit, paragraphs
+from .segment import strip_marks as plain
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
@@ -795,7 +807,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
         if decision:
             _apply(letter, decision, seg, unit, decisions, place_index, problems)
         read.append((unit, letter))
-    for letter_id in sorted(set(decisions.letters) - {l.letter_id for _, l in read}):
+    for letter_id in sorted(set(decisions.letters) - {letter.letter_id for _, letter in read}):
         if units.get(letter_id) is None or units[letter_id].type != "letter":
             raise PipelineError(f"{letter_id!r} is not a letter of the outline",
                                 file=str(decisions.path), field=letter_id)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from .errors import PipelineError
 from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
@@ -340,11 +341,12 @@ def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]]
 def _increasing(calls: list[NoteCall]) -> set[int]:
     """Offsets of the calls forming the longest strictly increasing subsequence of numbers (the
     sequence the printer meant); the others are out of sequence or repeats."""
+    numbers = [_number(call) for call in calls]
     tails: list[int] = []        # index into calls of the smallest tail of each length
     previous: list[int] = [-1] * len(calls)
-    for i, call in enumerate(calls):
-        k = bisect.bisect_left([calls[t].n for t in tails], call.n)
-        if k < len(tails) and calls[tails[k]].n == call.n:
+    for i, n in enumerate(numbers):
+        k = bisect.bisect_left([numbers[t] for t in tails], n)
+        if k < len(tails) and numbers[tails[k]] == n:
             continue  # a repeat: the earlier mark serves any later one as well
         if k:
             previous[i] = tails[k - 1]
@@ -394,7 +396,7 @@ def _parse_list(text: str, unit: Unit | None, conf: dict[str, re.Pattern[str]]
             ends[-1] = line.end()
         elif line.group().strip():
             stray.append((line.start(), line.group().strip()))
-    for note, end in zip(printed, ends):
+    for note, end in zip(printed, ends, strict=True):
         note.text = text[note.offset:end]
     return printed, stray
 
@@ -446,11 +448,11 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
     for note in printed:
         seen[note.n] += 1
         first = seen[note.n] == 1
-        call = tied.get(note.n) if first else None
+        its_call = tied.get(note.n) if first else None
         if not first:
             flag(note.n, "duplicate_note", note.offset,
                  f"note {note.n} printed {seen[note.n]} times; this one has no mark of its own")
-        elif call is None:
+        elif its_call is None:
             hint = _expected(note.n, tied)
             nearby = [c for c in strays if _inside(c.offset, note.n, tied)]
             there = "".join(f"; {c.mark} (printed for note {c.n}) stands there, at {c.offset}"
@@ -461,7 +463,7 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
         kind = "author" if conf["author_note"].search(note.text) else "editorial"
         suffix = "" if first else chr(ord("a") + seen[note.n] - 1)
         notes.append(Note(f"{chapter_id}-n{note.n}{suffix}", source_id, chapter_id, note.n,
-                          note.text, kind, list_id, note.offset, call))
+                          note.text, kind, list_id, note.offset, its_call))
     printed_numbers = {p.n for p in printed}
     for n, call in sorted(tied.items(), key=lambda item: item[1].offset):
         if n not in printed_numbers:
@@ -542,7 +544,9 @@ def _asterisk_notes(text: str, tree: _Tree, calls: list[NoteCall],
             call = answered[index] if index < len(answered) else None
             if call is not None:
                 pending.remove(call)
-            body = conf["asterisk_note"].match(text, start).start("text")
+            head = conf["asterisk_note"].match(text, start)
+            assert head is not None     # star_notes are the paragraphs this pattern matched
+            body = head.start("text")
             note = Note(f"{chapter_id}-star{len(notes) + 1}", source_id, chapter_id, None,
                         text[body:end], "author", tree.deepest(start).document_id, body, call)
             if call is None:
@@ -661,7 +665,8 @@ def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
                                                   tree.chapter_of(unit), tree, source_id, skip)
             found += resolved
             left += unresolved
-    key = (lambda r: (r.offset, r.to_id))
+    def key(reference: CrossReference) -> tuple[int, str]:
+        return reference.offset, reference.to_id
     return sorted(found, key=key), sorted(left, key=key)
 
 

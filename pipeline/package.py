@@ -18,8 +18,8 @@ from typing import Any
 
 from .clean import LAYOUT_TRACE, CleanedSource
 from .errors import PipelineError
-from .segment import SegmentedSource, count_words
 from .resources import table_schema
+from .segment import SegmentedSource, count_words
 from .sources import Source, load_dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
@@ -204,7 +204,7 @@ def layout_trace_rows(cleaned: dict[str, CleanedSource],
         if len(groups) != len(positions):
             raise AssertionError(f"{source_id}: {len(groups)} traces logged, "
                                  f"{len(positions)} found in the cleaned text")
-        for n, (group, position) in enumerate(zip(groups, positions), start=1):
+        for n, (group, position) in enumerate(zip(groups, positions, strict=True), start=1):
             units = [u for u in seg.units if u.start <= position < u.end]
             unit = max(units, key=lambda u: u.level)
             before = result.text[:position].rstrip().rsplit("\n", 1)[-1]

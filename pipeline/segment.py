@@ -23,10 +23,8 @@ begins with an author's name, or a signature line, stays inside its unit.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .clean import CleanedSource

@@ -26,10 +26,11 @@ import shutil
 import tempfile
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from lxml import etree
@@ -304,6 +305,7 @@ class Site:
         '#serge' or 'file.xml#person-serge' (a list in the file or elsewhere), or 'serge'."""
         first = ref.split()[0] if ref.split() else ""
         prefix, colon, rest = first.partition(":")
+        register: str | None
         if colon and prefix in REF_PREFIXES:
             register, entry_id = REF_PREFIXES[prefix], rest
         else:
@@ -462,7 +464,7 @@ class Site:
         for (register, entry_id), links in self.mentions.items():
             if any(link.page == page for link in links.values()):
                 found[register][entry_id] = self._register_link(register, entry_id)
-        return {name: sorted(entries.values(), key=lambda l: l.title.lower())
+        return {name: sorted(entries.values(), key=lambda entry: entry.title.lower())
                 for name, entries in found.items() if entries}
 
     def _register_link(self, register: str, entry_id: str) -> Link:
@@ -526,17 +528,27 @@ class Site:
             doc = self.docs[unit_id]
             source = next((s for s in self.dataset.rows("sources")
                            if s["source_id"] == doc["source_id"]), {})
-            prev_id = ids[i - 1] if i > 0 and self.docs[ids[i - 1]]["source_id"] == doc["source_id"] else None
+            prev_id = (
+                ids[i - 1]
+                if i > 0 and self.docs[ids[i - 1]]["source_id"] == doc["source_id"]
+                else None
+            )
             next_id = (ids[i + 1] if i + 1 < len(ids)
                        and self.docs[ids[i + 1]]["source_id"] == doc["source_id"] else None)
-            self.write(self.page_path(unit_id), "text.html", title=self.title_of(unit_id),
-                       unit=doc, source=source, body=rendered.html, lang=doc.get("language") or "en",
-                       has_heading=rendered.has_heading,
-                       notes=self._note_items(rendered.notes, rendered.calls,
-                                              self.page_path(unit_id)),
-                       context=self._breadcrumbs(unit_id),
-                       prev=prev_id and Link(self.page_path(prev_id), self.title_of(prev_id)),
-                       next=next_id and Link(self.page_path(next_id), self.title_of(next_id)))
+            self.write(
+                self.page_path(unit_id),
+                "text.html",
+                title=self.title_of(unit_id),
+                unit=doc,
+                source=source,
+                body=rendered.html,
+                lang=doc.get("language") or "en",
+                has_heading=rendered.has_heading,
+                notes=self._note_items(rendered.notes, rendered.calls, self.page_path(unit_id)),
+                context=self._breadcrumbs(unit_id),
+                prev=prev_id and Link(self.page_path(prev_id), self.title_of(prev_id)),
+                next=next_id and Link(self.page_path(next_id), self.title_of(next_id)),
+            )
 
     def _tree(self, unit_id: str) -> list[dict[str, Any]]:
         return [{"link": Link(self.url_for(child), self.title_of(child),
@@ -572,15 +584,19 @@ class Site:
     def _row_link(self, table: str, row: dict[str, Any]) -> Link | None:
         """Where a row of any table is read on the site, if anywhere."""
         if table == "letters":
-            return Link(f"letters/{row['letter_id']}.html", self.title_of(row["letter_id"]), "letter")
+            return Link(
+                f"letters/{row['letter_id']}.html", self.title_of(row["letter_id"]), "letter"
+            )
         if table == "documents":
             return Link(self.url_for(row["document_id"]), self.title_of(row["document_id"]), "text")
         if table == "notes":
             return Link(self.note_url(row["note_id"]), self.note_label(row["note_id"]), "note")
         if table == "chronology":
-            return Link(f"chronology.html#{row['event_id']}",
-                        f"Chronology: {row.get('date_as_written') or row.get('date') or ''}".strip(),
-                        "chronology")
+            return Link(
+                f"chronology.html#{row['event_id']}",
+                f"Chronology: {row.get('date_as_written') or row.get('date') or ''}".strip(),
+                "chronology",
+            )
         if table == "bibliography":
             return Link(f"bibliography.html#{row['entry_id']}", "Bibliography", "bibliography")
         # Any other table (a `mentions` table, say): the first key that points to a letter,
@@ -599,7 +615,9 @@ class Site:
         """Every table row that names a register entry (a foreign key to persons, places or
         organisations, or a list field named after a register) links the entry to the row's
         page. Works for any table, so a `mentions` table is used when the dataset has one."""
-        self.roles: dict[tuple[str, str], dict[str, dict[str, Link]]] = defaultdict(lambda: defaultdict(dict))
+        self.roles: dict[tuple[str, str], dict[str, dict[str, Link]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
         for name, table in self.dataset.tables.items():
             if name in REGISTERS:
                 continue
@@ -627,14 +645,20 @@ class Site:
                 self._untyped_mentions(name, table, title)
         for (register, entry_id), pages in self.named_in.items():
             for link in pages.values():
-                self.roles[(register, entry_id)]["Named in the text (TEI)"].setdefault(link.url, link)
+                self.roles[(register, entry_id)]["Named in the text (TEI)"].setdefault(
+                    link.url, link
+                )
 
     def _untyped_mentions(self, name: str, table: Any, title: str) -> None:
         """A mentions table whose entity column points to any register (no foreign key to
         one): an id found in exactly one register, or a prefixed ref ('person:nin'), counts."""
         keyed = {fields[0] for fields, _, _ in table.foreign_keys() if len(fields) == 1}
-        columns = [f["name"] for f in table.fields if f["name"] not in keyed
-                   and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))]
+        columns = [
+            f["name"]
+            for f in table.fields
+            if f["name"] not in keyed
+            and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))
+        ]
         for row in table.rows:
             link = self._row_link(name, row)
             if link is None:
@@ -643,7 +667,11 @@ class Site:
                 value = str(row.get(column) or "")
                 prefix, colon, rest = value.partition(":")
                 if colon and prefix in REF_PREFIXES:
-                    found = [REF_PREFIXES[prefix]] if rest in self.registers[REF_PREFIXES[prefix]] else []
+                    found = (
+                        [REF_PREFIXES[prefix]]
+                        if rest in self.registers[REF_PREFIXES[prefix]]
+                        else []
+                    )
                     value = rest
                 else:
                     found = [r for r in REGISTERS if value in self.registers[r]]
@@ -652,7 +680,7 @@ class Site:
                     self.mentions[(found[0], value)].setdefault(link.page, link)
 
     def _registers(self) -> None:
-        for register, (key, title) in REGISTERS.items():
+        for register, (_, title) in REGISTERS.items():
             entries = []
             for entry_id, row in sorted(self.registers[register].items(),
                                         key=lambda item: _sort_name(item[1], register)):
@@ -662,17 +690,31 @@ class Site:
                                           for label, links in roles.items() if links]})
             glossaries = {d["source_id"]: d["document_id"] for d in self.docs.values()
                           if d["type"] == "glossary"}
-            self.write(f"registers/{register}.html", "register.html", title=title,
-                       register=register, entries=entries,
-                       glossaries={s: Link(self.url_for(g), self.title_of(g)) for s, g in glossaries.items()})
+            self.write(
+                f"registers/{register}.html",
+                "register.html",
+                title=title,
+                register=register,
+                entries=entries,
+                glossaries={
+                    s: Link(self.url_for(g), self.title_of(g)) for s, g in glossaries.items()
+                },
+            )
 
     def _chronology(self) -> None:
         rows = self.dataset.rows("chronology")
-        events = [{"row": row, "persons": [self._register_link("persons", p.strip())
-                                           for p in (row.get("persons") or "").split(";")
-                                           if p.strip() in self.registers["persons"]],
-                   "unit": Link(self.url_for(row["document_id"]), self.title_of(row["document_id"]))}
-                  for row in rows]
+        events = [
+            {
+                "row": row,
+                "persons": [
+                    self._register_link("persons", p.strip())
+                    for p in (row.get("persons") or "").split(";")
+                    if p.strip() in self.registers["persons"]
+                ],
+                "unit": Link(self.url_for(row["document_id"]), self.title_of(row["document_id"])),
+            }
+            for row in rows
+        ]
         self.write("chronology.html", "chronology.html", title="Chronology", events=events)
 
     def _bibliography(self) -> None:
@@ -685,11 +727,18 @@ class Site:
                    sections=sections)
 
     def _letters_table(self) -> None:
-        rows = [{"id": letter_id, "row": row, "title": self.title_of(letter_id),
-                 "sender": self.person_name(row["sender_id"]),
-                 "addressee": self.person_name(row["addressee_id"]),
-                 "place": self.place_name(row.get("place_id")) or (row.get("place_as_written") or "")}
-                for letter_id, row in self.letters.items()]
+        rows = [
+            {
+                "id": letter_id,
+                "row": row,
+                "title": self.title_of(letter_id),
+                "sender": self.person_name(row["sender_id"]),
+                "addressee": self.person_name(row["addressee_id"]),
+                "place": self.place_name(row.get("place_id"))
+                or (row.get("place_as_written") or ""),
+            }
+            for letter_id, row in self.letters.items()
+        ]
         self.write("letters/index.html", "letters.html", title="Letters", rows=rows)
 
     # ---- home, downloads, search ---------------------------------------------------
@@ -702,8 +751,10 @@ class Site:
             database = archive.with_suffix(".sqlite")
             shutil.copyfile(archive, target / archive.name)
             shutil.copyfile(database, target / database.name)
-        items = [("Dataset (zip): tables, TEI, CMIF, JSONL, texts, originals", target / archive.name),
-                 ("SQLite database with full-text search", target / database.name)]
+        items = [
+            ("Dataset (zip): tables, TEI, CMIF, JSONL, texts, originals", target / archive.name),
+            ("SQLite database with full-text search", target / database.name),
+        ]
         for relative, label in (("cmif.xml", "Correspondence metadata (CMIF)"),
                                 ("letters.jsonl", "Letters as JSON Lines")):
             if self.dataset.file(relative).is_file():
@@ -723,9 +774,14 @@ class Site:
                                             if d["source_id"] == s["source_id"]
                                             and not d.get("parent_id")), None)}
                    for s in self.dataset.rows("sources")]
-        counts = {"letters": len(self.letters), "units": len(self.docs), "notes": len(self.notes),
-                  "persons": len(self.registers["persons"]), "places": len(self.registers["places"]),
-                  "organisations": len(self.registers["organisations"])}
+        counts = {
+            "letters": len(self.letters),
+            "units": len(self.docs),
+            "notes": len(self.notes),
+            "persons": len(self.registers["persons"]),
+            "places": len(self.registers["places"]),
+            "organisations": len(self.registers["organisations"]),
+        }
         self.write("index.html", "home.html", title="Home", meta=self.meta, sources=sources,
                    downloads=downloads, counts=counts,
                    citation=citation.read_text(encoding="utf-8") if citation.is_file() else "")
@@ -736,7 +792,9 @@ class Site:
         postings: dict[str, dict[int, int]] = defaultdict(dict)
         docs = []
         for i, entry in enumerate(self.search_entries):
-            words = [t for t in tokens(entry["t"] + " " + entry["text"]) if len(t) > 1 or t.isdigit()]
+            words = [
+                t for t in tokens(entry["t"] + " " + entry["text"]) if len(t) > 1 or t.isdigit()
+            ]
             # Title, URL, kind, excerpt and length (search.js ranks by BM25).
             docs.append([entry["t"], entry["u"], entry["k"], entry["x"], len(words)])
             for token in words:
@@ -817,56 +875,61 @@ class TeiRenderer:
             return ""
         if name == "div":
             return self._div(el, level, in_note, lang)
-        if name == "head":
-            tag = f"h{min(level, 6)}"
-            return f"<{tag}{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
-        if name == "p":
-            only_quote = (not (el.text or "").strip() and len(el) == 1
-                          and _local(el[0]) == "quote" and not (el[0].tail or "").strip())
-            cls = "blockquote" if only_quote else None
-            return f"<p{self._attrs(class_=cls, lang=lang)}>{self._children(el, level, in_note)}</p>"
         if name == "ref":
             return self._ref(el, level, in_note)
         if name == "note":
             return self._note(el, level, in_note)
-        if name == "hi":
-            rend = el.get("rend") or ""
-            tag = {"italic": "em", "superscript": "sup", "subscript": "sub", "bold": "strong"}.get(rend, "span")
-            cls = None if tag != "span" else f"hi-{rend}" if rend else "hi"
-            return f"<{tag}{self._attrs(class_=cls, lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
-        if name == "title":
-            return f"<cite{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</cite>"
-        if name in ("quote", "q", "said"):
-            return f'<q class="quote"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</q>'
-        if name == "foreign":
-            return f"<i{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</i>"
-        if name == "list":
-            tag = "ol" if el.get("type") == "ordered" else "ul"
-            return f"<{tag}{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
-        if name == "item":
-            value = el.get("n") if (el.get("n") or "").isdigit() else None
-            return f"<li{self._attrs(value=value, lang=lang)}>{self._children(el, level, in_note)}</li>"
         if name == "lb":
             return "<br>"
         if name == "choice":
             return self._choice(el, level, in_note)
         if name in ("persName", "placeName", "orgName", "name"):
             return self._name(el, level, in_note, lang)
-        if name == "date":
-            when = el.get("when")
-            return f"<time{self._attrs(datetime=when, lang=lang)}>{self._children(el, level, in_note)}</time>"
-        if name == "addrLine":
-            return f'<span class="addrLine"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</span><br>'
         if name == "floatingText":
             kind = el.get("type") or "text"
             label = "Enclosure" if kind == "enclosure" else kind.capitalize()
-            return (f'<aside class="floating {html.escape(kind)}" aria-label="{html.escape(label)}">'
-                    f'<p class="floating-label">{html.escape(label)}</p>'
-                    f"{self._children(el, level + 1, in_note)}</aside>")
+            return (
+                f'<aside class="floating {html.escape(kind)}" aria-label="{html.escape(label)}">'
+                f'<p class="floating-label">{html.escape(label)}</p>'
+                f"{self._children(el, level + 1, in_note)}</aside>"
+            )
+        # Every other element wraps its rendered children in one HTML element.
+        inner = self._children(el, level, in_note)
+        if name == "head":
+            tag = f"h{min(level, 6)}"
+            return f"<{tag}{self._attrs(lang=lang)}>{inner}</{tag}>"
+        if name == "p":
+            only_quote = (not (el.text or "").strip() and len(el) == 1
+                          and _local(el[0]) == "quote" and not (el[0].tail or "").strip())
+            cls = "blockquote" if only_quote else None
+            return f"<p{self._attrs(class_=cls, lang=lang)}>{inner}</p>"
+        if name == "hi":
+            rend = el.get("rend") or ""
+            tag = {"italic": "em", "superscript": "sup", "subscript": "sub",
+                   "bold": "strong"}.get(rend, "span")
+            cls = None if tag != "span" else f"hi-{rend}" if rend else "hi"
+            return f"<{tag}{self._attrs(class_=cls, lang=lang)}>{inner}</{tag}>"
+        if name == "title":
+            return f"<cite{self._attrs(lang=lang)}>{inner}</cite>"
+        if name in ("quote", "q", "said"):
+            return f'<q class="quote"{self._attrs(lang=lang)}>{inner}</q>'
+        if name == "foreign":
+            return f"<i{self._attrs(lang=lang)}>{inner}</i>"
+        if name == "list":
+            tag = "ol" if el.get("type") == "ordered" else "ul"
+            return f"<{tag}{self._attrs(lang=lang)}>{inner}</{tag}>"
+        if name == "item":
+            value = el.get("n") if (el.get("n") or "").isdigit() else None
+            return f"<li{self._attrs(value=value, lang=lang)}>{inner}</li>"
+        if name == "date":
+            when = el.get("when")
+            return f"<time{self._attrs(datetime=when, lang=lang)}>{inner}</time>"
+        if name == "addrLine":
+            return f'<span class="addrLine"{self._attrs(lang=lang)}>{inner}</span><br>'
         if name in self.BLOCKS:
             tag = self.BLOCKS[name]
-            return f'<{tag} class="{name}"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>'
-        return f'<span class="tei-{name}"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</span>'
+            return f'<{tag} class="{name}"{self._attrs(lang=lang)}>{inner}</{tag}>'
+        return f'<span class="tei-{name}"{self._attrs(lang=lang)}>{inner}</span>'
 
     def _div(self, el: etree._Element, level: int, in_note: bool, lang: str | None) -> str:
         # A letter's own TEI file points to the unit by @corresp instead of @xml:id.
@@ -888,10 +951,12 @@ class TeiRenderer:
         heading = f"h{min(level, 6)}"
         doc = site.docs[unit_id]
         self.text.append(site.title_of(unit_id))
-        return (f'<section class="unit-card" id="{html.escape(unit_id)}">'
-                f'<{heading}><a href="{self.root}{html.escape(site.page_path(unit_id))}">'
-                f"{html.escape(site.title_of(unit_id))}</a></{heading}>"
-                f'<p class="meta">{html.escape(doc["type"])} · {doc["words"]:,} words</p></section>')
+        return (
+            f'<section class="unit-card" id="{html.escape(unit_id)}">'
+            f'<{heading}><a href="{self.root}{html.escape(site.page_path(unit_id))}">'
+            f"{html.escape(site.title_of(unit_id))}</a></{heading}>"
+            f'<p class="meta">{html.escape(doc["type"])} · {doc["words"]:,} words</p></section>'
+        )
 
     def _letter_card(self, letter_id: str, level: int) -> str:
         site = self.site
@@ -924,7 +989,11 @@ class TeiRenderer:
                     f'role="doc-noteref" aria-label="{html.escape(label)}"><sup>{inner}</sup></a>')
         if target in self.site.docs:
             url = self.site.url_for(target)
-            href = f"#{target}" if url.split("#")[0] == self.page and "#" in url else f"{self.root}{url}"
+            href = (
+                f"#{target}"
+                if url.split("#")[0] == self.page and "#" in url
+                else f"{self.root}{url}"
+            )
             if url == self.page:
                 href = "#main"
             return f'<a class="xref" href="{html.escape(href)}">{inner}</a>'
@@ -940,16 +1009,23 @@ class TeiRenderer:
             called = self.site.note_pages.get(note_id)
             back = ""
             if called:
-                back = (f' <a class="called-from" href="{self.root}{html.escape(called)}#call-{html.escape(note_id)}">'
-                        f"read in context</a>")
-            return (f'<div class="note-entry" id="{html.escape(note_id)}"><span class="note-n">{label}</span> '
-                    f"{body}{back}</div>")
+                back = (
+                    f' <a class="called-from" href="{self.root}{html.escape(called)}'
+                    f'#call-{html.escape(note_id)}">read in context</a>'
+                )
+            return (
+                f'<div class="note-entry" id="{html.escape(note_id)}">'
+                f'<span class="note-n">{label}</span> '
+                f"{body}{back}</div>"
+            )
         self.inline_notes.add(note_id)
         back = "".join(f' <a class="backref" href="#{c}" aria-label="Back to the text">↩</a>'
                        for c in self.calls.get(note_id, []))
         kind = "Author's note" if el.get("type") == "author" else "Note"
-        return (f'<aside class="note-inline" id="{html.escape(note_id)}" role="doc-footnote" '
-                f'aria-label="{kind} {label}"><span class="note-n">{label}</span> {body}{back}</aside>')
+        return (
+            f'<aside class="note-inline" id="{html.escape(note_id)}" role="doc-footnote" '
+            f'aria-label="{kind} {label}"><span class="note-n">{label}</span> {body}{back}</aside>'
+        )
 
     def _choice(self, el: etree._Element, level: int, in_note: bool) -> str:
         sic = el.find(f"{{{TEI_NS}}}sic")
@@ -963,7 +1039,9 @@ class TeiRenderer:
 
     def _name(self, el: etree._Element, level: int, in_note: bool, lang: str | None) -> str:
         inner = self._children(el, level, in_note)
-        register, entry_id = self.site.register_entry(_local(el), el.get("ref") or el.get("key") or "")
+        register, entry_id = self.site.register_entry(
+            _local(el), el.get("ref") or el.get("key") or ""
+        )
         if register:
             if not in_note:
                 self.mentions.append((register, entry_id))

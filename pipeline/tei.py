@@ -24,14 +24,15 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from itertools import pairwise
+from typing import Any
 
 from lxml import etree
 
-from . import anatomy
+from . import anatomy, links, standoff
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
-from . import links, standoff
 from .clean import CleanedSource
 from .errors import PipelineError
 from .letters import Letter, Names, is_person
@@ -143,7 +144,7 @@ def front_roles(source: Source, segmented: SegmentedSource) -> dict[int, str]:
     text = segmented.text
     spans = paragraphs(text[:segmented.units[0].own_end])
     roles = {}
-    for (role, words), (start, end) in zip(wanted, spans):
+    for (role, words), (start, end) in zip(wanted, spans, strict=False):
         if " ".join(text[start:end].split()) != " ".join(str(words).split()):
             raise PipelineError(f"{role} {words!r} is not the paragraph printed there "
                                 f"({text[start:end][:60]!r}); the title comes first, then "
@@ -246,8 +247,8 @@ def _events(ctx: SourceContext, start: int, end: int, with_wraps: bool) -> list[
     for i in line_starts:
         events.append(_Event(i, 1, "lb"))
     # Italics are pairs of asterisks on one line; an unpaired asterisk stays as printed.
-    pairs = []
-    for a, b in zip(stars, stars[1:]):
+    pairs: list[tuple[int, int]] = []
+    for a, b in pairwise(stars):
         if pairs and pairs[-1][1] >= a:
             continue
         if "\n" not in text[a:b]:
@@ -421,7 +422,7 @@ def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: i
         _closer_part(open_part, ctx, role, start, end)
         return open_part
     if role in ("ps-closing", "ps-signed"):
-        postscript = open_part if _local(open_part) == "postscript" \
+        postscript = open_part if open_part is not None and _local(open_part) == "postscript" \
             else _el(parent, "postscript")
         last = postscript[-1] if len(postscript) else None
         closer = last if _local(last) == "closer" else _el(postscript, "closer")
@@ -429,7 +430,7 @@ def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: i
         return postscript
     if role == "postscript":
         opens = start in ctx.postscript_starts or _local(open_part) != "postscript" \
-            or (len(open_part) and _local(open_part[-1]) == "closer")
+            or (open_part is not None and len(open_part) and _local(open_part[-1]) == "closer")
         if opens:
             open_part = _el(parent, "postscript")
         _block(open_part, ctx, start, end)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from importlib.resources import files as package_files
 from pathlib import Path
 
 import pytest
-from importlib.resources import files as package_files
 from lxml import etree
-
 from sergetrotsky import clean, publish
 from sergetrotsky.sources import discover
 

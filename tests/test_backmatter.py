@@ -12,7 +12,6 @@ import re
 
 import pytest
 from frictionless import validate
-
 from sergetrotsky import backmatter, package, registry, segment
 from sergetrotsky.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
 from sergetrotsky.errors import PipelineError
@@ -85,7 +84,7 @@ def test_chronology_one_row_per_printed_line(papers, chronology):
     assert len(chronology) == len(printed) == HAND_CHRONOLOGY_LINES
     assert [r["n"] for r in chronology] == list(range(1, len(printed) + 1))
     assert len({r["event_id"] for r in chronology}) == len(chronology)
-    for row, line in zip(chronology, printed):
+    for row, line in zip(chronology, printed, strict=True):
         assert line.endswith(row["text"]) and row["text"]
         assert row["document_id"] == unit.document_id and row["source_id"] == "papers"
         assert row["date"] and row["precision"]      # every line of this chronology is dated
@@ -314,7 +313,7 @@ def test_index_one_row_per_headword_and_sub_entry(papers, index):
     assert len({r["term_id"] for r in index}) == len(index)
     heads = [r for r in index if r["sub_entry"] == ""]
     assert [r["entry_n"] for r in heads] == list(range(1, INDEX_ENTRIES + 1))
-    for entry, head in zip(entries, heads):
+    for entry, head in zip(entries, heads, strict=True):
         assert entry.startswith(head["headword"]) and head["headword"]
     assert not any(r["see"] for r in index)       # this index prints no cross-references
 
@@ -717,7 +716,9 @@ def test_index_reference_pattern_is_checked(sources):
     assert backmatter.index_references([papers])["papers"].findall("a, ref1, ref22; ref3x") == \
         ["ref1", "ref22"]
     for pattern, message in (("ref(", "not a regular expression"), ("x*", "matches one")):
-        broken = dataclasses.replace(papers, extra={**papers.extra, "index": {"reference": pattern}})
+        broken = dataclasses.replace(
+            papers, extra={**papers.extra, "index": {"reference": pattern}}
+        )
         with pytest.raises(PipelineError) as error:
             backmatter.index_references([broken])
         assert message in error.value.message and error.value.field == "index.reference"

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky import publish
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError

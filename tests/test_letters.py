@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from frictionless import Package
-
 from sergetrotsky import clean, letters, package, registry, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import find, load_source
@@ -60,9 +59,9 @@ def _notes_ch02(papers):
 def test_every_letter_unit_is_read_without_problems(papers, reading):
     _, seg = papers
     assert reading.problems == []
-    assert [l.letter_id for l in reading.letters] == \
+    assert [letter.letter_id for letter in reading.letters] == \
         [u.document_id for u in seg.units if u.type == "letter"]
-    ids = [l.letter_id for l in reading.letters]
+    ids = [letter.letter_id for letter in reading.letters]
     assert [i for i in ids if i in CORRESPONDENCE] == CORRESPONDENCE     # 42, in order
     assert sorted(set(ids) - set(CORRESPONDENCE)) == sorted(DOCUMENT_LETTERS)
     assert len(ids) == 48
@@ -74,15 +73,15 @@ def test_numbers_as_printed(by_id):
 
 
 def test_counts_by_form_language_and_place(reading):
-    assert Counter(l.form for l in reading.letters) == \
+    assert Counter(letter.form for letter in reading.letters) == \
         {"letter": 45, "telegram": 1, "postcard": 1, "open-letter": 1}
     # the headers of the six chapter documents state no language
-    assert Counter(l.language for l in reading.letters) == {"ru": 31, "fr": 11, "": 6}
-    assert Counter(l.place_cert for l in reading.letters) == \
+    assert Counter(letter.language for letter in reading.letters) == {"ru": 31, "fr": 11, "": 6}
+    assert Counter(letter.place_cert for letter in reading.letters) == \
         {"printed": 22, "inferred": 20, "": 6}
-    assert Counter(l.date_source for l in reading.letters) == \
+    assert Counter(letter.date_source for letter in reading.letters) == \
         {"printed": 47, "corrected by note 150": 1}
-    assert all(l.date_cert == "high" for l in reading.letters)
+    assert all(letter.date_cert == "high" for letter in reading.letters)
 
 
 def test_correspondents_of_the_chapter_documents(by_id):
@@ -158,7 +157,9 @@ def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, by_id):
     assert len(notes) == 278 and sorted(notes) == list(range(1, 279))
     # The notes printed on datelines: only 150 corrects; the others are about the gap
     # between letters.
-    on_datelines = {l.letter_id: l.date_notes for l in by_id.values() if l.date_notes}
+    on_datelines = {
+        letter.letter_id: letter.date_notes for letter in by_id.values() if letter.date_notes
+    }
     assert on_datelines == {"papers-letter-12": (150,), "papers-letter-34": (239,),
                             "papers-letter-37": (258,), "papers-letter-39": (263,)}
     assert notes[239].startswith("The long interval between this letter and its predecessor")
@@ -170,8 +171,9 @@ def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, by_id):
                     if re.search(r"\b(?:error|mistake|actually dated|was dated|confusion over "
                                  r"dates)\b", text))
     assert errors == [125, 133, 145, 150, 229]
-    assert [l.letter_id for l in by_id.values() if l.date_source.startswith("corrected")] == \
-        ["papers-letter-12"]
+    assert [
+        letter.letter_id for letter in by_id.values() if letter.date_source.startswith("corrected")
+    ] == ["papers-letter-12"]
 
 
 def test_letter_35_prefatory_note_and_open_letter(by_id):
@@ -247,7 +249,9 @@ def test_header_publication_and_incipits(by_id):
 
 def test_inferred_places_carry_reasons_from_the_book(papers, by_id):
     _, seg = papers
-    inferred = {i: l.place_id for i, l in by_id.items() if l.place_cert == "inferred"}
+    inferred = {
+        i: letter.place_id for i, letter in by_id.items() if letter.place_cert == "inferred"
+    }
     vexhall = [2, 5, 8, 10, 13, 14, 17, 20, 21, 22, 25, 29, 30]
     assert inferred == {
         **{f"papers-letter-{n}": "brussels" for n in (6, 9, 11, 15, 33)},
@@ -497,8 +501,8 @@ def test_anatomy_splits_two_postscripts_of_letter_30(by_id):
 
 
 def test_anatomy_every_letter_has_a_closer_unless_letters_toml_says_why(reading):
-    without = {l.letter_id: l.anatomy.no_closer for l in reading.letters
-               if not l.anatomy.has_closer}
+    without = {letter.letter_id: letter.anatomy.no_closer for letter in reading.letters
+               if not letter.anatomy.has_closer}
     assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
     assert all(without.values())
 
@@ -529,8 +533,8 @@ def test_postscript_marks():
 def test_two_people_saluted_are_two_addressees(by_id, reading):
     assert by_id["papers-letter-37"].salutation == "Dear Leon Davidovich and Natalia Ivanovna,"
     assert by_id["papers-letter-37"].addressee_ids == ("trotsky", "sedova")
-    assert all(l.addressee_ids == (l.addressee_id,) for l in reading.letters
-               if l.letter_id != "papers-letter-37")
+    assert all(letter.addressee_ids == (letter.addressee_id,) for letter in reading.letters
+               if letter.letter_id != "papers-letter-37")
 
 
 def test_place_as_written_follows_one_rule(reading):

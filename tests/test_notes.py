@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 from frictionless import validate
-
 from sergetrotsky import clean, notes, package, segment
 from sergetrotsky.errors import PipelineError
-from sergetrotsky.sources import find, load_source
 from sergetrotsky.resources import schema_file
+from sergetrotsky.sources import find, load_source
 
 GOLDEN = Path(__file__).parent / "golden" / "notes"
 TABLES = ("notes", "note_anomalies", "references")

@@ -4,16 +4,25 @@ one clear line (never a traceback) for a user's mistake."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from frictionless import Package, validate
-
 from sergetrotsky import publish
 from sergetrotsky.cli import main
+from sergetrotsky.errors import BuildFailed
 
 from .conftest import ROOT, SOURCES
 
@@ -222,19 +231,6 @@ def test_letters_jsonl_has_every_letter_with_text_and_notes(built):
 
 
 # --- the output folder: what build will and will not touch ------------------------------------
-
-import fcntl
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import replace
-from pathlib import Path
-
-import pytest
-
-from sergetrotsky.errors import BuildFailed, PipelineError
 
 SMALL = {publish.MARKER: publish.MARKER_TEXT.encode(), "data/a.csv": b"new\n"}
 

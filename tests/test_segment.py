@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from sergetrotsky import clean, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import load_source
@@ -58,8 +57,11 @@ def test_heading_not_found_is_located(tmp_path):
     folder = _broken(tmp_path, '"Introduction by A. Editor"', '"Introduction by B. Editor"')
     with pytest.raises(PipelineError) as error:
         _segment_folder(folder)
-    assert "letters/segment.toml [segment.units[1].heading]: heading 'Introduction by B. Editor' not found in order" \
+    assert (
+        "letters/segment.toml [segment.units[1].heading]: "
+        "heading 'Introduction by B. Editor' not found in order"
         in str(error.value)
+    )
 
 
 def test_heading_out_of_order_is_reported(tmp_path):
@@ -199,14 +201,21 @@ def test_papers_correspondence(segmented):
         ["papers-letter-prefatory"] + [f"papers-letter-{n}" for n in range(1, 42)]
     assert [u.n for u in letters] == list(range(0, 42))
     assert all(u.type == "letter" for u in letters)
-    assert units["papers-letter-16"].title == "Letter 16: Serge to Konrad Knudsen (postcard–in Russian)"
-    assert (units["papers-letter-16"].date, units["papers-letter-16"].author_id) == ("1936-06-06", "serge")
+    assert (
+        units["papers-letter-16"].title
+        == "Letter 16: Serge to Konrad Knudsen (postcard–in Russian)"
+    )
+    assert (units["papers-letter-16"].date, units["papers-letter-16"].author_id) == (
+        "1936-06-06",
+        "serge",
+    )
     assert units["papers-letter-3"].date == "1936-04-25"
     # Enclosures and appendices belong to their letter.
-    for letter, title in (("papers-letter-14", "Supplement to the remarks I made on Ciliga's letter"),
-                          ("papers-letter-18", "Questions"),
-                          ("papers-letter-24", "Appendix to letter 24: extract from 'A New "
-                                               "Revolutionary Upturn?'")):
+    for letter, title in (
+        ("papers-letter-14", "Supplement to the remarks I made on Ciliga's letter"),
+        ("papers-letter-18", "Questions"),
+        ("papers-letter-24", "Appendix to letter 24: extract from 'A New Revolutionary Upturn?'"),
+    ):
         [enclosure] = [u for u in seg.children(units[letter]) if u.type == "enclosure"]
         assert enclosure.title == title
     # Signatures and addresses stay inside their letter.

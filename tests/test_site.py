@@ -26,7 +26,6 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from click.testing import CliRunner
 from lxml import html as lxml_html
-
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.site import build_site, tokens
@@ -67,7 +66,7 @@ def test_every_internal_link_resolves_to_a_file_and_an_id(site):
     assert len(pages) > 10
     for page in pages:
         doc = _page(page)
-        for element, attribute, link, _ in doc.iterlinks():
+        for element, _attribute, link, _ in doc.iterlinks():
             parts = urlsplit(link)
             if parts.scheme or parts.netloc:
                 assert element.tag == "a", f"{page}: {element.tag} loads {link} from elsewhere"
@@ -117,7 +116,9 @@ def test_every_letter_has_a_page_with_its_tei_json_and_row(dist, site):
         assert f"../dataset/{row['tei_path']}" in hrefs
         assert f"{row['letter_id']}.json" in hrefs
         assert f"index.html#{row['letter_id']}" in hrefs
-        record = json.loads((site / "letters" / f"{row['letter_id']}.json").read_text(encoding="utf-8"))
+        record = json.loads(
+            (site / "letters" / f"{row['letter_id']}.json").read_text(encoding="utf-8")
+        )
         assert record["letter_id"] == row["letter_id"] and record["date"] == (row["date"] or None)
     table = _page(site / "letters" / "index.html")
     assert table.xpath("//table[@id='letters-table']/tbody/tr/@id") == \
@@ -159,7 +160,9 @@ def test_note_calls_and_notes_link_both_ways(site):
 
 def test_emendations_show_the_correction_and_the_printed_form(site):
     doc = _page(site / "texts" / "papers-glossary.html")
-    emendation = [e for e in doc.xpath("//span[@class='emendation']") if e.get("title") == "Printed: Andrs"]
+    emendation = [
+        e for e in doc.xpath("//span[@class='emendation']") if e.get("title") == "Printed: Andrs"
+    ]
     assert emendation and emendation[0].text_content() == "Andrés [printed: Andrs]"
 
 
@@ -185,8 +188,15 @@ def test_registers_link_each_entry_to_what_names_it(dist, site):
     persons = _page(site / "registers" / "persons.html")
     for row in _csv(dist, "persons"):
         assert persons.xpath(f"//section[@id='{row['person_id']}']")
-    sent = persons.xpath("//section[@id='serge']//h3[starts-with(., 'Letters sent')]/following-sibling::ul[1]//a/@href")
-    expected = {f"../letters/{r['letter_id']}.html" for r in _csv(dist, "letters") if r["sender_id"] == "serge"}
+    sent = persons.xpath(
+        "//section[@id='serge']//h3[starts-with(., 'Letters sent')]"
+        "/following-sibling::ul[1]//a/@href"
+    )
+    expected = {
+        f"../letters/{r['letter_id']}.html"
+        for r in _csv(dist, "letters")
+        if r["sender_id"] == "serge"
+    }
     assert set(sent) == expected
     places = _page(site / "registers" / "places.html")
     assert "../letters/papers-letter-1.html" in places.xpath("//section[@id='brussels']//a/@href")
@@ -204,7 +214,9 @@ def test_chronology_and_bibliography_pages_hold_every_row(dist, site):
     first = chronology.xpath("//li[@id='papers-chronology-001']//time")[0]
     assert (first.get("datetime"), first.text) == ("1890-12-30", "30 December 1890")
     bibliography = _page(site / "bibliography.html")
-    assert len(bibliography.xpath("//ol[@class='bibliography']/li")) == len(_csv(dist, "bibliography"))
+    assert len(bibliography.xpath("//ol[@class='bibliography']/li")) == len(
+        _csv(dist, "bibliography")
+    )
 
 
 def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
@@ -214,13 +226,28 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     shutil.copytree(dist, dataset)
     (dataset / "data" / "mentions.csv").write_text(
         "letter_id,person_id\npapers-letter-1,balabanova\n", encoding="utf-8")
-    (dataset / "schema" / "mentions.json").write_text(json.dumps({
-        "fields": [{"name": "letter_id", "type": "string"}, {"name": "person_id", "type": "string"}],
-        "primaryKey": ["letter_id", "person_id"],
-        "foreignKeys": [
-            {"fields": ["letter_id"], "reference": {"resource": "letters", "fields": ["letter_id"]}},
-            {"fields": ["person_id"], "reference": {"resource": "persons", "fields": ["person_id"]}}]}),
-        encoding="utf-8")
+    (dataset / "schema" / "mentions.json").write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"name": "letter_id", "type": "string"},
+                    {"name": "person_id", "type": "string"},
+                ],
+                "primaryKey": ["letter_id", "person_id"],
+                "foreignKeys": [
+                    {
+                        "fields": ["letter_id"],
+                        "reference": {"resource": "letters", "fields": ["letter_id"]},
+                    },
+                    {
+                        "fields": ["person_id"],
+                        "reference": {"resource": "persons", "fields": ["person_id"]},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
     descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
                                     "path": "data/mentions.csv", "schema": "schema/mentions.json"})
@@ -232,7 +259,9 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     build_site(dataset, out)
     persons = _page(out / "registers" / "persons.html")
     assert "../letters/papers-letter-1.html" in persons.xpath(
-        "//section[@id='balabanova']//h3[starts-with(., 'Mentions')]/following-sibling::ul[1]//a/@href")
+        "//section[@id='balabanova']//h3[starts-with(., 'Mentions')]"
+        "/following-sibling::ul[1]//a/@href"
+    )
     letter = _page(out / "letters" / "papers-letter-1.html")
     assert "Angelica Balabanova" in letter.xpath("//p[@class='mentions']")[0].text_content()
     assert letter.xpath("//p[@lang='fr']")[0].text_content().startswith("Can I write")
@@ -244,13 +273,27 @@ def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
     dataset = tmp_path / "dataset"
     shutil.copytree(dist, dataset)
     (dataset / "data" / "mentions.csv").write_text(
-        "document_id,entity_id,form\npapers-letter-2,nin,Nin\npapers-ch03,poum,POUM\n", encoding="utf-8")
-    (dataset / "schema" / "mentions.json").write_text(json.dumps({
-        "fields": [{"name": "document_id", "type": "string"}, {"name": "entity_id", "type": "string"},
-                   {"name": "form", "type": "string"}],
-        "foreignKeys": [{"fields": ["document_id"],
-                         "reference": {"resource": "documents", "fields": ["document_id"]}}]}),
-        encoding="utf-8")
+        "document_id,entity_id,form\npapers-letter-2,nin,Nin\npapers-ch03,poum,POUM\n",
+        encoding="utf-8",
+    )
+    (dataset / "schema" / "mentions.json").write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"name": "document_id", "type": "string"},
+                    {"name": "entity_id", "type": "string"},
+                    {"name": "form", "type": "string"},
+                ],
+                "foreignKeys": [
+                    {
+                        "fields": ["document_id"],
+                        "reference": {"resource": "documents", "fields": ["document_id"]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
     descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
                                     "path": "data/mentions.csv", "schema": "schema/mentions.json"})
@@ -272,7 +315,10 @@ def test_name_references_in_the_forms_tei_uses(site):
     entry = Site.register_entry
     assert entry(Registers, "persName", "person:serge") == ("persons", "serge")
     assert entry(Registers, "persName", "#serge") == ("persons", "serge")
-    assert entry(Registers, "placeName", "../registers.xml#place-brussels") == ("places", "brussels")
+    assert entry(Registers, "placeName", "../registers.xml#place-brussels") == (
+        "places",
+        "brussels",
+    )
     assert entry(Registers, "persName", "#nobody") == (None, "")
     assert entry(Registers, "name", "serge") == (None, "")
 
@@ -310,9 +356,13 @@ def test_site_refuses_to_replace_a_folder_it_did_not_build(dist, tmp_path):
     with pytest.raises(PipelineError, match="not a site"):
         build_site(dist, other)
     assert (other / "keep.txt").exists()
-    result = CliRunner().invoke(main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")]
+    )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")]
+    )
     assert result.exit_code == 0, result.output  # a site is replaced by the next build
     result = CliRunner().invoke(main, ["site", "--dataset", str(tmp_path / "nothing"),
                                        "--out", str(tmp_path / "t")])
@@ -431,10 +481,15 @@ def test_open_a_note_from_its_call_and_return(browser, server):
     _wait(browser, lambda d: d.current_url.endswith("#papers-ch02-n88"))
     note = browser.find_element(By.ID, "papers-ch02-n88")
     assert note.is_displayed() and "Dumbadze" in note.text
-    assert browser.execute_script("return document.querySelector(':target').id") == "papers-ch02-n88"
+    assert (
+        browser.execute_script("return document.querySelector(':target').id") == "papers-ch02-n88"
+    )
     note.find_element(By.CSS_SELECTOR, "a.backref").click()
     _wait(browser, lambda d: d.current_url.endswith("#call-papers-ch02-n88"))
-    assert browser.execute_script("return document.querySelector(':target').id") == "call-papers-ch02-n88"
+    assert (
+        browser.execute_script("return document.querySelector(':target').id")
+        == "call-papers-ch02-n88"
+    )
     # The call is back in view.
     assert browser.execute_script(
         "var r = document.getElementById('call-papers-ch02-n88').getBoundingClientRect();"
@@ -450,7 +505,9 @@ def test_search_for_a_word_and_reach_its_letter(browser, server):
     box.submit()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results li"))
     assert "result" in browser.find_element(By.ID, "search-status").text
-    link = browser.find_element(By.CSS_SELECTOR, "#search-results a[href='letters/papers-letter-1.html']")
+    link = browser.find_element(
+        By.CSS_SELECTOR, "#search-results a[href='letters/papers-letter-1.html']"
+    )
     link.click()
     _wait(browser, lambda d: d.current_url.endswith("letters/papers-letter-1.html"))
     assert "Sarapul" in browser.find_element(By.TAG_NAME, "main").text
@@ -470,17 +527,23 @@ def test_sort_and_filter_the_letters_table(browser, server, dist):
     from selenium.webdriver.common.by import By
 
     browser.get(server + "letters/index.html")
-    rows = lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "#letters-table tbody tr")
-                    if r.is_displayed()]
+    def rows():
+        return [r for r in browser.find_elements(By.CSS_SELECTOR, "#letters-table tbody tr")
+                if r.is_displayed()]
     total = len(_csv(dist, "letters"))
     assert len(rows()) == total
     browser.find_element(By.ID, "letters-filter").send_keys("Balabanova")
     shown = rows()
     assert 0 < len(shown) < total
     assert all("Balabanova" in r.text for r in shown)
-    assert browser.find_element(By.ID, "letters-status").text == f"{len(shown)} of {total} letters shown"
+    assert (
+        browser.find_element(By.ID, "letters-status").text
+        == f"{len(shown)} of {total} letters shown"
+    )
     browser.find_element(By.ID, "letters-filter").clear()
-    browser.execute_script("document.getElementById('letters-filter').dispatchEvent(new Event('input'))")
+    browser.execute_script(
+        "document.getElementById('letters-filter').dispatchEvent(new Event('input'))"
+    )
     assert len(rows()) == total
     date_header = browser.find_element(By.CSS_SELECTOR, "th[data-key='date']")
     date_header.find_element(By.TAG_NAME, "button").click()
