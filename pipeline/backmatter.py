@@ -159,7 +159,6 @@ class PersonMatcher:
                 if form and form.strip():
                     owners.setdefault(form.strip(), set()).add(p["person_id"])
         self.forms = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
-        self.ambiguous = {f for f, ids in owners.items() if len(ids) > 1}
         alternatives = sorted(owners, key=lambda f: (-len(f), f))
         self.pattern = re.compile(
             r"(?<!\w)(?:" + "|".join(re.escape(f) for f in alternatives) + r")(?!\w)"
@@ -573,7 +572,7 @@ def _split_see(label: str) -> tuple[str, str]:
     return label[:m.start()].strip(" ,;:."), f"{m['see'].lower()} {m['target'].strip(' .,')}"
 
 
-def _masked(text: str) -> str:
+def _brackets_and_titles_blanked(text: str) -> str:
     """``text`` with bracketed parts and quoted titles blanked out, same length."""
     return re.sub(r"\([^()]*\)|(?<!\w)['‘].*?['’](?!\w)",
                   lambda m: "x" * len(m.group(0)), text)
@@ -581,12 +580,12 @@ def _masked(text: str) -> str:
 
 def _colon_outside_brackets(text: str) -> int:
     """Position of the first colon not inside brackets or a quoted title; -1 if none."""
-    return _masked(text).find(":")
+    return _brackets_and_titles_blanked(text).find(":")
 
 
 def _semicolon_parts(text: str) -> list[str]:
     """``text`` split at semicolons that are not inside a quoted title or brackets."""
-    cuts = [i for i, ch in enumerate(_masked(text)) if ch == ";"]
+    cuts = [i for i, ch in enumerate(_brackets_and_titles_blanked(text)) if ch == ";"]
     bounds = [-1, *cuts, len(text)]
     return [text[a + 1:b] for a, b in pairwise(bounds)]
 

@@ -29,10 +29,6 @@ from typing import Any
 from .errors import PipelineError
 from .sources import Source, find, read_toml
 
-REASONS = (
-    "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
-    "whitespace", "emendation", "paragraph-break",
-)
 WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
 # by a paragraph starting in lowercase is a paragraph split by a page break.

@@ -210,7 +210,7 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
     source_desc.extend(bibls)
 
 
-def _bibl(source: Row, xml_id: str) -> etree._Element:
+def _source_bibl(source: Row, xml_id: str) -> etree._Element:
     """The printed book: title, editors, place, publisher, year. The CMIF schema allows
     ``title``, ``editor`` and ``publisher`` inside ``bibl`` but neither ``pubPlace`` nor
     ``date``: place and year are text, as in CMIF's own examples."""
@@ -302,7 +302,7 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
     by_id = {_text(s["source_id"]): s for s in sources}
     ids = {sid: bibl_id(_text(meta["name"]), sid) for sid in source_ids}
     with_letters = set(owner)
-    bibls = [_bibl(by_id[sid], ids[sid]) for sid in source_ids if sid in with_letters]
+    bibls = [_source_bibl(by_id[sid], ids[sid]) for sid in source_ids if sid in with_letters]
     if not bibls:
         raise PipelineError("CMIF needs at least one letter", field="letters")
     person_rows = {_text(p["person_id"]): p for p in persons}

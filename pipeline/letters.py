@@ -298,7 +298,7 @@ def load_decisions(source: Source) -> Decisions:
 # --- reading one letter -------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Problem:
+class LetterProblem:
     """Something in a letter the parser cannot read; it fails the build."""
 
     letter_id: str
@@ -430,10 +430,10 @@ class _Context:
     text: str
     names: Names
     places: Places
-    problems: list[Problem]
+    problems: list[LetterProblem]
 
     def problem(self, offset: int, message: str) -> None:
-        self.problems.append(Problem(self.letter_id, _line_of(self.text, offset), message))
+        self.problems.append(LetterProblem(self.letter_id, _line_of(self.text, offset), message))
 
 
 SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$")
@@ -564,7 +564,7 @@ def _read_foot(paras: list[Paragraph], parts: Anatomy, ctx: _Context
 
 
 def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
-                form_values: tuple[str, ...], problems: list[Problem],
+                form_values: tuple[str, ...], problems: list[LetterProblem],
                 anatomy_decision: AnatomyDecision | None = None) -> Letter | None:
     """Read one letter unit; what cannot be read is appended to ``problems``."""
     ctx = _Context(unit.document_id, seg.text, names, places, problems)
@@ -688,14 +688,14 @@ def notes_of(seg: SegmentedSource, notes_unit_id: str) -> dict[int, str]:
 
 
 def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit: Unit,
-           decisions: Decisions, places: Places, problems: list[Problem]) -> None:
+           decisions: Decisions, places: Places, problems: list[LetterProblem]) -> None:
     where = f"{decisions.path.name} [{letter.letter_id}]"
     entry = f"letter.{letter.letter_id.removeprefix(decisions.path.parent.name + '-')}"
 
     def problem(message: str, key: str = "") -> None:
         # Reported in letters.toml, at the key that made the decision.
         field = "place_inference" if key == "place" else f"{entry}.{key}" if key else entry
-        problems.append(Problem(letter.letter_id, _line_of(seg.text, unit.start),
+        problems.append(LetterProblem(letter.letter_id, _line_of(seg.text, unit.start),
                                 f"{where}: {message}", str(decisions.path), field))
 
     if decision.date:
@@ -749,7 +749,7 @@ def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit:
 
 
 def _check_sequence(letters: list[tuple[Unit, Letter]], decisions: Decisions, text: str,
-                    problems: list[Problem]) -> None:
+                    problems: list[LetterProblem]) -> None:
     """Within one part of the book, a letter dated before the one printed ahead of it is
     a date to correct (or to explain): the book's letters are in date order."""
     latest: dict[str, tuple[str, str]] = {}
@@ -759,7 +759,7 @@ def _check_sequence(letters: list[tuple[Unit, Letter]], decisions: Decisions, te
         previous = latest.get(unit.parent_id)
         explained = decisions.letters.get(letter.letter_id, LetterDecision()).out_of_sequence
         if previous and letter.date < previous[0][:len(letter.date)] and not explained:
-            problems.append(Problem(letter.letter_id, _line_of(text, unit.start),
+            problems.append(LetterProblem(letter.letter_id, _line_of(text, unit.start),
                                     f"dated {letter.date} ({letter.date_as_written!r}), before "
                                     f"{previous[1]} ({previous[0]}) printed ahead of it: "
                                     f"correct it in {DECISIONS_FILE} citing the note, or "
@@ -773,7 +773,7 @@ class LetterReading:
     """The letters of one source, and every problem met reading them."""
 
     letters: list[Letter]
-    problems: list[Problem]
+    problems: list[LetterProblem]
 
 
 def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, Any]],
@@ -787,7 +787,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
                             file=str(decisions.path), field="place_forms")
     names, place_index = Names.of(persons), Places.of(places, decisions.place_forms)
     form_values = forms()
-    problems: list[Problem] = []
+    problems: list[LetterProblem] = []
     read: list[tuple[Unit, Letter]] = []
     units = {u.document_id: u for u in seg.units}
     # Letters declared in the outline, each fact with its printed words (any source).
@@ -825,7 +825,7 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
     problem of every source if any letter cannot be read.
     """
     found: dict[str, list[Letter]] = {}
-    problems: list[tuple[Source, Problem]] = []
+    problems: list[tuple[Source, LetterProblem]] = []
     for source in sorted(sources, key=lambda s: s.source_id):
         reading = read_letters(source, segmented[source.source_id], persons, places)
         found[source.source_id] = reading.letters
@@ -851,14 +851,6 @@ def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict
         if letter is not None:
             row["date"], row["place_id"] = letter["date"], letter["place_id"]
     return documents
-
-
-def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],
-                persons: list[dict[str, Any]], places: list[dict[str, Any]]
-                ) -> list[dict[str, Any]]:
-    """Rows of the ``letters`` table, each source's letters in reading order."""
-    found = read_all(sources, segmented, persons, places)
-    return [letter.row() for source_id in sorted(found) for letter in found[source_id]]
 
 
 # --- organisations ------------------------------------------------------------------------

@@ -300,7 +300,7 @@ def _spans_without(scope: Unit, excluded: list[Unit]) -> list[tuple[int, int]]:
 
 # --- marks --------------------------------------------------------------------------
 
-def _masked(paragraph: str) -> str:
+def _italics_and_marks_blanked(paragraph: str) -> str:
     """The paragraph with italic pairs and ``^{...}`` marks blanked out (same length), so
     that any asterisk left is a call."""
     paragraph = MARK.sub(lambda m: "\0" * len(m.group()), paragraph)
@@ -331,7 +331,7 @@ def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]]
             if conf["asterisk_note"].match(paragraph):
                 star_notes.append((p_start, p_end))
                 continue
-            for a in re.finditer(r"\*", _masked(paragraph)):
+            for a in re.finditer(r"\*", _italics_and_marks_blanked(paragraph)):
                 calls.append(NoteCall(chapter_id, None, True, "*", p_start + a.start(),
                                       tree.deepest(p_start + a.start()).document_id))
     calls.sort(key=lambda c: c.offset)
@@ -454,7 +454,7 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
                  f"note {note.n} printed {seen[note.n]} times; this one has no mark of its own")
         elif its_call is None:
             hint = _expected(note.n, tied)
-            nearby = [c for c in strays if _inside(c.offset, note.n, tied)]
+            nearby = [c for c in strays if _between_neighbours(c.offset, note.n, tied)]
             there = "".join(f"; {c.mark} (printed for note {c.n}) stands there, at {c.offset}"
                             for c in nearby)
             flag(note.n, "note_without_mark", note.offset,
@@ -489,7 +489,7 @@ def _numbering(printed: list[_Printed], flag: Any) -> None:
         previous = max(previous, note.n)
 
 
-def _inside(offset: int, n: int, tied: dict[int, NoteCall]) -> bool:
+def _between_neighbours(offset: int, n: int, tied: dict[int, NoteCall]) -> bool:
     """Is ``offset`` between the marks of the nearest numbers below and above ``n``?"""
     below = [c.offset for k, c in tied.items() if k < n]
     above = [c.offset for k, c in tied.items() if k > n]

@@ -7,17 +7,14 @@ in the printed book. Spot checks give exact values."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 import pytest
-from frictionless import validate
 from sergetrotsky import backmatter, package, registry, segment
 from sergetrotsky.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
 from sergetrotsky.errors import PipelineError
-from sergetrotsky.resources import schema_file
 
-from .conftest import SOURCES
+from .conftest import SOURCES, valid_mini_package
 
 # Counted by hand in the printed back matter.
 HAND_CHRONOLOGY_LINES = 18
@@ -528,19 +525,7 @@ def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, 
         package.Table("bibliography", bibliography, "Bibliography"),
         package.Table("index_terms", index, "Index"),
     ]
-    (tmp_path / "data").mkdir()
-    (tmp_path / "schema").mkdir()
-    data = {}
-    for t in tables:
-        data[t.name] = package.csv_bytes(t)
-        (tmp_path / t.path).write_bytes(data[t.name])
-        (tmp_path / "schema" / f"{t.name}.json").write_bytes(
-            schema_file("tables", f"{t.name}.json").read_bytes())
-    meta = {"name": "test", "title": "t", "version": "0", "released": "2020-01-01",
-            "licenses": [{"name": "CC0-1.0"}]}
-    (tmp_path / "datapackage.json").write_text(json.dumps(package.descriptor(meta, tables, data)))
-    report = validate(str(tmp_path / "datapackage.json"))
-    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
+    data = valid_mini_package(tmp_path, tables)
     chronology_csv = data["chronology"].decode("utf-8")
     assert "papers-chronology-002,papers,papers-chronology,2,1917,,year,1917," in chronology_csv
     assert chronology_csv.splitlines()[2].endswith(",trotsky;serge")

@@ -193,6 +193,22 @@ def test_stale_override_is_an_error(tmp_path):
         _clean_edited(tmp_path, '["self-serving"]', '["self-serving", "non-sense"]')
 
 
+@pytest.mark.parametrize("key, printed", [("hyphen_keep", "the self-serving editor"),
+                                          ("hyphen_join", "the selfserving editor"),
+                                          ("hyphen_suspended", "the self- serving editor")])
+def test_a_listed_hyphen_overrides_the_corpus(tmp_path, key, printed):
+    """"self-|serving" at a line end, listed under each key of [clean], is kept, joined or
+    left as a suspended hyphen (a space, as in "pre- and post-war"); a kept or joined
+    hyphen names the list as its basis in the log."""
+    result = _clean_edited(tmp_path, 'hyphen_keep = ["self-serving"]', f'{key} = ["self-serving"]')
+    assert printed in result.text
+    basis = [e.detail for e in result.log() if "self" in e.detail]
+    assert basis == ([] if key == "hyphen_suspended" else
+                     [f"self-{'|' if key == 'hyphen_join' else ''}serving "
+                      f"{'joined' if key == 'hyphen_join' else 'kept as compound'} "
+                      "(listed in source.toml)"])
+
+
 def test_emendation_count_is_checked(tmp_path):
     with pytest.raises(PipelineError, match="'thatwork' occurs 0 time"):
         _clean_edited(tmp_path, 'sic = "thiswork"', 'sic = "thatwork"')
