@@ -30,9 +30,10 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .conventions import NOTE_MARK, SUPERSCRIPTS
+from .conventions import strip_marks as plain
 from .dates import DATE, DATE_PATTERN, MONTHS, iso_date
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs
-from .segment import strip_marks as plain
+from .segment import SegmentedSource, Unit, paragraphs
 
 CLOSING_MAX_WORDS = 15
 SHORT_LINE_WORDS = 10

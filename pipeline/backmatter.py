@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from .conventions import ITALIC
 from .dates import MONTHS
 from .errors import PipelineError
 from .letters import organisation_rows as printed_organisation_rows
@@ -218,7 +219,6 @@ RUN_IN_ENTRY = re.compile(r"(?<=[.)])\s+(?=[A-Z][\w'’-]+(?:[ -][A-Z][\w'’-]+
 # (so "'Left-Wing' Communism – …" is not a quoted title, and "'L'Action …'" is one).
 QUOTED_TITLE = re.compile(r"^(?P<q>['‘\"“])(?P<title>.+?)['’\"”]"
                           r"(?=\s*[,.;(]|\s+in\s|\s*$)", re.S)
-ITALIC = re.compile(r"\*([^*]+)\*")
 THESIS = re.compile(r"\((?P<degree>PhD|Ph\.D\.|DPhil|D\.Phil\.|MPhil|MA|MLitt|BLitt|[Tt]hesis)"
                     r",\s*(?P<institution>[^()]+?),\s*(?P<year>\d{4})\)")
 # Where an unmarked title ends: the imprint, or the editor's, translator's, co-author's words.

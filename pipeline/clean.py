@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .conventions import ALPHABETIC_WORD
 from .errors import PipelineError
 from .sources import Source, find, read_toml
 
-WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
 # by a paragraph starting in lowercase is a paragraph split by a page break.
 TERMINAL = set(".?!:;\"'”’)]*…") | set("⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -435,7 +435,7 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
     """Word forms the corpus uses, lowercased, not counting halves of words broken at a line end."""
     counts: Counter[str] = Counter()
     for text in texts:
-        for m in WORD.finditer(text):
+        for m in ALPHABETIC_WORD.finditer(text):
             if text.startswith("-\n", m.end()) or text[max(0, m.start() - 2):m.start()] == "-\n":
                 continue
             counts[m.group().lower()] += 1

@@ -27,9 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from .anatomy import Anatomy
+from .conventions import strip_marks
 from .dates import ISO_DATE
 from .errors import PipelineError
-from .segment import SegmentedSource, Unit, strip_marks
+from .segment import SegmentedSource, Unit
 from .sources import Source, read_toml
 
 KEYS = {"unit", "sender", "sender_words", "addressee", "addressees", "addressee_words", "date",

@@ -24,7 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .clean import WORD, CleanedSource, vocabulary
+from .clean import CleanedSource, vocabulary
+from .conventions import ALPHABETIC_WORD
 from .sources import Source
 
 COMMON = 25          # a part must occur this often in the corpus to count as a word
@@ -56,7 +57,7 @@ def _pairs(texts: Iterable[str]) -> Counter[str]:
     """Two-word phrases the corpus prints ("in which"), lowercased."""
     counts: Counter[str] = Counter()
     for text in texts:
-        words = [m.group().lower() for m in WORD.finditer(text)]
+        words = [m.group().lower() for m in ALPHABETIC_WORD.finditer(text)]
         counts.update(f"{a} {b}" for a, b in pairwise(words))
     return counts
 
@@ -94,7 +95,7 @@ def candidates(sources: Iterable[Source], cleaned: dict[str, CleanedSource]
         kept = set(source.extra.get("defects", {}).get("kept", [])) \
             if isinstance(source.extra.get("defects"), dict) else set()
         hits: list[tuple[int, int, str, str]] = []
-        for m in WORD.finditer(text):
+        for m in ALPHABETIC_WORD.finditer(text):
             word = m.group()
             if len(word) < 5 or "-" in word or "'" in word or "’" in word \
                     or vocab[word.lower()] > 1 or word.isupper():
@@ -105,7 +106,7 @@ def candidates(sources: Iterable[Source], cleaned: dict[str, CleanedSource]
         for m in HYPHEN_SPACE.finditer(text):
             if not SUSPENDED.match(text, m.start()):
                 start = text.rfind(" ", 0, m.start()) + 1
-                end = m.end() + (WORD.match(text, m.end()).end() - m.end())  # type: ignore[union-attr]
+                end = m.end() + (ALPHABETIC_WORD.match(text, m.end()).end() - m.end())  # type: ignore[union-attr]
                 token = text[start:end]
                 hits.append((start, end, "hyphen-space", token.replace("- ", "-")))
         for m in DIGIT_PRONOUN.finditer(text):

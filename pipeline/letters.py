@@ -54,13 +54,14 @@ from .anatomy import (
     note_marks,
     parse_dateline,
 )
+from .conventions import LANGUAGE_CODES
+from .conventions import strip_marks as plain
 from .dates import DATE, ISO_DATE
 from .dates import DATE_PATTERN as _DATE
 from .dates import iso_date as _iso
 from .errors import BuildFailed, PipelineError
 from .package import Table, letter_tei_path, table_schema
 from .segment import SegmentedSource, Unit, paragraphs
-from .segment import strip_marks as plain
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
@@ -69,10 +70,6 @@ DECISIONS_FILE = "letters.toml"
 NOT_THE_LETTER = {"enclosure", "introduction"}
 INCIPIT_WORDS = 10
 OPENER_MAX_PARAGRAPHS = 8
-# ISO 639-1 codes of the language names a header may give ("in French").
-LANGUAGES = {"english": "en", "french": "fr", "russian": "ru", "german": "de", "spanish": "es",
-             "castilian": "es", "catalan": "ca", "italian": "it", "dutch": "nl",
-             "norwegian": "no", "yiddish": "yi", "polish": "pl"}
 CORRESPONDENTS = re.compile(
     r"^(?:(?:Letter\s+(?P<number>\d+)|(?P<unnumbered>Prefatory letter))\s*:\s*)?"
     r"(?P<sender>[^():]+?)\s+to\s+(?P<addressee>[^():]+?)\s*\((?P<qualifiers>[^()]+)\)$")
@@ -415,8 +412,8 @@ def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
             continue
         for part in (p.strip() for p in re.split(r"\s*[,–—]\s*", segment_) if p.strip()):
             lang = re.fullmatch(r"in\s+(\w+)", part)
-            if lang and lang[1].casefold() in LANGUAGES:
-                language = LANGUAGES[lang[1].casefold()]
+            if lang and lang[1].casefold() in LANGUAGE_CODES:
+                language = LANGUAGE_CODES[lang[1].casefold()]
             elif part.casefold().replace(" ", "-") in form_values:
                 form = part.casefold().replace(" ", "-")
             else:

@@ -25,7 +25,8 @@ from typing import Any
 
 from lxml import etree
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
+from .conventions import TEI_NS
+
 KINDS = (("prev", "edition"), ("next", "edition"),
          ("prev", "correspondence"), ("next", "correspondence"))
 

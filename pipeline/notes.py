@@ -29,8 +29,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .conventions import ITALIC, NOTE_MARK, SUPERSCRIPTS, strip_marks
 from .errors import PipelineError
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
 
 # Regexes a source may override in its [notes] table; each needs the named groups shown.
@@ -57,7 +58,6 @@ ANOMALY_KINDS = ("note_without_mark", "mark_without_note", "numbering_gap", "dup
 MARK = re.compile(r"\^\{(?P<star>\*?)(?P<num>\d*)\}|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 LINE = re.compile(r"[^\n]+")
 # A markdown-style italic pair: opens before a non-blank, closes after one, one line.
-ITALIC = re.compile(r"\*(?=[^\s*])[^*\n]*?(?<=[^\s*])\*")
 NUMBERS = r"\d+(?:\s*(?:,|and|&|–|-|to)\s*\d+)*"
 LETTER_REF = re.compile(
     rf"\b(?:(?P<one>[Ll]etter)\s+(?P<n>\d+)(?!\d|[./]\d)|(?P<many>[Ll]etters)\s+(?P<ns>{NUMBERS}))"

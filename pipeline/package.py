@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .clean import LAYOUT_TRACE, CleanedSource
+from .conventions import count_words
 from .errors import PipelineError
 from .resources import table_schema
-from .segment import SegmentedSource, count_words
+from .segment import SegmentedSource
 from .sources import Source, load_dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"

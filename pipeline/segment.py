@@ -28,13 +28,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .clean import CleanedSource
+from .conventions import count_words as count_words  # re-exported: the outline command's
+from .conventions import strip_marks
 from .errors import PipelineError
 from .resources import table_schema
 from .sources import Source
 
-NOTE_MARK = re.compile(r"\^\{\*?\d+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
 ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
               "language", "note"}
@@ -90,14 +89,6 @@ class SegmentedSource:
         return [u for u in self.units if u.parent_id == unit.document_id]
 
 
-def strip_marks(text: str) -> str:
-    """A heading as a title: note marks and italics markup removed, blanks folded."""
-    return " ".join(NOTE_MARK.sub("", text).replace("*", "").split())
-
-
-def count_words(text: str) -> int:
-    """Words, not counting note marks."""
-    return len(WORD.findall(NOTE_MARK.sub("", text)))
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:

@@ -37,12 +37,10 @@ from lxml import etree
 from markupsafe import Markup
 
 from . import publish
+from .conventions import LANGUAGE_NAMES, TEI_NS, XML_ID, XML_LANG
 from .errors import PipelineError
 from .sqlite import Dataset, read_dataset
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MARKER = ".sergetrotsky-site"
 REGISTERS = {"persons": ("person_id", "Persons"), "places": ("place_id", "Places"),
              "organisations": ("org_id", "Organisations")}
@@ -53,9 +51,6 @@ NAME_REGISTERS = {"persName": "persons", "placeName": "places", "orgName": "orga
 BOOK_TYPES = {"book"}
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
-# ISO 639-1 codes the letters' headings use, named for readers; others show as codes.
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "es": "Spanish",
-                  "de": "German", "ca": "Catalan", "it": "Italian"}
 ROLE_LABELS = {("letters", "sender_id"): "Letters sent",
                ("letters", "addressee_id"): "Letters received",
                ("letters", "place_id"): "Letters written here",

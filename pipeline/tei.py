@@ -34,23 +34,26 @@ from lxml import etree
 from . import anatomy, links, standoff
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
 from .clean import CleanedSource
+from .conventions import (
+    ITALIC,
+    LANGUAGE_NAMES,
+    NOTE_MARK,
+    SUPERSCRIPTS,
+    TEI_NS,
+    XML_ID,
+    strip_marks,
+)
+from .conventions import tei_element as _el
 from .errors import PipelineError
 from .letters import Letter, Names, is_person
 from .notes import NotesResult
 from .package import letter_tei_path, tei_path
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PROJECT = "Serge–Trotsky Papers project"
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "de": "German",
-                  "es": "Spanish", "ca": "Catalan", "it": "Italian", "nl": "Dutch",
-                  "no": "Norwegian", "yi": "Yiddish", "pl": "Polish"}
 # A heading is a line: a paragraph longer than this is prose, never a head.
 HEAD_MAX_WORDS = 40
-ITALIC = re.compile(r"\*([^*\n]+)\*")
 NUMBERED = re.compile(r"^(\d{1,2})\.\s+\S")
 NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
 # Elements that hold text: never indented, so that no whitespace is added to the text.
@@ -58,21 +61,6 @@ MIXED_CONTENT = {"p", "head", "dateline", "salute", "signed", "addrLine", "note"
                  "quote", "hi", "title", "ref", "choice", "sic", "corr", "date", "placeName",
                  "persName", "orgName"}
 QUOTES = {"“": "”", "‘": "’", '"': '"'}
-
-
-def _el(parent: etree._Element | None, tag: str, text: str | None = None,
-        **attrs: str) -> etree._Element:
-    """A TEI element (appended to ``parent`` if given) with its attributes in the given order."""
-    name = f"{{{TEI_NS}}}{tag}"
-    node = etree.Element(name, nsmap={None: TEI_NS}) if parent is None \
-        else etree.SubElement(parent, name)
-    for key, value in attrs.items():
-        if value not in ("", None):
-            node.set(XML_ID if key == "xml_id" else XML_LANG if key == "xml_lang" else key,
-                     str(value))
-    if text:
-        node.text = text
-    return node
 
 
 def _add_text(node: etree._Element, text: str) -> None:

@@ -55,6 +55,7 @@ from frictionless import FrictionlessException, Schema
 from lxml import etree, isoschematron
 
 from . import cmif
+from .conventions import TEI_NS, XML_ID
 from .errors import PipelineError
 from .resources import schema_file
 
@@ -140,8 +141,6 @@ TEI_SCH = schema_file("tei", "serge-trotsky.sch")
 CMIF_RNG = schema_file("cmif", "cmi-customization.rng")
 CMIF_SCH = schema_file("cmif", "cmif.sch")
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 RNG_NS = "http://relaxng.org/ns/structure/1.0"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 PATH_FIELDS = ("text_path", "original_path", "tei_path")

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 from lxml import etree
-from sergetrotsky import clean, cmif, package, registry, segment
+from sergetrotsky import clean, cmif, conventions, package, registry, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import discover, find
 
@@ -21,7 +21,7 @@ from .conftest import ROOT, SOURCES
 
 SCHEMA = ROOT / "schema" / "cmif"
 SHARED_STANDARDS = ROOT.parent / "shared" / "standards"
-NS = {"t": cmif.TEI_NS}
+NS = {"t": conventions.TEI_NS}
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 

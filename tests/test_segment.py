@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from sergetrotsky import clean, segment
+from sergetrotsky import clean, conventions, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import load_source
 
@@ -239,4 +239,4 @@ def test_papers_traps_are_not_headings(segmented):
 
 
 def strip(text):
-    return segment.strip_marks(text)
+    return conventions.strip_marks(text)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 from lxml import etree
-from sergetrotsky import segment
+from sergetrotsky import conventions
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
@@ -91,14 +91,14 @@ def _tei_words(root):
 
 
 def _words(text):
-    return [w for w in segment.WORD.findall(text) if not w.isdigit()]
+    return [w for w in conventions.WORD.findall(text) if not w.isdigit()]
 
 
 @pytest.mark.parametrize("source_id", SOURCES)
 def test_the_whole_text_is_in_the_tei_in_order(cleaned, trees, source_id):
     """Every word of the cleaned text, in order, and nothing else (numbers aside: note
     marks and labels and list numbers are attributes in TEI)."""
-    text = segment.NOTE_MARK.sub(" ", cleaned[source_id].text).replace("*", "")
+    text = conventions.NOTE_MARK.sub(" ", cleaned[source_id].text).replace("*", "")
     assert _tei_words(trees[f"tei/{source_id}.xml"]) == _words(text)
 
 
