@@ -46,18 +46,11 @@ def _each(segmented: Segmented) -> list[SegmentedSource]:
     return [segmented]
 
 
-def units_of_type(segmented: SegmentedSource, unit_type: str) -> list[Unit]:
-    """The units of one type, in reading order."""
-    return [u for u in segmented.units if u.type == unit_type]
-
-
 def _body_paragraphs(segmented: SegmentedSource, unit: Unit) -> list[str]:
     """The paragraphs of a unit's own text, its heading paragraph left out."""
-    text = segmented.own_text(unit)
-    paras = [text[s:e] for s, e in paragraphs(text)]
-    if paras and unit.heading and paras[0] == unit.heading:
-        paras = paras[1:]
-    return paras
+    start, end = segmented.body_span(unit)
+    text = segmented.text[start:end]
+    return [text[s:e] for s, e in paragraphs(text)]
 
 
 # --- chronology ------------------------------------------------------------------------
@@ -192,7 +185,7 @@ def chronology_rows(segmented: Segmented, persons: list[Row]) -> list[Row]:
 
 def _chronology_rows(segmented: SegmentedSource, matcher: PersonMatcher) -> list[Row]:
     rows: list[Row] = []
-    for unit in units_of_type(segmented, "chronology"):
+    for unit in segmented.of_type("chronology"):
         year: int | None = None
         for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
             # A paragraph is one printed line; a stray line break inside it is a wrap.
@@ -412,18 +405,9 @@ def _container_kind(after: str, publisher: str) -> str:
 
 def _section_titles(segmented: SegmentedSource, top: Unit, unit: Unit) -> list[str]:
     """Printed titles of the sections from below ``top`` down to ``unit``."""
-    by_id = {u.document_id: u for u in segmented.units}
-    titles = []
-    while unit.document_id != top.document_id:
-        titles.append(unit.title.rstrip(" :"))
-        unit = by_id[unit.parent_id]
-    return titles[::-1]
-
-
-def _subtree(segmented: SegmentedSource, top: Unit) -> list[Unit]:
-    """``top`` and the units under it, in reading order."""
-    return [u for u in segmented.units
-            if u is top or (top.start <= u.start < top.end and u.level > top.level)]
+    path = [unit, *segmented.ancestors(unit)]
+    below_top = path[:[u.document_id for u in path].index(top.document_id)]
+    return [u.title.rstrip(" :") for u in reversed(below_top)]
 
 
 INFERABLE = ("authors", "year", "title", "place", "publisher")
@@ -500,8 +484,8 @@ def bibliography_rows(segmented: Segmented,
 
 def _bibliography_rows(segmented: SegmentedSource) -> list[Row]:
     rows: list[Row] = []
-    for top in units_of_type(segmented, "bibliography"):
-        for unit in _subtree(segmented, top):
+    for top in segmented.of_type("bibliography"):
+        for unit in segmented.subtree(top):
             titles = _section_titles(segmented, top, unit)
             path = " / ".join(titles)
             # the innermost section whose title names a kind decides it
@@ -671,7 +655,7 @@ def index_rows(segmented: Segmented, references: dict[str, re.Pattern[str]]) -> 
 
 def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str]]) -> list[Row]:
     rows: list[Row] = []
-    for unit in units_of_type(segmented, "index"):
+    for unit in segmented.of_type("index"):
         where = f"sources/{segmented.source_id}/source.toml"
         reference = references.get(segmented.source_id)
         if reference is None:

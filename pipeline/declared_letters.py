@@ -61,7 +61,6 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
     path = source.folder / "segment.toml"
     person_ids = {p["person_id"] for p in persons}
     place_ids = {p["place_id"]: p for p in places}
-    units = {u.document_id: u for u in seg.units}
     found: dict[str, Any] = {}
     for i, entry in enumerate(declarations(source)):
         where = f"letter[{i}]"
@@ -76,7 +75,7 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
             if not entry.get(key):
                 raise fail("required", key)
         unit_id = f"{source.source_id}-{entry['unit']}" if entry.get("unit") else source.source_id
-        unit: Unit | None = units.get(unit_id)
+        unit: Unit | None = seg.get(unit_id)
         if unit is None or unit.type != "letter":
             raise fail(f"{unit_id!r} is not a unit of type 'letter' in the outline", "unit")
         if unit_id in found:

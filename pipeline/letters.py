@@ -366,12 +366,9 @@ def _line_of(text: str, offset: int) -> int:
 def _letter_paragraphs(seg: SegmentedSource, letter: Unit) -> tuple[list[Paragraph], str]:
     """The letter's own paragraphs (enclosures and headnote units left out), and the
     text of its headnote units."""
-    i = seg.units.index(letter)
     excluded: list[tuple[int, int]] = []
     headnote = []
-    for unit in seg.units[i + 1:]:
-        if unit.level <= letter.level:
-            break
+    for unit in seg.descendants(letter):
         if unit.type in NOT_THE_LETTER:
             excluded.append((unit.start, unit.end))
             if unit.type == "introduction":
@@ -669,7 +666,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
 def notes_of(seg: SegmentedSource, notes_unit_id: str) -> dict[int, str]:
     """The numbered notes of a notes unit ("150. This is of course ...", one a line; a
     line without a number continues the note above): {number: text as printed}."""
-    unit = next((u for u in seg.units if u.document_id == notes_unit_id), None)
+    unit = seg.get(notes_unit_id)
     if unit is None:
         return {}
     notes: dict[int, str] = {}
@@ -786,13 +783,10 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     form_values = forms()
     problems: list[LetterProblem] = []
     read: list[tuple[Unit, Letter]] = []
-    units = {u.document_id: u for u in seg.units}
     # Letters declared in the outline, each fact with its printed words (any source).
     from .declared_letters import declared_letters
     declared = declared_letters(source, seg, persons, places)
-    for unit in seg.units:
-        if unit.type != "letter":
-            continue
+    for unit in seg.of_type("letter"):
         if unit.document_id in declared:
             read.append((unit, declared[unit.document_id]))
             continue
@@ -805,7 +799,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
             _apply(letter, decision, seg, unit, decisions, place_index, problems)
         read.append((unit, letter))
     for letter_id in sorted(set(decisions.letters) - {letter.letter_id for _, letter in read}):
-        if units.get(letter_id) is None or units[letter_id].type != "letter":
+        if (found := seg.get(letter_id)) is None or found.type != "letter":
             raise PipelineError(f"{letter_id!r} is not a letter of the outline",
                                 file=str(decisions.path), field=letter_id)
     _check_sequence(read, decisions, seg.text, problems)
@@ -905,7 +899,7 @@ def read_glossary(seg: SegmentedSource) -> tuple[list[Organisation], list[str]]:
     A paragraph that does not open with an abbreviation continues the entry above it."""
     orgs: list[Organisation] = []
     problems: list[str] = []
-    for unit in (u for u in seg.units if u.type == "glossary"):
+    for unit in seg.of_type("glossary"):
         paras = [seg.own_text(unit)[s:e] for s, e in paragraphs(seg.own_text(unit))][1:]
         for text in paras:
             entry = parse_glossary_entry(text, seg.source_id)

@@ -206,8 +206,7 @@ def layout_trace_rows(cleaned: dict[str, CleanedSource],
             raise AssertionError(f"{source_id}: {len(groups)} traces logged, "
                                  f"{len(positions)} found in the cleaned text")
         for n, (group, position) in enumerate(zip(groups, positions, strict=True), start=1):
-            units = [u for u in seg.units if u.start <= position < u.end]
-            unit = max(units, key=lambda u: u.level)
+            unit = seg.unit_at(position)
             before = result.text[:position].rstrip().rsplit("\n", 1)[-1]
             after = result.text[position:].split("\n", 1)[0]
             rows.append({"source_id": source_id, "n": n, "document_id": unit.document_id,

@@ -512,20 +512,19 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
         i += 1
 
 
-def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit,
-              children: dict[str, list[Unit]]) -> etree._Element:
+def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit) -> etree._Element:
     div = _el(parent, "div", type=unit.type, xml_id=unit.document_id,
               n=str(unit.n) if unit.n is not None else "")
     _own_content(div, ctx, unit)
-    for child in children.get(unit.document_id, []):
+    for child in ctx.segmented.children(unit):
         if len(div) and etree.QName(div[-1]).localname in ("closer", "postscript"):
             # What a letter encloses is printed after its signature, and TEI allows no
             # div after a closer: the enclosure is a floatingText in a postscript, which
             # keeps the printed order and the unit's div (and id) inside the letter's.
             floating = _el(_el(div, "postscript"), "floatingText", type=child.type)
-            _unit_div(_el(floating, "body"), ctx, child, children)
+            _unit_div(_el(floating, "body"), ctx, child)
         else:
-            _unit_div(div, ctx, child, children)
+            _unit_div(div, ctx, child)
     lines = ctx.document_closers.get(unit.document_id, ())
     if lines:
         closer = _el(div, "closer")
@@ -688,11 +687,7 @@ def source_tree(ctx: SourceContext, meta: dict[str, Any], original_path: str
         ident=bib["language"])
     _revisions(header, ctx.cleaned, meta)
     body = _el(_el(tei, "text"), "body")
-    units = ctx.segmented.units
-    children: dict[str, list[Unit]] = {}
-    for unit in units[1:]:
-        children.setdefault(unit.parent_id, []).append(unit)
-    _unit_div(body, ctx, units[0], children)
+    _unit_div(body, ctx, ctx.segmented.units[0])
     return tei
 
 

@@ -240,3 +240,47 @@ def test_papers_traps_are_not_headings(segmented):
 
 def strip(text):
     return conventions.strip_marks(text)
+
+
+# --- the tree API ------------------------------------------------------------------------
+
+def test_tree_api_agrees_with_the_parent_ids(segmented):
+    """parent, ancestors, children, descendants and subtree follow the units' parent_id;
+    of_type keeps reading order; unit_at finds the unit whose own text holds an offset."""
+    for seg in segmented.values():
+        by_id = {u.document_id: u for u in seg.units}
+        top = seg.units[0]
+        assert seg.parent(top) is None and seg.ancestors(top) == []
+        for unit in seg.units:
+            chain, up = [], unit
+            while up.parent_id:
+                up = by_id[up.parent_id]
+                chain.append(up)
+            assert seg.ancestors(unit) == chain
+            assert seg.parent(unit) == (chain[0] if chain else None)
+            assert seg.children(unit) == [u for u in seg.units if u.parent_id == unit.document_id]
+            below = [u for u in seg.units if unit in seg.ancestors(u)]
+            assert seg.descendants(unit) == below, unit.document_id
+            assert seg.subtree(unit) == [unit, *below]
+            if unit.own_end > unit.start:
+                assert seg.unit_at(unit.start) is unit
+                assert seg.unit_at(unit.own_end - 1) is unit
+        assert seg.of_type("chapter") == [u for u in seg.units if u.type == "chapter"]
+
+
+def test_body_span_leaves_out_the_printed_heading(segmented):
+    """A unit with a heading opens at the paragraph that prints it; body_span starts after
+    that paragraph. A unit without one (the top unit) keeps all its own text."""
+    papers = segmented["papers"]
+    checked = 0
+    for unit in papers.units:
+        start, end = papers.body_span(unit)
+        assert unit.start <= start <= end == unit.own_end
+        if unit.heading:
+            printed = papers.text[unit.start:start].strip()
+            assert strip(printed).startswith(strip(unit.heading).removesuffix("...").rstrip())
+            assert "\n\n" not in printed        # one paragraph, never more
+            checked += 1
+        else:
+            assert start == unit.start
+    assert checked > 100
