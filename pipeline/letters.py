@@ -65,21 +65,76 @@ from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
-# Sub-units that are not the letter's own text: what the sender enclosed (it has its own
-# opener and foot) and the editor's headnote (Letter 35's "Prefatory note.").
-NOT_THE_LETTER = {"enclosure", "introduction"}
 INCIPIT_WORDS = 10
 OPENER_MAX_PARAGRAPHS = 8
-CORRESPONDENTS = re.compile(
-    r"^(?:(?:Letter\s+(?P<number>\d+)|(?P<unnumbered>Prefatory letter))\s*:\s*)?"
-    r"(?P<sender>[^():]+?)\s+to\s+(?P<addressee>[^():]+?)\s*\((?P<qualifiers>[^()]+)\)$")
-NUMBER_ONLY = re.compile(r"^Letter\s+(?P<number>\d+)\.?$")
-DOCUMENT = re.compile(
-    r"^(?P<sender>[^,.‘’'\"]+?)[,.]\s+[‘'\"]?(?P<extract>Extract from\s+)?[Ll]etter\s+to\s+"
-    r"(?P<addressee>.+?)[’'\"]?(?:,\s+(?P<date>" + _DATE.replace("?P<", "?P<h") + r"))?\.?$")
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
 NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
 GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
+
+
+# --- how a source prints its letters' headings -------------------------------------------
+
+# The keys of a source's [letters] table (source.toml; schema/sources/source.json): each
+# form is a regular expression over a heading's plain text, with the named groups shown.
+HEADING_GROUPS = {"heading": {"sender", "addressee", "qualifiers"},
+                  "number_only": {"number"},
+                  "document": {"sender", "addressee"}}
+DATE_PLACEHOLDER = "{date}"
+
+
+@dataclass(frozen=True)
+class HeadingForms:
+    """The forms of a letter heading a source prints (its ``[letters]`` table), and the
+    types of a letter's sub-units that are not the letter's own text."""
+
+    heading: re.Pattern[str] | None = None        # "Letter 12: Serge to Trotsky (in French)"
+    number_only: re.Pattern[str] | None = None    # "Letter 35", the correspondents later
+    document: re.Pattern[str] | None = None       # "Serge, Letter to Trotsky, 5 May 1936"
+    not_the_letter: frozenset[str] = frozenset()
+
+    def read(self, text: str) -> Header | None:
+        """Read a letter heading; None if it is none of the source's forms."""
+        line = plain(text)
+        m = self.heading.match(line) if self.heading else None
+        if m:
+            number = m.groupdict().get("number")
+            return Header(int(number) if number else None, m["sender"].strip(),
+                          m["addressee"].strip(), m["qualifiers"])
+        m = self.number_only.match(line) if self.number_only else None
+        if m:
+            return Header(int(m["number"]), "", "")
+        m = self.document.match(line) if self.document else None
+        if m:
+            date_text = m.groupdict().get("date") or ""
+            iso = _iso(DATE.fullmatch(date_text)) if date_text else ""  # type: ignore[arg-type]
+            return Header(None, m["sender"].strip(), m["addressee"].strip(), "",
+                          bool(m.groupdict().get("extract")), date_text, iso or "")
+        return None
+
+
+def heading_forms(source: Source) -> HeadingForms:
+    """The compiled ``[letters]`` table of a source. In ``document``, ``{date}`` stands for
+    a printed date (``dates.DATE_PATTERN``), captured as the group ``date``."""
+    table = source.extra.get("letters", {})
+    where = str(source.metadata_path)
+    compiled: dict[str, re.Pattern[str]] = {}
+    for key, groups in HEADING_GROUPS.items():
+        if key not in table:
+            continue
+        value = str(table[key]).replace(
+            DATE_PLACEHOLDER, "(?P<date>" + _DATE.replace("?P<", "?P<h") + ")")
+        try:
+            compiled[key] = re.compile(value)
+        except re.error as exc:
+            raise PipelineError(f"not a regular expression: {exc}", file=where,
+                                field=f"letters.{key}", code="E106") from None
+        missing = groups - set(compiled[key].groupindex)
+        if missing:
+            raise PipelineError(f"the pattern lacks the named groups {sorted(missing)}",
+                                file=where, field=f"letters.{key}", code="E106")
+    return HeadingForms(compiled.get("heading"), compiled.get("number_only"),
+                        compiled.get("document"),
+                        frozenset(table.get("not_the_letter", ())))
 
 
 @cache
@@ -363,13 +418,14 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def _letter_paragraphs(seg: SegmentedSource, letter: Unit) -> tuple[list[Paragraph], str]:
+def _letter_paragraphs(seg: SegmentedSource, letter: Unit, headings: HeadingForms
+                       ) -> tuple[list[Paragraph], str]:
     """The letter's own paragraphs (enclosures and headnote units left out), and the
     text of its headnote units."""
     excluded: list[tuple[int, int]] = []
     headnote = []
     for unit in seg.descendants(letter):
-        if unit.type in NOT_THE_LETTER:
+        if unit.type in headings.not_the_letter:
             excluded.append((unit.start, unit.end))
             if unit.type == "introduction":
                 headnote.append(seg.text_of(unit))
@@ -377,25 +433,6 @@ def _letter_paragraphs(seg: SegmentedSource, letter: Unit) -> tuple[list[Paragra
     paras = [Paragraph(letter.start + s, letter.start + e, span[s:e]) for s, e in paragraphs(span)
              if not any(a <= letter.start + s < b for a, b in excluded)]
     return paras, "".join(headnote)
-
-
-def parse_header(text: str) -> Header | None:
-    """Read a letter heading; None if it is not one of the forms the book prints."""
-    line = plain(text)
-    m = CORRESPONDENTS.match(line)
-    if m:
-        number = int(m["number"]) if m["number"] else None
-        return Header(number, m["sender"].strip(), m["addressee"].strip(), m["qualifiers"])
-    m = NUMBER_ONLY.match(line)
-    if m:
-        return Header(int(m["number"]), "", "")
-    m = DOCUMENT.match(line)
-    if m:
-        date_text = m["date"] or ""
-        iso = _iso(DATE.fullmatch(date_text)) if date_text else ""  # type: ignore[arg-type]
-        return Header(None, m["sender"].strip(), m["addressee"].strip(), "",
-                      bool(m["extract"]), date_text, iso or "")
-    return None
 
 
 def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
@@ -559,23 +596,25 @@ def _read_foot(paras: list[Paragraph], parts: Anatomy, ctx: _Context
 
 def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
                 form_values: tuple[str, ...], problems: list[LetterProblem],
-                anatomy_decision: AnatomyDecision | None = None) -> Letter | None:
-    """Read one letter unit; what cannot be read is appended to ``problems``."""
+                anatomy_decision: AnatomyDecision | None = None,
+                headings: HeadingForms = HeadingForms()) -> Letter | None:
+    """Read one letter unit, its heading in one of ``headings``; what cannot be read is
+    appended to ``problems``."""
     ctx = _Context(unit.document_id, seg.text, names, places, problems)
-    paras, headnote = _letter_paragraphs(seg, unit)
+    paras, headnote = _letter_paragraphs(seg, unit, headings)
     if not paras:
         ctx.problem(unit.start, "the letter has no text")
         return None
-    header = parse_header(paras[0].text)
+    header = headings.read(paras[0].text)
     if header is None:
-        ctx.problem(paras[0].start, f"cannot read the heading {paras[0].plain!r}: expected "
-                    "'Letter N: Sender to Addressee (in Language)' or 'Sender. Letter to "
-                    "Addressee'")
+        ctx.problem(paras[0].start, f"cannot read the heading {paras[0].plain!r}: it has "
+                    "none of the forms of [letters] in source.toml (heading, number_only, "
+                    "document), and no [[letter]] of segment.toml declares the letter")
         return None
     at = 1
     if not header.sender:       # "Letter 35": the correspondents' line comes later
         found = next((k for k in range(1, len(paras))
-                      if (h := parse_header(paras[k].text)) and h.sender and h.number is None
+                      if (h := headings.read(paras[k].text)) and h.sender and h.number is None
                       and h.qualifiers), None)
         if found is None:
             ctx.problem(paras[0].start, f"the heading {paras[0].plain!r} names no "
@@ -583,7 +622,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
             return None
         if not headnote:
             headnote = "\n\n".join(p.text for p in paras[1:found])
-        line = parse_header(paras[found].text)
+        line = headings.read(paras[found].text)
         assert line is not None
         header = Header(header.number, line.sender, line.addressee, line.qualifiers)
         at = found + 1
@@ -781,6 +820,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
                             file=str(decisions.path), field="place_forms")
     names, place_index = Names.of(persons), Places.of(places, decisions.place_forms)
     form_values = forms()
+    headings = heading_forms(source)
     problems: list[LetterProblem] = []
     read: list[tuple[Unit, Letter]] = []
     # Letters declared in the outline, each fact with its printed words (any source).
@@ -792,7 +832,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
             continue
         decision = decisions.letters.get(unit.document_id)
         letter = read_letter(seg, unit, names, place_index, form_values, problems,
-                             decision.anatomy if decision else None)
+                             decision.anatomy if decision else None, headings)
         if letter is None:
             continue
         if decision:

@@ -745,8 +745,13 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
     if letter.anatomy.no_closer:
         _el(corresp, "note", f"No closer: {letter.anatomy.no_closer}", type="closer")
     languages = _el(profile, "langUsage")
-    _el(languages, "language", "English (the edition's translation)", ident="en")
-    if letter.language and letter.language != "en":
+    # The language the source prints the letter in; a translation when [letters] says so.
+    printed_in = source.bibliographic.get("language") or "en"
+    statement = LANGUAGE_NAMES.get(printed_in, printed_in)
+    if source.extra.get("letters", {}).get("translated"):
+        statement += " (the edition's translation)"
+    _el(languages, "language", statement, ident=printed_in)
+    if letter.language and letter.language != printed_in:
         _el(languages, "language",
             f"{LANGUAGE_NAMES.get(letter.language, letter.language)} (the original)",
             ident=letter.language)

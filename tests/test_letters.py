@@ -458,7 +458,10 @@ def _tiny_source(tmp_path: Path, text: str):
     (folder / "original.txt").write_text(text, encoding="utf-8")
     (folder / "source.toml").write_text(
         'original = "original.txt"\n[bibliographic]\ntitle = "A Book"\nkind = "book"\n'
-        'origin = "ebook"\nlanguage = "en"\nrights = "test fixture"\n', encoding="utf-8")
+        'origin = "ebook"\nlanguage = "en"\nrights = "test fixture"\n'
+        # the one heading form this book prints: "Letter 2: Serge to Trotsky (in French)"
+        "[letters]\nheading = '^Letter\\s+(?P<number>\\d+):\\s*(?P<sender>.+?)\\s+to\\s+"
+        "(?P<addressee>.+?)\\s*\\((?P<qualifiers>[^()]+)\\)$'\n", encoding="utf-8")
     headings = [line for line in text.splitlines() if line.startswith("Letter ")]
     units = ['{ level = 1, type = "chapter", heading = "1 The Chapter" }'] + [
         f'{{ level = 2, type = "letter", id = "letter-{n}", n = {n}, heading = "{h}" }}'
@@ -483,6 +486,24 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
             "or form in sources/_registry/persons.toml") in message
     assert "tiny-letter-3 (cleaned text line 21): cannot read 'in Klingon'" in message
     assert "tiny-letter-4 (cleaned text line 35): cannot read the date '5/4/36'" in message
+
+
+def test_heading_forms_come_from_the_source_metadata(tmp_path, persons, places):
+    """Without a [letters] table a letter's heading is read by no form: the build names
+    each letter and says where the forms go. A form without its groups is a coded error."""
+    source, seg = _tiny_source(tmp_path, BROKEN)
+    toml = source.folder / "source.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text[:text.index("[letters]")], encoding="utf-8")
+    with pytest.raises(PipelineError) as error:
+        letters.read_all([load_source(source.folder)], {"tiny": seg}, persons, places)
+    assert len(error.value.problems) == 4
+    assert "none of the forms of [letters] in source.toml" in str(error.value)
+    toml.write_text(text.replace("(?P<sender>", "(?P<from>"), encoding="utf-8")
+    with pytest.raises(PipelineError) as error:
+        letters.heading_forms(load_source(source.folder))
+    assert (error.value.code, error.value.field) == ("E106", "letters.heading")
+    assert "lacks the named groups ['sender']" in error.value.message
 
 
 # --- the letter anatomy (pipeline/anatomy.py) ----------------------------------------------
