@@ -1,4 +1,4 @@
-"""Back matter as tables: a book's chronology, bibliography and index.
+"""Back matter as tables: a book's chronology, bibliography, index and glossary.
 
 The units are found by type in the segmented source (``chronology``, ``bibliography``
 and its section units, ``index``), never by id, so any source with the same kinds of
@@ -13,6 +13,10 @@ dict {source_id: SegmentedSource}, read in sorted source order)::
     chronology_rows(segmented, persons)   # -> rows of "chronology"
     bibliography_rows(segmented)          # -> rows of "bibliography"
     index_rows(segmented)                 # -> rows of "index_terms"
+    organisation_rows(segmented, sources) # -> rows of "organisations": each glossary
+                                          #    entry ("POUM Partido Obrero de Unificacion
+                                          #    Marxista (Workers Party of Marxist Unity).
+                                          #    Formed in 1935 ..."), as the editors read it
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from .conventions import ITALIC
+from .conventions import ITALIC, fold
+from .conventions import strip_marks as plain
 from .dates import MONTHS
 from .errors import PipelineError
-from .letters import organisation_rows as printed_organisation_rows
+from .resources import table_schema
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]
@@ -689,11 +694,113 @@ def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str
 
 # --- glossary of organisations -----------------------------------------------------------
 
+GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
+ORGANISATION_FIELDS = tuple(f["name"] for f in table_schema("organisations")["fields"])
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One entry of a glossary of organisations, as printed."""
+
+    org_id: str
+    source_id: str
+    abbreviation: str
+    name: str
+    name_english: str
+    description: str
+
+    def row(self) -> dict[str, Any]:
+        """The entry as a row of the organisations table."""
+        return {name: getattr(self, name) for name in ORGANISATION_FIELDS}
+
+
+def _depth_change(c: str) -> int:
+    return 1 if c in "([" else -1 if c in ")]" else 0
+
+
+def _split_sentence(text: str) -> tuple[str, str]:
+    """(first sentence without its full stop, the rest), brackets kept whole."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += _depth_change(c)
+        if c == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[:i].strip(), text[i + 1:].strip()
+    return text.strip(), ""
+
+
+def parse_glossary_entry(text: str, source_id: str) -> Organisation | None:
+    """ "ABBR Name (English name). Description." → an Organisation, or None."""
+    m = GLOSSARY_ENTRY.match(plain(text))
+    if not m:
+        return None
+    name, description = _split_sentence(m["rest"])
+    english = ""
+    if name.endswith(")"):     # "Parti Ouvrier Belge (Belgian Workers Party)"
+        depth = 0
+        for i in range(len(name) - 1, -1, -1):
+            depth -= _depth_change(name[i])
+            if depth == 0:
+                name, english = name[:i].strip(), name[i + 1:-1].strip()
+                break
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(m["abbr"])).strip("-")
+    return Organisation(slug, source_id, m["abbr"], name, english, description)
+
+
+def read_glossary(seg: SegmentedSource) -> tuple[list[Organisation], list[str]]:
+    """The entries of every ``glossary`` unit of a source, and the lines not understood.
+    A paragraph that does not open with an abbreviation continues the entry above it."""
+    orgs: list[Organisation] = []
+    problems: list[str] = []
+    for unit in seg.of_type("glossary"):
+        start, end = seg.body_span(unit)
+        paras = [seg.text[start + s:start + e] for s, e in paragraphs(seg.text[start:end])]
+        for text in paras:
+            entry = parse_glossary_entry(text, seg.source_id)
+            if entry:
+                orgs.append(entry)
+            elif orgs:
+                last = orgs[-1]
+                description = f"{last.description} {plain(text)}".strip()
+                orgs[-1] = Organisation(last.org_id, last.source_id, last.abbreviation,
+                                        last.name, last.name_english, description)
+            else:
+                line = _line_of(seg.text, seg.text.index(text, unit.start))
+                problems.append(f"{unit.document_id} (cleaned text line {line}): cannot read "
+                                f"{plain(text)[:60]!r}: expected 'ABBR Name. Description.'")
+        if not paras:
+            problems.append(f"{unit.document_id}: the glossary has no entries")
+    return orgs, problems
+
+
+def printed_organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
+    """Rows of the ``organisations`` table from every source's glossary units, as printed.
+    Raises a PipelineError on an entry it cannot read or an abbreviation defined twice."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for source_id in sorted(segmented):
+        orgs, problems = read_glossary(segmented[source_id])
+        if problems:
+            raise PipelineError("; ".join(problems), file=source_id, field="glossary")
+        for org in orgs:
+            if org.org_id in seen:
+                raise PipelineError(f"organisation {org.abbreviation!r} defined twice "
+                                    f"(also in {seen[org.org_id]})", file=source_id,
+                                    field="glossary")
+            seen[org.org_id] = source_id
+            rows.append(org.row())
+    return rows
+
+
+
 # The glossary's rule: ``name`` is the name an entry prints (its first sentence);
 # ``name_english`` the English name it prints for a name in another language (in brackets,
 # or as the sentence that follows the name); ``description`` what it says of the
 # organisation. An entry whose first sentence describes the organisation without naming
-# it has no name. The parser (letters.parse_glossary_entry) reads the printed form; which
+# it has no name. The parser (parse_glossary_entry) reads the printed form; which
 # entries need the two other readings is the editors' decision, in each source's
 # ``[glossary]`` table: ``describes`` and ``english_name_follows`` list abbreviations.
 LEADING_QUOTED = re.compile(r"^[‘'\"“](?P<english>[^’'\"”]+)[’'\"”]\s*[,.;:]?\s*")
@@ -724,7 +831,7 @@ def _read_english_name(row: Row) -> Row:
 
 def organisation_rows(segmented: dict[str, SegmentedSource], sources: Iterable[Any]) -> list[Row]:
     """Rows of the ``organisations`` table: each glossary entry as the parser reads it
-    (``letters.organisation_rows``), with the editors' readings of each source's
+    (``printed_organisation_rows``), with the editors' readings of each source's
     ``[glossary]`` table applied (see the rule above). An abbreviation listed there that
     the glossary does not print, or whose entry does not have the form the reading
     needs, is a located error."""

@@ -18,6 +18,7 @@ and the ISO 639-1 language names.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from lxml import etree
 
@@ -36,6 +37,13 @@ ITALIC = re.compile(r"\*(?=[^\s*])([^*\n]*?)(?<=[^\s*])\*")
 def strip_marks(text: str) -> str:
     """A heading as a title: note marks and italics markup removed, blanks folded."""
     return " ".join(NOTE_MARK.sub("", text).replace("*", "").split())
+
+
+def fold(text: str) -> str:
+    """For matching names: accents, case, punctuation and digits ignored."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(re.sub(r"[^\w\s]|\d|_", " ", text.casefold()).split())
 
 
 def count_words(text: str) -> int:

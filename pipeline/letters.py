@@ -1,7 +1,8 @@
 """Letters stage: the metadata of every letter, read from what the book prints.
 
 Every unit of type ``letter`` in a source's unit tree becomes one row of the
-``letters`` table. Its header gives the number, sender, addressee, form and language::
+``letters`` table. Its header gives the number, sender, addressee, form and language, in
+one of the forms the source's ``[letters]`` table declares (for papers)::
 
     Letter 16: Serge to Konrad Knudsen¹⁸² (postcard–in Russian)
     Letter 3: Trotsky to Serge (telegram, in French)
@@ -28,16 +29,11 @@ under the signature, the editor's "[copy unsigned]", why a letter has no closer)
 Anything the parser cannot read is collected as a
 problem naming the letter and its line in the cleaned text; any problem fails the
 build rather than being guessed.
-
-Every ``glossary`` unit is parsed as a glossary of abbreviations ("POUM Partido Obrero
-de Unificacion Marxista (Workers Party of Marxist Unity). Formed in 1935 ...") into the
-``organisations`` table.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -54,7 +50,7 @@ from .anatomy import (
     note_marks,
     parse_dateline,
 )
-from .conventions import LANGUAGE_CODES
+from .conventions import LANGUAGE_CODES, fold
 from .conventions import strip_marks as plain
 from .dates import DATE, ISO_DATE
 from .dates import DATE_PATTERN as _DATE
@@ -69,7 +65,6 @@ INCIPIT_WORDS = 10
 OPENER_MAX_PARAGRAPHS = 8
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
 NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
-GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
 
 
 # --- how a source prints its letters' headings -------------------------------------------
@@ -158,13 +153,6 @@ def _lines(text: str) -> str:
     return " / ".join(ln for ln in lines if ln)
 
 
-def _fold(text: str) -> str:
-    """For matching names: accents, case, punctuation and digits ignored."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w\s]|\d|_", " ", text.casefold()).split())
-
-
 def _key(name: str) -> str:
     """For matching person names: case and blanks ignored, accents kept (Andrès ≠ Andrés)."""
     return " ".join(plain(name).casefold().split())
@@ -209,8 +197,8 @@ class Places:
 
     @classmethod
     def of(cls, places: list[dict[str, Any]], place_forms: dict[str, str]) -> Places:
-        index = {_fold(p["name"]): p["place_id"] for p in places}
-        index.update({_fold(form): pid for form, pid in place_forms.items()})
+        index = {fold(p["name"]): p["place_id"] for p in places}
+        index.update({fold(form): pid for form, pid in place_forms.items()})
         return cls(index, {p["place_id"]: p.get("part_of", "") for p in places})
 
     def _within(self, inner: str, outer: str) -> bool:
@@ -225,7 +213,7 @@ class Places:
     def resolve(self, written: str) -> tuple[str | None, str]:
         """The most specific registry place among a printed place's parts."""
         parts = [p for p in re.split(r"\s*(?:/|,|–|—)\s*", written) if p.strip()]
-        found = {self.index[_fold(p)] for p in parts if _fold(p) in self.index}
+        found = {self.index[fold(p)] for p in parts if fold(p) in self.index}
         if not found:
             return None, (f"place {written!r}: none of its parts is a place in "
                           f"sources/_registry/places.toml or in [place_forms]")
@@ -884,104 +872,8 @@ def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict
     return documents
 
 
-# --- organisations ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Organisation:
-    """One entry of a glossary of organisations, as printed."""
-
-    org_id: str
-    source_id: str
-    abbreviation: str
-    name: str
-    name_english: str
-    description: str
-
-    def row(self) -> dict[str, Any]:
-        """The entry as a row of the organisations table."""
-        return {name: getattr(self, name) for name in field_names("organisations")}
-
-
-def _depth_change(c: str) -> int:
-    return 1 if c in "([" else -1 if c in ")]" else 0
-
-
-def _split_sentence(text: str) -> tuple[str, str]:
-    """(first sentence without its full stop, the rest), brackets kept whole."""
-    depth = 0
-    for i, c in enumerate(text):
-        depth += _depth_change(c)
-        if c == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
-            return text[:i].strip(), text[i + 1:].strip()
-    return text.strip(), ""
-
-
-def parse_glossary_entry(text: str, source_id: str) -> Organisation | None:
-    """ "ABBR Name (English name). Description." → an Organisation, or None."""
-    m = GLOSSARY_ENTRY.match(plain(text))
-    if not m:
-        return None
-    name, description = _split_sentence(m["rest"])
-    english = ""
-    if name.endswith(")"):     # "Parti Ouvrier Belge (Belgian Workers Party)"
-        depth = 0
-        for i in range(len(name) - 1, -1, -1):
-            depth -= _depth_change(name[i])
-            if depth == 0:
-                name, english = name[:i].strip(), name[i + 1:-1].strip()
-                break
-    slug = re.sub(r"[^a-z0-9]+", "-", _fold(m["abbr"])).strip("-")
-    return Organisation(slug, source_id, m["abbr"], name, english, description)
-
-
-def read_glossary(seg: SegmentedSource) -> tuple[list[Organisation], list[str]]:
-    """The entries of every ``glossary`` unit of a source, and the lines not understood.
-    A paragraph that does not open with an abbreviation continues the entry above it."""
-    orgs: list[Organisation] = []
-    problems: list[str] = []
-    for unit in seg.of_type("glossary"):
-        paras = [seg.own_text(unit)[s:e] for s, e in paragraphs(seg.own_text(unit))][1:]
-        for text in paras:
-            entry = parse_glossary_entry(text, seg.source_id)
-            if entry:
-                orgs.append(entry)
-            elif orgs:
-                last = orgs[-1]
-                description = f"{last.description} {plain(text)}".strip()
-                orgs[-1] = Organisation(last.org_id, last.source_id, last.abbreviation,
-                                        last.name, last.name_english, description)
-            else:
-                line = _line_of(seg.text, seg.text.index(text, unit.start))
-                problems.append(f"{unit.document_id} (cleaned text line {line}): cannot read "
-                                f"{plain(text)[:60]!r}: expected 'ABBR Name. Description.'")
-        if not paras:
-            problems.append(f"{unit.document_id}: the glossary has no entries")
-    return orgs, problems
-
-
-def organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
-    """Rows of the ``organisations`` table from every source's glossary units, as printed.
-    Raises a PipelineError on an entry it cannot read or an abbreviation defined twice."""
-    rows: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
-    for source_id in sorted(segmented):
-        orgs, problems = read_glossary(segmented[source_id])
-        if problems:
-            raise PipelineError("; ".join(problems), file=source_id, field="glossary")
-        for org in orgs:
-            if org.org_id in seen:
-                raise PipelineError(f"organisation {org.abbreviation!r} defined twice "
-                                    f"(also in {seen[org.org_id]})", file=source_id,
-                                    field="glossary")
-            seen[org.org_id] = source_id
-            rows.append(org.row())
-    return rows
-
-
-def tables(letters_by_source: dict[str, list[Letter]],
-           segmented: dict[str, SegmentedSource]) -> list[Table]:
-    """The two tables this stage adds to the dataset, ready for ``package.csv_bytes``."""
+def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:
+    """The table this stage adds to the dataset: each source's letters in reading order."""
     rows = [letter.row() for source_id in sorted(letters_by_source)
             for letter in letters_by_source[source_id]]
-    return [Table("letters", rows, "Letters"),
-            Table("organisations", organisation_rows(segmented), "Organisations")]
+    return Table("letters", rows, "Letters")

@@ -176,17 +176,16 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
             _at_original_line(problem, sources, cleaned)
         raise
     try:
-        letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source,
-                             segmented)
+        # the glossary as the editors read it (backmatter.organisation_rows states the rule)
+        organisation_table = package.Table("organisations", _run(
+            "letters", "E410", backmatter.organisation_rows, segmented, sources),
+            "Organisations")
     except BuildFailed as failed:
         originals = {s.source_id: str(s.folder / s.original_file) for s in sources}
         for problem in failed.problems:  # the glossary's problems name the source by its id
             problem.file = originals.get(problem.file, problem.file)
         raise
-    # the glossary as the editors read it (backmatter.organisation_rows states the rule)
-    letter_tables = [package.Table(t.name, backmatter.organisation_rows(segmented, sources),
-                                   t.title) if t.name == "organisations" else t
-                     for t in letter_tables]
+    letter_tables = [letters_stage.letters_table(letters_by_source), organisation_table]
     index_rows = backmatter.index_rows(segmented, backmatter.index_references(sources))
     # The registers built from the book (pipeline/registers.py): the persons its notes
     # identify and its index lists, after the letters stage (which needs only the

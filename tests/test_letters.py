@@ -331,44 +331,6 @@ def test_tables_validate_with_their_keys_under_frictionless(dist):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "note"])[:5]
 
 
-# --- organisations ---------------------------------------------------------------------------
-
-def test_organisations_parsed_from_the_glossary(papers):
-    _, seg = papers
-    rows = {r["org_id"]: r for r in letters.organisation_rows({"papers": seg})}
-    glossary = next(u for u in seg.units if u.type == "glossary")
-    printed = [p.split(" ", 1)[0] for p in seg.own_text(glossary).split("\n\n")[1:]
-               if re.match(r"[A-Z]{2,}\s", p)]
-    assert [r["abbreviation"] for r in rows.values()] == printed
-    assert rows["poum"] == {
-        "org_id": "poum", "source_id": "papers", "abbreviation": "POUM",
-        "name": "Partido Obrero de Unificacion Marxista",
-        "name_english": "Workers Party of Marxist Unity",
-        "description": "Formed in 1935 by a fusion of the Workers and Peasants Bloc (BOC) with "
-                       "the former members of the Spanish Left Opposition led by Andrés Nin."}
-    # the emendations of the cleaned text: "Confédération", "Révolution", "Française"
-    assert rows["cgt"]["name"] == "Confédération Générale du Travail"
-    assert rows["rp"]["name"] == "La Révolution Prolétarienne"
-    assert rows["rp"]["description"] == \
-        "‘The Proletarian Revolution’, revolutionary-syndicalist newspaper founded in 1925."
-    # brackets inside the translation; the paragraph after SFIO continues its entry
-    assert rows["sfio"]["name_english"] == "French section of the Workers [Second] International"
-    assert rows["sfio"]["description"].endswith(
-        "In 1920 a majority of the SFIO left to form the French Communist Party; the reformist "
-        "minority retained the name.")
-    assert (rows["cheka"]["name"], rows["cheka"]["description"]) == \
-        ("Special Commission of the Soviet Union for counter-revolutionary activity", "")
-    assert (rows["pce"]["name"], rows["pce"]["description"]) == \
-        ("Partido Comunista de España", "The Communist Party of Spain.")
-
-
-def test_a_glossary_line_that_is_not_an_entry_is_not_read():
-    assert letters.parse_glossary_entry("the Workers Party", "x") is None
-    entry = letters.parse_glossary_entry("XYZ Xyz Party (The X Party). Small.", "x")
-    assert (entry.org_id, entry.name, entry.name_english, entry.description) == \
-        ("xyz", "Xyz Party", "The X Party", "Small.")
-
-
 # --- decisions and errors --------------------------------------------------------------------
 
 def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, persons, places,

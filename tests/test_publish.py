@@ -188,7 +188,7 @@ def test_a_copied_source_folder_is_another_source(tmp_path):
 def test_source_text_is_the_cleaned_text_and_unit_texts_leave_notes_out(built, cleaned):
     """text/<id>.txt is the cleaned text exactly (the conservation record); the unit files
     are reading texts: note marks and the author's notes printed in the text left out."""
-    from sergetrotsky.segment import NOTE_MARK
+    from sergetrotsky.conventions import NOTE_MARK
     for source_id, result in cleaned.items():
         assert built.files[f"text/{source_id}.txt"].decode("utf-8") == result.text
     units = {p: d.decode("utf-8") for p, d in built.files.items()
