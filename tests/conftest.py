@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from frictionless import validate
 from lxml import etree
-from sergetrotsky import clean, package, publish
+from sergetrotsky import clean, package, publish, segment
 from sergetrotsky.sources import discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,9 +28,22 @@ def cleaned(sources):
 
 
 @pytest.fixture(scope="session")
-def built():
-    """The whole dataset, assembled in memory from the real sources."""
-    return publish.assemble(SOURCES)
+def segmented(sources, cleaned):
+    """Every real source segmented, once per session: {source_id: SegmentedSource}."""
+    return {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
+
+
+@pytest.fixture(scope="session")
+def build_steps():
+    """The steps the session's build (``built``) reported, in order."""
+    return []
+
+
+@pytest.fixture(scope="session")
+def built(build_steps):
+    """The whole dataset, assembled in memory from the real sources, once per session:
+    a test that needs another build (other sources, other options) makes its own."""
+    return publish.assemble(SOURCES, build_steps.append)
 
 
 @pytest.fixture(scope="session")

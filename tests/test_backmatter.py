@@ -34,9 +34,8 @@ INDEX_ENTRIES, INDEX_ROWS = 647, 1180
 
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = next(s for s in sources if s.source_id == "papers")
-    return segment.segment(source, cleaned["papers"])
+def papers(segmented):
+    return segmented["papers"]
 
 
 @pytest.fixture(scope="module")
@@ -512,10 +511,9 @@ def test_rows_match_their_schema(name, rows_of, request):
     assert {fk["reference"]["resource"] for fk in schema["foreignKeys"]} == {"sources", "documents"}
 
 
-def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, persons,
+def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, segmented, persons,
                                             chronology, bibliography, index):
     """The three tables, with the tables they point to, as a valid data package."""
-    segmented = {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
         package.Table("documents", package.document_rows(segmented), "Units"),

@@ -26,9 +26,8 @@ DOCUMENT_LETTERS = ["papers-ch01-letter-01", "papers-ch03-letter-01", "papers-ch
 
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = find(sources, "papers")
-    return source, segment.segment(source, cleaned["papers"])
+def papers(sources, segmented):
+    return find(sources, "papers"), segmented["papers"]
 
 
 @pytest.fixture(scope="module")

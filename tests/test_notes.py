@@ -115,10 +115,9 @@ def test_a_notes_list_is_paired_by_number_then_by_title(tmp_path):
 # --- the real book ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = find(sources, "papers")
-    seg = segment.segment(source, cleaned["papers"])
-    return seg, notes.extract_notes(source, seg)
+def papers(sources, segmented):
+    seg = segmented["papers"]
+    return seg, notes.extract_notes(find(sources, "papers"), seg)
 
 
 def _unit(seg, parent_id: str, title: str) -> str:

@@ -81,11 +81,6 @@ def test_skipped_level_and_unknown_type_are_errors(tmp_path):
 
 # --- the real sources ---------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def segmented(sources, cleaned):
-    return {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
-
-
 def _units(seg):
     return {u.document_id: u for u in seg.units}
 
