@@ -110,7 +110,7 @@ def parse_dateline(text: str) -> Dateline | None:
         return None
     # A date that cannot be read (31/13/36, or 5/4/36: day or month first?) is still a
     # dateline, with no ISO date: the caller reports it.
-    iso = iso_date(DATE.fullmatch(m["date"]))  # type: ignore[arg-type]
+    iso = iso_date(DATE.fullmatch(m["date"]))
     return Dateline(m["date"], iso or "", pre or post, "head", tuple(sorted(note_marks(text))))
 
 

@@ -106,7 +106,8 @@ def candidates(sources: Iterable[Source], cleaned: dict[str, CleanedSource]
         for m in HYPHEN_SPACE.finditer(text):
             if not SUSPENDED.match(text, m.start()):
                 start = text.rfind(" ", 0, m.start()) + 1
-                end = m.end() + (ALPHABETIC_WORD.match(text, m.end()).end() - m.end())  # type: ignore[union-attr]
+                after = ALPHABETIC_WORD.match(text, m.end())   # HYPHEN_SPACE's lookahead: a word
+                end = after.end() if after else m.end()
                 token = text[start:end]
                 hits.append((start, end, "hyphen-space", token.replace("- ", "-")))
         for m in DIGIT_PRONOUN.finditer(text):

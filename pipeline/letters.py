@@ -101,7 +101,7 @@ class HeadingForms:
         m = self.document.match(line) if self.document else None
         if m:
             date_text = m.groupdict().get("date") or ""
-            iso = _iso(DATE.fullmatch(date_text)) if date_text else ""  # type: ignore[arg-type]
+            iso = _iso(DATE.fullmatch(date_text)) if date_text else ""
             return Header(None, m["sender"].strip(), m["addressee"].strip(), "",
                           bool(m.groupdict().get("extract")), date_text, iso or "")
         return None

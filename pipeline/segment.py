@@ -32,6 +32,7 @@ from typing import Any
 from .clean import CleanedSource
 from .conventions import count_words as count_words  # re-exported: the outline command's
 from .conventions import strip_marks
+from .dates import ISO_DATE
 from .errors import PipelineError
 from .resources import table_schema
 from .sources import Source
@@ -39,7 +40,6 @@ from .sources import Source
 ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
 ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
               "language", "note"}
-from .dates import ISO_DATE  # noqa: E402  (one definition, pipeline/dates.py)
 
 
 def unit_types() -> list[str]:
