@@ -226,7 +226,8 @@ def check_source(folder: Path) -> Report:
     if persons is None or places is None:
         return report
     _check_registry(source, seg, persons, places, findings)
-    reading = stage("E606", lambda: letters_stage.read_letters(source, seg, persons, places))
+    reading = stage("E606", lambda: letters_stage.read_letters(source, seg, persons, places,
+                                                               found))
     letters: list[Any] = []
     if reading is not None:
         letters = reading.letters

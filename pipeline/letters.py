@@ -56,6 +56,7 @@ from .dates import DATE, ISO_DATE
 from .dates import DATE_PATTERN as _DATE
 from .dates import iso_date as _iso
 from .errors import BuildFailed, PipelineError
+from .notes import NotesResult
 from .package import Table, letter_tei_path, table_schema
 from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source, read_toml
@@ -64,7 +65,6 @@ DECISIONS_FILE = "letters.toml"
 INCIPIT_WORDS = 10
 OPENER_MAX_PARAGRAPHS = 8
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
-NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
 
 
 # --- how a source prints its letters' headings -------------------------------------------
@@ -690,26 +690,19 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
 
 # --- decisions applied --------------------------------------------------------------------
 
-def notes_of(seg: SegmentedSource, notes_unit_id: str) -> dict[int, str]:
-    """The numbered notes of a notes unit ("150. This is of course ...", one a line; a
-    line without a number continues the note above): {number: text as printed}."""
-    unit = seg.get(notes_unit_id)
-    if unit is None:
-        return {}
-    notes: dict[int, str] = {}
-    last = None
-    for line in seg.own_text(unit).splitlines()[1:]:    # the first line is the heading
-        m = NOTE.match(line)
-        if m and int(m["n"]) not in notes:
-            last = int(m["n"])
-            notes[last] = m["text"].strip()
-        elif line.strip() and last is not None:
-            notes[last] += " " + line.strip()
-    return notes
+def printed_notes(notes: NotesResult | None) -> dict[tuple[str, int], str]:
+    """The numbered notes the notes stage read, by (the unit that prints them, number):
+    their text as printed; the first note of a number printed twice."""
+    found: dict[tuple[str, int], str] = {}
+    for note in notes.notes if notes else []:
+        if note.n is not None:
+            found.setdefault((note.printed_in_id, note.n), note.text)
+    return found
 
 
 def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit: Unit,
-           decisions: Decisions, places: Places, problems: list[LetterProblem]) -> None:
+           decisions: Decisions, places: Places, problems: list[LetterProblem],
+           notes: dict[tuple[str, int], str]) -> None:
     where = f"{decisions.path.name} [{letter.letter_id}]"
     entry = f"letter.{letter.letter_id.removeprefix(decisions.path.parent.name + '-')}"
 
@@ -725,7 +718,7 @@ def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit:
             if not letter.date_as_written:
                 problem("corrects a date, but the letter prints none", "date_note")
                 return
-            note_text = notes_of(seg, d.notes_unit).get(d.note)
+            note_text = notes.get((d.notes_unit, d.note))
             if note_text is None:
                 problem(f"note {d.note} is not in the notes unit {d.notes_unit!r}", "date_note")
             elif plain(d.quote) not in plain(note_text):
@@ -798,8 +791,10 @@ class LetterReading:
 
 
 def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, Any]],
-                 places: list[dict[str, Any]]) -> LetterReading:
-    """Read every ``letter`` unit of a source and apply its letters.toml decisions."""
+                 places: list[dict[str, Any]], notes: NotesResult | None) -> LetterReading:
+    """Read every ``letter`` unit of a source and apply its letters.toml decisions; a
+    decision that cites a note is checked against the note as the notes stage read it
+    (``notes``: None when the source's notes could not be read)."""
     decisions = load_decisions(source)
     unknown_places = {pid for pid in decisions.place_forms.values()} - \
         {p["place_id"] for p in places}
@@ -824,7 +819,8 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
         if letter is None:
             continue
         if decision:
-            _apply(letter, decision, seg, unit, decisions, place_index, problems)
+            _apply(letter, decision, seg, unit, decisions, place_index, problems,
+                   printed_notes(notes))
         read.append((unit, letter))
     for letter_id in sorted(set(decisions.letters) - {letter.letter_id for _, letter in read}):
         if (found := seg.get(letter_id)) is None or found.type != "letter":
@@ -835,18 +831,20 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
 
 
 def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
-             persons: list[dict[str, Any]], places: list[dict[str, Any]]
-             ) -> dict[str, list[Letter]]:
+             persons: list[dict[str, Any]], places: list[dict[str, Any]],
+             notes: dict[str, NotesResult]) -> dict[str, list[Letter]]:
     """Every source's letters in reading order, by source id.
 
-    ``segmented`` is the segment stage's output, ``persons`` and ``places`` the rows of
+    ``segmented`` and ``notes`` are the segment and notes stages' outputs by source id,
+    ``persons`` and ``places`` the rows of
     ``registry.load_persons``/``load_places``. Raises one PipelineError listing every
     problem of every source if any letter cannot be read.
     """
     found: dict[str, list[Letter]] = {}
     problems: list[tuple[Source, LetterProblem]] = []
     for source in sorted(sources, key=lambda s: s.source_id):
-        reading = read_letters(source, segmented[source.source_id], persons, places)
+        reading = read_letters(source, segmented[source.source_id], persons, places,
+                               notes.get(source.source_id))
         found[source.source_id] = reading.letters
         problems += [(source, p) for p in reading.problems]
     if problems:

@@ -169,8 +169,9 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
     try:
+        notes_by_source = {s.source_id: n for s, n in zip(sources, found_notes, strict=True)}
         letters_by_source = _run("letters", "E410", letters_stage.read_all, sources, segmented,
-                                 persons, places)
+                                 persons, places, notes_by_source)
     except BuildFailed as failed:
         for problem in failed.problems:
             _at_original_line(problem, sources, cleaned)

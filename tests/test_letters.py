@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from frictionless import Package
-from sergetrotsky import clean, letters, registry, segment
+from sergetrotsky import clean, letters, notes, registry, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import find, load_source
 
@@ -31,6 +31,13 @@ def papers(sources, segmented):
 
 
 @pytest.fixture(scope="module")
+def papers_notes(papers):
+    """The notes stage's reading of papers (the letters stage checks decisions against it)."""
+    source, seg = papers
+    return notes.extract_notes(source, seg)
+
+
+@pytest.fixture(scope="module")
 def persons():
     return registry.load_persons(SOURCES)
 
@@ -41,9 +48,9 @@ def places():
 
 
 @pytest.fixture(scope="module")
-def reading(papers, persons, places):
+def reading(papers, papers_notes, persons, places):
     source, seg = papers
-    return letters.read_letters(source, seg, persons, places)
+    return letters.read_letters(source, seg, persons, places, papers_notes)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +58,10 @@ def by_id(reading):
     return {letter.letter_id: letter for letter in reading.letters}
 
 
-def _notes_ch02(papers):
-    return letters.notes_of(papers[1], "papers-notes-ch02")
+def _notes_ch02(papers_notes):
+    """Chapter 2's notes as the notes stage read them: {number: text}."""
+    return {n: text for (unit_id, n), text in letters.printed_notes(papers_notes).items()
+            if unit_id == "papers-notes-ch02"}
 
 
 # --- every letter ---------------------------------------------------------------------------
@@ -138,13 +147,13 @@ def test_letter_16_the_postcard_dated_at_its_foot(by_id):
     assert p.incipit == "Today I received the letter from LD which I was"
 
 
-def test_letter_12_printed_1934_is_corrected_by_note_150(papers, by_id):
+def test_letter_12_printed_1934_is_corrected_by_note_150(papers, papers_notes, by_id):
     letter = by_id["papers-letter-12"]
     assert letter.date_as_written == "May 27, 1934"        # "Brussels, May 27, 1934¹⁵⁰"
     assert (letter.date, letter.date_source, letter.date_cert) == \
         ("1936-05-27", "corrected by note 150", "high")
     assert letter.date_notes == (150,)
-    note = _notes_ch02(papers)[150]
+    note = _notes_ch02(papers_notes)[150]
     assert note == "This is of course Serge's error for 1936."
     assert "1936" in note
     # and the book's own correspondence bears it out: Letter 13 answers
@@ -153,8 +162,8 @@ def test_letter_12_printed_1934_is_corrected_by_note_150(papers, by_id):
         next(u for u in papers[1].units if u.document_id == "papers-letter-13"))
 
 
-def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, by_id):
-    notes = _notes_ch02(papers)
+def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, papers_notes, by_id):
+    notes = _notes_ch02(papers_notes)
     assert len(notes) == 278 and sorted(notes) == list(range(1, 279))
     # The notes printed on datelines: only 150 corrects; the others are about the gap
     # between letters.
@@ -304,12 +313,13 @@ def test_names_resolve_through_forms_not_code(persons):
 
 # --- the tables ------------------------------------------------------------------------------
 
-def test_the_published_letters_are_the_letters_read(papers, persons, places, built):
+def test_the_published_letters_are_the_letters_read(papers, papers_notes, persons, places, built):
     """No later stage changes what the letters stage read: the built ``letters`` table
     holds, for each of papers' letters in reading order, the sender, addressees, date and
     place the parser read from the text."""
     source, seg = papers
-    read = letters.read_all([source], {"papers": seg}, persons, places)["papers"]
+    read = letters.read_all([source], {"papers": seg}, persons, places,
+                            {"papers": papers_notes})["papers"]
     table = csv.DictReader(io.StringIO(built.files["data/letters.csv"].decode("utf-8")))
     published = [row for row in table if row["letter_id"].startswith("papers-")]
     facts = ("letter_id", "sender_id", "addressee_ids", "date", "date_as_written",
@@ -332,11 +342,12 @@ def test_tables_validate_with_their_keys_under_frictionless(dist):
 
 # --- decisions and errors --------------------------------------------------------------------
 
-def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, persons, places,
-                                                                     tmp_path):
+def test_without_letters_toml_the_parser_reports_instead_of_guessing(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     bare = dataclasses.replace(source, folder=tmp_path)        # no letters.toml there
-    reading = letters.read_letters(bare, seg, persons, places)
+    reading = letters.read_letters(bare, seg, persons, places, papers_notes)
     found: dict[str, str] = {}
     for p in reading.problems:
         found[p.letter_id] = found.get(p.letter_id, "") + p.message + "; "
@@ -351,26 +362,30 @@ def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, per
         1 + seg.text.count("\n", 0, seg.text.index("Letter 12: Serge to Trotsky"))
 
 
-def test_a_correction_the_note_does_not_support_is_an_error(papers, persons, places, tmp_path):
+def test_a_correction_the_note_does_not_support_is_an_error(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
         (source.folder / "letters.toml").read_text(encoding="utf-8")
         .replace("This is of course Serge's error for 1936.", "Serge's error for 1935."),
         encoding="utf-8")
     reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
-                                   places)
+                                   places, papers_notes)
     [problem] = reading.problems
     assert problem.letter_id == "papers-letter-12"
     assert "note 150 does not say \"Serge's error for 1935.\"" in problem.message
 
 
-def test_a_decision_for_a_letter_not_in_the_outline_is_located(papers, persons, places,
-                                                               tmp_path):
+def test_a_decision_for_a_letter_not_in_the_outline_is_located(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
         '[letter.letter-99]\nform = "postcard"\nform_quote = "x"\n', encoding="utf-8")
     with pytest.raises(PipelineError) as error:
-        letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons, places)
+        letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons, places,
+                             papers_notes)
     assert error.value.field == "papers-letter-99"
     assert error.value.file.endswith("letters.toml")
 
@@ -437,7 +452,7 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
                                                                           places):
     source, seg = _tiny_source(tmp_path, BROKEN)
     with pytest.raises(PipelineError) as error:
-        letters.read_all([source], {"tiny": seg}, persons, places)
+        letters.read_all([source], {"tiny": seg}, persons, places, {})
     message = str(error.value)
     assert len(error.value.problems) == 4   # every letter's problem, not only the first
     assert error.value.field == "tiny-letter-1"
@@ -457,7 +472,7 @@ def test_heading_forms_come_from_the_source_metadata(tmp_path, persons, places):
     text = toml.read_text(encoding="utf-8")
     toml.write_text(text[:text.index("[letters]")], encoding="utf-8")
     with pytest.raises(PipelineError) as error:
-        letters.read_all([load_source(source.folder)], {"tiny": seg}, persons, places)
+        letters.read_all([load_source(source.folder)], {"tiny": seg}, persons, places, {})
     assert len(error.value.problems) == 4
     assert "none of the forms of [letters] in source.toml" in str(error.value)
     toml.write_text(text.replace("(?P<sender>", "(?P<from>"), encoding="utf-8")
@@ -497,7 +512,7 @@ def test_anatomy_every_letter_has_a_closer_unless_letters_toml_says_why(reading)
     assert all(without.values())
 
 
-def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, places,
+def test_an_attestation_the_letter_does_not_print_is_an_error(papers, papers_notes, persons, places,
                                                                tmp_path):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
@@ -505,7 +520,7 @@ def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, p
         .replace('attestation = "Attested in handwriting:"',
                  'attestation = "Attested by a notary:"'), encoding="utf-8")
     reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
-                                   places)
+                                   places, papers_notes)
     [problem] = reading.problems
     assert problem.letter_id == "papers-letter-32"
     assert "attestation: no line of the letter's foot reads 'Attested by a notary:'" \
