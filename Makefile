@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := build/packages
 
-.PHONY: build test check bench dist clean-venv site docs
+.PHONY: build test lint check bench dist clean-venv site docs
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ build: $(STAMP)
 check: $(STAMP)
 	$(BIN)/sergetrotsky build --check
 
-test: $(STAMP)
+# ruff (style, imports, likely bugs) and mypy (types), as configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests benchmarks
+	$(BIN)/mypy
+
+test: lint
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
 	  echo "Browser tests: ON (/usr/bin/chromium, /usr/bin/chromedriver)"; \
 	else \

@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-
 from sergetrotsky import publish  # noqa: E402
 from sergetrotsky.sources import discover  # noqa: E402
 

@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "load", "Dataset", "DatasetError"]
 
 
-def load(path: str | Path, *, verify: bool = True) -> "Dataset":
+def load(path: str | Path, *, verify: bool = True) -> Dataset:
     """Load a dataset folder or a release zip: every table as a typed pandas DataFrame,
     foreign keys as joins, each letter's text and TEI file (see :mod:`sergetrotsky.loader`)."""
     from .loader import load as load_dataset

@@ -27,12 +27,13 @@ lines of an attestation, a line that says a copy is unsigned), each quoted from 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable, Iterable
 
+from .conventions import NOTE_MARK, SUPERSCRIPTS
+from .conventions import strip_marks as plain
 from .dates import DATE, DATE_PATTERN, MONTHS, iso_date
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs
-from .segment import strip_marks as plain
+from .segment import SegmentedSource, paragraphs
 
 CLOSING_MAX_WORDS = 15
 SHORT_LINE_WORDS = 10
@@ -109,7 +110,7 @@ def parse_dateline(text: str) -> Dateline | None:
         return None
     # A date that cannot be read (31/13/36, or 5/4/36: day or month first?) is still a
     # dateline, with no ISO date: the caller reports it.
-    iso = iso_date(DATE.fullmatch(m["date"]))  # type: ignore[arg-type]
+    iso = iso_date(DATE.fullmatch(m["date"]))
     return Dateline(m["date"], iso or "", pre or post, "head", tuple(sorted(note_marks(text))))
 
 
@@ -266,39 +267,24 @@ SIGNED_TYPES = {"document", "extract", "introduction", "article", "review", "sec
 DOCUMENT_FOOT_LINES = 3
 
 
-def _last_descendant(units: list[Unit], unit: Unit) -> Unit:
-    """The unit whose own text ends the unit: itself, or its last sub-unit's last …"""
-    i = units.index(unit)
-    last = unit
-    for other in units[i + 1:]:
-        if other.level <= unit.level:
-            break
-        last = other
-    return last
-
-
 def document_closers(seg: SegmentedSource, is_person: Callable[[str, str], bool],
                      letter_ids: Iterable[str] = ()) -> dict[str, tuple[tuple[int, int, str], ...]]:
     """For every signed or dated document (not a letter: letters have their anatomy), the
     lines at its foot that close it: {document_id: ((start, end, role), …)} with role
     ``signed`` or ``foot-dateline``, in printed order. The lines may be printed at the end
     of the document's last sub-section; they close the document all the same."""
-    skip = set(letter_ids)
-    inside_letter: set[str] = set()
-    for u in seg.units:
-        if u.document_id in skip or u.parent_id in inside_letter:
-            inside_letter.add(u.document_id)
+    inside_letter = {u.document_id for letter_id in letter_ids
+                     if (letter := seg.get(letter_id)) is not None for u in seg.subtree(letter)}
     found: dict[str, tuple[tuple[int, int, str], ...]] = {}
     claimed: set[int] = set()
     for unit in seg.units:
         if unit.type not in SIGNED_TYPES or unit.document_id in inside_letter \
                 or not unit.author_id:
             continue
-        holder = _last_descendant(seg.units, unit)
-        own = seg.text[holder.start:holder.own_end]
-        spans = [(holder.start + s, holder.start + e) for s, e in paragraphs(own)]
-        if holder.heading and spans:
-            spans = spans[1:]           # the heading is not a foot line
+        # The unit whose own text ends the document: itself or its last sub-unit.
+        holder = seg.subtree(unit)[-1]
+        body, body_end = seg.body_span(holder)      # the heading is not a foot line
+        spans = [(body + s, body + e) for s, e in paragraphs(seg.text[body:body_end])]
         lines: list[tuple[int, int, str]] = []
         for s, e in reversed(spans[-DOCUMENT_FOOT_LINES:]):
             text = seg.text[s:e]

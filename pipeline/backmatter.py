@@ -1,4 +1,4 @@
-"""Back matter as tables: a book's chronology, bibliography and index.
+"""Back matter as tables: a book's chronology, bibliography, index and glossary.
 
 The units are found by type in the segmented source (``chronology``, ``bibliography``
 and its section units, ``index``), never by id, so any source with the same kinds of
@@ -13,18 +13,26 @@ dict {source_id: SegmentedSource}, read in sorted source order)::
     chronology_rows(segmented, persons)   # -> rows of "chronology"
     bibliography_rows(segmented)          # -> rows of "bibliography"
     index_rows(segmented)                 # -> rows of "index_terms"
+    organisation_rows(segmented, sources) # -> rows of "organisations": each glossary
+                                          #    entry ("POUM Partido Obrero de Unificacion
+                                          #    Marxista (Workers Party of Marxist Unity).
+                                          #    Formed in 1935 ..."), as the editors read it
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from itertools import pairwise
+from typing import Any
 
-from .errors import PipelineError
+from .conventions import ITALIC, fold
+from .conventions import strip_marks as plain
 from .dates import MONTHS
-from .letters import organisation_rows as printed_organisation_rows
+from .errors import PipelineError
+from .resources import table_schema
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]
@@ -43,18 +51,11 @@ def _each(segmented: Segmented) -> list[SegmentedSource]:
     return [segmented]
 
 
-def units_of_type(segmented: SegmentedSource, unit_type: str) -> list[Unit]:
-    """The units of one type, in reading order."""
-    return [u for u in segmented.units if u.type == unit_type]
-
-
 def _body_paragraphs(segmented: SegmentedSource, unit: Unit) -> list[str]:
     """The paragraphs of a unit's own text, its heading paragraph left out."""
-    text = segmented.own_text(unit)
-    paras = [text[s:e] for s, e in paragraphs(text)]
-    if paras and unit.heading and paras[0] == unit.heading:
-        paras = paras[1:]
-    return paras
+    start, end = segmented.body_span(unit)
+    text = segmented.text[start:end]
+    return [text[s:e] for s, e in paragraphs(text)]
 
 
 # --- chronology ------------------------------------------------------------------------
@@ -132,9 +133,9 @@ def parse_chronology_line(line: str, current_year: int | None) -> tuple[Chronolo
         if current_year is None:
             return ChronologyDate("", "", "", written, text), current_year
         month = MONTHS[m["month"].lower()]
-        day = m["day1"] or m["day2"]
-        if day and _valid_day(current_year, month, int(day)):
-            return ChronologyDate(f"{current_year}-{month:02d}-{int(day):02d}", "", "day",
+        printed_day = m["day1"] or m["day2"]
+        if printed_day and _valid_day(current_year, month, int(printed_day)):
+            return ChronologyDate(f"{current_year}-{month:02d}-{int(printed_day):02d}", "", "day",
                                   written, text), current_year
         return ChronologyDate(f"{current_year}-{month:02d}", "", "month", written, text), \
             current_year
@@ -157,7 +158,6 @@ class PersonMatcher:
                 if form and form.strip():
                     owners.setdefault(form.strip(), set()).add(p["person_id"])
         self.forms = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
-        self.ambiguous = {f for f, ids in owners.items() if len(ids) > 1}
         alternatives = sorted(owners, key=lambda f: (-len(f), f))
         self.pattern = re.compile(
             r"(?<!\w)(?:" + "|".join(re.escape(f) for f in alternatives) + r")(?!\w)"
@@ -190,7 +190,7 @@ def chronology_rows(segmented: Segmented, persons: list[Row]) -> list[Row]:
 
 def _chronology_rows(segmented: SegmentedSource, matcher: PersonMatcher) -> list[Row]:
     rows: list[Row] = []
-    for unit in units_of_type(segmented, "chronology"):
+    for unit in segmented.of_type("chronology"):
         year: int | None = None
         for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
             # A paragraph is one printed line; a stray line break inside it is a wrap.
@@ -217,7 +217,6 @@ RUN_IN_ENTRY = re.compile(r"(?<=[.)])\s+(?=[A-Z][\w'’-]+(?:[ -][A-Z][\w'’-]+
 # (so "'Left-Wing' Communism – …" is not a quoted title, and "'L'Action …'" is one).
 QUOTED_TITLE = re.compile(r"^(?P<q>['‘\"“])(?P<title>.+?)['’\"”]"
                           r"(?=\s*[,.;(]|\s+in\s|\s*$)", re.S)
-ITALIC = re.compile(r"\*([^*]+)\*")
 THESIS = re.compile(r"\((?P<degree>PhD|Ph\.D\.|DPhil|D\.Phil\.|MPhil|MA|MLitt|BLitt|[Tt]hesis)"
                     r",\s*(?P<institution>[^()]+?),\s*(?P<year>\d{4})\)")
 # Where an unmarked title ends: the imprint, or the editor's, translator's, co-author's words.
@@ -411,18 +410,9 @@ def _container_kind(after: str, publisher: str) -> str:
 
 def _section_titles(segmented: SegmentedSource, top: Unit, unit: Unit) -> list[str]:
     """Printed titles of the sections from below ``top`` down to ``unit``."""
-    by_id = {u.document_id: u for u in segmented.units}
-    titles = []
-    while unit.document_id != top.document_id:
-        titles.append(unit.title.rstrip(" :"))
-        unit = by_id[unit.parent_id]
-    return titles[::-1]
-
-
-def _subtree(segmented: SegmentedSource, top: Unit) -> list[Unit]:
-    """``top`` and the units under it, in reading order."""
-    return [u for u in segmented.units
-            if u is top or (top.start <= u.start < top.end and u.level > top.level)]
+    path = [unit, *segmented.ancestors(unit)]
+    below_top = path[:[u.document_id for u in path].index(top.document_id)]
+    return [u.title.rstrip(" :") for u in reversed(below_top)]
 
 
 INFERABLE = ("authors", "year", "title", "place", "publisher")
@@ -499,8 +489,8 @@ def bibliography_rows(segmented: Segmented,
 
 def _bibliography_rows(segmented: SegmentedSource) -> list[Row]:
     rows: list[Row] = []
-    for top in units_of_type(segmented, "bibliography"):
-        for unit in _subtree(segmented, top):
+    for top in segmented.of_type("bibliography"):
+        for unit in segmented.subtree(top):
             titles = _section_titles(segmented, top, unit)
             path = " / ".join(titles)
             # the innermost section whose title names a kind decides it
@@ -571,7 +561,7 @@ def _split_see(label: str) -> tuple[str, str]:
     return label[:m.start()].strip(" ,;:."), f"{m['see'].lower()} {m['target'].strip(' .,')}"
 
 
-def _masked(text: str) -> str:
+def _brackets_and_titles_blanked(text: str) -> str:
     """``text`` with bracketed parts and quoted titles blanked out, same length."""
     return re.sub(r"\([^()]*\)|(?<!\w)['‘].*?['’](?!\w)",
                   lambda m: "x" * len(m.group(0)), text)
@@ -579,14 +569,14 @@ def _masked(text: str) -> str:
 
 def _colon_outside_brackets(text: str) -> int:
     """Position of the first colon not inside brackets or a quoted title; -1 if none."""
-    return _masked(text).find(":")
+    return _brackets_and_titles_blanked(text).find(":")
 
 
 def _semicolon_parts(text: str) -> list[str]:
     """``text`` split at semicolons that are not inside a quoted title or brackets."""
-    cuts = [i for i, ch in enumerate(_masked(text)) if ch == ";"]
+    cuts = [i for i, ch in enumerate(_brackets_and_titles_blanked(text)) if ch == ";"]
     bounds = [-1, *cuts, len(text)]
-    return [text[a + 1:b] for a, b in zip(bounds, bounds[1:])]
+    return [text[a + 1:b] for a, b in pairwise(bounds)]
 
 
 def parse_index_entry(entry: str, reference: re.Pattern[str]) -> tuple[str, list[IndexTerm]]:
@@ -670,7 +660,7 @@ def index_rows(segmented: Segmented, references: dict[str, re.Pattern[str]]) -> 
 
 def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str]]) -> list[Row]:
     rows: list[Row] = []
-    for unit in units_of_type(segmented, "index"):
+    for unit in segmented.of_type("index"):
         where = f"sources/{segmented.source_id}/source.toml"
         reference = references.get(segmented.source_id)
         if reference is None:
@@ -704,11 +694,113 @@ def _index_rows(segmented: SegmentedSource, references: dict[str, re.Pattern[str
 
 # --- glossary of organisations -----------------------------------------------------------
 
+GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
+ORGANISATION_FIELDS = tuple(f["name"] for f in table_schema("organisations")["fields"])
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """One entry of a glossary of organisations, as printed."""
+
+    org_id: str
+    source_id: str
+    abbreviation: str
+    name: str
+    name_english: str
+    description: str
+
+    def row(self) -> dict[str, Any]:
+        """The entry as a row of the organisations table."""
+        return {name: getattr(self, name) for name in ORGANISATION_FIELDS}
+
+
+def _depth_change(c: str) -> int:
+    return 1 if c in "([" else -1 if c in ")]" else 0
+
+
+def _split_sentence(text: str) -> tuple[str, str]:
+    """(first sentence without its full stop, the rest), brackets kept whole."""
+    depth = 0
+    for i, c in enumerate(text):
+        depth += _depth_change(c)
+        if c == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
+            return text[:i].strip(), text[i + 1:].strip()
+    return text.strip(), ""
+
+
+def parse_glossary_entry(text: str, source_id: str) -> Organisation | None:
+    """ "ABBR Name (English name). Description." → an Organisation, or None."""
+    m = GLOSSARY_ENTRY.match(plain(text))
+    if not m:
+        return None
+    name, description = _split_sentence(m["rest"])
+    english = ""
+    if name.endswith(")"):     # "Parti Ouvrier Belge (Belgian Workers Party)"
+        depth = 0
+        for i in range(len(name) - 1, -1, -1):
+            depth -= _depth_change(name[i])
+            if depth == 0:
+                name, english = name[:i].strip(), name[i + 1:-1].strip()
+                break
+    slug = re.sub(r"[^a-z0-9]+", "-", fold(m["abbr"])).strip("-")
+    return Organisation(slug, source_id, m["abbr"], name, english, description)
+
+
+def read_glossary(seg: SegmentedSource) -> tuple[list[Organisation], list[str]]:
+    """The entries of every ``glossary`` unit of a source, and the lines not understood.
+    A paragraph that does not open with an abbreviation continues the entry above it."""
+    orgs: list[Organisation] = []
+    problems: list[str] = []
+    for unit in seg.of_type("glossary"):
+        start, end = seg.body_span(unit)
+        paras = [seg.text[start + s:start + e] for s, e in paragraphs(seg.text[start:end])]
+        for text in paras:
+            entry = parse_glossary_entry(text, seg.source_id)
+            if entry:
+                orgs.append(entry)
+            elif orgs:
+                last = orgs[-1]
+                description = f"{last.description} {plain(text)}".strip()
+                orgs[-1] = Organisation(last.org_id, last.source_id, last.abbreviation,
+                                        last.name, last.name_english, description)
+            else:
+                line = _line_of(seg.text, seg.text.index(text, unit.start))
+                problems.append(f"{unit.document_id} (cleaned text line {line}): cannot read "
+                                f"{plain(text)[:60]!r}: expected 'ABBR Name. Description.'")
+        if not paras:
+            problems.append(f"{unit.document_id}: the glossary has no entries")
+    return orgs, problems
+
+
+def printed_organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
+    """Rows of the ``organisations`` table from every source's glossary units, as printed.
+    Raises a PipelineError on an entry it cannot read or an abbreviation defined twice."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[str, str] = {}
+    for source_id in sorted(segmented):
+        orgs, problems = read_glossary(segmented[source_id])
+        if problems:
+            raise PipelineError("; ".join(problems), file=source_id, field="glossary")
+        for org in orgs:
+            if org.org_id in seen:
+                raise PipelineError(f"organisation {org.abbreviation!r} defined twice "
+                                    f"(also in {seen[org.org_id]})", file=source_id,
+                                    field="glossary")
+            seen[org.org_id] = source_id
+            rows.append(org.row())
+    return rows
+
+
+
 # The glossary's rule: ``name`` is the name an entry prints (its first sentence);
 # ``name_english`` the English name it prints for a name in another language (in brackets,
 # or as the sentence that follows the name); ``description`` what it says of the
 # organisation. An entry whose first sentence describes the organisation without naming
-# it has no name. The parser (letters.parse_glossary_entry) reads the printed form; which
+# it has no name. The parser (parse_glossary_entry) reads the printed form; which
 # entries need the two other readings is the editors' decision, in each source's
 # ``[glossary]`` table: ``describes`` and ``english_name_follows`` list abbreviations.
 LEADING_QUOTED = re.compile(r"^[‘'\"“](?P<english>[^’'\"”]+)[’'\"”]\s*[,.;:]?\s*")
@@ -739,7 +831,7 @@ def _read_english_name(row: Row) -> Row:
 
 def organisation_rows(segmented: dict[str, SegmentedSource], sources: Iterable[Any]) -> list[Row]:
     """Rows of the ``organisations`` table: each glossary entry as the parser reads it
-    (``letters.organisation_rows``), with the editors' readings of each source's
+    (``printed_organisation_rows``), with the editors' readings of each source's
     ``[glossary]`` table applied (see the rule above). An abbreviation listed there that
     the glossary does not print, or whose entry does not have the form the reading
     needs, is a located error."""

@@ -22,17 +22,14 @@ import bisect
 import json
 import re
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
+from .conventions import ALPHABETIC_WORD
 from .errors import PipelineError
 from .sources import Source, find, read_toml
 
-REASONS = (
-    "boilerplate", "page-furniture", "page-break", "line-wrap", "hyphen", "run-in-heading",
-    "whitespace", "emendation", "paragraph-break",
-)
-WORD = re.compile(r"[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 # A paragraph ending in one of these is taken as complete; anything else followed
 # by a paragraph starting in lowercase is a paragraph split by a page break.
 TERMINAL = set(".?!:;\"'”’)]*…") | set("⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -279,7 +276,7 @@ def reorder_pages(source: Source, text: str) -> tuple[str, list[int], list[PageS
     starts = [m.start() for m in marker.finditer(text, 0, body_end)]
     if not starts or starts[0] != 0:
         starts = [0] + starts
-    bounds = list(zip(starts, starts[1:] + [body_end]))
+    bounds = list(zip(starts, starts[1:] + [body_end], strict=True))
     order = spec.get("order", [])
     count = len(bounds)
     if sorted(order) != list(range(1, count + 1)):
@@ -382,7 +379,8 @@ def _drop_nested(edits: list[Edit]) -> list[Edit]:
 
 # The log's detail for the blank lines of a layout trace (see ``_is_layout_trace``);
 # ``CleanedSource.layout_traces`` finds them by it.
-LAYOUT_TRACE = "layout trace: blank lines between paragraphs of running text (a lost heading or section break)"
+LAYOUT_TRACE = ("layout trace: blank lines between paragraphs of running text"
+                " (a lost heading or section break)")
 _SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
 _RUNNING_START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9]")
 RUNNING_LINE = 80   # characters: a shorter line may be a heading, a dateline, a signature
@@ -421,6 +419,7 @@ def whitespace_edits(text: str) -> list[Edit]:
         if stripped[pos] == "\n":
             edits.append(Edit(pos, pos + 1, "", "whitespace", "blank line at start"))
     tail = re.search(r"[\n\0]*\Z", stripped)
+    assert tail is not None     # an empty run at the end always matches
     newlines = [p for p in range(tail.start(), len(stripped)) if stripped[p] == "\n"]
     if tail.start() > 0:
         for pos in newlines[1:]:
@@ -436,7 +435,7 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
     """Word forms the corpus uses, lowercased, not counting halves of words broken at a line end."""
     counts: Counter[str] = Counter()
     for text in texts:
-        for m in WORD.finditer(text):
+        for m in ALPHABETIC_WORD.finditer(text):
             if text.startswith("-\n", m.end()) or text[max(0, m.start() - 2):m.start()] == "-\n":
                 continue
             counts[m.group().lower()] += 1
@@ -556,7 +555,7 @@ class _HyphenRules:
         decision, basis = self._from_corpus(left, right)
         form = f"{left}-|{right}"
         locked = self.locked.get(line) if line is not None else None
-        if locked is not None and locked["form"] == form:
+        if locked is not None and line is not None and locked["form"] == form:
             if locked["decision"] != decision:
                 self.drift.append(HyphenDrift(line, form, locked["decision"], decision, basis))
             decision, basis = locked["decision"], locked["basis"]
@@ -701,7 +700,7 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
 def emendation_edits(source: Source, text: str) -> list[Edit]:
     """Edits for ``[[clean.emendations]]``: each sic must occur as often as declared."""
     where = str(source.metadata_path)
-    edits = []
+    edits: list[Edit] = []
     for i, item in enumerate(source.clean.get("emendations", [])):
         label = f"clean.emendations[{i}]"
         sic, corr, reason = item.get("sic"), item.get("corr"), item.get("reason")

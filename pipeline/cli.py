@@ -11,8 +11,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 from rich import box
@@ -22,10 +23,10 @@ from rich.progress import Progress, SpinnerColumn, TextColumn
 from rich.table import Table as RichTable
 from rich.tree import Tree
 
-from . import __version__
-from . import contribution
+from . import __version__, contribution, publish
 from . import clean as clean_stage
-from . import publish, segment as segment_stage, validate as validate_stage
+from . import segment as segment_stage
+from . import validate as validate_stage
 from .errors import BuildFailed, PipelineError
 from .sources import discover, find, locate
 
@@ -196,7 +197,8 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
     root: Tree | None = None
     for unit in seg.units:
         words = segment_stage.count_words(seg.text_of(unit))
-        label = f"[bold]{unit.type}[/] [cyan]{unit.document_id}[/] {unit.title} [dim]({words} words)[/]"
+        label = (f"[bold]{unit.type}[/] [cyan]{unit.document_id}[/] {unit.title}"
+                 f" [dim]({words} words)[/]")
         if unit.parent_id:
             nodes[unit.document_id] = nodes[unit.parent_id].add(label)
         else:

@@ -52,10 +52,9 @@ from typing import Any
 from lxml import etree, isoschematron
 
 from . import links
+from .conventions import tei_element
 from .errors import PipelineError
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 SCH_NS = "http://purl.oclc.org/dsdl/schematron"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 EXSLT_REGEXP_NS = "http://exslt.org/regular-expressions"
@@ -87,20 +86,6 @@ def _items(value: Any) -> list[str]:
     return [part.strip() for part in _text(value).split(";") if part.strip()]
 
 
-def _tei(parent: etree._Element | None, tag: str, text: str = "",
-         **attributes: str) -> etree._Element:
-    """A TEI element, appended to ``parent`` when there is one; empty attributes left out."""
-    name = f"{{{TEI_NS}}}{tag}"
-    element = (etree.Element(name, nsmap={None: TEI_NS}) if parent is None
-               else etree.SubElement(parent, name))
-    for key, value in attributes.items():
-        if value:
-            element.set(XML_ID if key == "xml_id" else key, value)
-    if text:
-        element.text = text
-    return element
-
-
 def _mixed(parent: etree._Element, parts: Iterable[str | tuple[str, str]]) -> None:
     """Append mixed content: a string is text, ``(tag, text)`` a TEI child element."""
     last: etree._Element | None = None
@@ -111,7 +96,7 @@ def _mixed(parent: etree._Element, parts: Iterable[str | tuple[str, str]]) -> No
             else:
                 last.tail = (last.tail or "") + part
         else:
-            last = _tei(parent, part[0], part[1])
+            last = tei_element(parent, part[0], part[1])
 
 
 # --- identifiers -----------------------------------------------------------------------
@@ -185,9 +170,9 @@ def _require_cc_by(meta: Row) -> None:
 
 
 def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element]) -> None:
-    file_desc = _tei(header, "fileDesc")
-    title_stmt = _tei(file_desc, "titleStmt")
-    _tei(title_stmt, "title", f"{meta['title']}, version {meta['version']}: "
+    file_desc = tei_element(header, "fileDesc")
+    title_stmt = tei_element(file_desc, "titleStmt")
+    tei_element(title_stmt, "title", f"{meta['title']}, version {meta['version']}: "
                               "correspondence metadata (CMIF)")
     responsible = [_text(c.get("title")) for c in meta.get("contributors", [])
                    if _text(c.get("title"))]
@@ -195,28 +180,28 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
         raise PipelineError("CMIF needs an editor: the dataset names no contributor",
                             file="dataset.toml", field="contributors")
     for name in responsible:
-        _tei(title_stmt, "editor", name)
-    publication = _tei(file_desc, "publicationStmt")
+        tei_element(title_stmt, "editor", name)
+    publication = tei_element(file_desc, "publicationStmt")
     for name in responsible:
-        _tei(publication, "publisher", name)
+        tei_element(publication, "publisher", name)
     # idno: the absolute URL the file is published at (correspSearch's identifier for it).
-    _tei(publication, "idno", dataset_url(meta, CMIF_FILE), type="url")
+    tei_element(publication, "idno", dataset_url(meta, CMIF_FILE), type="url")
     released = _text(meta["released"])
-    _tei(publication, "date", released, when=publication_datetime(released))
+    tei_element(publication, "date", released, when=publication_datetime(released))
     _require_cc_by(meta)
-    availability = _tei(publication, "availability")
-    _tei(availability, "licence", CC_BY_4_STATEMENT, target=CC_BY_4)
-    source_desc = _tei(file_desc, "sourceDesc")
+    availability = tei_element(publication, "availability")
+    tei_element(availability, "licence", CC_BY_4_STATEMENT, target=CC_BY_4)
+    source_desc = tei_element(file_desc, "sourceDesc")
     source_desc.extend(bibls)
 
 
-def _bibl(source: Row, xml_id: str) -> etree._Element:
+def _source_bibl(source: Row, xml_id: str) -> etree._Element:
     """The printed book: title, editors, place, publisher, year. The CMIF schema allows
     ``title``, ``editor`` and ``publisher`` inside ``bibl`` but neither ``pubPlace`` nor
     ``date``: place and year are text, as in CMIF's own examples."""
     # A manuscript or typescript first published here, or a web page: an online edition.
     online = _text(source.get("origin")) in ("web page", "manuscript", "typescript")
-    bibl = _tei(None, "bibl", type="online" if online else "print", xml_id=xml_id)
+    bibl = tei_element(None, "bibl", type="online" if online else "print", xml_id=xml_id)
     parts: list[str | tuple[str, str]] = [("title", _text(source["title"]))]
     editors = _items(source.get("editors"))
     for i, editor in enumerate(editors):
@@ -241,20 +226,20 @@ def _bibl(source: Row, xml_id: str) -> etree._Element:
 def _pers_name(parent: etree._Element, person_id: str, persons: Mapping[str, Row],
                letter_id: str) -> None:
     if not person_id:
-        _tei(parent, "persName", "Unknown")
+        tei_element(parent, "persName", "Unknown")
         return
     if person_id not in persons:
         raise PipelineError(f"letter {letter_id}: person {person_id!r} is not in the persons "
                             "table", field="letters")
     person = persons[person_id]
     tag = "orgName" if _text(person.get("is_group")).lower() == "true" else "persName"
-    _tei(parent, tag, _text(person["name"]), ref=person_uri(person))
+    tei_element(parent, tag, _text(person["name"]), ref=person_uri(person))
 
 
 def _sent(desc: etree._Element, letter: Row, persons: Mapping[str, Row],
           places: Mapping[str, Row]) -> None:
     letter_id = _text(letter["letter_id"])
-    action = _tei(desc, "correspAction", type="sent")
+    action = tei_element(desc, "correspAction", type="sent")
     _pers_name(action, _text(letter.get("sender_id")), persons, letter_id)
     place_id = _text(letter.get("place_id"))
     if place_id:
@@ -262,13 +247,13 @@ def _sent(desc: etree._Element, letter: Row, persons: Mapping[str, Row],
             raise PipelineError(f"letter {letter_id}: place {place_id!r} is not in the places "
                                 "table", field="letters")
         inferred = _text(letter.get("place_cert")) == "inferred"
-        _tei(action, "placeName", _text(places[place_id]["name"]),
+        tei_element(action, "placeName", _text(places[place_id]["name"]),
              ref=place_uri(places[place_id]), cert="low" if inferred else "",
              evidence="conjecture" if inferred else "")
     when = _text(letter.get("date"))
     if when:
         # Text: the date as printed (see the module docstring); @when: the date as read.
-        _tei(action, "date", _text(letter.get("date_as_written")), when=when,
+        tei_element(action, "date", _text(letter.get("date_as_written")), when=when,
              cert="low" if _text(letter.get("date_cert")) == "low" else "",
              evidence="conjecture" if _text(letter.get("date_source")) == "inferred" else "")
 
@@ -280,11 +265,11 @@ def _letter_path(letter: Row) -> str:
 
 def _corresp_desc(letter: Row, source: str, persons: Mapping[str, Row],
                   places: Mapping[str, Row], meta: Row) -> etree._Element:
-    desc = _tei(None, "correspDesc", key=_text(letter.get("number")),
+    desc = tei_element(None, "correspDesc", key=_text(letter.get("number")),
                 ref=dataset_url(meta, _letter_path(letter)) if base_url(meta) else "",
                 source=f"#{source}")
     _sent(desc, letter, persons, places)
-    received = _tei(desc, "correspAction", type="received")
+    received = tei_element(desc, "correspAction", type="received")
     # A salutation that names two people ("Dear Leon Davidovich and Natalia Ivanovna,")
     # means two addressees: one persName each (letters.addressee_ids).
     for person_id in _items(letter.get("addressee_ids")) or [_text(letter.get("addressee_id"))]:
@@ -302,20 +287,20 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
     by_id = {_text(s["source_id"]): s for s in sources}
     ids = {sid: bibl_id(_text(meta["name"]), sid) for sid in source_ids}
     with_letters = set(owner)
-    bibls = [_bibl(by_id[sid], ids[sid]) for sid in source_ids if sid in with_letters]
+    bibls = [_source_bibl(by_id[sid], ids[sid]) for sid in source_ids if sid in with_letters]
     if not bibls:
         raise PipelineError("CMIF needs at least one letter", field="letters")
     person_rows = {_text(p["person_id"]): p for p in persons}
     place_rows = {_text(p["place_id"]): p for p in places}
 
-    root = _tei(None, "TEI")
-    header = _tei(root, "teiHeader")
+    root = tei_element(None, "TEI")
+    header = tei_element(root, "teiHeader")
     _file_desc(header, meta, bibls)
-    profile = _tei(header, "profileDesc")
+    profile = tei_element(header, "profileDesc")
     linked = links.neighbours([links.key_of_row(letter, sid)
-                               for letter, sid in zip(letters, owner)])
+                               for letter, sid in zip(letters, owner, strict=True)])
     paths = {_text(letter["letter_id"]): _letter_path(letter) for letter in letters}
-    for letter, sid in zip(letters, owner):
+    for letter, sid in zip(letters, owner, strict=True):
         desc = _corresp_desc(letter, ids[sid], person_rows, place_rows, meta)
         context = links.corresp_context(linked[_text(letter["letter_id"])],
                                         lambda key: dataset_url(meta, paths[key.letter_id]))
@@ -323,7 +308,7 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
             desc.append(context)
         profile.append(desc)
     # CMIF's TEI must have a text; like the SIG's examples, an empty paragraph.
-    _tei(_tei(_tei(root, "text"), "body"), "p")
+    tei_element(tei_element(tei_element(root, "text"), "body"), "p")
     return etree.ElementTree(root)
 
 

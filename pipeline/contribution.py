@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import clean as clean_stage
 from . import letters as letters_stage
@@ -26,16 +27,18 @@ from . import notes as notes_stage
 from . import registry
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError
+from .sources import Source, load_source
+
 # One located problem, as the dataset validator renders it (CODE file:line field F: message).
 from .validate import Problem as Finding
-from .sources import Source, discover, load_source
 
 SOURCE_FILE = "source.toml"
 
 # Codes of this check (E600-E699 / W600-W699); the W60x of the hyphen lock are also
 # printed by `sergetrotsky build`.
 CODES = {
-    "E601": "The source's metadata cannot be read or breaks a rule (source.toml, segment.toml, letters.toml).",
+    "E601": "The source's metadata cannot be read or breaks a rule"
+            " (source.toml, segment.toml, letters.toml).",
     "E602": "A cleaning rule of [clean] does not match the text, or is stale.",
     "E603": "Text conservation fails: characters neither published nor logged.",
     "E604": "The segmentation outline does not match the cleaned text.",
@@ -79,11 +82,11 @@ def locate_field(path: Path, field_name: str) -> int | None:
     # the longest prefix that is a table header ([a.b] or the n-th [[a.b]])
     for cut in range(len(parts), 0, -1):
         name = ".".join(p for p, _ in parts[:cut])
-        index = parts[cut - 1][1] or 0
+        nth = parts[cut - 1][1] or 0
         header = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
         hits = [i for i, line in enumerate(lines) if header.match(line)]
-        if len(hits) > index:
-            best, rest, start = hits[index] + 1, parts[cut:], hits[index] + 1
+        if len(hits) > nth:
+            best, rest, start = hits[nth] + 1, parts[cut:], hits[nth] + 1
             break
     else:
         rest, start = parts, 0
@@ -172,7 +175,7 @@ def check_source(folder: Path) -> Report:
         findings.append(Finding("E603", str(source.metadata_path),
                                 f"{figures.unaccounted} character(s) neither published nor "
                                 "logged", field="clean"))
-    from .publish import hyphen_locks   # the same warnings as the build's
+    from .publish import hyphen_locks  # the same warnings as the build's
     for warning in hyphen_locks([source], {source.source_id: cleaned})[1]:
         code, rest = warning.split(" ", 1)
         where, message = rest.split(": ", 1)
@@ -187,7 +190,7 @@ def check_source(folder: Path) -> Report:
     seg = stage("E604", lambda: segment_stage.segment(source, cleaned))
     if seg is None:
         return report
-    from .tei import front_roles   # the title and byline the outline declares
+    from .tei import front_roles  # the title and byline the outline declares
     stage("E604", lambda: front_roles(source, seg))
     types = Counter(u.type for u in seg.units)
     report.figures.append(f"units: {len(seg.units)} (" + ", ".join(
@@ -202,7 +205,8 @@ def check_source(folder: Path) -> Report:
     if persons is None or places is None:
         return report
     _check_registry(source, seg, persons, places, findings)
-    reading = stage("E606", lambda: letters_stage.read_letters(source, seg, persons, places))
+    reading = stage("E606", lambda: letters_stage.read_letters(source, seg, persons, places,
+                                                               found))
     letters: list[Any] = []
     if reading is not None:
         letters = reading.letters
@@ -211,7 +215,7 @@ def check_source(folder: Path) -> Report:
                                     f"{problem.message} (cleaned text line {problem.line})",
                                     field=problem.letter_id))
     report.figures.append(f"letters: {len(letters)}" + (
-        " (" + ", ".join(l.letter_id for l in letters[:5])
+        " (" + ", ".join(letter.letter_id for letter in letters[:5])
         + (", ..." if len(letters) > 5 else "") + ")" if letters else ""))
     report.figures += _registry_figures(source, seg, letters, others, persons, places)
     return report
@@ -254,7 +258,15 @@ def _registry_figures(source: Source, seg: Any, letters: list[Any], others: list
         if p.is_file())
     new_persons = sorted(p for p in used_persons if f'"{p}"' not in elsewhere)
     new_places = sorted(p for p in used_places if f'"{p}"' not in elsewhere)
-    return [f"persons named: {len(used_persons)}" + (f" (named by no other source's metadata: {', '.join(new_persons)})"
-                                                      if new_persons else ""),
-            f"places named: {len(used_places)}" + (f" (named by no other source's metadata: {', '.join(new_places)})"
-                                                    if new_places else "")]
+    return [
+        f"persons named: {len(used_persons)}"
+        + (
+            f" (named by no other source's metadata: {', '.join(new_persons)})"
+            if new_persons
+            else ""
+        ),
+        f"places named: {len(used_places)}"
+        + (
+            f" (named by no other source's metadata: {', '.join(new_places)})" if new_places else ""
+        ),
+    ]

@@ -25,8 +25,10 @@ DATE = re.compile(DATE_PATTERN)
 ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
-def iso_date(match: re.Match[str]) -> str | None:
-    """ISO 8601 date of a ``DATE`` match, or None if it is not a real date."""
+def iso_date(match: re.Match[str] | None) -> str | None:
+    """ISO 8601 date of a ``DATE`` match, or None if it is not a real date (or no match)."""
+    if match is None:
+        return None
     g = {k: v for k, v in match.groupdict().items() if v}
     if "d3" in g:
         day, month, year = int(g["d3"]), int(g["m3"]), g["y3"]

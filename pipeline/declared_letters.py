@@ -27,9 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from .anatomy import Anatomy
+from .conventions import strip_marks
 from .dates import ISO_DATE
 from .errors import PipelineError
-from .segment import SegmentedSource, Unit, strip_marks
+from .segment import SegmentedSource, Unit
 from .sources import Source, read_toml
 
 KEYS = {"unit", "sender", "sender_words", "addressee", "addressees", "addressee_words", "date",
@@ -56,16 +57,15 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
     """The declared letters of a source, by document id (Letter objects of the letters
     stage). A wrong declaration is a located PipelineError."""
     from .anatomy import CLOSING, SALUTATION
-    from .letters import Letter, forms, _words   # no import cycle
+    from .letters import Letter, _words, forms  # no import cycle
     path = source.folder / "segment.toml"
     person_ids = {p["person_id"] for p in persons}
     place_ids = {p["place_id"]: p for p in places}
-    units = {u.document_id: u for u in seg.units}
     found: dict[str, Any] = {}
     for i, entry in enumerate(declarations(source)):
         where = f"letter[{i}]"
 
-        def fail(message: str, key: str = "") -> PipelineError:
+        def fail(message: str, key: str = "", where: str = where) -> PipelineError:
             return PipelineError(message, file=str(path), field=f"{where}.{key}" if key else where)
 
         unknown = set(entry) - KEYS
@@ -75,7 +75,7 @@ def declared_letters(source: Source, seg: SegmentedSource, persons: list[dict[st
             if not entry.get(key):
                 raise fail("required", key)
         unit_id = f"{source.source_id}-{entry['unit']}" if entry.get("unit") else source.source_id
-        unit: Unit | None = units.get(unit_id)
+        unit: Unit | None = seg.get(unit_id)
         if unit is None or unit.type != "letter":
             raise fail(f"{unit_id!r} is not a unit of type 'letter' in the outline", "unit")
         if unit_id in found:
@@ -156,5 +156,5 @@ def _letter(letter_class: Any, entry: dict[str, Any], unit: Unit, seg: Segmented
         language=entry.get("language", unit.language), form=form, extract=False,
         publication="", incipit=" ".join(words[:INCIPIT_WORDS]),
         date_position=date_position, date_notes=(), place_position=place_position,
-        headnote="", anatomy=Anatomy(tuple(zip((s for s, _ in spans), roles))),
+        headnote="", anatomy=Anatomy(tuple(zip((s for s, _ in spans), roles, strict=True))),
     )

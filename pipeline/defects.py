@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
+from itertools import pairwise
 
-from .clean import WORD, CleanedSource, vocabulary
+from .clean import CleanedSource, vocabulary
+from .conventions import ALPHABETIC_WORD
 from .sources import Source
 
 COMMON = 25          # a part must occur this often in the corpus to count as a word
@@ -55,8 +57,8 @@ def _pairs(texts: Iterable[str]) -> Counter[str]:
     """Two-word phrases the corpus prints ("in which"), lowercased."""
     counts: Counter[str] = Counter()
     for text in texts:
-        words = [m.group().lower() for m in WORD.finditer(text)]
-        counts.update(f"{a} {b}" for a, b in zip(words, words[1:]))
+        words = [m.group().lower() for m in ALPHABETIC_WORD.finditer(text)]
+        counts.update(f"{a} {b}" for a, b in pairwise(words))
     return counts
 
 
@@ -93,7 +95,7 @@ def candidates(sources: Iterable[Source], cleaned: dict[str, CleanedSource]
         kept = set(source.extra.get("defects", {}).get("kept", [])) \
             if isinstance(source.extra.get("defects"), dict) else set()
         hits: list[tuple[int, int, str, str]] = []
-        for m in WORD.finditer(text):
+        for m in ALPHABETIC_WORD.finditer(text):
             word = m.group()
             if len(word) < 5 or "-" in word or "'" in word or "’" in word \
                     or vocab[word.lower()] > 1 or word.isupper():
@@ -104,7 +106,8 @@ def candidates(sources: Iterable[Source], cleaned: dict[str, CleanedSource]
         for m in HYPHEN_SPACE.finditer(text):
             if not SUSPENDED.match(text, m.start()):
                 start = text.rfind(" ", 0, m.start()) + 1
-                end = m.end() + (WORD.match(text, m.end()).end() - m.end())  # type: ignore[union-attr]
+                after = ALPHABETIC_WORD.match(text, m.end())   # HYPHEN_SPACE's lookahead: a word
+                end = after.end() if after else m.end()
                 token = text[start:end]
                 hits.append((start, end, "hyphen-space", token.replace("- ", "-")))
         for m in DIGIT_PRONOUN.finditer(text):

@@ -61,7 +61,7 @@ class PipelineError(Exception):
     field: str = ""
     code: str = ""
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self):
         # Exception pickles its args, which a dataclass does not set: errors raised in a
         # worker process must reach the parent whole.
         return (PipelineError, (self.message, self.file, self.line, self.field, self.code))
@@ -93,6 +93,9 @@ class BuildFailed(PipelineError):
     A PipelineError itself (its message joins the problems), so callers that catch one
     error catch a stage's worth."""
 
+    stage: str
+    problems: list[PipelineError]
+
     def __init__(self, stage: str, problems: list[PipelineError]) -> None:
         flat: list[PipelineError] = []
         for problem in problems:
@@ -103,7 +106,7 @@ class BuildFailed(PipelineError):
         self.stage = stage
         self.problems = flat
 
-    def __reduce__(self):  # type: ignore[override]
+    def __reduce__(self):
         return (BuildFailed, (self.stage, self.problems))
 
     def __str__(self) -> str:

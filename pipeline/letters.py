@@ -1,7 +1,8 @@
 """Letters stage: the metadata of every letter, read from what the book prints.
 
 Every unit of type ``letter`` in a source's unit tree becomes one row of the
-``letters`` table. Its header gives the number, sender, addressee, form and language::
+``letters`` table. Its header gives the number, sender, addressee, form and language, in
+one of the forms the source's ``[letters]`` table declares (for papers)::
 
     Letter 16: Serge to Konrad Knudsen¹⁸² (postcard–in Russian)
     Letter 3: Trotsky to Serge (telegram, in French)
@@ -14,7 +15,8 @@ then the correspondents' line ("Trotsky to Serge (in French)"). The letter's ope
 foot (a postcard dated after the signature, an address under it); failing that, a date
 in the heading. The parts of the letter (opener, body, closer, postscripts) are read
 once, by ``anatomy.read_anatomy``; the same reading serves the TEI stage
-(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons registry through ``name`` and ``forms``,
+(``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons
+registry through ``name`` and ``forms``,
 places to the places registry through their names (accents and case ignored) and the
 source's ``[place_forms]``.
 
@@ -27,50 +29,107 @@ under the signature, the editor's "[copy unsigned]", why a letter has no closer)
 Anything the parser cannot read is collected as a
 problem naming the letter and its line in the cleaned text; any problem fails the
 build rather than being guessed.
-
-Every ``glossary`` unit is parsed as a glossary of abbreviations ("POUM Partido Obrero
-de Unificacion Marxista (Workers Party of Marxist Unity). Formed in 1935 ...") into the
-``organisations`` table.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from . import anatomy
-from .anatomy import (SALUTATION, SHORT_LINE_WORDS, Anatomy, AnatomyDecision, Dateline,
-                      Paragraph, note_marks, parse_dateline)
-from .dates import DATE, DATE_PATTERN as _DATE, ISO_DATE, iso_date as _iso
+from .anatomy import (
+    SALUTATION,
+    SHORT_LINE_WORDS,
+    Anatomy,
+    AnatomyDecision,
+    Dateline,
+    Paragraph,
+    note_marks,
+    parse_dateline,
+)
+from .conventions import LANGUAGE_CODES, fold
+from .conventions import strip_marks as plain
+from .dates import DATE, ISO_DATE
+from .dates import DATE_PATTERN as _DATE
+from .dates import iso_date as _iso
 from .errors import BuildFailed, PipelineError
+from .notes import NotesResult
 from .package import Table, letter_tei_path, table_schema
-from .segment import SegmentedSource, Unit, paragraphs, strip_marks as plain
+from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source, read_toml
 
 DECISIONS_FILE = "letters.toml"
-# Sub-units that are not the letter's own text: what the sender enclosed (it has its own
-# opener and foot) and the editor's headnote (Letter 35's "Prefatory note.").
-NOT_THE_LETTER = {"enclosure", "introduction"}
 INCIPIT_WORDS = 10
 OPENER_MAX_PARAGRAPHS = 8
-# ISO 639-1 codes of the language names a header may give ("in French").
-LANGUAGES = {"english": "en", "french": "fr", "russian": "ru", "german": "de", "spanish": "es",
-             "castilian": "es", "catalan": "ca", "italian": "it", "dutch": "nl",
-             "norwegian": "no", "yiddish": "yi", "polish": "pl"}
-CORRESPONDENTS = re.compile(
-    r"^(?:(?:Letter\s+(?P<number>\d+)|(?P<unnumbered>Prefatory letter))\s*:\s*)?"
-    r"(?P<sender>[^():]+?)\s+to\s+(?P<addressee>[^():]+?)\s*\((?P<qualifiers>[^()]+)\)$")
-NUMBER_ONLY = re.compile(r"^Letter\s+(?P<number>\d+)\.?$")
-DOCUMENT = re.compile(
-    r"^(?P<sender>[^,.‘’'\"]+?)[,.]\s+[‘'\"]?(?P<extract>Extract from\s+)?[Ll]etter\s+to\s+"
-    r"(?P<addressee>.+?)[’'\"]?(?:,\s+(?P<date>" + _DATE.replace("?P<", "?P<h") + r"))?\.?$")
 PUBLISHED = re.compile(r"^(?:first\s+)?published\b", re.I)
-NOTE = re.compile(r"^\s*(?P<n>\d+)\.\s+(?P<text>\S.*)$")
-GLOSSARY_ENTRY = re.compile(r"^(?P<abbr>[A-Z][A-Z0-9&/-]+)\s+(?P<rest>\S.*)$", re.S)
+
+
+# --- how a source prints its letters' headings -------------------------------------------
+
+# The keys of a source's [letters] table (source.toml; schema/sources/source.json): each
+# form is a regular expression over a heading's plain text, with the named groups shown.
+HEADING_GROUPS = {"heading": {"sender", "addressee", "qualifiers"},
+                  "number_only": {"number"},
+                  "document": {"sender", "addressee"}}
+DATE_PLACEHOLDER = "{date}"
+
+
+@dataclass(frozen=True)
+class HeadingForms:
+    """The forms of a letter heading a source prints (its ``[letters]`` table), and the
+    types of a letter's sub-units that are not the letter's own text."""
+
+    heading: re.Pattern[str] | None = None        # "Letter 12: Serge to Trotsky (in French)"
+    number_only: re.Pattern[str] | None = None    # "Letter 35", the correspondents later
+    document: re.Pattern[str] | None = None       # "Serge, Letter to Trotsky, 5 May 1936"
+    not_the_letter: frozenset[str] = frozenset()
+
+    def read(self, text: str) -> Header | None:
+        """Read a letter heading; None if it is none of the source's forms."""
+        line = plain(text)
+        m = self.heading.match(line) if self.heading else None
+        if m:
+            number = m.groupdict().get("number")
+            return Header(int(number) if number else None, m["sender"].strip(),
+                          m["addressee"].strip(), m["qualifiers"])
+        m = self.number_only.match(line) if self.number_only else None
+        if m:
+            return Header(int(m["number"]), "", "")
+        m = self.document.match(line) if self.document else None
+        if m:
+            date_text = m.groupdict().get("date") or ""
+            iso = _iso(DATE.fullmatch(date_text)) if date_text else ""
+            return Header(None, m["sender"].strip(), m["addressee"].strip(), "",
+                          bool(m.groupdict().get("extract")), date_text, iso or "")
+        return None
+
+
+def heading_forms(source: Source) -> HeadingForms:
+    """The compiled ``[letters]`` table of a source. In ``document``, ``{date}`` stands for
+    a printed date (``dates.DATE_PATTERN``), captured as the group ``date``."""
+    table = source.extra.get("letters", {})
+    where = str(source.metadata_path)
+    compiled: dict[str, re.Pattern[str]] = {}
+    for key, groups in HEADING_GROUPS.items():
+        if key not in table:
+            continue
+        value = str(table[key]).replace(
+            DATE_PLACEHOLDER, "(?P<date>" + _DATE.replace("?P<", "?P<h") + ")")
+        try:
+            compiled[key] = re.compile(value)
+        except re.error as exc:
+            raise PipelineError(f"not a regular expression: {exc}", file=where,
+                                field=f"letters.{key}", code="E106") from None
+        missing = groups - set(compiled[key].groupindex)
+        if missing:
+            raise PipelineError(f"the pattern lacks the named groups {sorted(missing)}",
+                                file=where, field=f"letters.{key}", code="E106")
+    return HeadingForms(compiled.get("heading"), compiled.get("number_only"),
+                        compiled.get("document"),
+                        frozenset(table.get("not_the_letter", ())))
 
 
 @cache
@@ -92,13 +151,6 @@ def _lines(text: str) -> str:
     """A printed block as one string: note marks removed, its lines joined by ' / '."""
     lines = [plain(ln) for ln in text.split("\n")]
     return " / ".join(ln for ln in lines if ln)
-
-
-def _fold(text: str) -> str:
-    """For matching names: accents, case, punctuation and digits ignored."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(re.sub(r"[^\w\s]|\d|_", " ", text.casefold()).split())
 
 
 def _key(name: str) -> str:
@@ -145,8 +197,8 @@ class Places:
 
     @classmethod
     def of(cls, places: list[dict[str, Any]], place_forms: dict[str, str]) -> Places:
-        index = {_fold(p["name"]): p["place_id"] for p in places}
-        index.update({_fold(form): pid for form, pid in place_forms.items()})
+        index = {fold(p["name"]): p["place_id"] for p in places}
+        index.update({fold(form): pid for form, pid in place_forms.items()})
         return cls(index, {p["place_id"]: p.get("part_of", "") for p in places})
 
     def _within(self, inner: str, outer: str) -> bool:
@@ -161,7 +213,7 @@ class Places:
     def resolve(self, written: str) -> tuple[str | None, str]:
         """The most specific registry place among a printed place's parts."""
         parts = [p for p in re.split(r"\s*(?:/|,|–|—)\s*", written) if p.strip()]
-        found = {self.index[_fold(p)] for p in parts if _fold(p) in self.index}
+        found = {self.index[fold(p)] for p in parts if fold(p) in self.index}
         if not found:
             return None, (f"place {written!r}: none of its parts is a place in "
                           f"sources/_registry/places.toml or in [place_forms]")
@@ -286,7 +338,7 @@ def load_decisions(source: Source) -> Decisions:
 # --- reading one letter -------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Problem:
+class LetterProblem:
     """Something in a letter the parser cannot read; it fails the build."""
 
     letter_id: str
@@ -354,16 +406,14 @@ def _line_of(text: str, offset: int) -> int:
     return text.count("\n", 0, offset) + 1
 
 
-def _letter_paragraphs(seg: SegmentedSource, letter: Unit) -> tuple[list[Paragraph], str]:
+def _letter_paragraphs(seg: SegmentedSource, letter: Unit, headings: HeadingForms
+                       ) -> tuple[list[Paragraph], str]:
     """The letter's own paragraphs (enclosures and headnote units left out), and the
     text of its headnote units."""
-    i = seg.units.index(letter)
     excluded: list[tuple[int, int]] = []
     headnote = []
-    for unit in seg.units[i + 1:]:
-        if unit.level <= letter.level:
-            break
-        if unit.type in NOT_THE_LETTER:
+    for unit in seg.descendants(letter):
+        if unit.type in headings.not_the_letter:
             excluded.append((unit.start, unit.end))
             if unit.type == "introduction":
                 headnote.append(seg.text_of(unit))
@@ -371,25 +421,6 @@ def _letter_paragraphs(seg: SegmentedSource, letter: Unit) -> tuple[list[Paragra
     paras = [Paragraph(letter.start + s, letter.start + e, span[s:e]) for s, e in paragraphs(span)
              if not any(a <= letter.start + s < b for a, b in excluded)]
     return paras, "".join(headnote)
-
-
-def parse_header(text: str) -> Header | None:
-    """Read a letter heading; None if it is not one of the forms the book prints."""
-    line = plain(text)
-    m = CORRESPONDENTS.match(line)
-    if m:
-        number = int(m["number"]) if m["number"] else None
-        return Header(number, m["sender"].strip(), m["addressee"].strip(), m["qualifiers"])
-    m = NUMBER_ONLY.match(line)
-    if m:
-        return Header(int(m["number"]), "", "")
-    m = DOCUMENT.match(line)
-    if m:
-        date_text = m["date"] or ""
-        iso = _iso(DATE.fullmatch(date_text)) if date_text else ""  # type: ignore[arg-type]
-        return Header(None, m["sender"].strip(), m["addressee"].strip(), "",
-                      bool(m["extract"]), date_text, iso or "")
-    return None
 
 
 def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
@@ -403,8 +434,8 @@ def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
             continue
         for part in (p.strip() for p in re.split(r"\s*[,–—]\s*", segment_) if p.strip()):
             lang = re.fullmatch(r"in\s+(\w+)", part)
-            if lang and lang[1].casefold() in LANGUAGES:
-                language = LANGUAGES[lang[1].casefold()]
+            if lang and lang[1].casefold() in LANGUAGE_CODES:
+                language = LANGUAGE_CODES[lang[1].casefold()]
             elif part.casefold().replace(" ", "-") in form_values:
                 form = part.casefold().replace(" ", "-")
             else:
@@ -418,10 +449,10 @@ class _Context:
     text: str
     names: Names
     places: Places
-    problems: list[Problem]
+    problems: list[LetterProblem]
 
     def problem(self, offset: int, message: str) -> None:
-        self.problems.append(Problem(self.letter_id, _line_of(self.text, offset), message))
+        self.problems.append(LetterProblem(self.letter_id, _line_of(self.text, offset), message))
 
 
 SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$")
@@ -552,24 +583,26 @@ def _read_foot(paras: list[Paragraph], parts: Anatomy, ctx: _Context
 
 
 def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
-                form_values: tuple[str, ...], problems: list[Problem],
-                anatomy_decision: AnatomyDecision | None = None) -> Letter | None:
-    """Read one letter unit; what cannot be read is appended to ``problems``."""
+                form_values: tuple[str, ...], problems: list[LetterProblem],
+                anatomy_decision: AnatomyDecision | None = None,
+                headings: HeadingForms = HeadingForms()) -> Letter | None:
+    """Read one letter unit, its heading in one of ``headings``; what cannot be read is
+    appended to ``problems``."""
     ctx = _Context(unit.document_id, seg.text, names, places, problems)
-    paras, headnote = _letter_paragraphs(seg, unit)
+    paras, headnote = _letter_paragraphs(seg, unit, headings)
     if not paras:
         ctx.problem(unit.start, "the letter has no text")
         return None
-    header = parse_header(paras[0].text)
+    header = headings.read(paras[0].text)
     if header is None:
-        ctx.problem(paras[0].start, f"cannot read the heading {paras[0].plain!r}: expected "
-                    "'Letter N: Sender to Addressee (in Language)' or 'Sender. Letter to "
-                    "Addressee'")
+        ctx.problem(paras[0].start, f"cannot read the heading {paras[0].plain!r}: it has "
+                    "none of the forms of [letters] in source.toml (heading, number_only, "
+                    "document), and no [[letter]] of segment.toml declares the letter")
         return None
     at = 1
     if not header.sender:       # "Letter 35": the correspondents' line comes later
         found = next((k for k in range(1, len(paras))
-                      if (h := parse_header(paras[k].text)) and h.sender and h.number is None
+                      if (h := headings.read(paras[k].text)) and h.sender and h.number is None
                       and h.qualifiers), None)
         if found is None:
             ctx.problem(paras[0].start, f"the heading {paras[0].plain!r} names no "
@@ -577,7 +610,7 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
             return None
         if not headnote:
             headnote = "\n\n".join(p.text for p in paras[1:found])
-        line = parse_header(paras[found].text)
+        line = headings.read(paras[found].text)
         assert line is not None
         header = Header(header.number, line.sender, line.addressee, line.qualifiers)
         at = found + 1
@@ -657,33 +690,26 @@ def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
 
 # --- decisions applied --------------------------------------------------------------------
 
-def notes_of(seg: SegmentedSource, notes_unit_id: str) -> dict[int, str]:
-    """The numbered notes of a notes unit ("150. This is of course ...", one a line; a
-    line without a number continues the note above): {number: text as printed}."""
-    unit = next((u for u in seg.units if u.document_id == notes_unit_id), None)
-    if unit is None:
-        return {}
-    notes: dict[int, str] = {}
-    last = None
-    for line in seg.own_text(unit).splitlines()[1:]:    # the first line is the heading
-        m = NOTE.match(line)
-        if m and int(m["n"]) not in notes:
-            last = int(m["n"])
-            notes[last] = m["text"].strip()
-        elif line.strip() and last is not None:
-            notes[last] += " " + line.strip()
-    return notes
+def printed_notes(notes: NotesResult | None) -> dict[tuple[str, int], str]:
+    """The numbered notes the notes stage read, by (the unit that prints them, number):
+    their text as printed; the first note of a number printed twice."""
+    found: dict[tuple[str, int], str] = {}
+    for note in notes.notes if notes else []:
+        if note.n is not None:
+            found.setdefault((note.printed_in_id, note.n), note.text)
+    return found
 
 
 def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit: Unit,
-           decisions: Decisions, places: Places, problems: list[Problem]) -> None:
+           decisions: Decisions, places: Places, problems: list[LetterProblem],
+           notes: dict[tuple[str, int], str]) -> None:
     where = f"{decisions.path.name} [{letter.letter_id}]"
     entry = f"letter.{letter.letter_id.removeprefix(decisions.path.parent.name + '-')}"
 
     def problem(message: str, key: str = "") -> None:
         # Reported in letters.toml, at the key that made the decision.
         field = "place_inference" if key == "place" else f"{entry}.{key}" if key else entry
-        problems.append(Problem(letter.letter_id, _line_of(seg.text, unit.start),
+        problems.append(LetterProblem(letter.letter_id, _line_of(seg.text, unit.start),
                                 f"{where}: {message}", str(decisions.path), field))
 
     if decision.date:
@@ -692,7 +718,7 @@ def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit:
             if not letter.date_as_written:
                 problem("corrects a date, but the letter prints none", "date_note")
                 return
-            note_text = notes_of(seg, d.notes_unit).get(d.note)
+            note_text = notes.get((d.notes_unit, d.note))
             if note_text is None:
                 problem(f"note {d.note} is not in the notes unit {d.notes_unit!r}", "date_note")
             elif plain(d.quote) not in plain(note_text):
@@ -737,7 +763,7 @@ def _apply(letter: Letter, decision: LetterDecision, seg: SegmentedSource, unit:
 
 
 def _check_sequence(letters: list[tuple[Unit, Letter]], decisions: Decisions, text: str,
-                    problems: list[Problem]) -> None:
+                    problems: list[LetterProblem]) -> None:
     """Within one part of the book, a letter dated before the one printed ahead of it is
     a date to correct (or to explain): the book's letters are in date order."""
     latest: dict[str, tuple[str, str]] = {}
@@ -747,7 +773,7 @@ def _check_sequence(letters: list[tuple[Unit, Letter]], decisions: Decisions, te
         previous = latest.get(unit.parent_id)
         explained = decisions.letters.get(letter.letter_id, LetterDecision()).out_of_sequence
         if previous and letter.date < previous[0][:len(letter.date)] and not explained:
-            problems.append(Problem(letter.letter_id, _line_of(text, unit.start),
+            problems.append(LetterProblem(letter.letter_id, _line_of(text, unit.start),
                                     f"dated {letter.date} ({letter.date_as_written!r}), before "
                                     f"{previous[1]} ({previous[0]}) printed ahead of it: "
                                     f"correct it in {DECISIONS_FILE} citing the note, or "
@@ -761,12 +787,14 @@ class LetterReading:
     """The letters of one source, and every problem met reading them."""
 
     letters: list[Letter]
-    problems: list[Problem]
+    problems: list[LetterProblem]
 
 
 def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, Any]],
-                 places: list[dict[str, Any]]) -> LetterReading:
-    """Read every ``letter`` unit of a source and apply its letters.toml decisions."""
+                 places: list[dict[str, Any]], notes: NotesResult | None) -> LetterReading:
+    """Read every ``letter`` unit of a source and apply its letters.toml decisions; a
+    decision that cites a note is checked against the note as the notes stage read it
+    (``notes``: None when the source's notes could not be read)."""
     decisions = load_decisions(source)
     unknown_places = {pid for pid in decisions.place_forms.values()} - \
         {p["place_id"] for p in places}
@@ -775,28 +803,27 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
                             file=str(decisions.path), field="place_forms")
     names, place_index = Names.of(persons), Places.of(places, decisions.place_forms)
     form_values = forms()
-    problems: list[Problem] = []
+    headings = heading_forms(source)
+    problems: list[LetterProblem] = []
     read: list[tuple[Unit, Letter]] = []
-    units = {u.document_id: u for u in seg.units}
     # Letters declared in the outline, each fact with its printed words (any source).
     from .declared_letters import declared_letters
     declared = declared_letters(source, seg, persons, places)
-    for unit in seg.units:
-        if unit.type != "letter":
-            continue
+    for unit in seg.of_type("letter"):
         if unit.document_id in declared:
             read.append((unit, declared[unit.document_id]))
             continue
         decision = decisions.letters.get(unit.document_id)
         letter = read_letter(seg, unit, names, place_index, form_values, problems,
-                             decision.anatomy if decision else None)
+                             decision.anatomy if decision else None, headings)
         if letter is None:
             continue
         if decision:
-            _apply(letter, decision, seg, unit, decisions, place_index, problems)
+            _apply(letter, decision, seg, unit, decisions, place_index, problems,
+                   printed_notes(notes))
         read.append((unit, letter))
-    for letter_id in sorted(set(decisions.letters) - {l.letter_id for _, l in read}):
-        if units.get(letter_id) is None or units[letter_id].type != "letter":
+    for letter_id in sorted(set(decisions.letters) - {letter.letter_id for _, letter in read}):
+        if (found := seg.get(letter_id)) is None or found.type != "letter":
             raise PipelineError(f"{letter_id!r} is not a letter of the outline",
                                 file=str(decisions.path), field=letter_id)
     _check_sequence(read, decisions, seg.text, problems)
@@ -804,18 +831,20 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
 
 
 def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
-             persons: list[dict[str, Any]], places: list[dict[str, Any]]
-             ) -> dict[str, list[Letter]]:
+             persons: list[dict[str, Any]], places: list[dict[str, Any]],
+             notes: dict[str, NotesResult]) -> dict[str, list[Letter]]:
     """Every source's letters in reading order, by source id.
 
-    ``segmented`` is the segment stage's output, ``persons`` and ``places`` the rows of
+    ``segmented`` and ``notes`` are the segment and notes stages' outputs by source id,
+    ``persons`` and ``places`` the rows of
     ``registry.load_persons``/``load_places``. Raises one PipelineError listing every
     problem of every source if any letter cannot be read.
     """
     found: dict[str, list[Letter]] = {}
-    problems: list[tuple[Source, Problem]] = []
+    problems: list[tuple[Source, LetterProblem]] = []
     for source in sorted(sources, key=lambda s: s.source_id):
-        reading = read_letters(source, segmented[source.source_id], persons, places)
+        reading = read_letters(source, segmented[source.source_id], persons, places,
+                               notes.get(source.source_id))
         found[source.source_id] = reading.letters
         problems += [(source, p) for p in reading.problems]
     if problems:
@@ -841,112 +870,8 @@ def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict
     return documents
 
 
-def letter_rows(sources: list[Source], segmented: dict[str, SegmentedSource],
-                persons: list[dict[str, Any]], places: list[dict[str, Any]]
-                ) -> list[dict[str, Any]]:
-    """Rows of the ``letters`` table, each source's letters in reading order."""
-    found = read_all(sources, segmented, persons, places)
-    return [letter.row() for source_id in sorted(found) for letter in found[source_id]]
-
-
-# --- organisations ------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Organisation:
-    """One entry of a glossary of organisations, as printed."""
-
-    org_id: str
-    source_id: str
-    abbreviation: str
-    name: str
-    name_english: str
-    description: str
-
-    def row(self) -> dict[str, Any]:
-        """The entry as a row of the organisations table."""
-        return {name: getattr(self, name) for name in field_names("organisations")}
-
-
-def _depth_change(c: str) -> int:
-    return 1 if c in "([" else -1 if c in ")]" else 0
-
-
-def _split_sentence(text: str) -> tuple[str, str]:
-    """(first sentence without its full stop, the rest), brackets kept whole."""
-    depth = 0
-    for i, c in enumerate(text):
-        depth += _depth_change(c)
-        if c == "." and depth == 0 and (i + 1 == len(text) or text[i + 1] == " "):
-            return text[:i].strip(), text[i + 1:].strip()
-    return text.strip(), ""
-
-
-def parse_glossary_entry(text: str, source_id: str) -> Organisation | None:
-    """ "ABBR Name (English name). Description." → an Organisation, or None."""
-    m = GLOSSARY_ENTRY.match(plain(text))
-    if not m:
-        return None
-    name, description = _split_sentence(m["rest"])
-    english = ""
-    if name.endswith(")"):     # "Parti Ouvrier Belge (Belgian Workers Party)"
-        depth = 0
-        for i in range(len(name) - 1, -1, -1):
-            depth -= _depth_change(name[i])
-            if depth == 0:
-                name, english = name[:i].strip(), name[i + 1:-1].strip()
-                break
-    slug = re.sub(r"[^a-z0-9]+", "-", _fold(m["abbr"])).strip("-")
-    return Organisation(slug, source_id, m["abbr"], name, english, description)
-
-
-def read_glossary(seg: SegmentedSource) -> tuple[list[Organisation], list[str]]:
-    """The entries of every ``glossary`` unit of a source, and the lines not understood.
-    A paragraph that does not open with an abbreviation continues the entry above it."""
-    orgs: list[Organisation] = []
-    problems: list[str] = []
-    for unit in (u for u in seg.units if u.type == "glossary"):
-        paras = [seg.own_text(unit)[s:e] for s, e in paragraphs(seg.own_text(unit))][1:]
-        for text in paras:
-            entry = parse_glossary_entry(text, seg.source_id)
-            if entry:
-                orgs.append(entry)
-            elif orgs:
-                last = orgs[-1]
-                description = f"{last.description} {plain(text)}".strip()
-                orgs[-1] = Organisation(last.org_id, last.source_id, last.abbreviation,
-                                        last.name, last.name_english, description)
-            else:
-                line = _line_of(seg.text, seg.text.index(text, unit.start))
-                problems.append(f"{unit.document_id} (cleaned text line {line}): cannot read "
-                                f"{plain(text)[:60]!r}: expected 'ABBR Name. Description.'")
-        if not paras:
-            problems.append(f"{unit.document_id}: the glossary has no entries")
-    return orgs, problems
-
-
-def organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dict[str, Any]]:
-    """Rows of the ``organisations`` table from every source's glossary units, as printed.
-    Raises a PipelineError on an entry it cannot read or an abbreviation defined twice."""
-    rows: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
-    for source_id in sorted(segmented):
-        orgs, problems = read_glossary(segmented[source_id])
-        if problems:
-            raise PipelineError("; ".join(problems), file=source_id, field="glossary")
-        for org in orgs:
-            if org.org_id in seen:
-                raise PipelineError(f"organisation {org.abbreviation!r} defined twice "
-                                    f"(also in {seen[org.org_id]})", file=source_id,
-                                    field="glossary")
-            seen[org.org_id] = source_id
-            rows.append(org.row())
-    return rows
-
-
-def tables(letters_by_source: dict[str, list[Letter]],
-           segmented: dict[str, SegmentedSource]) -> list[Table]:
-    """The two tables this stage adds to the dataset, ready for ``package.csv_bytes``."""
+def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:
+    """The table this stage adds to the dataset: each source's letters in reading order."""
     rows = [letter.row() for source_id in sorted(letters_by_source)
             for letter in letters_by_source[source_id]]
-    return [Table("letters", rows, "Letters"),
-            Table("organisations", organisation_rows(segmented), "Organisations")]
+    return Table("letters", rows, "Letters")

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 from lxml import etree
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
+from .conventions import TEI_NS
+
 KINDS = (("prev", "edition"), ("next", "edition"),
          ("prev", "correspondence"), ("next", "correspondence"))
 
@@ -79,7 +81,7 @@ def neighbours(letters: Sequence[LetterKey]) -> dict[str, dict[tuple[str, str], 
             groups.setdefault((key.source_id, key.pair), []).append(key)
     for (_, group), members in groups.items():
         subtype = "edition" if group == "edition" else "correspondence"
-        for before, after in zip(members, members[1:]):
+        for before, after in pairwise(members):
             found[after.letter_id][("prev", subtype)] = before
             found[before.letter_id][("next", subtype)] = after
     return found

@@ -36,9 +36,10 @@ import shutil
 import tempfile
 import weakref
 import zipfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 
 try:
     import numpy as np
@@ -71,7 +72,7 @@ class ForeignKey:
     reference_fields: tuple[str, ...]
 
 
-def load(path: str | Path, *, verify: bool = True) -> "Dataset":
+def load(path: str | Path, *, verify: bool = True) -> Dataset:
     """Load a dataset folder (the one holding ``datapackage.json``) or a release zip.
 
     With ``verify`` (the default) every file read is checked against the ``hash`` and
@@ -125,7 +126,7 @@ class Dataset:
     tables: dict[str, pd.DataFrame]
     schemas: dict[str, dict[str, Any]]
     _letters: dict[str, dict[str, Any]]
-    _reader: "_Reader"
+    _reader: _Reader
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{name}: {len(frame)} rows" for name, frame in self.tables.items())
@@ -140,7 +141,7 @@ class Dataset:
     def __dir__(self) -> Iterable[str]:
         return [*super().__dir__(), *self.tables]
 
-    def __enter__(self) -> "Dataset":
+    def __enter__(self) -> Dataset:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -304,24 +305,26 @@ def _typed_column(values: list[str], spec: dict[str, Any], missing_values: set[s
     absent = [v in missing_values and not (required and kind == "string") for v in values]
     try:
         if kind in ("integer", "year"):
-            return pd.array([pd.NA if a else int(v) for v, a in zip(values, absent)], dtype="Int64")
+            return pd.array([pd.NA if a else int(v)
+                             for v, a in zip(values, absent, strict=True)], dtype="Int64")
         if kind == "number":
-            return pd.array([pd.NA if a else float(v) for v, a in zip(values, absent)],
+            return pd.array([pd.NA if a else float(v) for v, a in zip(values, absent, strict=True)],
                             dtype="Float64")
         if kind == "boolean":
             true = set(spec.get("trueValues", DEFAULT_TRUE))
             false = set(spec.get("falseValues", DEFAULT_FALSE))
             return pd.array([pd.NA if a else _boolean(v, true, false)
-                             for v, a in zip(values, absent)], dtype="boolean")
+                             for v, a in zip(values, absent, strict=True)], dtype="boolean")
         if kind == "list":
             delimiter = spec.get("delimiter", ",")
-            return pd.Series([[] if a else v.split(delimiter) for v, a in zip(values, absent)],
+            return pd.Series([[] if a else v.split(delimiter)
+                              for v, a in zip(values, absent, strict=True)],
                              dtype=object)
         if kind == "date":
-            return _dates([None if a else v for v, a in zip(values, absent)])
+            return _dates([None if a else v for v, a in zip(values, absent, strict=True)])
     except ValueError as exc:
         raise DatasetError(f"{where} ({kind}): {exc}") from None
-    strings = [pd.NA if a else v for v, a in zip(values, absent)]
+    strings = [pd.NA if a else v for v, a in zip(values, absent, strict=True)]
     allowed = spec.get("constraints", {}).get("enum")
     if allowed is not None:
         outside = sorted({v for v in strings if v is not pd.NA and v not in allowed})
@@ -425,7 +428,7 @@ class _ZipReader(_Reader):
             return zf.read(member)
 
     def local_path(self, rel: _PackagePath) -> Path:
-        member = self._member(rel)
+        self._member(rel)   # fails early, with the archive's name, for a missing file
         if self._extracted is None:
             self._extracted = Path(tempfile.mkdtemp(prefix="sergetrotsky-"))
             # Removed on close() or when the Dataset is garbage-collected.

@@ -16,7 +16,8 @@ How, and what is never done:
 - A form that belongs to two entries (a surname two persons share: "Rosmer", "Eltsin";
   "Kibalchich", which is Serge's and his son's) is **ambiguous and never tagged**: no
   guess, unless a person who read every use of it decided its owner
-  (``form_owner`` in ``sources/_registry/decisions.toml``, with the evidence). Initials only ("N.") and single letters are never forms to search.
+  (``form_owner`` in ``sources/_registry/decisions.toml``, with the evidence). Initials only
+  ("N.") and single letters are never forms to search.
 - Searched: every unit of the texts except the apparatus that lists names rather than
   mentions them (index, bibliography, glossary, front matter).
 

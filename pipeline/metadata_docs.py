@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 from .resources import schema_bytes, schema_file
 
@@ -109,7 +110,7 @@ def type_of(schema: dict[str, Any]) -> str:
         return "string" if kinds == ["str"] else " or ".join(kinds)
     wanted = schema.get("type", "")
     if isinstance(wanted, list):
-        return " or ".join(TOML_TYPES.get(w, w) for w in wanted)
+        return " or ".join(TOML_TYPES.get(w) or w for w in wanted)
     if wanted == "array":
         items = schema.get("items", {})
         if items.get("type") == "object":

@@ -25,11 +25,13 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
+from .conventions import ITALIC, NOTE_MARK, SUPERSCRIPTS, strip_marks
 from .errors import PipelineError
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
 
 # Regexes a source may override in its [notes] table; each needs the named groups shown.
@@ -56,7 +58,6 @@ ANOMALY_KINDS = ("note_without_mark", "mark_without_note", "numbering_gap", "dup
 MARK = re.compile(r"\^\{(?P<star>\*?)(?P<num>\d*)\}|(?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹]+)")
 LINE = re.compile(r"[^\n]+")
 # A markdown-style italic pair: opens before a non-blank, closes after one, one line.
-ITALIC = re.compile(r"\*(?=[^\s*])[^*\n]*?(?<=[^\s*])\*")
 NUMBERS = r"\d+(?:\s*(?:,|and|&|–|-|to)\s*\d+)*"
 LETTER_REF = re.compile(
     rf"\b(?:(?P<one>[Ll]etter)\s+(?P<n>\d+)(?!\d|[./]\d)|(?P<many>[Ll]etters)\s+(?P<ns>{NUMBERS}))"
@@ -207,35 +208,22 @@ def notes_config(source: Source) -> dict[str, re.Pattern[str]]:
 # --- the unit tree ------------------------------------------------------------------
 
 class _Tree:
-    """Look-ups on a segmented source: deepest unit at an offset, ancestors, numbers."""
+    """The segmented source's tree, with the numbers its chapter and letter headings print."""
 
     def __init__(self, seg: SegmentedSource, conf: dict[str, re.Pattern[str]]):
         self.seg = seg
         self.units = seg.units
-        self.by_id = {u.document_id: u for u in seg.units}
-        self.starts = [u.start for u in seg.units]
-        self.chapters = [u for u in seg.units if u.type == "chapter"]
+        self.chapters = seg.of_type("chapter")
         self.chapter_number = {u.document_id: n for u in self.chapters
                                if (n := _printed_number(conf["chapter_heading"], u)) is not None}
-        self.letter_number = {u.document_id: n for u in seg.units if u.type == "letter"
+        self.letter_number = {u.document_id: n for u in seg.of_type("letter")
                               if (n := _printed_number(conf["letter_heading"], u)) is not None}
-        self.prefatory = [u for u in seg.units if u.type == "letter"
-                          and conf["prefatory_heading"].search(strip_marks(u.heading))]
-
-    def deepest(self, offset: int) -> Unit:
-        """The unit whose own text holds ``offset`` (own texts partition the text)."""
-        return self.units[max(0, bisect.bisect_right(self.starts, offset) - 1)]
-
-    def ancestors(self, unit: Unit) -> list[Unit]:
-        """The unit's ancestors, nearest first."""
-        chain = []
-        while unit.parent_id:
-            unit = self.by_id[unit.parent_id]
-            chain.append(unit)
-        return chain
+        self.prefatory = [u for u in seg.of_type("letter")
+                          if conf["prefatory_heading"].search(strip_marks(u.heading))]
 
     def chapter_of(self, unit: Unit) -> Unit | None:
-        return next((u for u in [unit, *self.ancestors(unit)] if u.type == "chapter"), None)
+        """The chapter the unit is, or is in; None outside chapters."""
+        return next((u for u in [unit, *self.seg.ancestors(unit)] if u.type == "chapter"), None)
 
 
 def _printed_number(pattern: re.Pattern[str], unit: Unit) -> int | None:
@@ -249,8 +237,8 @@ def _note_lists(tree: _Tree, conf: dict[str, re.Pattern[str]], where: str
     it annotates (or the top unit, in a source without chapters). In a source with notes,
     a chapter without a list is paired with None: its marks are then marks with no note."""
     pairs: list[tuple[Unit, Unit | None]] = []
-    lists = [u for u in tree.units if u.type == "notes"
-             and not any(c.type == "notes" for c in tree.seg.children(u))]
+    lists = [u for u in tree.seg.of_type("notes")
+             if not any(c.type == "notes" for c in tree.seg.children(u))]
     for unit in lists:
         scope = tree.chapter_of(unit)
         if scope is None:
@@ -299,7 +287,7 @@ def _spans_without(scope: Unit, excluded: list[Unit]) -> list[tuple[int, int]]:
 
 # --- marks --------------------------------------------------------------------------
 
-def _masked(paragraph: str) -> str:
+def _italics_and_marks_blanked(paragraph: str) -> str:
     """The paragraph with italic pairs and ``^{...}`` marks blanked out (same length), so
     that any asterisk left is a call."""
     paragraph = MARK.sub(lambda m: "\0" * len(m.group()), paragraph)
@@ -323,16 +311,16 @@ def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]]
             else:
                 continue  # "^{}": nothing to call
             calls.append(NoteCall(chapter_id, n, star, m.group(), m.start(),
-                                  tree.deepest(m.start()).document_id))
+                                  tree.seg.unit_at(m.start()).document_id))
         for p_start, p_end in paragraphs(text[span_start:span_end]):
             p_start, p_end = p_start + span_start, p_end + span_start
             paragraph = text[p_start:p_end]
             if conf["asterisk_note"].match(paragraph):
                 star_notes.append((p_start, p_end))
                 continue
-            for a in re.finditer(r"\*", _masked(paragraph)):
+            for a in re.finditer(r"\*", _italics_and_marks_blanked(paragraph)):
                 calls.append(NoteCall(chapter_id, None, True, "*", p_start + a.start(),
-                                      tree.deepest(p_start + a.start()).document_id))
+                                      tree.seg.unit_at(p_start + a.start()).document_id))
     calls.sort(key=lambda c: c.offset)
     return calls, star_notes
 
@@ -340,11 +328,12 @@ def _calls(text: str, tree: _Tree, chapter_id: str, spans: list[tuple[int, int]]
 def _increasing(calls: list[NoteCall]) -> set[int]:
     """Offsets of the calls forming the longest strictly increasing subsequence of numbers (the
     sequence the printer meant); the others are out of sequence or repeats."""
+    numbers = [_number(call) for call in calls]
     tails: list[int] = []        # index into calls of the smallest tail of each length
     previous: list[int] = [-1] * len(calls)
-    for i, call in enumerate(calls):
-        k = bisect.bisect_left([calls[t].n for t in tails], call.n)
-        if k < len(tails) and calls[tails[k]].n == call.n:
+    for i, n in enumerate(numbers):
+        k = bisect.bisect_left([numbers[t] for t in tails], n)
+        if k < len(tails) and numbers[tails[k]] == n:
             continue  # a repeat: the earlier mark serves any later one as well
         if k:
             previous[i] = tails[k - 1]
@@ -374,17 +363,18 @@ class _Printed:
     offset: int
 
 
-def _parse_list(text: str, unit: Unit | None, conf: dict[str, re.Pattern[str]]
+def _parse_list(seg: SegmentedSource, unit: Unit | None, conf: dict[str, re.Pattern[str]]
                 ) -> tuple[list[_Printed], list[tuple[int, str]]]:
     """The notes of a list as printed, and any text before the first note. A line that
     does not start a note continues the note before it (kept as in the cleaned text)."""
     if unit is None:
         return [], []
-    body_start = unit.start + len(unit.heading)
+    text = seg.text
+    body_start, body_end = seg.body_span(unit)
     printed: list[_Printed] = []
     ends: list[int] = []
     stray: list[tuple[int, str]] = []
-    for line in LINE.finditer(text, body_start, unit.own_end):
+    for line in LINE.finditer(text, body_start, body_end):
         m = conf["note_line"].match(line.group())
         if m:
             start = line.start() + m.start("text")
@@ -394,7 +384,7 @@ def _parse_list(text: str, unit: Unit | None, conf: dict[str, re.Pattern[str]]
             ends[-1] = line.end()
         elif line.group().strip():
             stray.append((line.start(), line.group().strip()))
-    for note, end in zip(printed, ends):
+    for note, end in zip(printed, ends, strict=True):
         note.text = text[note.offset:end]
     return printed, stray
 
@@ -404,9 +394,9 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
                    ) -> tuple[list[Note], list[NoteCall], list[NoteAnomaly]]:
     """The notes of one chapter tied to their marks, and what does not fit."""
     chapter_id = scope.document_id
-    lists = [u for u in tree.units if u.type == "notes"]
+    lists = tree.seg.of_type("notes")
     calls, star_notes = _calls(text, tree, chapter_id, _spans_without(scope, lists), conf)
-    printed, stray = _parse_list(text, notes_list, conf)
+    printed, stray = _parse_list(tree.seg, notes_list, conf)
     list_id = notes_list.document_id if notes_list else ""
     anomalies: list[NoteAnomaly] = []
 
@@ -446,13 +436,13 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
     for note in printed:
         seen[note.n] += 1
         first = seen[note.n] == 1
-        call = tied.get(note.n) if first else None
+        its_call = tied.get(note.n) if first else None
         if not first:
             flag(note.n, "duplicate_note", note.offset,
                  f"note {note.n} printed {seen[note.n]} times; this one has no mark of its own")
-        elif call is None:
+        elif its_call is None:
             hint = _expected(note.n, tied)
-            nearby = [c for c in strays if _inside(c.offset, note.n, tied)]
+            nearby = [c for c in strays if _between_neighbours(c.offset, note.n, tied)]
             there = "".join(f"; {c.mark} (printed for note {c.n}) stands there, at {c.offset}"
                             for c in nearby)
             flag(note.n, "note_without_mark", note.offset,
@@ -461,7 +451,7 @@ def _chapter_notes(text: str, tree: _Tree, scope: Unit, notes_list: Unit | None,
         kind = "author" if conf["author_note"].search(note.text) else "editorial"
         suffix = "" if first else chr(ord("a") + seen[note.n] - 1)
         notes.append(Note(f"{chapter_id}-n{note.n}{suffix}", source_id, chapter_id, note.n,
-                          note.text, kind, list_id, note.offset, call))
+                          note.text, kind, list_id, note.offset, its_call))
     printed_numbers = {p.n for p in printed}
     for n, call in sorted(tied.items(), key=lambda item: item[1].offset):
         if n not in printed_numbers:
@@ -487,7 +477,7 @@ def _numbering(printed: list[_Printed], flag: Any) -> None:
         previous = max(previous, note.n)
 
 
-def _inside(offset: int, n: int, tied: dict[int, NoteCall]) -> bool:
+def _between_neighbours(offset: int, n: int, tied: dict[int, NoteCall]) -> bool:
     """Is ``offset`` between the marks of the nearest numbers below and above ``n``?"""
     below = [c.offset for k, c in tied.items() if k < n]
     above = [c.offset for k, c in tied.items() if k > n]
@@ -542,9 +532,11 @@ def _asterisk_notes(text: str, tree: _Tree, calls: list[NoteCall],
             call = answered[index] if index < len(answered) else None
             if call is not None:
                 pending.remove(call)
-            body = conf["asterisk_note"].match(text, start).start("text")
+            head = conf["asterisk_note"].match(text, start)
+            assert head is not None     # star_notes are the paragraphs this pattern matched
+            body = head.start("text")
             note = Note(f"{chapter_id}-star{len(notes) + 1}", source_id, chapter_id, None,
-                        text[body:end], "author", tree.deepest(start).document_id, body, call)
+                        text[body:end], "author", tree.seg.unit_at(start).document_id, body, call)
             if call is None:
                 flag(None, "note_without_mark", start,
                      f"author's note printed in the text with no asterisk before it:"
@@ -608,7 +600,7 @@ def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | N
             add("letter", m.group(), m.start(), [], "another work's letter")
             continue
         for n in numbers:
-            candidates = [tree.by_id[i] for i, k in tree.letter_number.items() if k == n]
+            candidates = [tree.seg.unit(i) for i, k in tree.letter_number.items() if k == n]
             if m.group("ch"):
                 wanted = int(m.group("ch"))
                 candidates = [u for u in candidates if (c := tree.chapter_of(u))
@@ -641,9 +633,9 @@ def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
     found: list[CrossReference] = []
     left: list[CrossReference] = []
     in_text = sorted((n for n in notes if n.printed_in_id and
-                      tree.by_id[n.printed_in_id].type != "notes"), key=lambda n: n.text_offset)
+                      tree.seg.unit(n.printed_in_id).type != "notes"), key=lambda n: n.text_offset)
     for note in notes:
-        home = tree.by_id.get(note.chapter_id)
+        home = tree.seg.get(note.chapter_id)
         resolved, unresolved = _references_in(text, note.text_offset,
                                               note.text_offset + len(note.text), note.note_id,
                                               home, tree, source_id, set())
@@ -652,16 +644,17 @@ def _references(text: str, tree: _Tree, notes: list[Note], source_id: str
     for unit in tree.units:
         if unit.type == "notes":
             continue
-        start = unit.start + len(unit.heading)
+        start, end = tree.seg.body_span(unit)
         cuts = [(n.text_offset, n.text_offset + len(n.text)) for n in in_text
-                if start <= n.text_offset < unit.own_end]
-        skip = {unit.document_id, *(a.document_id for a in tree.ancestors(unit))}
-        for s, e in _spans_between(start, unit.own_end, cuts):
+                if start <= n.text_offset < end]
+        skip = {unit.document_id, *(a.document_id for a in tree.seg.ancestors(unit))}
+        for s, e in _spans_between(start, end, cuts):
             resolved, unresolved = _references_in(text, s, e, unit.document_id,
                                                   tree.chapter_of(unit), tree, source_id, skip)
             found += resolved
             left += unresolved
-    key = (lambda r: (r.offset, r.to_id))
+    def key(reference: CrossReference) -> tuple[int, str]:
+        return reference.offset, reference.to_id
     return sorted(found, key=key), sorted(left, key=key)
 
 

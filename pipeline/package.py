@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from .clean import LAYOUT_TRACE, CleanedSource
+from .conventions import count_words
 from .errors import PipelineError
-from .segment import SegmentedSource, count_words
 from .resources import table_schema
+from .segment import SegmentedSource
 from .sources import Source, load_dataset
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
@@ -204,9 +205,8 @@ def layout_trace_rows(cleaned: dict[str, CleanedSource],
         if len(groups) != len(positions):
             raise AssertionError(f"{source_id}: {len(groups)} traces logged, "
                                  f"{len(positions)} found in the cleaned text")
-        for n, (group, position) in enumerate(zip(groups, positions), start=1):
-            units = [u for u in seg.units if u.start <= position < u.end]
-            unit = max(units, key=lambda u: u.level)
+        for n, (group, position) in enumerate(zip(groups, positions, strict=True), start=1):
+            unit = seg.unit_at(position)
             before = result.text[:position].rstrip().rsplit("\n", 1)[-1]
             after = result.text[position:].split("\n", 1)[0]
             rows.append({"source_id": source_id, "n": n, "document_id": unit.document_id,

@@ -26,22 +26,23 @@ import sys
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; builds into one folder are then not serialised
     fcntl = None  # type: ignore[assignment]
 
+from . import backmatter, cmif, docs, mentions, package, registers, registry, tei
 from . import clean as clean_stage
-from . import cmif, docs, package, registry, segment as segment_stage, tei
-from . import backmatter, mentions, registers
 from . import letters as letters_stage
 from . import notes as notes_stage
+from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
 from .resources import schema_bytes
 from .sources import Source, discover, locate
@@ -137,17 +138,19 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     for counts in _stage("clean", "E200", pool, _vocabulary, sources):
         vocab.update(counts)
     cleaned = dict(zip((s.source_id for s in sources),
-                       _stage("clean", "E200", pool, clean_stage.clean, sources, repeat(vocab))))
+                       _stage("clean", "E200", pool, clean_stage.clean, sources, repeat(vocab)),
+                       strict=True))
     lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
                           "character(s) neither published nor logged (a bug of the cleaner)",
                           file=str(s.folder / s.original_file), code="E203")
-            for s, result in zip(sources, cleaned.values()) if result.conservation().unaccounted]
+            for s, result in zip(sources, cleaned.values(), strict=True)
+            if result.conservation().unaccounted]
     if lost:
         raise BuildFailed("clean", lost)
     progress("segment")
     segmented = dict(zip((s.source_id for s in sources),
                          _stage("segment", "E300", pool, segment_stage.segment, sources,
-                                [cleaned[s.source_id] for s in sources])))
+                                [cleaned[s.source_id] for s in sources]), strict=True))
     owner: dict[str, str] = {}
     twice = []
     for s in sources:
@@ -166,24 +169,24 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
     try:
+        notes_by_source = {s.source_id: n for s, n in zip(sources, found_notes, strict=True)}
         letters_by_source = _run("letters", "E410", letters_stage.read_all, sources, segmented,
-                                 persons, places)
+                                 persons, places, notes_by_source)
     except BuildFailed as failed:
         for problem in failed.problems:
             _at_original_line(problem, sources, cleaned)
         raise
     try:
-        letter_tables = _run("letters", "E410", letters_stage.tables, letters_by_source,
-                             segmented)
+        # the glossary as the editors read it (backmatter.organisation_rows states the rule)
+        organisation_table = package.Table("organisations", _run(
+            "letters", "E410", backmatter.organisation_rows, segmented, sources),
+            "Organisations")
     except BuildFailed as failed:
         originals = {s.source_id: str(s.folder / s.original_file) for s in sources}
         for problem in failed.problems:  # the glossary's problems name the source by its id
             problem.file = originals.get(problem.file, problem.file)
         raise
-    # the glossary as the editors read it (backmatter.organisation_rows states the rule)
-    letter_tables = [package.Table(t.name, backmatter.organisation_rows(segmented, sources),
-                                   t.title) if t.name == "organisations" else t
-                     for t in letter_tables]
+    letter_tables = [letters_stage.letters_table(letters_by_source), organisation_table]
     index_rows = backmatter.index_rows(segmented, backmatter.index_references(sources))
     # The registers built from the book (pipeline/registers.py): the persons its notes
     # identify and its index lists, after the letters stage (which needs only the
@@ -233,7 +236,7 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         files[t.path] = table_bytes[t.name]
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
     readings: dict[str, str] = {}
-    for s, found in zip(sources, found_notes):
+    for s, found in zip(sources, found_notes, strict=True):
         files[package.original_path(s)] = s.original_bytes
         seg = segmented[s.source_id]
         files[package.text_path(s.source_id)] = seg.text.encode("utf-8")
@@ -275,7 +278,7 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     files[MARKER] = MARKER_TEXT.encode("utf-8")
     summary = [_summary(s, cleaned[s.source_id], segmented[s.source_id], n)
-               for s, n in zip(sources, found_notes)]
+               for s, n in zip(sources, found_notes, strict=True)]
     locks, warnings = hyphen_locks(sources, cleaned)
     return BuildResult(files, summary, locks, warnings)
 
@@ -388,8 +391,8 @@ def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
                 segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
                 letters: list[letters_stage.Letter], titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]], organisations: list[dict[str, Any]] = (),
-                name_spans: list[Any] = ()) -> dict[str, bytes]:
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
+                name_spans: Sequence[Any] = ()) -> dict[str, bytes]:
     """One source's TEI files (a worker's task: the context is built where it is used)."""
     context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
     tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)

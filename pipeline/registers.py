@@ -56,8 +56,30 @@ REFERENT = re.compile(rf"^(?P<form>(?:[A-Z]\.)+|This) is (?P<name>{NAME})"
 ALIAS = re.compile(rf"\balias\s+(?P<alias>{NAME})")
 PSEUDONYM = re.compile(r"^the pseudonym of\b")
 # Words that open a note but are no name; honorifics that are not part of one.
-NOT_NAMES = {"This", "That", "It", "There", "Again", "See", "Compare", "Both", "The", "A", "An", "In",
-             "On", "For", "He", "She", "They", "We", "Cf.", "Ibid.", "Note", "Letter"}
+NOT_NAMES = {
+    "This",
+    "That",
+    "It",
+    "There",
+    "Again",
+    "See",
+    "Compare",
+    "Both",
+    "The",
+    "A",
+    "An",
+    "In",
+    "On",
+    "For",
+    "He",
+    "She",
+    "They",
+    "We",
+    "Cf.",
+    "Ibid.",
+    "Note",
+    "Letter",
+}
 HONORIFICS = {"Dr.", "Dr", "General", "Colonel", "Comrade", "Snr", "Mr.", "Mme", "Madame"}
 # A predicate that starts with these is no description of the subject (a citation, a remark).
 NOT_DESCRIPTIONS = re.compile(
@@ -81,8 +103,10 @@ PERSON_WORDS = {"secretary", "member", "leader", "founder", "delegate", "militan
 THING_WORDS = {"system", "term", "measure", "doctrine", "policy", "book", "pamphlet",
                "article", "draft", "frame-up", "thesis", "novel"}
 HEAD_END = re.compile(r"\b(?:of|who|which|that|in|at|for|from|whose|whom|with|and|to|on)\b|[,;(]")
-INDEX_NAME = re.compile(rf"^(?P<surname>{_WORD}(?:[ -]{_WORD})*), (?P<forenames>{_WORD}(?:\s+{_WORD})*)"
-                        r"(?:\s*\((?P<alias>[^)]*)\))?$")
+INDEX_NAME = re.compile(
+    rf"^(?P<surname>{_WORD}(?:[ -]{_WORD})*), (?P<forenames>{_WORD}(?:\s+{_WORD})*)"
+    r"(?:\s*\((?P<alias>[^)]*)\))?$"
+)
 
 
 @dataclass
@@ -455,7 +479,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
 
 def _first_locative(name: str, segmented: Mapping[str, Any]) -> str | None:
     pattern = re.compile(LOCATIVE.format(name=re.escape(name)))
-    for source_id, seg in segmented.items():
+    for seg in segmented.values():
         for m in pattern.finditer(seg.text):
             units = [u for u in seg.units if u.start <= m.start() < u.end
                      and u.type not in ("index", "bibliography", "glossary")]

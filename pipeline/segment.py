@@ -23,24 +23,23 @@ begins with an author's name, or a signature line, stays inside its unit.
 
 from __future__ import annotations
 
-import json
+import bisect
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import cached_property
 from typing import Any
 
 from .clean import CleanedSource
+from .conventions import count_words as count_words  # re-exported: the outline command's
+from .conventions import strip_marks
+from .dates import ISO_DATE
 from .errors import PipelineError
 from .resources import table_schema
 from .sources import Source
 
-NOTE_MARK = re.compile(r"\^\{\*?\d+\}|[⁰¹²³⁴⁵⁶⁷⁸⁹]+")
-SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
-WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
 ID_ABBREVIATIONS = {"chapter": "ch", "section": "sec", "document": "doc", "introduction": "intro"}
 ENTRY_KEYS = {"level", "type", "heading", "id", "n", "title", "author", "date", "place",
               "language", "note"}
-from .dates import ISO_DATE  # noqa: E402  (one definition, pipeline/dates.py)
 
 
 def unit_types() -> list[str]:
@@ -74,7 +73,12 @@ class Unit:
 
 @dataclass
 class SegmentedSource:
-    """The unit tree of one source, units in reading order (top unit first)."""
+    """The unit tree of one source, units in reading order (top unit first).
+
+    The tree API every later stage walks the units with: ``unit``, ``parent``,
+    ``ancestors``, ``children``, ``descendants``, ``subtree``, ``of_type``, ``unit_at`` (the
+    deepest unit at an offset) and ``body_span`` (a unit's own text after its heading).
+    A unit's sub-units follow it in reading order, so a subtree is a run of ``units``."""
 
     source_id: str
     text: str
@@ -88,18 +92,88 @@ class SegmentedSource:
         """The unit's text up to its first sub-unit."""
         return self.text[unit.start:unit.own_end]
 
+    # --- the tree --------------------------------------------------------------------------
+    # Indexes built on first use; ``units`` is not changed after segmentation.
+
+    @cached_property
+    def _by_id(self) -> dict[str, Unit]:
+        return {u.document_id: u for u in self.units}
+
+    @cached_property
+    def _position(self) -> dict[str, int]:
+        return {u.document_id: i for i, u in enumerate(self.units)}
+
+    @cached_property
+    def _children(self) -> dict[str, list[Unit]]:
+        found: dict[str, list[Unit]] = {u.document_id: [] for u in self.units}
+        for u in self.units:
+            if u.parent_id in found:
+                found[u.parent_id].append(u)
+        return found
+
+    @cached_property
+    def _starts(self) -> list[int]:
+        return [u.start for u in self.units]
+
+    def unit(self, document_id: str) -> Unit:
+        """The unit of that id (KeyError if there is none)."""
+        return self._by_id[document_id]
+
+    def get(self, document_id: str) -> Unit | None:
+        """The unit of that id, or None."""
+        return self._by_id.get(document_id)
+
+    def parent(self, unit: Unit) -> Unit | None:
+        """The unit's parent; None for the top unit."""
+        return self._by_id.get(unit.parent_id) if unit.parent_id else None
+
+    def ancestors(self, unit: Unit) -> list[Unit]:
+        """The unit's ancestors, nearest first."""
+        chain = []
+        while (parent := self.parent(unit)) is not None:
+            chain.append(parent)
+            unit = parent
+        return chain
+
     def children(self, unit: Unit) -> list[Unit]:
-        return [u for u in self.units if u.parent_id == unit.document_id]
+        """The unit's sub-units, in reading order."""
+        return self._children.get(unit.document_id, [])
+
+    def descendants(self, unit: Unit) -> list[Unit]:
+        """Every unit under ``unit``, in reading order."""
+        inside = {unit.document_id}
+        found = []
+        for other in self.units[self._position[unit.document_id] + 1:]:
+            if other.parent_id not in inside:
+                break
+            inside.add(other.document_id)
+            found.append(other)
+        return found
+
+    def subtree(self, unit: Unit) -> list[Unit]:
+        """``unit`` and every unit under it, in reading order."""
+        return [unit, *self.descendants(unit)]
+
+    def of_type(self, unit_type: str) -> list[Unit]:
+        """The units of one type, in reading order."""
+        return [u for u in self.units if u.type == unit_type]
+
+    def unit_at(self, offset: int) -> Unit:
+        """The deepest unit at ``offset``: the one whose own text holds it (the units' own
+        texts partition the text)."""
+        return self.units[max(0, bisect.bisect_right(self._starts, offset) - 1)]
+
+    def body_span(self, unit: Unit) -> tuple[int, int]:
+        """(start, end) of the unit's own text after its printed heading: a unit with a
+        heading opens at the paragraph that prints it (see ``segment``), which is left out."""
+        start = unit.start
+        if unit.heading:
+            first = paragraphs(self.own_text(unit))
+            if first:
+                start = unit.start + first[0][1]
+        return start, unit.own_end
 
 
-def strip_marks(text: str) -> str:
-    """A heading as a title: note marks and italics markup removed, blanks folded."""
-    return " ".join(NOTE_MARK.sub("", text).replace("*", "").split())
-
-
-def count_words(text: str) -> int:
-    """Words, not counting note marks."""
-    return len(WORD.findall(NOTE_MARK.sub("", text)))
 
 
 def paragraphs(text: str) -> list[tuple[int, int]]:

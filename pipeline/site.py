@@ -27,10 +27,11 @@ import shutil
 import tempfile
 import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import jinja2
 from lxml import etree
@@ -44,28 +45,60 @@ TEI_NS = "http://www.tei-c.org/ns/1.0"
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MARKER = ".sergetrotsky-site"
-REGISTERS = {"persons": ("person_id", "Persons"), "places": ("place_id", "Places"),
-             "organisations": ("org_id", "Organisations")}
+REGISTERS = {
+    "persons": ("person_id", "Persons"),
+    "places": ("place_id", "Places"),
+    "organisations": ("org_id", "Organisations"),
+}
 # A TEI ref attribute ("person:serge") names a register by one of these prefixes.
 REF_PREFIXES = {"person": "persons", "place": "places", "org": "organisations"}
 NAME_REGISTERS = {"persName": "persons", "placeName": "places", "orgName": "organisations"}
-STANDOFF_ENTRIES = {"person": "persons", "personGrp": "persons", "place": "places",
-                    "org": "organisations"}
+STANDOFF_ENTRIES = {
+    "person": "persons",
+    "personGrp": "persons",
+    "place": "places",
+    "org": "organisations",
+}
 # A mentions table's entity_type column names the register.
-ENTITY_TYPES = {"person": "persons", "place": "places", "organisation": "organisations",
-                "org": "organisations"}
+ENTITY_TYPES = {
+    "person": "persons",
+    "place": "places",
+    "organisation": "organisations",
+    "org": "organisations",
+}
 # Top units of these types are read whole on one page; a book gets a page per part.
 BOOK_TYPES = {"book"}
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 # ISO 639-1 codes the letters' headings use, named for readers; others show as codes.
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "es": "Spanish",
-                  "de": "German", "ca": "Catalan", "it": "Italian"}
-ROLE_LABELS = {("letters", "sender_id"): "Letters sent",
-               ("letters", "addressee_id"): "Letters received",
-               ("letters", "place_id"): "Letters written here",
-               ("documents", "author_id"): "Texts by this author",
-               ("documents", "place_id"): "Texts written here"}
+LANGUAGE_NAMES = {
+    "en": "English",
+    "fr": "French",
+    "ru": "Russian",
+    "es": "Spanish",
+    "de": "German",
+    "ca": "Catalan",
+    "it": "Italian",
+}
+ROLE_LABELS = {
+    ("letters", "sender_id"): "Letters sent",
+    ("letters", "addressee_id"): "Letters received",
+    ("letters", "place_id"): "Letters written here",
+    ("documents", "author_id"): "Texts by this author",
+    ("documents", "place_id"): "Texts written here",
+}
 
 
 @dataclass
@@ -111,16 +144,20 @@ def build_site(dataset_dir: Path, out_dir: Path) -> SiteSummary:
     the marker file ``.sergetrotsky-site``); anything else is refused.
     """
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
-        raise PipelineError("refusing to replace a folder that is not a site built by "
-                            "this tool (no .sergetrotsky-site marker)", file=str(out_dir))
+        raise PipelineError(
+            "refusing to replace a folder that is not a site built by "
+            "this tool (no .sergetrotsky-site marker)",
+            file=str(out_dir),
+        )
     dataset = read_dataset(dataset_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out_dir.parent))
     tmp.chmod(0o755)  # mkdtemp makes it private; a site is for reading
     try:
         summary = Site(dataset, tmp).build()
-        (tmp / MARKER).write_text("Built by `sergetrotsky site`; replaced by each build.\n",
-                                  encoding="utf-8")
+        (tmp / MARKER).write_text(
+            "Built by `sergetrotsky site`; replaced by each build.\n", encoding="utf-8"
+        )
         old = None
         if out_dir.exists():
             old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
@@ -139,8 +176,9 @@ def tokens(text: str) -> list[str]:
 
     ``static/search.js`` tokenises queries the same way.
     """
-    folded = "".join(c for c in unicodedata.normalize("NFD", text)
-                     if not "\u0300" <= c <= "\u036f").lower()
+    folded = "".join(
+        c for c in unicodedata.normalize("NFD", text) if not "\u0300" <= c <= "\u036f"
+    ).lower()
     return re.findall(r"[^\W_]+", folded)
 
 
@@ -201,8 +239,10 @@ class Site:
         self.letters = {row["letter_id"]: row for row in dataset.rows("letters")}
         self.letter_order = list(self.letters)
         self.notes = {n["note_id"]: n for n in dataset.rows("notes")}
-        self.registers = {name: {row[key]: row for row in dataset.rows(name)}
-                          for name, (key, _) in REGISTERS.items()}
+        self.registers = {
+            name: {row[key]: row for row in dataset.rows(name)}
+            for name, (key, _) in REGISTERS.items()
+        }
         self.records = self._read_jsonl()
         self.tei_files = self._read_tei()
         self.note_elements: dict[str, etree._Element] = {}
@@ -225,9 +265,11 @@ class Site:
         for doc in self.docs.values():
             tree = self.tei_files.get(doc["tei_path"])
             if tree is None:
-                raise PipelineError("TEI file of a unit is missing",
-                                    file=str(dataset.file(doc["tei_path"])),
-                                    field=f"documents.tei_path [{doc['document_id']}]")
+                raise PipelineError(
+                    "TEI file of a unit is missing",
+                    file=str(dataset.file(doc["tei_path"])),
+                    field=f"documents.tei_path [{doc['document_id']}]",
+                )
         for tree in self.tei_files.values():
             for div in tree.iter(f"{{{TEI_NS}}}div"):
                 if div.get(XML_ID) in self.docs:
@@ -239,9 +281,13 @@ class Site:
         self.named_in: dict[tuple[str, str], dict[str, Link]] = defaultdict(dict)
         self.search_entries: list[dict[str, str]] = []
         templates = package_files("sergetrotsky").joinpath("site_templates")
-        self.env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
-                                      autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                                      undefined=jinja2.ChainableUndefined)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates)),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.ChainableUndefined,
+        )
         self.env.filters["human_date"] = human_date
         self.env.filters["italics"] = italics
         self.written = 0
@@ -259,14 +305,17 @@ class Site:
                     try:
                         record = json.loads(line)
                     except json.JSONDecodeError as exc:
-                        raise PipelineError(f"invalid JSON: {exc.msg}", file=str(path),
-                                            line=line_no) from None
+                        raise PipelineError(
+                            f"invalid JSON: {exc.msg}", file=str(path), line=line_no
+                        ) from None
                     records[record["letter_id"]] = record
         return records
 
     def _read_tei(self) -> dict[str, etree._ElementTree]:
-        paths = sorted({d["tei_path"] for d in self.docs.values()}
-                       | {row["tei_path"] for row in self.letters.values() if row.get("tei_path")})
+        paths = sorted(
+            {d["tei_path"] for d in self.docs.values()}
+            | {row["tei_path"] for row in self.letters.values() if row.get("tei_path")}
+        )
         parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True)
         trees = {}
         for relative in paths:
@@ -276,8 +325,9 @@ class Site:
             try:
                 trees[relative] = etree.parse(str(path), parser)
             except etree.XMLSyntaxError as exc:
-                raise PipelineError(f"not well-formed XML: {exc.msg}", file=str(path),
-                                    line=exc.lineno) from None
+                raise PipelineError(
+                    f"not well-formed XML: {exc.msg}", file=str(path), line=exc.lineno
+                ) from None
         return trees
 
     # ---- where things are ----------------------------------------------------------
@@ -339,9 +389,12 @@ class Site:
         through that list's entry, whose dataset idno names the register entry."""
         first = ref.split()[0] if ref.split() else ""
         prefix, colon, rest = first.partition(":")
-        listed = getattr(self, "standoff_entries", {}).get(_fragment(first)) if "#" in first else None
+        listed = (
+            getattr(self, "standoff_entries", {}).get(_fragment(first)) if "#" in first else None
+        )
         if listed and listed[1] in self.registers[listed[0]]:
             return listed
+        register: str | None
         if colon and prefix in REF_PREFIXES:
             register, entry_id = REF_PREFIXES[prefix], rest
         else:
@@ -376,8 +429,12 @@ class Site:
         depth = relative.count("/")
         context.setdefault("lang", "en")
         page = self.env.get_template(template).render(
-            root="../" * depth, site_title=self.meta.get("title", ""),
-            version=self.meta.get("version", ""), current=relative, **context)
+            root="../" * depth,
+            site_title=self.meta.get("title", ""),
+            version=self.meta.get("version", ""),
+            current=relative,
+            **context,
+        )
         path = self.out / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(page, encoding="utf-8")
@@ -385,8 +442,9 @@ class Site:
 
     def build(self) -> SiteSummary:
         self._copy_static()
-        shutil.copytree(self.dataset.root, self.out / "dataset",
-                        ignore=shutil.ignore_patterns(".*"))
+        shutil.copytree(
+            self.dataset.root, self.out / "dataset", ignore=shutil.ignore_patterns(".*")
+        )
         # First render every text (to learn where each note is called and what each page
         # names), then write the pages that link to them.
         letter_pages = self._render_letters()
@@ -423,13 +481,17 @@ class Site:
             tree = self.tei_files.get(row.get("tei_path") or "")
             div = None
             if tree is not None:
-                div = next((d for d in tree.iter(f"{{{TEI_NS}}}div") if d.get("type") == "letter"),
-                           None)
+                div = next(
+                    (d for d in tree.iter(f"{{{TEI_NS}}}div") if d.get("type") == "letter"), None
+                )
             if div is None:
                 div = self.unit_elements.get(letter_id)
             if div is None:
-                raise PipelineError("no TEI div for the letter", file=row.get("tei_path") or "",
-                                    field=f"letters [{letter_id}]")
+                raise PipelineError(
+                    "no TEI div for the letter",
+                    file=row.get("tei_path") or "",
+                    field=f"letters [{letter_id}]",
+                )
             page = f"letters/{letter_id}.html"
             rendered = TeiRenderer(self, page, top=letter_id).render_page(div)
             correction = self._date_correction(row)
@@ -441,49 +503,80 @@ class Site:
             remarks = []
             if tree is not None:
                 # The date and place notes say what the metadata panel already shows.
-                remarks = [" ".join("".join(n.itertext()).split())
-                           for desc in tree.iter(f"{{{TEI_NS}}}correspDesc")
-                           for n in desc.iter(f"{{{TEI_NS}}}note")
-                           if n.get("type") not in ("date", "place")]
+                remarks = [
+                    " ".join("".join(n.itertext()).split())
+                    for desc in tree.iter(f"{{{TEI_NS}}}correspDesc")
+                    for n in desc.iter(f"{{{TEI_NS}}}note")
+                    if n.get("type") not in ("date", "place")
+                ]
             record = self.records.get(letter_id)
             if record is not None:
                 json_path = self.out / "letters" / f"{letter_id}.json"
                 json_path.parent.mkdir(parents=True, exist_ok=True)
-                json_path.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                                     encoding="utf-8")
+                json_path.write_text(
+                    json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                )
             context = self._corresp_context(row, tree)
             # The TEI's correspContext says the neighbours in the edition; else the table's order.
             prev_id = context.get(("prev", "edition"), self.letter_order[i - 1] if i > 0 else None)
-            next_id = context.get(("next", "edition"), self.letter_order[i + 1]
-                                  if i + 1 < len(self.letter_order) else None)
+            next_id = context.get(
+                ("next", "edition"),
+                self.letter_order[i + 1] if i + 1 < len(self.letter_order) else None,
+            )
             # Between the same correspondents, where that is not the edition's neighbour.
-            thread = {"prev": context.get(("prev", "correspondence")),
-                      "next": context.get(("next", "correspondence"))}
-            thread = {key: other for key, other in thread.items()
-                      if other and other != {"prev": prev_id, "next": next_id}[key]}
+            thread = {
+                "prev": context.get(("prev", "correspondence")),
+                "next": context.get(("next", "correspondence")),
+            }
+            thread = {
+                key: other
+                for key, other in thread.items()
+                if other and other != {"prev": prev_id, "next": next_id}[key]
+            }
             self._mentions_of(rendered, page, self.title_of(letter_id), "letter")
-            self.search_entries.append({"t": self.title_of(letter_id), "u": page, "k": "letter",
-                                        "x": row.get("incipit") or "", "text": rendered.text})
-            self._letters_rendered[letter_id] = (row, rendered, correction, remarks, note_ids,
-                                                 prev_id, next_id, thread, record is not None)
+            self.search_entries.append(
+                {
+                    "t": self.title_of(letter_id),
+                    "u": page,
+                    "k": "letter",
+                    "x": row.get("incipit") or "",
+                    "text": rendered.text,
+                }
+            )
+            self._letters_rendered[letter_id] = (
+                row,
+                rendered,
+                correction,
+                remarks,
+                note_ids,
+                prev_id,
+                next_id,
+                thread,
+                record is not None,
+            )
         return len(self.letter_order)
 
-    def _corresp_context(self, row: dict[str, Any],
-                         tree: etree._ElementTree | None) -> dict[tuple[str, str], str]:
+    def _corresp_context(
+        self, row: dict[str, Any], tree: etree._ElementTree | None
+    ) -> dict[tuple[str, str], str]:
         """The letter's neighbours its correspContext names: (type, subtype) → letter id.
         A ref's target is the neighbour's TEI file, relative to this letter's file."""
         if tree is None:
             return {}
-        by_path = {r["tei_path"]: letter_id for letter_id, r in self.letters.items()
-                   if r.get("tei_path")}
+        by_path = {
+            r["tei_path"]: letter_id for letter_id, r in self.letters.items() if r.get("tei_path")
+        }
         found: dict[tuple[str, str], str] = {}
         for context in tree.iter(f"{{{TEI_NS}}}correspContext"):
             for ref in context.iter(f"{{{TEI_NS}}}ref"):
                 target = (ref.get("target") or "").split("#", 1)[0]
-                path = posixpath.normpath(posixpath.join(posixpath.dirname(row["tei_path"]), target))
+                path = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(row["tei_path"]), target)
+                )
                 if target and path in by_path:
-                    found.setdefault((ref.get("type") or "", ref.get("subtype") or "edition"),
-                                     by_path[path])
+                    found.setdefault(
+                        (ref.get("type") or "", ref.get("subtype") or "edition"), by_path[path]
+                    )
         return found
 
     def _date_correction(self, row: dict[str, Any]) -> dict[str, Any] | None:
@@ -497,39 +590,71 @@ class Site:
         while unit:
             ancestors.add(unit)
             unit = (self.docs.get(unit) or {}).get("parent_id")
-        note_id = next((n["note_id"] for n in self.notes.values()
-                        if n.get("n") == number and n["chapter_id"] in ancestors), None)
+        note_id = next(
+            (
+                n["note_id"]
+                for n in self.notes.values()
+                if n.get("n") == number and n["chapter_id"] in ancestors
+            ),
+            None,
+        )
         return {"n": number, "note_id": note_id}
 
     def _write_letter_pages(self) -> None:
-        for letter_id, (row, rendered, correction, remarks, note_ids, prev_id, next_id,
-                        thread, has_json) in self._letters_rendered.items():
+        for letter_id, (
+            row,
+            rendered,
+            correction,
+            remarks,
+            note_ids,
+            prev_id,
+            next_id,
+            thread,
+            has_json,
+        ) in self._letters_rendered.items():
             page = f"letters/{letter_id}.html"
             people = self._letter_mentions(letter_id, page, row)
-            self.write(page, "letter.html", title=self.title_of(letter_id), letter=row,
-                       letter_id=letter_id, body=rendered.html,
-                       notes=self._note_items(note_ids, rendered.calls, page),
-                       correction=correction, remarks=remarks,
-                       sender=self.person_name(row["sender_id"]),
-                       addressee=self.person_name(row["addressee_id"]),
-                       place=self.place_name(row.get("place_id")),
-                       prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
-                       next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
-                       thread={key: Link(f"letters/{other}.html", self.title_of(other))
-                               for key, other in thread.items() if other},
-                       unit=self.docs.get(letter_id, {}), mentions=people, has_json=has_json,
-                       has_heading=rendered.has_heading, language_names=LANGUAGE_NAMES,
-                       context=self._breadcrumbs(letter_id))
+            self.write(
+                page,
+                "letter.html",
+                title=self.title_of(letter_id),
+                letter=row,
+                letter_id=letter_id,
+                body=rendered.html,
+                notes=self._note_items(note_ids, rendered.calls, page),
+                correction=correction,
+                remarks=remarks,
+                sender=self.person_name(row["sender_id"]),
+                addressee=self.person_name(row["addressee_id"]),
+                place=self.place_name(row.get("place_id")),
+                prev=prev_id and Link(f"letters/{prev_id}.html", self.title_of(prev_id)),
+                next=next_id and Link(f"letters/{next_id}.html", self.title_of(next_id)),
+                thread={
+                    key: Link(f"letters/{other}.html", self.title_of(other))
+                    for key, other in thread.items()
+                    if other
+                },
+                unit=self.docs.get(letter_id, {}),
+                mentions=people,
+                has_json=has_json,
+                has_heading=rendered.has_heading,
+                language_names=LANGUAGE_NAMES,
+                context=self._breadcrumbs(letter_id),
+            )
 
-    def _letter_mentions(self, letter_id: str, page: str,
-                         row: dict[str, Any]) -> dict[str, list[Link]]:
+    def _letter_mentions(
+        self, letter_id: str, page: str, row: dict[str, Any]
+    ) -> dict[str, list[Link]]:
         """Register entries that this letter names, as far as the tables and TEI say."""
         found: dict[str, dict[str, Link]] = {name: {} for name in REGISTERS}
         for (register, entry_id), links in self.mentions.items():
             if any(link.page == page for link in links.values()):
                 found[register][entry_id] = self._register_link(register, entry_id)
-        return {name: sorted(entries.values(), key=lambda l: l.title.lower())
-                for name, entries in found.items() if entries}
+        return {
+            name: sorted(entries.values(), key=lambda link: link.title.lower())
+            for name, entries in found.items()
+            if entries
+        }
 
     def _register_link(self, register: str, entry_id: str) -> Link:
         row = self.registers[register].get(entry_id, {})
@@ -538,8 +663,9 @@ class Site:
             title = f"{row['abbreviation']} ({row['name']})"
         return Link(f"registers/{register}.html#{entry_id}", title, register)
 
-    def _note_items(self, note_ids: Iterable[str], calls: dict[str, list[str]],
-                    page: str) -> list[dict[str, Any]]:
+    def _note_items(
+        self, note_ids: Iterable[str], calls: dict[str, list[str]], page: str
+    ) -> list[dict[str, Any]]:
         items = []
         for note_id in note_ids:
             element = self.note_elements.get(note_id)
@@ -549,9 +675,15 @@ class Site:
             else:
                 body = italics(note.get("text"))
             label = note.get("n") if note.get("n") is not None else (note.get("mark") or "*")
-            items.append({"id": note_id, "label": label, "html": body,
-                          "calls": calls.get(note_id, []),
-                          "author": note.get("kind") == "author"})
+            items.append(
+                {
+                    "id": note_id,
+                    "label": label,
+                    "html": body,
+                    "calls": calls.get(note_id, []),
+                    "author": note.get("kind") == "author",
+                }
+            )
         return items
 
     def _breadcrumbs(self, unit_id: str) -> list[Link]:
@@ -567,8 +699,10 @@ class Site:
     def _render_units(self) -> int:
         order = list(self.docs)
         # Printed lists of notes last: they link each note to the page that calls it.
-        page_units = sorted({p for p in self.pages.values() if p not in self.letters},
-                            key=lambda u: (self.docs[u]["type"] == "notes", order.index(u)))
+        page_units = sorted(
+            {p for p in self.pages.values() if p not in self.letters},
+            key=lambda u: (self.docs[u]["type"] == "notes", order.index(u)),
+        )
         for unit_id in page_units:
             div = self.unit_elements.get(unit_id)
             if div is None:
@@ -578,9 +712,15 @@ class Site:
             for note_id in rendered.notes:
                 self.note_pages.setdefault(note_id, page)
             self._mentions_of(rendered, page, self.title_of(unit_id), "text")
-            self.search_entries.append({"t": self.title_of(unit_id), "u": page, "k": "text",
-                                        "x": " ".join(rendered.text.split()[:30]),
-                                        "text": rendered.text})
+            self.search_entries.append(
+                {
+                    "t": self.title_of(unit_id),
+                    "u": page,
+                    "k": "text",
+                    "x": " ".join(rendered.text.split()[:30]),
+                    "text": rendered.text,
+                }
+            )
             self._units_rendered[unit_id] = rendered
         return len(self._units_rendered)
 
@@ -590,42 +730,82 @@ class Site:
         for i, unit_id in enumerate(ids):
             rendered = self._units_rendered[unit_id]
             doc = self.docs[unit_id]
-            source = next((s for s in self.dataset.rows("sources")
-                           if s["source_id"] == doc["source_id"]), {})
-            prev_id = ids[i - 1] if i > 0 and self.docs[ids[i - 1]]["source_id"] == doc["source_id"] else None
-            next_id = (ids[i + 1] if i + 1 < len(ids)
-                       and self.docs[ids[i + 1]]["source_id"] == doc["source_id"] else None)
-            self.write(self.page_path(unit_id), "text.html", title=self.title_of(unit_id),
-                       unit=doc, source=source, body=rendered.html, lang=doc.get("language") or "en",
-                       has_heading=rendered.has_heading,
-                       notes=self._note_items(rendered.notes, rendered.calls,
-                                              self.page_path(unit_id)),
-                       context=self._breadcrumbs(unit_id),
-                       prev=prev_id and Link(self.page_path(prev_id), self.title_of(prev_id)),
-                       next=next_id and Link(self.page_path(next_id), self.title_of(next_id)))
+            source = next(
+                (s for s in self.dataset.rows("sources") if s["source_id"] == doc["source_id"]), {}
+            )
+            prev_id = (
+                ids[i - 1]
+                if i > 0 and self.docs[ids[i - 1]]["source_id"] == doc["source_id"]
+                else None
+            )
+            next_id = (
+                ids[i + 1]
+                if i + 1 < len(ids) and self.docs[ids[i + 1]]["source_id"] == doc["source_id"]
+                else None
+            )
+            self.write(
+                self.page_path(unit_id),
+                "text.html",
+                title=self.title_of(unit_id),
+                unit=doc,
+                source=source,
+                body=rendered.html,
+                lang=doc.get("language") or "en",
+                has_heading=rendered.has_heading,
+                notes=self._note_items(rendered.notes, rendered.calls, self.page_path(unit_id)),
+                context=self._breadcrumbs(unit_id),
+                prev=prev_id and Link(self.page_path(prev_id), self.title_of(prev_id)),
+                next=next_id and Link(self.page_path(next_id), self.title_of(next_id)),
+            )
 
     def _tree(self, unit_id: str) -> list[dict[str, Any]]:
-        return [{"link": Link(self.url_for(child), self.title_of(child),
-                              self.docs[child]["type"]),
-                 "children": self._tree(child)} for child in self.children.get(unit_id, [])]
+        return [
+            {
+                "link": Link(self.url_for(child), self.title_of(child), self.docs[child]["type"]),
+                "children": self._tree(child),
+            }
+            for child in self.children.get(unit_id, [])
+        ]
 
     def _contents(self) -> None:
         sources = []
         for source in self.dataset.rows("sources"):
-            tops = [d for d in self.docs.values()
-                    if d["source_id"] == source["source_id"] and not d.get("parent_id")]
-            sources.append({"source": source,
-                            "units": [{"link": Link(self.url_for(t["document_id"]),
-                                                    self.title_of(t["document_id"]), t["type"]),
-                                       "children": self._tree(t["document_id"])} for t in tops]})
+            tops = [
+                d
+                for d in self.docs.values()
+                if d["source_id"] == source["source_id"] and not d.get("parent_id")
+            ]
+            sources.append(
+                {
+                    "source": source,
+                    "units": [
+                        {
+                            "link": Link(
+                                self.url_for(t["document_id"]),
+                                self.title_of(t["document_id"]),
+                                t["type"],
+                            ),
+                            "children": self._tree(t["document_id"]),
+                        }
+                        for t in tops
+                    ],
+                }
+            )
         self.write("texts/index.html", "contents.html", title="Texts", sources=sources)
 
     def _index_notes(self) -> list[dict[str, str]]:
         entries = []
         for note_id, note in self.notes.items():
             text = note.get("text") or ""
-            entries.append({"t": self.note_label(note_id), "u": self.note_url(note_id),
-                            "k": "note", "x": re.sub(r"\*", "", text)[:240], "text": text})
+            entries.append(
+                {
+                    "t": self.note_label(note_id),
+                    "u": self.note_url(note_id),
+                    "k": "note",
+                    "x": re.sub(r"\*", "", text)[:240],
+                    "text": text,
+                }
+            )
         return entries
 
     # ---- registers -----------------------------------------------------------------
@@ -638,21 +818,28 @@ class Site:
     def _row_link(self, table: str, row: dict[str, Any]) -> Link | None:
         """Where a row of any table is read on the site, if anywhere."""
         if table == "letters":
-            return Link(f"letters/{row['letter_id']}.html", self.title_of(row["letter_id"]), "letter")
+            return Link(
+                f"letters/{row['letter_id']}.html", self.title_of(row["letter_id"]), "letter"
+            )
         if table == "documents":
             return Link(self.url_for(row["document_id"]), self.title_of(row["document_id"]), "text")
         if table == "notes":
             return Link(self.note_url(row["note_id"]), self.note_label(row["note_id"]), "note")
         if table == "chronology":
-            return Link(f"chronology.html#{row['event_id']}",
-                        f"Chronology: {row.get('date_as_written') or row.get('date') or ''}".strip(),
-                        "chronology")
+            return Link(
+                f"chronology.html#{row['event_id']}",
+                f"Chronology: {row.get('date_as_written') or row.get('date') or ''}".strip(),
+                "chronology",
+            )
         if table == "bibliography":
             return Link(f"bibliography.html#{row['entry_id']}", "Bibliography", "bibliography")
         # Any other table (a `mentions` table, say): the first key that points to a letter,
         # a unit or a note says where the row is read.
-        known = {"letters": ("letter_id", self.letters), "documents": ("document_id", self.docs),
-                 "notes": ("note_id", self.notes)}
+        known = {
+            "letters": ("letter_id", self.letters),
+            "documents": ("document_id", self.docs),
+            "notes": ("note_id", self.notes),
+        }
         for fields, resource, _ in self.dataset.tables[table].foreign_keys():
             value = row.get(fields[0]) if len(fields) == 1 else None
             if resource in known and value in known[resource][1]:
@@ -665,17 +852,34 @@ class Site:
         """Every table row that names a register entry (a foreign key to persons, places or
         organisations, or a list field named after a register) links the entry to the row's
         page. Works for any table, so a `mentions` table is used when the dataset has one."""
-        self.roles: dict[tuple[str, str], dict[str, dict[str, Link]]] = defaultdict(lambda: defaultdict(dict))
+        self.roles: dict[tuple[str, str], dict[str, dict[str, Link]]] = defaultdict(
+            lambda: defaultdict(dict)
+        )
         self.typed_mentions = False
         for name, table in self.dataset.tables.items():
             if name in REGISTERS:
                 continue
-            title = next((r.get("title") for r in self.meta.get("resources", [])
-                          if r.get("name") == name), None) or name
-            pairs = [(fields[0], resource) for fields, resource, _ in table.foreign_keys()
-                     if len(fields) == 1 and resource in REGISTERS]
-            pairs += [(f["name"], f["name"]) for f in table.fields
-                      if f.get("type") == "list" and f["name"] in REGISTERS]
+            title = (
+                next(
+                    (
+                        r.get("title")
+                        for r in self.meta.get("resources", [])
+                        if r.get("name") == name
+                    ),
+                    None,
+                )
+                or name
+            )
+            pairs = [
+                (fields[0], resource)
+                for fields, resource, _ in table.foreign_keys()
+                if len(fields) == 1 and resource in REGISTERS
+            ]
+            pairs += [
+                (f["name"], f["name"])
+                for f in table.fields
+                if f.get("type") == "list" and f["name"] in REGISTERS
+            ]
             for field_name, register in pairs:
                 label = ROLE_LABELS.get((name, field_name), title)
                 for row in table.rows:
@@ -706,8 +910,12 @@ class Site:
         """A mentions table whose entity column points to any register (no foreign key to
         one): an id found in exactly one register, or a prefixed ref ('person:nin'), counts."""
         keyed = {fields[0] for fields, _, _ in table.foreign_keys() if len(fields) == 1}
-        columns = [f["name"] for f in table.fields if f["name"] not in keyed
-                   and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))]
+        columns = [
+            f["name"]
+            for f in table.fields
+            if f["name"] not in keyed
+            and (f["name"].endswith("_id") or f["name"] in ("entity", "ref", "target", "key"))
+        ]
         typed = any(f["name"] == "entity_type" for f in table.fields)
         label = "Named in" if typed else title
         self.typed_mentions = self.typed_mentions or typed
@@ -723,7 +931,11 @@ class Site:
                     register = ENTITY_TYPES.get(str(row.get("entity_type") or ""))
                     found = [register] if register and value in self.registers[register] else []
                 elif colon and prefix in REF_PREFIXES:
-                    found = [REF_PREFIXES[prefix]] if rest in self.registers[REF_PREFIXES[prefix]] else []
+                    found = (
+                        [REF_PREFIXES[prefix]]
+                        if rest in self.registers[REF_PREFIXES[prefix]]
+                        else []
+                    )
                     value = rest
                 else:
                     found = [r for r in REGISTERS if value in self.registers[r]]
@@ -732,44 +944,82 @@ class Site:
                     self.mentions[(found[0], value)].setdefault(link.page, link)
 
     def _registers(self) -> None:
-        for register, (key, title) in REGISTERS.items():
+        for register, (_key, title) in REGISTERS.items():
             entries = []
-            for entry_id, row in sorted(self.registers[register].items(),
-                                        key=lambda item: _sort_name(item[1], register)):
+            for entry_id, row in sorted(
+                self.registers[register].items(), key=lambda item: _sort_name(item[1], register)
+            ):
                 roles = self.roles.get((register, entry_id), {})
-                entries.append({"id": entry_id, "row": row,
-                                "roles": [(label, list(links.values()))
-                                          for label, links in roles.items() if links]})
-            glossaries = {d["source_id"]: d["document_id"] for d in self.docs.values()
-                          if d["type"] == "glossary"}
-            self.write(f"registers/{register}.html", "register.html", title=title,
-                       register=register, entries=entries,
-                       glossaries={s: Link(self.url_for(g), self.title_of(g)) for s, g in glossaries.items()})
+                entries.append(
+                    {
+                        "id": entry_id,
+                        "row": row,
+                        "roles": [
+                            (label, list(links.values())) for label, links in roles.items() if links
+                        ],
+                    }
+                )
+            glossaries = {
+                d["source_id"]: d["document_id"]
+                for d in self.docs.values()
+                if d["type"] == "glossary"
+            }
+            self.write(
+                f"registers/{register}.html",
+                "register.html",
+                title=title,
+                register=register,
+                entries=entries,
+                glossaries={
+                    s: Link(self.url_for(g), self.title_of(g)) for s, g in glossaries.items()
+                },
+            )
 
     def _chronology(self) -> None:
         rows = self.dataset.rows("chronology")
-        events = [{"row": row, "persons": [self._register_link("persons", p.strip())
-                                           for p in (row.get("persons") or "").split(";")
-                                           if p.strip() in self.registers["persons"]],
-                   "unit": Link(self.url_for(row["document_id"]), self.title_of(row["document_id"]))}
-                  for row in rows]
+        events = [
+            {
+                "row": row,
+                "persons": [
+                    self._register_link("persons", p.strip())
+                    for p in (row.get("persons") or "").split(";")
+                    if p.strip() in self.registers["persons"]
+                ],
+                "unit": Link(self.url_for(row["document_id"]), self.title_of(row["document_id"])),
+            }
+            for row in rows
+        ]
         self.write("chronology.html", "chronology.html", title="Chronology", events=events)
 
     def _bibliography(self) -> None:
         groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for row in self.dataset.rows("bibliography"):
             groups[(row["document_id"], row.get("section") or "")].append(row)
-        sections = [{"unit": Link(self.url_for(unit), self.title_of(unit)), "section": section,
-                     "entries": rows} for (unit, section), rows in groups.items()]
-        self.write("bibliography.html", "bibliography.html", title="Bibliography",
-                   sections=sections)
+        sections = [
+            {
+                "unit": Link(self.url_for(unit), self.title_of(unit)),
+                "section": section,
+                "entries": rows,
+            }
+            for (unit, section), rows in groups.items()
+        ]
+        self.write(
+            "bibliography.html", "bibliography.html", title="Bibliography", sections=sections
+        )
 
     def _letters_table(self) -> None:
-        rows = [{"id": letter_id, "row": row, "title": self.title_of(letter_id),
-                 "sender": self.person_name(row["sender_id"]),
-                 "addressee": self.person_name(row["addressee_id"]),
-                 "place": self.place_name(row.get("place_id")) or (row.get("place_as_written") or "")}
-                for letter_id, row in self.letters.items()]
+        rows = [
+            {
+                "id": letter_id,
+                "row": row,
+                "title": self.title_of(letter_id),
+                "sender": self.person_name(row["sender_id"]),
+                "addressee": self.person_name(row["addressee_id"]),
+                "place": self.place_name(row.get("place_id"))
+                or (row.get("place_as_written") or ""),
+            }
+            for letter_id, row in self.letters.items()
+        ]
         self.write("letters/index.html", "letters.html", title="Letters", rows=rows)
 
     # ---- home, downloads, search ---------------------------------------------------
@@ -782,33 +1032,66 @@ class Site:
             database = archive.with_suffix(".sqlite")
             shutil.copyfile(archive, target / archive.name)
             shutil.copyfile(database, target / database.name)
-        items = [("Dataset (zip): tables, TEI, CMIF, JSONL, texts, originals", target / archive.name),
-                 ("SQLite database with full-text search", target / database.name)]
-        for relative, label in (("cmif.xml", "Correspondence metadata (CMIF)"),
-                                ("letters.jsonl", "Letters as JSON Lines")):
+        items = [
+            ("Dataset (zip): tables, TEI, CMIF, JSONL, texts, originals", target / archive.name),
+            ("SQLite database with full-text search", target / database.name),
+        ]
+        for relative, label in (
+            ("cmif.xml", "Correspondence metadata (CMIF)"),
+            ("letters.jsonl", "Letters as JSON Lines"),
+        ):
             if self.dataset.file(relative).is_file():
                 shutil.copyfile(self.dataset.file(relative), target / relative)
                 items.append((label, target / relative))
-        downloads = [{"label": label, "url": path.relative_to(self.out).as_posix(),
-                      "name": path.name, "bytes": path.stat().st_size, "sha256": _sha256(path)}
-                     for label, path in items]
+        downloads = [
+            {
+                "label": label,
+                "url": path.relative_to(self.out).as_posix(),
+                "name": path.name,
+                "bytes": path.stat().st_size,
+                "sha256": _sha256(path),
+            }
+            for label, path in items
+        ]
         (target / "SHA256SUMS").write_text(
-            "".join(f"{d['sha256']}  {d['name']}\n" for d in downloads), encoding="utf-8")
+            "".join(f"{d['sha256']}  {d['name']}\n" for d in downloads), encoding="utf-8"
+        )
         return downloads
 
     def _home(self, downloads: list[dict[str, Any]]) -> None:
         citation = self.dataset.file("CITATION.cff")
-        sources = [{"row": s, "link": next((Link(self.url_for(d["document_id"]), s["title"])
-                                            for d in self.docs.values()
-                                            if d["source_id"] == s["source_id"]
-                                            and not d.get("parent_id")), None)}
-                   for s in self.dataset.rows("sources")]
-        counts = {"letters": len(self.letters), "units": len(self.docs), "notes": len(self.notes),
-                  "persons": len(self.registers["persons"]), "places": len(self.registers["places"]),
-                  "organisations": len(self.registers["organisations"])}
-        self.write("index.html", "home.html", title="Home", meta=self.meta, sources=sources,
-                   downloads=downloads, counts=counts,
-                   citation=citation.read_text(encoding="utf-8") if citation.is_file() else "")
+        sources = [
+            {
+                "row": s,
+                "link": next(
+                    (
+                        Link(self.url_for(d["document_id"]), s["title"])
+                        for d in self.docs.values()
+                        if d["source_id"] == s["source_id"] and not d.get("parent_id")
+                    ),
+                    None,
+                ),
+            }
+            for s in self.dataset.rows("sources")
+        ]
+        counts = {
+            "letters": len(self.letters),
+            "units": len(self.docs),
+            "notes": len(self.notes),
+            "persons": len(self.registers["persons"]),
+            "places": len(self.registers["places"]),
+            "organisations": len(self.registers["organisations"]),
+        }
+        self.write(
+            "index.html",
+            "home.html",
+            title="Home",
+            meta=self.meta,
+            sources=sources,
+            downloads=downloads,
+            counts=counts,
+            citation=citation.read_text(encoding="utf-8") if citation.is_file() else "",
+        )
 
     def _search_index(self) -> None:
         """An inverted index, prebuilt: term → [entry, count, entry, count, ...]; one
@@ -816,16 +1099,24 @@ class Site:
         postings: dict[str, dict[int, int]] = defaultdict(dict)
         docs = []
         for i, entry in enumerate(self.search_entries):
-            words = [t for t in tokens(entry["t"] + " " + entry["text"]) if len(t) > 1 or t.isdigit()]
+            words = [
+                t for t in tokens(entry["t"] + " " + entry["text"]) if len(t) > 1 or t.isdigit()
+            ]
             # Title, URL, kind, excerpt and length (search.js ranks by BM25).
             docs.append([entry["t"], entry["u"], entry["k"], entry["x"], len(words)])
             for token in words:
                 postings[token][i] = postings[token].get(i, 0) + 1
-        index = {"docs": docs, "terms": {term: [x for pair in sorted(p.items()) for x in pair]
-                                         for term, p in sorted(postings.items())}}
+        index = {
+            "docs": docs,
+            "terms": {
+                term: [x for pair in sorted(p.items()) for x in pair]
+                for term, p in sorted(postings.items())
+            },
+        }
         payload = json.dumps(index, ensure_ascii=False, separators=(",", ":"))
         (self.out / "static" / "search-index.js").write_text(
-            f"window.SEARCH_INDEX = {payload};\n", encoding="utf-8")
+            f"window.SEARCH_INDEX = {payload};\n", encoding="utf-8"
+        )
 
 
 def _sort_name(row: dict[str, Any], register: str) -> str:
@@ -843,10 +1134,25 @@ class TeiRenderer:
     named with ``@ref`` link to the registers; ``xml:lang`` becomes ``lang``.
     """
 
-    BLOCKS = {"p": "p", "opener": "div", "closer": "div", "postscript": "div",
-              "address": "div", "dateline": "p", "salute": "p", "signed": "span",
-              "byline": "p", "argument": "div", "epigraph": "div", "trailer": "p",
-              "label": "span", "body": "div", "text": "div", "front": "div", "back": "div"}
+    BLOCKS = {
+        "p": "p",
+        "opener": "div",
+        "closer": "div",
+        "postscript": "div",
+        "address": "div",
+        "dateline": "p",
+        "salute": "p",
+        "signed": "span",
+        "byline": "p",
+        "argument": "div",
+        "epigraph": "div",
+        "trailer": "p",
+        "label": "span",
+        "body": "div",
+        "text": "div",
+        "front": "div",
+        "back": "div",
+    }
 
     def __init__(self, site: Site, page: str, top: str | None) -> None:
         self.site = site
@@ -862,9 +1168,14 @@ class TeiRenderer:
     def render_page(self, div: etree._Element) -> Rendered:
         out = self._element(div, level=0, in_note=False)
         notes = [n for n in self.notes if n not in self.inline_notes]
-        return Rendered(Markup(out), " ".join(" ".join(self.text).split()),
-                        div.find(f"{{{TEI_NS}}}head") is not None, notes, self.calls,
-                        self.mentions)
+        return Rendered(
+            Markup(out),
+            " ".join(" ".join(self.text).split()),
+            div.find(f"{{{TEI_NS}}}head") is not None,
+            notes,
+            self.calls,
+            self.mentions,
+        )
 
     def render_inline(self, element: etree._Element) -> Rendered:
         out = self._children(element, level=6, in_note=True)
@@ -887,8 +1198,11 @@ class TeiRenderer:
 
     @staticmethod
     def _attrs(**attrs: str | None) -> str:
-        return "".join(f' {name.rstrip("_").replace("_", "-")}="{html.escape(value)}"'
-                       for name, value in attrs.items() if value)
+        return "".join(
+            f' {name.rstrip("_").replace("_", "-")}="{html.escape(value)}"'
+            for name, value in attrs.items()
+            if value
+        )
 
     def _element(self, el: etree._Element, level: int, in_note: bool) -> str:
         name = _local(el)
@@ -901,23 +1215,34 @@ class TeiRenderer:
             tag = f"h{min(level, 6)}"
             return f"<{tag}{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
         if name == "p":
-            only_quote = (not (el.text or "").strip() and len(el) == 1
-                          and _local(el[0]) == "quote" and not (el[0].tail or "").strip())
+            only_quote = (
+                not (el.text or "").strip()
+                and len(el) == 1
+                and _local(el[0]) == "quote"
+                and not (el[0].tail or "").strip()
+            )
             cls = "blockquote" if only_quote else None
-            return f"<p{self._attrs(class_=cls, lang=lang)}>{self._children(el, level, in_note)}</p>"
+            return (
+                f"<p{self._attrs(class_=cls, lang=lang)}>{self._children(el, level, in_note)}</p>"
+            )
         if name == "ref":
             return self._ref(el, level, in_note)
         if name == "note":
             return self._note(el, level, in_note)
         if name == "hi":
             rend = el.get("rend") or ""
-            tag = {"italic": "em", "superscript": "sup", "subscript": "sub", "bold": "strong"}.get(rend, "span")
+            tag = {"italic": "em", "superscript": "sup", "subscript": "sub", "bold": "strong"}.get(
+                rend, "span"
+            )
             cls = None if tag != "span" else f"hi-{rend}" if rend else "hi"
-            return f"<{tag}{self._attrs(class_=cls, lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
+            inner = self._children(el, level, in_note)
+            return f"<{tag}{self._attrs(class_=cls, lang=lang)}>{inner}</{tag}>"
         if name == "title":
             return f"<cite{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</cite>"
         if name in ("quote", "q", "said"):
-            return f'<q class="quote"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</q>'
+            return (
+                f'<q class="quote"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</q>'
+            )
         if name == "foreign":
             return f"<i{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</i>"
         if name == "list":
@@ -925,7 +1250,8 @@ class TeiRenderer:
             return f"<{tag}{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>"
         if name == "item":
             value = el.get("n") if (el.get("n") or "").isdigit() else None
-            return f"<li{self._attrs(value=value, lang=lang)}>{self._children(el, level, in_note)}</li>"
+            inner = self._children(el, level, in_note)
+            return f"<li{self._attrs(value=value, lang=lang)}>{inner}</li>"
         if name == "lb":
             return "<br>"
         if name == "choice":
@@ -934,19 +1260,25 @@ class TeiRenderer:
             return self._name(el, level, in_note, lang)
         if name == "date":
             when = el.get("when")
-            return f"<time{self._attrs(datetime=when, lang=lang)}>{self._children(el, level, in_note)}</time>"
+            inner = self._children(el, level, in_note)
+            return f"<time{self._attrs(datetime=when, lang=lang)}>{inner}</time>"
         if name == "addrLine":
-            return f'<span class="addrLine"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</span><br>'
+            inner = self._children(el, level, in_note)
+            return f'<span class="addrLine"{self._attrs(lang=lang)}>{inner}</span><br>'
         if name == "floatingText":
             kind = el.get("type") or "text"
             label = "Enclosure" if kind == "enclosure" else kind.capitalize()
-            return (f'<aside class="floating {html.escape(kind)}" aria-label="{html.escape(label)}">'
-                    f'<p class="floating-label">{html.escape(label)}</p>'
-                    f"{self._children(el, level + 1, in_note)}</aside>")
+            return (
+                f'<aside class="floating {html.escape(kind)}" aria-label="{html.escape(label)}">'
+                f'<p class="floating-label">{html.escape(label)}</p>'
+                f"{self._children(el, level + 1, in_note)}</aside>"
+            )
         if name in self.BLOCKS:
             tag = self.BLOCKS[name]
-            return f'<{tag} class="{name}"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</{tag}>'
-        return f'<span class="tei-{name}"{self._attrs(lang=lang)}>{self._children(el, level, in_note)}</span>'
+            inner = self._children(el, level, in_note)
+            return f'<{tag} class="{name}"{self._attrs(lang=lang)}>{inner}</{tag}>'
+        inner = self._children(el, level, in_note)
+        return f'<span class="tei-{name}"{self._attrs(lang=lang)}>{inner}</span>'
 
     def _div(self, el: etree._Element, level: int, in_note: bool, lang: str | None) -> str:
         # A letter's own TEI file points to the unit by @corresp instead of @xml:id.
@@ -960,7 +1292,7 @@ class TeiRenderer:
             return ""  # a letter's own list of notes: the page's notes section shows them
         inner = self._children(el, level + 1, in_note)
         tag = "article" if kind in ("letter", "enclosure") else "section"
-        return f'<{tag}{self._attrs(id=unit_id, class_=f"div {kind}", lang=lang)}>{inner}</{tag}>'
+        return f"<{tag}{self._attrs(id=unit_id, class_=f'div {kind}', lang=lang)}>{inner}</{tag}>"
 
     def _unit_card(self, unit_id: str, level: int) -> str:
         """A unit that has its own page, in the page of the unit that holds it."""
@@ -968,25 +1300,34 @@ class TeiRenderer:
         heading = f"h{min(level, 6)}"
         doc = site.docs[unit_id]
         self.text.append(site.title_of(unit_id))
-        return (f'<section class="unit-card" id="{html.escape(unit_id)}">'
-                f'<{heading}><a href="{self.root}{html.escape(site.page_path(unit_id))}">'
-                f"{html.escape(site.title_of(unit_id))}</a></{heading}>"
-                f'<p class="meta">{html.escape(doc["type"])} · {doc["words"]:,} words</p></section>')
+        return (
+            f'<section class="unit-card" id="{html.escape(unit_id)}">'
+            f'<{heading}><a href="{self.root}{html.escape(site.page_path(unit_id))}">'
+            f"{html.escape(site.title_of(unit_id))}</a></{heading}>"
+            f'<p class="meta">{html.escape(doc["type"])} · {doc["words"]:,} words</p></section>'
+        )
 
     def _letter_card(self, letter_id: str, level: int) -> str:
         site = self.site
         row = site.letters[letter_id]
         heading = f"h{min(level, 6)}"
-        meta = " · ".join(x for x in (
-            human_date(row.get("date")),
-            f"{site.person_name(row['sender_id'])} to {site.person_name(row['addressee_id'])}",
-            site.place_name(row.get("place_id")) or (row.get("place_as_written") or "")) if x)
+        meta = " · ".join(
+            x
+            for x in (
+                human_date(row.get("date")),
+                f"{site.person_name(row['sender_id'])} to {site.person_name(row['addressee_id'])}",
+                site.place_name(row.get("place_id")) or (row.get("place_as_written") or ""),
+            )
+            if x
+        )
         self.text.append(site.title_of(letter_id))
-        return (f'<article class="letter-card" id="{html.escape(letter_id)}">'
-                f'<{heading}><a href="{self.root}letters/{html.escape(letter_id)}.html">'
-                f"{html.escape(site.title_of(letter_id))}</a></{heading}>"
-                f'<p class="meta">{html.escape(meta)}</p>'
-                f'<p class="incipit">{html.escape(row.get("incipit") or "")}…</p></article>')
+        return (
+            f'<article class="letter-card" id="{html.escape(letter_id)}">'
+            f'<{heading}><a href="{self.root}letters/{html.escape(letter_id)}.html">'
+            f"{html.escape(site.title_of(letter_id))}</a></{heading}>"
+            f'<p class="meta">{html.escape(meta)}</p>'
+            f'<p class="incipit">{html.escape(row.get("incipit") or "")}…</p></article>'
+        )
 
     def _ref(self, el: etree._Element, level: int, in_note: bool) -> str:
         target = self.site.book_note(_fragment(el.get("target")))
@@ -1000,11 +1341,17 @@ class TeiRenderer:
             if target not in self.notes:
                 self.notes.append(target)
             label = self.site.note_label(target)
-            return (f'<a class="noteref" id="{html.escape(call_id)}" href="#{html.escape(target)}" '
-                    f'role="doc-noteref" aria-label="{html.escape(label)}"><sup>{inner}</sup></a>')
+            return (
+                f'<a class="noteref" id="{html.escape(call_id)}" href="#{html.escape(target)}" '
+                f'role="doc-noteref" aria-label="{html.escape(label)}"><sup>{inner}</sup></a>'
+            )
         if target in self.site.docs:
             url = self.site.url_for(target)
-            href = f"#{target}" if url.split("#")[0] == self.page and "#" in url else f"{self.root}{url}"
+            href = (
+                f"#{target}"
+                if url.split("#")[0] == self.page and "#" in url
+                else f"{self.root}{url}"
+            )
             if url == self.page:
                 href = "#main"
             return f'<a class="xref" href="{html.escape(href)}">{inner}</a>'
@@ -1020,16 +1367,22 @@ class TeiRenderer:
             called = self.site.note_pages.get(note_id)
             back = ""
             if called:
-                back = (f' <a class="called-from" href="{self.root}{html.escape(called)}#call-{html.escape(note_id)}">'
-                        f"read in context</a>")
-            return (f'<div class="note-entry" id="{html.escape(note_id)}"><span class="note-n">{label}</span> '
-                    f"{body}{back}</div>")
+                target = f"{self.root}{html.escape(called)}#call-{html.escape(note_id)}"
+                back = f' <a class="called-from" href="{target}">read in context</a>'
+            return (
+                f'<div class="note-entry" id="{html.escape(note_id)}">'
+                f'<span class="note-n">{label}</span> {body}{back}</div>'
+            )
         self.inline_notes.add(note_id)
-        back = "".join(f' <a class="backref" href="#{c}" aria-label="Back to the text">↩</a>'
-                       for c in self.calls.get(note_id, []))
+        back = "".join(
+            f' <a class="backref" href="#{c}" aria-label="Back to the text">↩</a>'
+            for c in self.calls.get(note_id, [])
+        )
         kind = "Author's note" if el.get("type") == "author" else "Note"
-        return (f'<aside class="note-inline" id="{html.escape(note_id)}" role="doc-footnote" '
-                f'aria-label="{kind} {label}"><span class="note-n">{label}</span> {body}{back}</aside>')
+        return (
+            f'<aside class="note-inline" id="{html.escape(note_id)}" role="doc-footnote" '
+            f'aria-label="{kind} {label}"><span class="note-n">{label}</span> {body}{back}</aside>'
+        )
 
     def _choice(self, el: etree._Element, level: int, in_note: bool) -> str:
         sic = el.find(f"{{{TEI_NS}}}sic")
@@ -1037,16 +1390,22 @@ class TeiRenderer:
         if sic is None or corr is None:
             return self._children(el, level, in_note)
         printed = "".join(sic.itertext())
-        return (f'<span class="emendation" tabindex="0" title="Printed: {html.escape(printed)}">'
-                f"{self._children(corr, level, in_note)}"
-                f'<span class="sic"> [printed: {html.escape(printed, quote=False)}]</span></span>')
+        return (
+            f'<span class="emendation" tabindex="0" title="Printed: {html.escape(printed)}">'
+            f"{self._children(corr, level, in_note)}"
+            f'<span class="sic"> [printed: {html.escape(printed, quote=False)}]</span></span>'
+        )
 
     def _name(self, el: etree._Element, level: int, in_note: bool, lang: str | None) -> str:
         inner = self._children(el, level, in_note)
-        register, entry_id = self.site.register_entry(_local(el), el.get("ref") or el.get("key") or "")
+        register, entry_id = self.site.register_entry(
+            _local(el), el.get("ref") or el.get("key") or ""
+        )
         if register:
             if not in_note:
                 self.mentions.append((register, entry_id))
-            return (f'<a class="name {register}" href="{self.root}registers/{register}.html#'
-                    f'{html.escape(entry_id)}"{self._attrs(lang=lang)}>{inner}</a>')
+            return (
+                f'<a class="name {register}" href="{self.root}registers/{register}.html#'
+                f'{html.escape(entry_id)}"{self._attrs(lang=lang)}>{inner}</a>'
+            )
         return f'<span class="name"{self._attrs(lang=lang)}>{inner}</span>'

@@ -14,10 +14,11 @@ import hashlib
 import json
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
@@ -119,7 +120,7 @@ def _full_date(value: object) -> bool:
                                           and value != "")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str) -> Draft202012Validator:
     schema = json.loads(schema_bytes("sources", f"{name}.json").decode("utf-8"))
     Draft202012Validator.check_schema(schema)
@@ -149,9 +150,12 @@ def _explain(error: ValidationError) -> Iterator[tuple[str, list[str | int], str
     """(code, path of the key at fault, message) for one schema error."""
     path: list[str | int] = list(error.absolute_path)
     code = KEYWORD_CODES.get(str(error.validator), "E106")
-    value = error.instance
+    # jsonschema types these as possibly unset; an error from a validator always has them.
+    schema: Any = error.schema
+    rule: Any = error.validator_value
+    value: Any = error.instance
     if error.validator == "additionalProperties":
-        known = sorted(error.schema.get("properties", {}))
+        known = sorted(schema.get("properties", {}))
         for key in sorted(set(value) - set(known)):
             near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             hint = f" (did you mean {near[0]}?)" if near else \
@@ -159,37 +163,35 @@ def _explain(error: ValidationError) -> Iterator[tuple[str, list[str | int], str
             yield code, path + [key], f"unknown key {key!r}{hint}"
         return
     if error.validator == "required":
-        for key in error.validator_value:
+        for key in rule:
             if key not in value:
                 yield code, path, f"required key {key!r} is missing"
         return
     if error.validator == "dependentRequired":
-        for key, needs in error.validator_value.items():
+        for key, needs in rule.items():
             for need in needs:
                 if key in value and need not in value:
                     yield code, path + [key], f"{key} needs {need} beside it"
         return
     if error.validator == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) \
-            else [error.validator_value]
-        names = " or ".join(TYPE_NAMES.get(w, w) for w in wanted)
+        types: list[str] = rule if isinstance(rule, list) else [rule]
+        names = " or ".join(TYPE_NAMES.get(w, w) for w in types)
         yield code, path, f"must be {names}, not {_type_of(value)} ({value!r:.60})"
         return
     if error.validator == "enum":
         yield code, path, (f"{value!r:.60} is not allowed; one of: "
-                           + ", ".join(str(v) for v in error.validator_value))
+                           + ", ".join(str(v) for v in rule))
         return
     if error.validator == "format":
-        wanted = "YYYY-MM-DD" if error.validator_value == "full-date" else \
-            "YYYY, YYYY-MM or YYYY-MM-DD"
-        yield code, path, f"{value!r} is not a calendar date ({wanted})"
+        form = "YYYY-MM-DD" if rule == "full-date" else "YYYY, YYYY-MM or YYYY-MM-DD"
+        yield code, path, f"{value!r} is not a calendar date ({form})"
         return
     if error.validator == "minLength" and value == "":
         yield code, path, "must not be empty"
         return
     if error.validator == "pattern":
         yield code, path, f"{value!r:.60} does not have the expected form " \
-            f"({error.schema.get('description') or error.validator_value})"
+            f"({schema.get('description') or rule})"
         return
     yield code, path, error.message
 
@@ -277,7 +279,7 @@ def key_lines(text: str) -> dict[tuple[str | int, ...], int]:
         if array is not None:
             if depth == 1 and (s.startswith("{") or s[0] in "\"'-+0123456789tf"):
                 starts = [s] if s.startswith("{") else _strings(s) or [s]
-                for item in starts:
+                for _ in starts:
                     index += 1
                     lines.setdefault(array + (index,), n)
                 if s.startswith("{"):

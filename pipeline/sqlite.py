@@ -113,7 +113,7 @@ def _read_rows(path: Path, table: Table) -> list[dict[str, Any]]:
         reader = csv.DictReader(handle)
         for raw in reader:
             line = reader.line_num
-            row = {}
+            row: dict[str, Any] = {}
             for name, kind in types.items():
                 value = raw.get(name)
                 if value is None or value in missing:
@@ -236,8 +236,12 @@ def _add_search(db: sqlite3.Connection, dataset: Dataset) -> None:
     """FTS5 indexes over the texts and the notes (diacritics folded: 'Andres' finds 'Andrés')."""
     tokenizer = "tokenize = 'unicode61 remove_diacritics 2'"
     if "documents" in dataset.tables:
-        db.execute(f'CREATE VIRTUAL TABLE texts_fts USING fts5(title, text, content="texts", {tokenizer})')
-        db.execute("INSERT INTO texts_fts (rowid, title, text) SELECT rowid, title, text FROM texts")
+        db.execute(
+            f'CREATE VIRTUAL TABLE texts_fts USING fts5(title, text, content="texts", {tokenizer})'
+        )
+        db.execute(
+            "INSERT INTO texts_fts (rowid, title, text) SELECT rowid, title, text FROM texts"
+        )
     if "notes" in dataset.tables:
         db.execute(f'CREATE VIRTUAL TABLE notes_fts USING fts5(text, content="notes", {tokenizer})')
         db.execute("INSERT INTO notes_fts (rowid, text) SELECT rowid, text FROM notes")

@@ -31,26 +31,12 @@ from typing import Any
 
 from lxml import etree
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
+from .conventions import XML_ID, tei_element, tei_tag
+
 WIKIDATA = "http://www.wikidata.org/entity/{}"
 VIAF = "http://viaf.org/viaf/{}"
 GEONAMES = "http://www.geonames.org/{}"
 KINDS = ("person", "place", "org")
-
-
-def _t(tag: str) -> str:
-    return f"{{{TEI_NS}}}{tag}"
-
-
-def _el(parent: etree._Element, tag: str, text: str = "", **attrs: str) -> etree._Element:
-    node = etree.SubElement(parent, _t(tag))
-    for key, value in attrs.items():
-        if value:
-            node.set(XML_ID if key == "xml_id" else key, str(value))
-    if text:
-        node.text = text
-    return node
 
 
 @dataclass
@@ -99,31 +85,32 @@ def _entry(kind: str, key: str, row: Mapping[str, Any], xml_id: str) -> etree._E
     """One ``person``/``personGrp``/``place``/``org`` element for a standOff list."""
     if kind == "person":
         is_group = _s(row.get("is_group")).lower() == "true"
-        entry = etree.Element(_t("personGrp" if is_group else "person"))
+        entry = etree.Element(tei_tag("personGrp" if is_group else "person"))
         entry.set(XML_ID, xml_id)
-        _el(entry, "persName" if not is_group else "name", _s(row["name"]))
+        tei_element(entry, "persName" if not is_group else "name", _s(row["name"]))
         if not is_group:
             if _s(row.get("birth")):
-                _el(entry, "birth", _s(row["birth"]), when=_s(row["birth"]))
+                tei_element(entry, "birth", _s(row["birth"]), when=_s(row["birth"]))
             if _s(row.get("death")):
-                _el(entry, "death", _s(row["death"]), when=_s(row["death"]))
+                tei_element(entry, "death", _s(row["death"]), when=_s(row["death"]))
     elif kind == "place":
-        entry = etree.Element(_t("place"))
+        entry = etree.Element(tei_tag("place"))
         entry.set(XML_ID, xml_id)
-        _el(entry, "placeName", _s(row["name"]))
+        tei_element(entry, "placeName", _s(row["name"]))
         if _s(row.get("country")):
-            _el(_el(entry, "location"), "country", _s(row["country"]), key=_s(row["country"]))
+            tei_element(tei_element(entry, "location"), "country", _s(row["country"]),
+                        key=_s(row["country"]))
     else:
-        entry = etree.Element(_t("org"))
+        entry = etree.Element(tei_tag("org"))
         entry.set(XML_ID, xml_id)
-        _el(entry, "orgName", _s(row.get("name_english")) or _s(row["name"]))
+        tei_element(entry, "orgName", _s(row.get("name_english")) or _s(row["name"]))
         if _s(row.get("abbreviation")):
-            _el(entry, "orgName", _s(row["abbreviation"]), type="abbreviation")
-    _el(entry, "idno", key, type="dataset")
+            tei_element(entry, "orgName", _s(row["abbreviation"]), type="abbreviation")
+    tei_element(entry, "idno", key, type="dataset")
     for uri in authority_uris(kind, row):
-        _el(entry, "idno", uri, type="URI")
+        tei_element(entry, "idno", uri, type="URI")
     if _s(row.get("description")):
-        _el(entry, "note", _s(row["description"]))
+        tei_element(entry, "note", _s(row["description"]))
     return entry
 
 
@@ -148,20 +135,21 @@ def localise_references(tei: etree._Element, file_id: str, registers: Registers)
     _drop_prefix_defs(tei)
     if not any(used.values()):
         return
-    standoff = etree.Element(_t("standOff"))
+    standoff = etree.Element(tei_tag("standOff"))
     for kind, list_tag in (("person", "listPerson"), ("place", "listPlace"), ("org", "listOrg")):
         if used[kind]:
-            listed = _el(standoff, list_tag)
+            listed = tei_element(standoff, list_tag)
             for key in sorted(used[kind]):
                 listed.append(_entry(kind, key, used[kind][key],
                                      local_id(file_id, kind, key)))
-    tei.find(_t("teiHeader")).addnext(standoff)
+    tei.find(tei_tag("teiHeader")).addnext(standoff)
 
 
 def _drop_prefix_defs(tei: etree._Element) -> None:
     """Remove the prefixDefs that map person:/place: to CSV rows (nothing uses them now),
     and an encodingDesc left empty."""
-    for prefixes in tei.findall(f"{_t('teiHeader')}/{_t('encodingDesc')}/{_t('listPrefixDef')}"):
+    path = "/".join(tei_tag(t) for t in ("teiHeader", "encodingDesc", "listPrefixDef"))
+    for prefixes in tei.findall(path):
         encoding = prefixes.getparent()
         encoding.remove(prefixes)
         if not len(encoding):
@@ -177,11 +165,11 @@ def own_notes(tei: etree._Element, file_id: str, home: str,
     the letter file names it (``../papers.xml``); ``notes`` the source file's notes by id.
     """
     prefix = home + "#"
-    printed_inside = {n.get("corresp")[len(prefix):]: n for n in tei.iter(_t("note"))
+    printed_inside = {n.get("corresp")[len(prefix):]: n for n in tei.iter(tei_tag("note"))
                       if (n.get("corresp") or "").startswith(prefix)}
     local: dict[str, str] = {}
     copies: list[etree._Element] = []
-    calls = [r for r in tei.iter(_t("ref")) if r.get("type") == "note"
+    calls = [r for r in tei.iter(tei_tag("ref")) if r.get("type") == "note"
              and (r.get("target") or "").startswith(prefix)]
     for call in calls:
         note_id = call.get("target")[len(prefix):]
@@ -195,8 +183,8 @@ def own_notes(tei: etree._Element, file_id: str, home: str,
             local[note_id] = f"{file_id}-{note_id}"
         call.set("target", "#" + local[note_id])
     if copies:
-        text = tei.find(_t("text"))
-        notes_div = _el(_el(text, "back"), "div", type="notes")
+        text = tei.find(tei_tag("text"))
+        notes_div = tei_element(tei_element(text, "back"), "div", type="notes")
         notes_div.extend(copies)
     return len(local)
 

@@ -24,32 +24,36 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from itertools import pairwise
+from typing import Any
 
 from lxml import etree
 
-from . import anatomy
+from . import anatomy, links, standoff
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
-from . import links, standoff
 from .clean import CleanedSource
+from .conventions import (
+    ITALIC,
+    LANGUAGE_NAMES,
+    NOTE_MARK,
+    SUPERSCRIPTS,
+    TEI_NS,
+    XML_ID,
+    strip_marks,
+)
+from .conventions import tei_element as _el
 from .errors import PipelineError
 from .letters import Letter, Names, is_person
 from .notes import NotesResult
 from .package import letter_tei_path, tei_path
-from .segment import NOTE_MARK, SUPERSCRIPTS, SegmentedSource, Unit, paragraphs, strip_marks
+from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
-XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PROJECT = "Serge–Trotsky Papers project"
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "ru": "Russian", "de": "German",
-                  "es": "Spanish", "ca": "Catalan", "it": "Italian", "nl": "Dutch",
-                  "no": "Norwegian", "yi": "Yiddish", "pl": "Polish"}
 # A heading is a line: a paragraph longer than this is prose, never a head.
 HEAD_MAX_WORDS = 40
-ITALIC = re.compile(r"\*([^*\n]+)\*")
 NUMBERED = re.compile(r"^(\d{1,2})\.\s+\S")
 NOTE_LABEL = re.compile(r"(?:\d+\.|\*)\s*$")
 # Elements that hold text: never indented, so that no whitespace is added to the text.
@@ -57,21 +61,6 @@ MIXED_CONTENT = {"p", "head", "dateline", "salute", "signed", "addrLine", "note"
                  "quote", "hi", "title", "ref", "choice", "sic", "corr", "date", "placeName",
                  "persName", "orgName"}
 QUOTES = {"“": "”", "‘": "’", '"': '"'}
-
-
-def _el(parent: etree._Element | None, tag: str, text: str | None = None,
-        **attrs: str) -> etree._Element:
-    """A TEI element (appended to ``parent`` if given) with its attributes in the given order."""
-    name = f"{{{TEI_NS}}}{tag}"
-    node = etree.Element(name, nsmap={None: TEI_NS}) if parent is None \
-        else etree.SubElement(parent, name)
-    for key, value in attrs.items():
-        if value not in ("", None):
-            node.set(XML_ID if key == "xml_id" else XML_LANG if key == "xml_lang" else key,
-                     str(value))
-    if text:
-        node.text = text
-    return node
 
 
 def _add_text(node: etree._Element, text: str) -> None:
@@ -143,7 +132,7 @@ def front_roles(source: Source, segmented: SegmentedSource) -> dict[int, str]:
     text = segmented.text
     spans = paragraphs(text[:segmented.units[0].own_end])
     roles = {}
-    for (role, words), (start, end) in zip(wanted, spans):
+    for (role, words), (start, end) in zip(wanted, spans, strict=False):
         if " ".join(text[start:end].split()) != " ".join(str(words).split()):
             raise PipelineError(f"{role} {words!r} is not the paragraph printed there "
                                 f"({text[start:end][:60]!r}); the title comes first, then "
@@ -246,8 +235,8 @@ def _events(ctx: SourceContext, start: int, end: int, with_wraps: bool) -> list[
     for i in line_starts:
         events.append(_Event(i, 1, "lb"))
     # Italics are pairs of asterisks on one line; an unpaired asterisk stays as printed.
-    pairs = []
-    for a, b in zip(stars, stars[1:]):
+    pairs: list[tuple[int, int]] = []
+    for a, b in pairwise(stars):
         if pairs and pairs[-1][1] >= a:
             continue
         if "\n" not in text[a:b]:
@@ -421,7 +410,7 @@ def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: i
         _closer_part(open_part, ctx, role, start, end)
         return open_part
     if role in ("ps-closing", "ps-signed"):
-        postscript = open_part if _local(open_part) == "postscript" \
+        postscript = open_part if open_part is not None and _local(open_part) == "postscript" \
             else _el(parent, "postscript")
         last = postscript[-1] if len(postscript) else None
         closer = last if _local(last) == "closer" else _el(postscript, "closer")
@@ -429,7 +418,7 @@ def _letter_part(parent: etree._Element, ctx: SourceContext, role: str, start: i
         return postscript
     if role == "postscript":
         opens = start in ctx.postscript_starts or _local(open_part) != "postscript" \
-            or (len(open_part) and _local(open_part[-1]) == "closer")
+            or (open_part is not None and len(open_part) and _local(open_part[-1]) == "closer")
         if opens:
             open_part = _el(parent, "postscript")
         _block(open_part, ctx, start, end)
@@ -523,20 +512,19 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
         i += 1
 
 
-def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit,
-              children: dict[str, list[Unit]]) -> etree._Element:
+def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit) -> etree._Element:
     div = _el(parent, "div", type=unit.type, xml_id=unit.document_id,
               n=str(unit.n) if unit.n is not None else "")
     _own_content(div, ctx, unit)
-    for child in children.get(unit.document_id, []):
+    for child in ctx.segmented.children(unit):
         if len(div) and etree.QName(div[-1]).localname in ("closer", "postscript"):
             # What a letter encloses is printed after its signature, and TEI allows no
             # div after a closer: the enclosure is a floatingText in a postscript, which
             # keeps the printed order and the unit's div (and id) inside the letter's.
             floating = _el(_el(div, "postscript"), "floatingText", type=child.type)
-            _unit_div(_el(floating, "body"), ctx, child, children)
+            _unit_div(_el(floating, "body"), ctx, child)
         else:
-            _unit_div(div, ctx, child, children)
+            _unit_div(div, ctx, child)
     lines = ctx.document_closers.get(unit.document_id, ())
     if lines:
         closer = _el(div, "closer")
@@ -699,11 +687,7 @@ def source_tree(ctx: SourceContext, meta: dict[str, Any], original_path: str
         ident=bib["language"])
     _revisions(header, ctx.cleaned, meta)
     body = _el(_el(tei, "text"), "body")
-    units = ctx.segmented.units
-    children: dict[str, list[Unit]] = {}
-    for unit in units[1:]:
-        children.setdefault(unit.parent_id, []).append(unit)
-    _unit_div(body, ctx, units[0], children)
+    _unit_div(body, ctx, ctx.segmented.units[0])
     return tei
 
 
@@ -761,8 +745,13 @@ def letter_tree(letter: Letter, div: etree._Element, source: Source, meta: dict[
     if letter.anatomy.no_closer:
         _el(corresp, "note", f"No closer: {letter.anatomy.no_closer}", type="closer")
     languages = _el(profile, "langUsage")
-    _el(languages, "language", "English (the edition's translation)", ident="en")
-    if letter.language and letter.language != "en":
+    # The language the source prints the letter in; a translation when [letters] says so.
+    printed_in = source.bibliographic.get("language") or "en"
+    statement = LANGUAGE_NAMES.get(printed_in, printed_in)
+    if source.extra.get("letters", {}).get("translated"):
+        statement += " (the edition's translation)"
+    _el(languages, "language", statement, ident=printed_in)
+    if letter.language and letter.language != printed_in:
         _el(languages, "language",
             f"{LANGUAGE_NAMES.get(letter.language, letter.language)} (the original)",
             ident=letter.language)

@@ -44,15 +44,18 @@ import re
 import stat
 from array import array
 from collections import Counter
-from dataclasses import asdict, dataclass, field as dataclass_field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from dataclasses import field as dataclass_field
 from functools import cache
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, Mapping
+from typing import Any, BinaryIO
 
 from frictionless import FrictionlessException, Schema
 from lxml import etree, isoschematron
 
 from . import cmif
+from .conventions import TEI_NS, XML_ID
 from .errors import PipelineError
 from .resources import schema_file
 
@@ -138,8 +141,6 @@ TEI_SCH = schema_file("tei", "serge-trotsky.sch")
 CMIF_RNG = schema_file("cmif", "cmi-customization.rng")
 CMIF_SCH = schema_file("cmif", "cmif.sch")
 
-TEI_NS = "http://www.tei-c.org/ns/1.0"
-XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 RNG_NS = "http://relaxng.org/ns/structure/1.0"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 PATH_FIELDS = ("text_path", "original_path", "tei_path")
@@ -509,7 +510,7 @@ class _Counting(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:   # type: ignore[override]
+    def readinto(self, buffer) -> int:
         read = self.raw.readinto(buffer)   # type: ignore[attr-defined]
         if read:
             self.sha256.update(memoryview(buffer)[:read])
@@ -889,7 +890,7 @@ class _DatasetCheck:
         if fmt not in ("csv", "tsv"):
             self.add(Problem("E074", shown, f"format {fmt!r}: validate reads CSV tables"))
             return None
-        options = {"delimiter": "\t"} if fmt == "tsv" else {}
+        options: dict[str, Any] = {"delimiter": "\t"} if fmt == "tsv" else {}
         options.update({ours: dialect[theirs] for theirs, ours in DIALECT_KEYS.items()
                         if theirs in dialect})
         try:
@@ -937,9 +938,11 @@ class _DatasetCheck:
 
     # --- reading a table --------------------------------------------------------------------
 
-    def rows(self, table: _Table, raw: BinaryIO, warn: bool) -> Iterator[tuple[int, list[str]]]:
+    def rows(self, table: _Table, raw: BinaryIO | io.RawIOBase,
+             warn: bool) -> Iterator[tuple[int, list[str]]]:
         """The rows of a table (the header is row 1), decoded as a stream."""
-        buffered = io.BufferedReader(raw, 1 << 16)   # type: ignore[arg-type]
+        # A file opened "rb" is typed BinaryIO but is a buffered raw stream at run time.
+        buffered = io.BufferedReader(raw, 1 << 16)   # type: ignore[type-var]
         encoding = table.encoding
         if codecs.lookup(encoding).name == "utf-8" and buffered.peek(3)[:3] == codecs.BOM_UTF8:
             encoding = "utf-8-sig"
@@ -979,8 +982,9 @@ class _DatasetCheck:
         names = table.names
         width = len(names)
         position = {name: i for i, name in enumerate(names)}
-        collect = {fields: set() for fields in self.needed.get(table.name, ())
-                   if all(f in position for f in fields)}
+        collect: dict[tuple[str, ...], set[Any]] = {
+            fields: set() for fields in self.needed.get(table.name, ())
+            if all(f in position for f in fields)}
         collecting = [(s, [position[f] for f in fields]) for fields, s in collect.items()]
         checks = []
         for i, field in enumerate(table.fields):
@@ -1222,7 +1226,7 @@ class _DatasetCheck:
                     return
                 labels = header[1]
                 for number, cells in rows:
-                    yield number, dict(zip(labels, cells))
+                    yield number, dict(zip(labels, cells, strict=False))
             except _Unreadable:
                 return
 

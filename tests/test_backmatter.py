@@ -7,18 +7,14 @@ in the printed book. Spot checks give exact values."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 
 import pytest
-from frictionless import validate
-
 from sergetrotsky import backmatter, package, registry, segment
 from sergetrotsky.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
 from sergetrotsky.errors import PipelineError
-from sergetrotsky.resources import schema_file
 
-from .conftest import SOURCES
+from .conftest import SOURCES, valid_mini_package
 
 # Counted by hand in the printed back matter.
 HAND_CHRONOLOGY_LINES = 18
@@ -38,9 +34,8 @@ INDEX_ENTRIES, INDEX_ROWS = 647, 1180
 
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = next(s for s in sources if s.source_id == "papers")
-    return segment.segment(source, cleaned["papers"])
+def papers(segmented):
+    return segmented["papers"]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +80,7 @@ def test_chronology_one_row_per_printed_line(papers, chronology):
     assert len(chronology) == len(printed) == HAND_CHRONOLOGY_LINES
     assert [r["n"] for r in chronology] == list(range(1, len(printed) + 1))
     assert len({r["event_id"] for r in chronology}) == len(chronology)
-    for row, line in zip(chronology, printed):
+    for row, line in zip(chronology, printed, strict=True):
         assert line.endswith(row["text"]) and row["text"]
         assert row["document_id"] == unit.document_id and row["source_id"] == "papers"
         assert row["date"] and row["precision"]      # every line of this chronology is dated
@@ -314,7 +309,7 @@ def test_index_one_row_per_headword_and_sub_entry(papers, index):
     assert len({r["term_id"] for r in index}) == len(index)
     heads = [r for r in index if r["sub_entry"] == ""]
     assert [r["entry_n"] for r in heads] == list(range(1, INDEX_ENTRIES + 1))
-    for entry, head in zip(entries, heads):
+    for entry, head in zip(entries, heads, strict=True):
         assert entry.startswith(head["headword"]) and head["headword"]
     assert not any(r["see"] for r in index)       # this index prints no cross-references
 
@@ -516,10 +511,9 @@ def test_rows_match_their_schema(name, rows_of, request):
     assert {fk["reference"]["resource"] for fk in schema["foreignKeys"]} == {"sources", "documents"}
 
 
-def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, persons,
+def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, segmented, persons,
                                             chronology, bibliography, index):
     """The three tables, with the tables they point to, as a valid data package."""
-    segmented = {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
         package.Table("documents", package.document_rows(segmented), "Units"),
@@ -529,19 +523,7 @@ def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, papers, 
         package.Table("bibliography", bibliography, "Bibliography"),
         package.Table("index_terms", index, "Index"),
     ]
-    (tmp_path / "data").mkdir()
-    (tmp_path / "schema").mkdir()
-    data = {}
-    for t in tables:
-        data[t.name] = package.csv_bytes(t)
-        (tmp_path / t.path).write_bytes(data[t.name])
-        (tmp_path / "schema" / f"{t.name}.json").write_bytes(
-            schema_file("tables", f"{t.name}.json").read_bytes())
-    meta = {"name": "test", "title": "t", "version": "0", "released": "2020-01-01",
-            "licenses": [{"name": "CC0-1.0"}]}
-    (tmp_path / "datapackage.json").write_text(json.dumps(package.descriptor(meta, tables, data)))
-    report = validate(str(tmp_path / "datapackage.json"))
-    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "note"])
+    data = valid_mini_package(tmp_path, tables)
     chronology_csv = data["chronology"].decode("utf-8")
     assert "papers-chronology-002,papers,papers-chronology,2,1917,,year,1917," in chronology_csv
     assert chronology_csv.splitlines()[2].endswith(",trotsky;serge")
@@ -717,7 +699,47 @@ def test_index_reference_pattern_is_checked(sources):
     assert backmatter.index_references([papers])["papers"].findall("a, ref1, ref22; ref3x") == \
         ["ref1", "ref22"]
     for pattern, message in (("ref(", "not a regular expression"), ("x*", "matches one")):
-        broken = dataclasses.replace(papers, extra={**papers.extra, "index": {"reference": pattern}})
+        broken = dataclasses.replace(
+            papers, extra={**papers.extra, "index": {"reference": pattern}}
+        )
         with pytest.raises(PipelineError) as error:
             backmatter.index_references([broken])
         assert message in error.value.message and error.value.field == "index.reference"
+
+
+# --- organisations, as the glossary prints them -------------------------------------------
+
+def test_organisations_parsed_from_the_glossary(papers):
+    seg = papers
+    rows = {r["org_id"]: r for r in backmatter.printed_organisation_rows({"papers": seg})}
+    glossary = next(u for u in seg.units if u.type == "glossary")
+    printed = [p.split(" ", 1)[0] for p in seg.own_text(glossary).split("\n\n")[1:]
+               if re.match(r"[A-Z]{2,}\s", p)]
+    assert [r["abbreviation"] for r in rows.values()] == printed
+    assert rows["poum"] == {
+        "org_id": "poum", "source_id": "papers", "abbreviation": "POUM",
+        "name": "Partido Obrero de Unificacion Marxista",
+        "name_english": "Workers Party of Marxist Unity",
+        "description": "Formed in 1935 by a fusion of the Workers and Peasants Bloc (BOC) with "
+                       "the former members of the Spanish Left Opposition led by Andrés Nin."}
+    # the emendations of the cleaned text: "Confédération", "Révolution", "Française"
+    assert rows["cgt"]["name"] == "Confédération Générale du Travail"
+    assert rows["rp"]["name"] == "La Révolution Prolétarienne"
+    assert rows["rp"]["description"] == \
+        "‘The Proletarian Revolution’, revolutionary-syndicalist newspaper founded in 1925."
+    # brackets inside the translation; the paragraph after SFIO continues its entry
+    assert rows["sfio"]["name_english"] == "French section of the Workers [Second] International"
+    assert rows["sfio"]["description"].endswith(
+        "In 1920 a majority of the SFIO left to form the French Communist Party; the reformist "
+        "minority retained the name.")
+    assert (rows["cheka"]["name"], rows["cheka"]["description"]) == \
+        ("Special Commission of the Soviet Union for counter-revolutionary activity", "")
+    assert (rows["pce"]["name"], rows["pce"]["description"]) == \
+        ("Partido Comunista de España", "The Communist Party of Spain.")
+
+
+def test_a_glossary_line_that_is_not_an_entry_is_not_read():
+    assert backmatter.parse_glossary_entry("the Workers Party", "x") is None
+    entry = backmatter.parse_glossary_entry("XYZ Xyz Party (The X Party). Small.", "x")
+    assert (entry.org_id, entry.name, entry.name_english, entry.description) == \
+        ("xyz", "Xyz Party", "The X Party", "Small.")

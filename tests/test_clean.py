@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from sergetrotsky import clean
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import load_source
@@ -111,8 +110,12 @@ def test_review_hyphens_joined_and_compounds_kept(cleaned):
     for joined in ("reflect the standard Trotskyist narrative", "called by his followers, as Lenin",
                    "centralised and hierarchical, for", "had a bureaucracy from the beginning"):
         assert joined in text
-    for compound in ("the Zinoviev-Kamenev-Stalin triumvirate", "a great many ex-officers would serve",
-                     "the theory of single-party government", "self-serving Memoirs"):
+    for compound in (
+        "the Zinoviev-Kamenev-Stalin triumvirate",
+        "a great many ex-officers would serve",
+        "the theory of single-party government",
+        "self-serving Memoirs",
+    ):
         assert compound in text
     assert "-\n" not in text
     assert "1882–1962" in text
@@ -131,15 +134,23 @@ def test_review_run_together_words_are_logged_emendations(cleaned):
 
 def test_papers_cover_duplicate_removed_front_matter_kept(cleaned):
     text = cleaned["papers"].text
-    assert text.count("Correspondence and Other Writings between Victor Serge and Leon Trotsky") == 1
+    assert (
+        text.count("Correspondence and Other Writings between Victor Serge and Leon Trotsky") == 1
+    )
     assert "First published 1994 by Pluto Press" in text
     assert "\n\nContents\n\n" in text
 
 
 def test_papers_split_paragraphs_rejoined_datelines_kept(cleaned):
     text = cleaned["papers"].text
-    assert "your arrival here, along with Sirolle,²⁹ strikes me as nothing short of providential." in text
-    assert "I have no intention of exaggerating. Chiefs impose themselves on me, I have no desire" in text
+    assert (
+        "your arrival here, along with Sirolle,²⁹ strikes me as nothing short of providential."
+        in text
+    )
+    assert (
+        "I have no intention of exaggerating. Chiefs impose themselves on me, I have no desire"
+        in text
+    )
     assert "Petrograd,\n\nMay 29, 1921\n\nDear Comrade Michel,²⁸" in text
 
 
@@ -182,6 +193,22 @@ def test_stale_override_is_an_error(tmp_path):
         _clean_edited(tmp_path, '["self-serving"]', '["self-serving", "non-sense"]')
 
 
+@pytest.mark.parametrize("key, printed", [("hyphen_keep", "the self-serving editor"),
+                                          ("hyphen_join", "the selfserving editor"),
+                                          ("hyphen_suspended", "the self- serving editor")])
+def test_a_listed_hyphen_overrides_the_corpus(tmp_path, key, printed):
+    """"self-|serving" at a line end, listed under each key of [clean], is kept, joined or
+    left as a suspended hyphen (a space, as in "pre- and post-war"); a kept or joined
+    hyphen names the list as its basis in the log."""
+    result = _clean_edited(tmp_path, 'hyphen_keep = ["self-serving"]', f'{key} = ["self-serving"]')
+    assert printed in result.text
+    basis = [e.detail for e in result.log() if "self" in e.detail]
+    assert basis == ([] if key == "hyphen_suspended" else
+                     [f"self-{'|' if key == 'hyphen_join' else ''}serving "
+                      f"{'joined' if key == 'hyphen_join' else 'kept as compound'} "
+                      "(listed in source.toml)"])
+
+
 def test_emendation_count_is_checked(tmp_path):
     with pytest.raises(PipelineError, match="'thatwork' occurs 0 time"):
         _clean_edited(tmp_path, 'sic = "thiswork"', 'sic = "thatwork"')
@@ -209,7 +236,7 @@ def test_intro_lost_subheadings_are_recorded_not_erased(cleaned, sources):
     turns = ["The war and the ruinous policies of the Tsar and Kerensky",
              "The Bolsheviks acted to end Russia’s suffering in the bloody imperialist war",
              "The promise of peace, land and bread was honoured"]
-    assert [result.text[p:p + len(t)] for p, t in zip(inside, turns)] == turns
+    assert [result.text[p:p + len(t)] for p, t in zip(inside, turns, strict=True)] == turns
     assert len(inside) == 3
     traces = [e for e in result.log() if e.detail == clean.LAYOUT_TRACE]
     for turn in turns:

@@ -6,24 +6,23 @@ the same bytes on every call."""
 from __future__ import annotations
 
 import copy
+import csv
 import dataclasses
 import functools
-import csv
 import io
 import uuid
 
 import pytest
 from lxml import etree
-
-from sergetrotsky import clean, cmif, package, registry, segment
-from sergetrotsky.sources import discover, find
+from sergetrotsky import clean, cmif, conventions, package, registry, segment
 from sergetrotsky.errors import PipelineError
+from sergetrotsky.sources import discover, find
 
 from .conftest import ROOT, SOURCES
 
 SCHEMA = ROOT / "schema" / "cmif"
 SHARED_STANDARDS = ROOT.parent / "shared" / "standards"
-NS = {"t": cmif.TEI_NS}
+NS = {"t": conventions.TEI_NS}
 XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
 
 
@@ -179,7 +178,7 @@ def test_one_correspdesc_per_letter_in_table_order_keyed_by_printed_number(doc, 
     descs = doc.findall(".//t:profileDesc/t:correspDesc", NS)
     letters = tables["letters"]
     assert len(descs) == len(letters)
-    for desc, row in zip(descs, letters):
+    for desc, row in zip(descs, letters, strict=True):
         assert desc.get("key") == (row["number"] or None), row["letter_id"]
         assert action(desc, "sent") is not None and action(desc, "received") is not None
     # the Papers' letters (other sources may add theirs): 48, 41 of them numbered
@@ -381,7 +380,7 @@ def test_every_letter_has_ref_to_its_tei_file_and_key_where_numbered(doc, tables
     base = tables["meta"]["base_url"].rstrip("/") + "/"
     descs = doc.findall(".//t:correspDesc", NS)
     assert len(descs) == len(tables["letters"])
-    for desc, row in zip(descs, tables["letters"]):
+    for desc, row in zip(descs, tables["letters"], strict=True):
         assert desc.get("ref") == base + row["tei_path"]
         assert row["tei_path"] in built.files           # the URL names a file of the dataset
         assert desc.get("key") == (row["number"] or None)

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky.cli import main
 
 from .conftest import ROOT, SOURCES, register_key
@@ -140,7 +139,7 @@ def test_a_declared_letter_is_in_letters_cmif_and_its_own_tei_file(contributed, 
     assert [etree.QName(c).localname for c in div] == ["opener", "p", "p", "p", "closer"]
     assert div.xpath("string(t:closer/t:signed)", namespaces=ns) == "Pierre"
     cmif = etree.parse(str(out / "cmif.xml"))
-    [desc] = [d for d in cmif.iter("{%s}correspDesc" % ns["t"])
+    [desc] = [d for d in cmif.iter(f"{{{ns['t']}}}correspDesc")
               if d.get("ref", "").endswith(row["tei_path"]) or "Pierre Example" in "".join(
                   d.itertext())]
     bibl = cmif.find(f".//t:sourceDesc/t:bibl[@xml:id='{desc.get('source')[1:]}']",
@@ -154,7 +153,7 @@ def test_a_declared_fact_without_its_printed_words_is_located(corpus_with_sample
     text = outline.read_text(encoding="utf-8")
     outline.write_text(text.replace('date_words = "12 March 1938"', 'date_words = "13 March 1938"'),
                        encoding="utf-8")
-    line = 1 + next(i for i, l in enumerate(text.splitlines()) if l.startswith("date_words"))
+    line = 1 + next(i for i, row in enumerate(text.splitlines()) if row.startswith("date_words"))
     result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / LETTER)])
     assert result.exit_code == 1
     assert f"E606 {outline}:{line} field letter[0].date_words: '13 March 1938' is not printed " \
@@ -260,6 +259,7 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
 
 def test_validate_a_source_folder_reports_figures_and_writes_nothing(corpus_with_sample):
     import time
+
     from sergetrotsky import contribution
     before = _snapshot(corpus_with_sample.parent)
     result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / SAMPLE)])
@@ -285,7 +285,7 @@ def test_validate_locates_a_planted_mistake_in_the_metadata(corpus_with_sample):
     toml = corpus_with_sample / SAMPLE / "source.toml"
     text = toml.read_text(encoding="utf-8")
     toml.write_text(text.replace('kind = "review"', 'kind = "pamphlet"'), encoding="utf-8")
-    line = 1 + next(i for i, l in enumerate(text.splitlines()) if l.startswith("kind = "))
+    line = 1 + next(i for i, row in enumerate(text.splitlines()) if row.startswith("kind = "))
     result = CliRunner().invoke(main, ["validate", str(corpus_with_sample / SAMPLE)])
     assert result.exit_code == 1
     # the build's own code and sentence (schema/sources/source.json), at the key's line
@@ -308,12 +308,16 @@ def test_validate_locates_a_stale_cleaning_rule_and_a_wrong_heading(corpus_with_
     assert toml.read_text().splitlines()[problem["line"] - 1].startswith("last_line = ")
     shutil.copy(CONTRIB / SAMPLE / "source.toml", toml)
     outline = folder / "segment.toml"
-    outline.write_text(outline.read_text().replace(
-        "units = []", 'units = [\n  { level = 1, type = "section", heading = "No such heading" },\n]'))
+    outline.write_text(
+        outline.read_text().replace(
+            "units = []",
+            'units = [\n  { level = 1, type = "section", heading = "No such heading" },\n]',
+        )
+    )
     result = CliRunner().invoke(main, ["validate", str(folder)])
     assert result.exit_code == 1
-    line = 1 + next(i for i, l in enumerate(outline.read_text().splitlines())
-                    if "No such heading" in l)
+    line = 1 + next(i for i, row in enumerate(outline.read_text().splitlines())
+                    if "No such heading" in row)
     assert f"E604 {outline}:{line} field segment.units[0].heading: heading 'No such heading' " \
         "not found in order" in result.output
 
@@ -328,6 +332,7 @@ def test_the_real_sources_validate_as_contributions():
 
 def test_contribution_codes_are_documented_in_their_own_section():
     import re
+
     from sergetrotsky import contribution
     doc = (ROOT / "docs" / "validation-codes.md").read_text(encoding="utf-8")
     section = doc[doc.index("## Contributions and the hyphen lock"):]
@@ -427,9 +432,22 @@ def test_dist_is_marked_generated_with_a_merge_driver():
     import subprocess
     if not (ROOT / ".git").exists() or shutil.which("git") is None:
         pytest.skip("not a git checkout")
-    out = subprocess.run(["git", "check-attr", "linguist-generated", "merge", "--",
-                          "dist/datapackage.json", "dist/data/documents.csv", "sources/dataset.toml"],
-                         cwd=ROOT, capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [
+            "git",
+            "check-attr",
+            "linguist-generated",
+            "merge",
+            "--",
+            "dist/datapackage.json",
+            "dist/data/documents.csv",
+            "sources/dataset.toml",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
     assert out == ["dist/datapackage.json: linguist-generated: true",
                    "dist/datapackage.json: merge: dist-rebuild",
                    "dist/data/documents.csv: linguist-generated: true",

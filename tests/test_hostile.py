@@ -23,7 +23,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky.cli import main
 
 HERE = Path(__file__).resolve().parent

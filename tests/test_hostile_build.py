@@ -22,7 +22,8 @@ with = 'hard_wrapped = "no"'
 Other mutations: ``[[append]]`` (file, text), ``[[write]]`` (file, text), ``[[delete]]``
 (file), ``[[symlink]]`` (file, target), and ``[[out_write]]`` (file, text: a file in the
 scratch folder, before the build). Files under a ``sources/`` folder beside ``case.toml``
-replace (or add to) those of the copy, path for path, before the mutations. Every case must exit 1 with no traceback, and leave
+replace (or add to) those of the copy, path for path, before the mutations. Every case must
+exit 1 with no traceback, and leave
 every file, in the sources copy and the scratch folder, as it was.
 """
 
@@ -34,7 +35,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky.cli import main
 from sergetrotsky.errors import BUILD_CODES
 
@@ -117,7 +117,7 @@ def test_hostile_build_case(case_file, tmp_path):
         where = str(named)
         if "line_of" in case:
             lines = named.read_text(encoding="utf-8").splitlines()
-            where += f":{next(i for i, l in enumerate(lines, 1) if case['line_of'] in l)}"
+            where += f":{next(i for i, line in enumerate(lines, 1) if case['line_of'] in line)}"
         elif "line" in case:
             where += f":{case['line']}"
         assert any(line.startswith(f"error: {code} {where}") for line in mine), \

@@ -7,7 +7,6 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky import publish
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
@@ -15,13 +14,13 @@ from sergetrotsky.errors import PipelineError
 from .conftest import SOURCES
 
 
-def test_two_jobs_give_the_same_bytes_and_steps_as_one():
-    steps: dict[int, list[str]] = {1: [], 2: []}
-    one = publish.assemble(SOURCES, steps[1].append, jobs=1)
-    two = publish.assemble(SOURCES, steps[2].append, jobs=2)
-    assert one.files == two.files
-    assert one.summary == two.summary
-    assert steps[1] == steps[2] == ["clean", "segment", "notes", "letters", "package", "tei"]
+def test_two_jobs_give_the_same_bytes_and_steps_as_one(built, build_steps):
+    """The session's build (one process) against a build in two."""
+    steps: list[str] = []
+    two = publish.assemble(SOURCES, steps.append, jobs=2)
+    assert built.files == two.files
+    assert built.summary == two.summary
+    assert build_steps == steps == ["clean", "segment", "notes", "letters", "package", "tei"]
 
 
 def test_an_error_in_a_worker_is_the_error_of_a_one_process_build(tmp_path):

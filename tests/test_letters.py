@@ -5,15 +5,16 @@ header the parser cannot read must produce."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from frictionless import Package
-
-from sergetrotsky import clean, letters, package, registry, segment
+from sergetrotsky import clean, letters, notes, registry, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import find, load_source
 
@@ -25,9 +26,15 @@ DOCUMENT_LETTERS = ["papers-ch01-letter-01", "papers-ch03-letter-01", "papers-ch
 
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = find(sources, "papers")
-    return source, segment.segment(source, cleaned["papers"])
+def papers(sources, segmented):
+    return find(sources, "papers"), segmented["papers"]
+
+
+@pytest.fixture(scope="module")
+def papers_notes(papers):
+    """The notes stage's reading of papers (the letters stage checks decisions against it)."""
+    source, seg = papers
+    return notes.extract_notes(source, seg)
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +48,9 @@ def places():
 
 
 @pytest.fixture(scope="module")
-def reading(papers, persons, places):
+def reading(papers, papers_notes, persons, places):
     source, seg = papers
-    return letters.read_letters(source, seg, persons, places)
+    return letters.read_letters(source, seg, persons, places, papers_notes)
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +58,10 @@ def by_id(reading):
     return {letter.letter_id: letter for letter in reading.letters}
 
 
-def _notes_ch02(papers):
-    return letters.notes_of(papers[1], "papers-notes-ch02")
+def _notes_ch02(papers_notes):
+    """Chapter 2's notes as the notes stage read them: {number: text}."""
+    return {n: text for (unit_id, n), text in letters.printed_notes(papers_notes).items()
+            if unit_id == "papers-notes-ch02"}
 
 
 # --- every letter ---------------------------------------------------------------------------
@@ -60,9 +69,9 @@ def _notes_ch02(papers):
 def test_every_letter_unit_is_read_without_problems(papers, reading):
     _, seg = papers
     assert reading.problems == []
-    assert [l.letter_id for l in reading.letters] == \
+    assert [letter.letter_id for letter in reading.letters] == \
         [u.document_id for u in seg.units if u.type == "letter"]
-    ids = [l.letter_id for l in reading.letters]
+    ids = [letter.letter_id for letter in reading.letters]
     assert [i for i in ids if i in CORRESPONDENCE] == CORRESPONDENCE     # 42, in order
     assert sorted(set(ids) - set(CORRESPONDENCE)) == sorted(DOCUMENT_LETTERS)
     assert len(ids) == 48
@@ -74,15 +83,15 @@ def test_numbers_as_printed(by_id):
 
 
 def test_counts_by_form_language_and_place(reading):
-    assert Counter(l.form for l in reading.letters) == \
+    assert Counter(letter.form for letter in reading.letters) == \
         {"letter": 45, "telegram": 1, "postcard": 1, "open-letter": 1}
     # the headers of the six chapter documents state no language
-    assert Counter(l.language for l in reading.letters) == {"ru": 31, "fr": 11, "": 6}
-    assert Counter(l.place_cert for l in reading.letters) == \
+    assert Counter(letter.language for letter in reading.letters) == {"ru": 31, "fr": 11, "": 6}
+    assert Counter(letter.place_cert for letter in reading.letters) == \
         {"printed": 22, "inferred": 20, "": 6}
-    assert Counter(l.date_source for l in reading.letters) == \
+    assert Counter(letter.date_source for letter in reading.letters) == \
         {"printed": 47, "corrected by note 150": 1}
-    assert all(l.date_cert == "high" for l in reading.letters)
+    assert all(letter.date_cert == "high" for letter in reading.letters)
 
 
 def test_correspondents_of_the_chapter_documents(by_id):
@@ -138,13 +147,13 @@ def test_letter_16_the_postcard_dated_at_its_foot(by_id):
     assert p.incipit == "Today I received the letter from LD which I was"
 
 
-def test_letter_12_printed_1934_is_corrected_by_note_150(papers, by_id):
+def test_letter_12_printed_1934_is_corrected_by_note_150(papers, papers_notes, by_id):
     letter = by_id["papers-letter-12"]
     assert letter.date_as_written == "May 27, 1934"        # "Brussels, May 27, 1934¹⁵⁰"
     assert (letter.date, letter.date_source, letter.date_cert) == \
         ("1936-05-27", "corrected by note 150", "high")
     assert letter.date_notes == (150,)
-    note = _notes_ch02(papers)[150]
+    note = _notes_ch02(papers_notes)[150]
     assert note == "This is of course Serge's error for 1936."
     assert "1936" in note
     # and the book's own correspondence bears it out: Letter 13 answers
@@ -153,12 +162,14 @@ def test_letter_12_printed_1934_is_corrected_by_note_150(papers, by_id):
         next(u for u in papers[1].units if u.document_id == "papers-letter-13"))
 
 
-def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, by_id):
-    notes = _notes_ch02(papers)
+def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, papers_notes, by_id):
+    notes = _notes_ch02(papers_notes)
     assert len(notes) == 278 and sorted(notes) == list(range(1, 279))
     # The notes printed on datelines: only 150 corrects; the others are about the gap
     # between letters.
-    on_datelines = {l.letter_id: l.date_notes for l in by_id.values() if l.date_notes}
+    on_datelines = {
+        letter.letter_id: letter.date_notes for letter in by_id.values() if letter.date_notes
+    }
     assert on_datelines == {"papers-letter-12": (150,), "papers-letter-34": (239,),
                             "papers-letter-37": (258,), "papers-letter-39": (263,)}
     assert notes[239].startswith("The long interval between this letter and its predecessor")
@@ -170,8 +181,9 @@ def test_no_other_note_of_chapter_2_corrects_a_printed_date(papers, by_id):
                     if re.search(r"\b(?:error|mistake|actually dated|was dated|confusion over "
                                  r"dates)\b", text))
     assert errors == [125, 133, 145, 150, 229]
-    assert [l.letter_id for l in by_id.values() if l.date_source.startswith("corrected")] == \
-        ["papers-letter-12"]
+    assert [
+        letter.letter_id for letter in by_id.values() if letter.date_source.startswith("corrected")
+    ] == ["papers-letter-12"]
 
 
 def test_letter_35_prefatory_note_and_open_letter(by_id):
@@ -247,7 +259,9 @@ def test_header_publication_and_incipits(by_id):
 
 def test_inferred_places_carry_reasons_from_the_book(papers, by_id):
     _, seg = papers
-    inferred = {i: l.place_id for i, l in by_id.items() if l.place_cert == "inferred"}
+    inferred = {
+        i: letter.place_id for i, letter in by_id.items() if letter.place_cert == "inferred"
+    }
     vexhall = [2, 5, 8, 10, 13, 14, 17, 20, 21, 22, 25, 29, 30]
     assert inferred == {
         **{f"papers-letter-{n}": "brussels" for n in (6, 9, 11, 15, 33)},
@@ -299,15 +313,22 @@ def test_names_resolve_through_forms_not_code(persons):
 
 # --- the tables ------------------------------------------------------------------------------
 
-def test_rows_match_the_schemas(sources, papers, persons, places):
+def test_the_published_letters_are_the_letters_read(papers, papers_notes, persons, places, built):
+    """No later stage changes what the letters stage read: the built ``letters`` table
+    holds, for each of papers' letters in reading order, the sender, addressees, date and
+    place the parser read from the text."""
     source, seg = papers
-    rows = letters.letter_rows([source], {"papers": seg}, persons, places)
-    orgs = letters.organisation_rows({"papers": seg})
-    for name, table_rows in (("letters", rows), ("organisations", orgs)):
-        names = [f["name"] for f in package.table_schema(name)["fields"]]
-        assert all(list(row) == names for row in table_rows), name
-        package.csv_bytes(package.Table(name, table_rows, name))
-    assert len(rows) == 48 and len(orgs) == 27
+    read = letters.read_all([source], {"papers": seg}, persons, places,
+                            {"papers": papers_notes})["papers"]
+    table = csv.DictReader(io.StringIO(built.files["data/letters.csv"].decode("utf-8")))
+    published = [row for row in table if row["letter_id"].startswith("papers-")]
+    facts = ("letter_id", "sender_id", "addressee_ids", "date", "date_as_written",
+             "place_id", "place_as_written")
+    assert [[row[f] for f in facts] for row in published] == \
+        [[letter.letter_id, letter.sender_id, ";".join(letter.addressee_ids), letter.date or "",
+          letter.date_as_written, letter.place_id or "", letter.place_as_written]
+         for letter in read]
+    assert len(read) == 48
 
 
 def test_tables_validate_with_their_keys_under_frictionless(dist):
@@ -319,51 +340,14 @@ def test_tables_validate_with_their_keys_under_frictionless(dist):
     assert report.valid, report.flatten(["rowNumber", "fieldName", "note"])[:5]
 
 
-# --- organisations ---------------------------------------------------------------------------
-
-def test_organisations_parsed_from_the_glossary(papers):
-    _, seg = papers
-    rows = {r["org_id"]: r for r in letters.organisation_rows({"papers": seg})}
-    glossary = next(u for u in seg.units if u.type == "glossary")
-    printed = [p.split(" ", 1)[0] for p in seg.own_text(glossary).split("\n\n")[1:]
-               if re.match(r"[A-Z]{2,}\s", p)]
-    assert [r["abbreviation"] for r in rows.values()] == printed
-    assert rows["poum"] == {
-        "org_id": "poum", "source_id": "papers", "abbreviation": "POUM",
-        "name": "Partido Obrero de Unificacion Marxista",
-        "name_english": "Workers Party of Marxist Unity",
-        "description": "Formed in 1935 by a fusion of the Workers and Peasants Bloc (BOC) with "
-                       "the former members of the Spanish Left Opposition led by Andrés Nin."}
-    # the emendations of the cleaned text: "Confédération", "Révolution", "Française"
-    assert rows["cgt"]["name"] == "Confédération Générale du Travail"
-    assert rows["rp"]["name"] == "La Révolution Prolétarienne"
-    assert rows["rp"]["description"] == \
-        "‘The Proletarian Revolution’, revolutionary-syndicalist newspaper founded in 1925."
-    # brackets inside the translation; the paragraph after SFIO continues its entry
-    assert rows["sfio"]["name_english"] == "French section of the Workers [Second] International"
-    assert rows["sfio"]["description"].endswith(
-        "In 1920 a majority of the SFIO left to form the French Communist Party; the reformist "
-        "minority retained the name.")
-    assert (rows["cheka"]["name"], rows["cheka"]["description"]) == \
-        ("Special Commission of the Soviet Union for counter-revolutionary activity", "")
-    assert (rows["pce"]["name"], rows["pce"]["description"]) == \
-        ("Partido Comunista de España", "The Communist Party of Spain.")
-
-
-def test_a_glossary_line_that_is_not_an_entry_is_not_read():
-    assert letters.parse_glossary_entry("the Workers Party", "x") is None
-    entry = letters.parse_glossary_entry("XYZ Xyz Party (The X Party). Small.", "x")
-    assert (entry.org_id, entry.name, entry.name_english, entry.description) == \
-        ("xyz", "Xyz Party", "The X Party", "Small.")
-
-
 # --- decisions and errors --------------------------------------------------------------------
 
-def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, persons, places,
-                                                                     tmp_path):
+def test_without_letters_toml_the_parser_reports_instead_of_guessing(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     bare = dataclasses.replace(source, folder=tmp_path)        # no letters.toml there
-    reading = letters.read_letters(bare, seg, persons, places)
+    reading = letters.read_letters(bare, seg, persons, places, papers_notes)
     found: dict[str, str] = {}
     for p in reading.problems:
         found[p.letter_id] = found.get(p.letter_id, "") + p.message + "; "
@@ -378,26 +362,30 @@ def test_without_letters_toml_the_parser_reports_instead_of_guessing(papers, per
         1 + seg.text.count("\n", 0, seg.text.index("Letter 12: Serge to Trotsky"))
 
 
-def test_a_correction_the_note_does_not_support_is_an_error(papers, persons, places, tmp_path):
+def test_a_correction_the_note_does_not_support_is_an_error(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
         (source.folder / "letters.toml").read_text(encoding="utf-8")
         .replace("This is of course Serge's error for 1936.", "Serge's error for 1935."),
         encoding="utf-8")
     reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
-                                   places)
+                                   places, papers_notes)
     [problem] = reading.problems
     assert problem.letter_id == "papers-letter-12"
     assert "note 150 does not say \"Serge's error for 1935.\"" in problem.message
 
 
-def test_a_decision_for_a_letter_not_in_the_outline_is_located(papers, persons, places,
-                                                               tmp_path):
+def test_a_decision_for_a_letter_not_in_the_outline_is_located(
+    papers, papers_notes, persons, places, tmp_path
+):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
         '[letter.letter-99]\nform = "postcard"\nform_quote = "x"\n', encoding="utf-8")
     with pytest.raises(PipelineError) as error:
-        letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons, places)
+        letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons, places,
+                             papers_notes)
     assert error.value.field == "papers-letter-99"
     assert error.value.file.endswith("letters.toml")
 
@@ -446,7 +434,10 @@ def _tiny_source(tmp_path: Path, text: str):
     (folder / "original.txt").write_text(text, encoding="utf-8")
     (folder / "source.toml").write_text(
         'original = "original.txt"\n[bibliographic]\ntitle = "A Book"\nkind = "book"\n'
-        'origin = "ebook"\nlanguage = "en"\nrights = "test fixture"\n', encoding="utf-8")
+        'origin = "ebook"\nlanguage = "en"\nrights = "test fixture"\n'
+        # the one heading form this book prints: "Letter 2: Serge to Trotsky (in French)"
+        "[letters]\nheading = '^Letter\\s+(?P<number>\\d+):\\s*(?P<sender>.+?)\\s+to\\s+"
+        "(?P<addressee>.+?)\\s*\\((?P<qualifiers>[^()]+)\\)$'\n", encoding="utf-8")
     headings = [line for line in text.splitlines() if line.startswith("Letter ")]
     units = ['{ level = 1, type = "chapter", heading = "1 The Chapter" }'] + [
         f'{{ level = 2, type = "letter", id = "letter-{n}", n = {n}, heading = "{h}" }}'
@@ -461,7 +452,7 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
                                                                           places):
     source, seg = _tiny_source(tmp_path, BROKEN)
     with pytest.raises(PipelineError) as error:
-        letters.letter_rows([source], {"tiny": seg}, persons, places)
+        letters.read_all([source], {"tiny": seg}, persons, places, {})
     message = str(error.value)
     assert len(error.value.problems) == 4   # every letter's problem, not only the first
     assert error.value.field == "tiny-letter-1"
@@ -471,6 +462,24 @@ def test_headers_the_parser_cannot_read_fail_the_build_naming_each_letter(tmp_pa
             "or form in sources/_registry/persons.toml") in message
     assert "tiny-letter-3 (cleaned text line 21): cannot read 'in Klingon'" in message
     assert "tiny-letter-4 (cleaned text line 35): cannot read the date '5/4/36'" in message
+
+
+def test_heading_forms_come_from_the_source_metadata(tmp_path, persons, places):
+    """Without a [letters] table a letter's heading is read by no form: the build names
+    each letter and says where the forms go. A form without its groups is a coded error."""
+    source, seg = _tiny_source(tmp_path, BROKEN)
+    toml = source.folder / "source.toml"
+    text = toml.read_text(encoding="utf-8")
+    toml.write_text(text[:text.index("[letters]")], encoding="utf-8")
+    with pytest.raises(PipelineError) as error:
+        letters.read_all([load_source(source.folder)], {"tiny": seg}, persons, places, {})
+    assert len(error.value.problems) == 4
+    assert "none of the forms of [letters] in source.toml" in str(error.value)
+    toml.write_text(text.replace("(?P<sender>", "(?P<from>"), encoding="utf-8")
+    with pytest.raises(PipelineError) as error:
+        letters.heading_forms(load_source(source.folder))
+    assert (error.value.code, error.value.field) == ("E106", "letters.heading")
+    assert "lacks the named groups ['sender']" in error.value.message
 
 
 # --- the letter anatomy (pipeline/anatomy.py) ----------------------------------------------
@@ -497,13 +506,13 @@ def test_anatomy_splits_two_postscripts_of_letter_30(by_id):
 
 
 def test_anatomy_every_letter_has_a_closer_unless_letters_toml_says_why(reading):
-    without = {l.letter_id: l.anatomy.no_closer for l in reading.letters
-               if not l.anatomy.has_closer}
+    without = {letter.letter_id: letter.anatomy.no_closer for letter in reading.letters
+               if not letter.anatomy.has_closer}
     assert set(without) == {"papers-ch03-letter-03", "papers-ch04-letter-01"}
     assert all(without.values())
 
 
-def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, places,
+def test_an_attestation_the_letter_does_not_print_is_an_error(papers, papers_notes, persons, places,
                                                                tmp_path):
     source, seg = papers
     (tmp_path / "letters.toml").write_text(
@@ -511,7 +520,7 @@ def test_an_attestation_the_letter_does_not_print_is_an_error(papers, persons, p
         .replace('attestation = "Attested in handwriting:"',
                  'attestation = "Attested by a notary:"'), encoding="utf-8")
     reading = letters.read_letters(dataclasses.replace(source, folder=tmp_path), seg, persons,
-                                   places)
+                                   places, papers_notes)
     [problem] = reading.problems
     assert problem.letter_id == "papers-letter-32"
     assert "attestation: no line of the letter's foot reads 'Attested by a notary:'" \
@@ -529,8 +538,8 @@ def test_postscript_marks():
 def test_two_people_saluted_are_two_addressees(by_id, reading):
     assert by_id["papers-letter-37"].salutation == "Dear Leon Davidovich and Natalia Ivanovna,"
     assert by_id["papers-letter-37"].addressee_ids == ("trotsky", "sedova")
-    assert all(l.addressee_ids == (l.addressee_id,) for l in reading.letters
-               if l.letter_id != "papers-letter-37")
+    assert all(letter.addressee_ids == (letter.addressee_id,) for letter in reading.letters
+               if letter.letter_id != "papers-letter-37")
 
 
 def test_place_as_written_follows_one_rule(reading):

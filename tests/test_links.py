@@ -8,7 +8,6 @@ import io
 
 import pytest
 from lxml import etree
-
 from sergetrotsky import links
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
@@ -46,7 +45,7 @@ def test_letter_2_links_back_to_letter_1_in_both_orders(built):
 def test_letter_files_and_cmif_give_the_same_links(built, letters):
     cmif = etree.fromstring(built.files["cmif.xml"])
     descs = cmif.findall(".//t:correspDesc", NS)
-    for desc, row in zip(descs, letters):
+    for desc, row in zip(descs, letters, strict=True):
         in_cmif = {k: (t.rsplit("/", 1)[-1], label) for k, (t, label) in _context(desc).items()}
         in_tei = _context(etree.fromstring(built.files[row["tei_path"]]))
         assert in_cmif == in_tei, row["letter_id"]

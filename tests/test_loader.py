@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sergetrotsky
 from lxml import etree
 from pandas.testing import assert_frame_equal
-
-import sergetrotsky
 from sergetrotsky import publish
 from sergetrotsky.loader import PARSED_SUFFIX, DatasetError
 
@@ -92,7 +91,7 @@ def test_partial_dates_stay_text_with_a_parsed_column_where_complete(dataset):
             assert pd.api.types.is_datetime64_any_dtype(parsed)
             columns = list(frame.columns)
             assert columns.index(parsed.name) == columns.index(spec["name"]) + 1
-            for text, when in zip(frame[spec["name"]], parsed):
+            for text, when in zip(frame[spec["name"]], parsed, strict=True):
                 if text is not pd.NA and len(text) == 10:
                     assert when.strftime("%Y-%m-%d") == text
                     checked += 1
@@ -125,7 +124,7 @@ def test_prefatory_letter_joined_to_its_correspondents_and_place(dataset):
 
 def test_join_follows_self_references_and_named_keys(dataset):
     documents = dataset.join("documents", via=["parent_id"])
-    titles = dict(zip(dataset.documents.document_id, dataset.documents.title))
+    titles = dict(zip(dataset.documents.document_id, dataset.documents.title, strict=True))
     for document in documents.itertuples():
         if document.parent_id is not pd.NA:
             assert document.parent_title == titles[document.parent_id]

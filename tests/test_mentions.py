@@ -9,7 +9,6 @@ import io
 
 import pytest
 from lxml import etree
-
 from sergetrotsky import mentions
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
@@ -26,7 +25,7 @@ def table(built):
 
 def _paragraph(tree, phrase):
     """The one paragraph-like element whose text contains ``phrase``."""
-    found = [p for p in tree.iter("{%s}p" % NS["t"], "{%s}item" % NS["t"])
+    found = [p for p in tree.iter(f"{{{NS['t']}}}p", f"{{{NS['t']}}}item")
              if phrase in "".join(p.itertext())]
     assert len(found) == 1, phrase
     return found[0]
@@ -35,8 +34,8 @@ def _paragraph(tree, phrase):
 def _tagged(tree, element):
     """(tag, text, register key) of every name tagged in ``element``."""
     out = []
-    for node in element.iter("{%s}persName" % NS["t"], "{%s}placeName" % NS["t"],
-                             "{%s}orgName" % NS["t"]):
+    for node in element.iter(f"{{{NS['t']}}}persName", f"{{{NS['t']}}}placeName",
+                             f"{{{NS['t']}}}orgName"):
         local = node.get("ref").split()[0][1:]
         entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS, id=local)[0]
         out.append((etree.QName(node).localname, "".join(node.itertext()),

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from frictionless import validate
 from lxml import etree
-
 from sergetrotsky import clean, notes, package, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import find, load_source
-from sergetrotsky.resources import schema_file
+
+from .conftest import valid_mini_package
 
 GOLDEN = Path(__file__).parent / "golden" / "notes"
 TABLES = ("notes", "note_anomalies", "references")
@@ -118,10 +116,9 @@ def test_a_notes_list_is_paired_by_number_then_by_title(tmp_path):
 # --- the real book ------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def papers(sources, cleaned):
-    source = find(sources, "papers")
-    seg = segment.segment(source, cleaned["papers"])
-    return seg, notes.extract_notes(source, seg)
+def papers(sources, segmented):
+    seg = segmented["papers"]
+    return seg, notes.extract_notes(find(sources, "papers"), seg)
 
 
 def _unit(seg, parent_id: str, title: str) -> str:
@@ -296,29 +293,10 @@ def test_tables_validate_with_documents_and_sources(papers, built, tmp_path):
     types, constraints, primary keys and the foreign keys to documents and sources."""
     _, result = papers
     tables = [package.Table(name, rows, name) for name, rows in _tables(result).items()]
-    data = {t.name: package.csv_bytes(t) for t in tables}
     for name in ("sources", "documents"):
         rows = list(csv.DictReader(io.StringIO(built.files[f"data/{name}.csv"].decode("utf-8"))))
         tables.append(package.Table(name, rows, name))
-        data[name] = built.files[f"data/{name}.csv"]
-    for table in tables:
-        (tmp_path / "data").mkdir(exist_ok=True)
-        (tmp_path / "schema").mkdir(exist_ok=True)
-        (tmp_path / table.path).write_bytes(data[table.name])
-        shutil.copy(schema_file("tables", f"{table.name}.json"),
-                    tmp_path / "schema" / f"{table.name}.json")
-    descriptor = package.descriptor({"name": "notes-test", "title": "t", "version": "0",
-                                     "released": "2024-01-01", "licenses": [{"name": "x"}]},
-                                    tables, data)
-    for resource in descriptor["resources"]:
-        if resource["name"] == "documents":  # persons and places are not part of this test
-            schema = json.loads((tmp_path / resource["schema"]).read_text())
-            schema["foreignKeys"] = [k for k in schema["foreignKeys"]
-                                     if k["reference"]["resource"] in ("", "sources")]
-            (tmp_path / resource["schema"]).write_text(json.dumps(schema))
-    (tmp_path / "datapackage.json").write_text(json.dumps(descriptor))
-    report = validate(str(tmp_path / "datapackage.json"))
-    assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type", "note"])
+    valid_mini_package(tmp_path, tables)
 
 
 # --- notes the ebook cuts short ------------------------------------------------------------

@@ -4,16 +4,25 @@ one clear line (never a traceback) for a user's mistake."""
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from frictionless import Package, validate
-
 from sergetrotsky import publish
 from sergetrotsky.cli import main
+from sergetrotsky.errors import BuildFailed
 
 from .conftest import ROOT, SOURCES
 
@@ -71,9 +80,8 @@ def test_removals_table_accounts_for_every_removed_character(built):
         assert removed == int(row["chars_removed"])
 
 
-def test_two_builds_give_identical_bytes():
-    first, second = publish.assemble(SOURCES), publish.assemble(SOURCES)
-    assert first.files == second.files
+def test_two_builds_give_identical_bytes(built):
+    assert publish.assemble(SOURCES).files == built.files
 
 
 def test_cli_build_writes_and_check_detects_staleness(tmp_path):
@@ -179,7 +187,7 @@ def test_a_copied_source_folder_is_another_source(tmp_path):
 def test_source_text_is_the_cleaned_text_and_unit_texts_leave_notes_out(built, cleaned):
     """text/<id>.txt is the cleaned text exactly (the conservation record); the unit files
     are reading texts: note marks and the author's notes printed in the text left out."""
-    from sergetrotsky.segment import NOTE_MARK
+    from sergetrotsky.conventions import NOTE_MARK
     for source_id, result in cleaned.items():
         assert built.files[f"text/{source_id}.txt"].decode("utf-8") == result.text
     units = {p: d.decode("utf-8") for p, d in built.files.items()
@@ -222,19 +230,6 @@ def test_letters_jsonl_has_every_letter_with_text_and_notes(built):
 
 
 # --- the output folder: what build will and will not touch ------------------------------------
-
-import fcntl
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import replace
-from pathlib import Path
-
-import pytest
-
-from sergetrotsky.errors import BuildFailed, PipelineError
 
 SMALL = {publish.MARKER: publish.MARKER_TEXT.encode(), "data/a.csv": b"new\n"}
 

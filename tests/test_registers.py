@@ -8,7 +8,6 @@ import csv
 import io
 
 import pytest
-
 from sergetrotsky import registers, registry
 from sergetrotsky.errors import PipelineError
 

@@ -7,8 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from sergetrotsky import clean, segment
+from sergetrotsky import clean, conventions, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sources import load_source
 
@@ -58,8 +57,11 @@ def test_heading_not_found_is_located(tmp_path):
     folder = _broken(tmp_path, '"Introduction by A. Editor"', '"Introduction by B. Editor"')
     with pytest.raises(PipelineError) as error:
         _segment_folder(folder)
-    assert "letters/segment.toml [segment.units[1].heading]: heading 'Introduction by B. Editor' not found in order" \
+    assert (
+        "letters/segment.toml [segment.units[1].heading]: "
+        "heading 'Introduction by B. Editor' not found in order"
         in str(error.value)
+    )
 
 
 def test_heading_out_of_order_is_reported(tmp_path):
@@ -78,11 +80,6 @@ def test_skipped_level_and_unknown_type_are_errors(tmp_path):
 
 
 # --- the real sources ---------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def segmented(sources, cleaned):
-    return {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
-
 
 def _units(seg):
     return {u.document_id: u for u in seg.units}
@@ -199,14 +196,21 @@ def test_papers_correspondence(segmented):
         ["papers-letter-prefatory"] + [f"papers-letter-{n}" for n in range(1, 42)]
     assert [u.n for u in letters] == list(range(0, 42))
     assert all(u.type == "letter" for u in letters)
-    assert units["papers-letter-16"].title == "Letter 16: Serge to Konrad Knudsen (postcard–in Russian)"
-    assert (units["papers-letter-16"].date, units["papers-letter-16"].author_id) == ("1936-06-06", "serge")
+    assert (
+        units["papers-letter-16"].title
+        == "Letter 16: Serge to Konrad Knudsen (postcard–in Russian)"
+    )
+    assert (units["papers-letter-16"].date, units["papers-letter-16"].author_id) == (
+        "1936-06-06",
+        "serge",
+    )
     assert units["papers-letter-3"].date == "1936-04-25"
     # Enclosures and appendices belong to their letter.
-    for letter, title in (("papers-letter-14", "Supplement to the remarks I made on Ciliga's letter"),
-                          ("papers-letter-18", "Questions"),
-                          ("papers-letter-24", "Appendix to letter 24: extract from 'A New "
-                                               "Revolutionary Upturn?'")):
+    for letter, title in (
+        ("papers-letter-14", "Supplement to the remarks I made on Ciliga's letter"),
+        ("papers-letter-18", "Questions"),
+        ("papers-letter-24", "Appendix to letter 24: extract from 'A New Revolutionary Upturn?'"),
+    ):
         [enclosure] = [u for u in seg.children(units[letter]) if u.type == "enclosure"]
         assert enclosure.title == title
     # Signatures and addresses stay inside their letter.
@@ -230,4 +234,48 @@ def test_papers_traps_are_not_headings(segmented):
 
 
 def strip(text):
-    return segment.strip_marks(text)
+    return conventions.strip_marks(text)
+
+
+# --- the tree API ------------------------------------------------------------------------
+
+def test_tree_api_agrees_with_the_parent_ids(segmented):
+    """parent, ancestors, children, descendants and subtree follow the units' parent_id;
+    of_type keeps reading order; unit_at finds the unit whose own text holds an offset."""
+    for seg in segmented.values():
+        by_id = {u.document_id: u for u in seg.units}
+        top = seg.units[0]
+        assert seg.parent(top) is None and seg.ancestors(top) == []
+        for unit in seg.units:
+            chain, up = [], unit
+            while up.parent_id:
+                up = by_id[up.parent_id]
+                chain.append(up)
+            assert seg.ancestors(unit) == chain
+            assert seg.parent(unit) == (chain[0] if chain else None)
+            assert seg.children(unit) == [u for u in seg.units if u.parent_id == unit.document_id]
+            below = [u for u in seg.units if unit in seg.ancestors(u)]
+            assert seg.descendants(unit) == below, unit.document_id
+            assert seg.subtree(unit) == [unit, *below]
+            if unit.own_end > unit.start:
+                assert seg.unit_at(unit.start) is unit
+                assert seg.unit_at(unit.own_end - 1) is unit
+        assert seg.of_type("chapter") == [u for u in seg.units if u.type == "chapter"]
+
+
+def test_body_span_leaves_out_the_printed_heading(segmented):
+    """A unit with a heading opens at the paragraph that prints it; body_span starts after
+    that paragraph. A unit without one (the top unit) keeps all its own text."""
+    papers = segmented["papers"]
+    checked = 0
+    for unit in papers.units:
+        start, end = papers.body_span(unit)
+        assert unit.start <= start <= end == unit.own_end
+        if unit.heading:
+            printed = papers.text[unit.start:start].strip()
+            assert strip(printed).startswith(strip(unit.heading).removesuffix("...").rstrip())
+            assert "\n\n" not in printed        # one paragraph, never more
+            checked += 1
+        else:
+            assert start == unit.start
+    assert checked > 100

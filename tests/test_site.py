@@ -26,7 +26,6 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from click.testing import CliRunner
 from lxml import html as lxml_html
-
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.site import build_site, tokens
@@ -65,6 +64,7 @@ def _pages(site: Path):
 
 # ---- the files ----------------------------------------------------------------------
 
+
 def test_every_internal_link_resolves_to_a_file_and_an_id(site):
     ids: dict[Path, set[str]] = {}
     broken = []
@@ -72,7 +72,7 @@ def test_every_internal_link_resolves_to_a_file_and_an_id(site):
     assert len(pages) > 10
     for page in pages:
         doc = _page(page)
-        for element, attribute, link, _ in doc.iterlinks():
+        for element, _attribute, link, _ in doc.iterlinks():
             parts = urlsplit(link)
             if parts.scheme or parts.netloc:
                 assert element.tag == "a", f"{page}: {element.tag} loads {link} from elsewhere"
@@ -122,11 +122,14 @@ def test_every_letter_has_a_page_with_its_tei_json_and_row(dist, site):
         assert f"../dataset/{row['tei_path']}" in hrefs
         assert f"{row['letter_id']}.json" in hrefs
         assert f"index.html#{row['letter_id']}" in hrefs
-        record = json.loads((site / "letters" / f"{row['letter_id']}.json").read_text(encoding="utf-8"))
+        record = json.loads(
+            (site / "letters" / f"{row['letter_id']}.json").read_text(encoding="utf-8")
+        )
         assert record["letter_id"] == row["letter_id"] and record["date"] == (row["date"] or None)
     table = _page(site / "letters" / "index.html")
-    assert table.xpath("//table[@id='letters-table']/tbody/tr/@id") == \
-        [r["letter_id"] for r in _csv(dist, "letters")]
+    assert table.xpath("//table[@id='letters-table']/tbody/tr/@id") == [
+        r["letter_id"] for r in _csv(dist, "letters")
+    ]
 
 
 def test_a_corrected_date_shows_the_printed_form_and_the_note(site):
@@ -173,18 +176,27 @@ def test_names_in_a_letter_resolve_through_its_standoff(dist, site):
 
     tree = etree.parse(str(dist / "tei" / "letters" / "papers-letter-1.xml"))
     listed = {}
-    for kind, register in (("person", "persons"), ("personGrp", "persons"),
-                           ("place", "places"), ("org", "organisations")):
+    for kind, register in (
+        ("person", "persons"),
+        ("personGrp", "persons"),
+        ("place", "places"),
+        ("org", "organisations"),
+    ):
         for entry in tree.iter(TEI + kind):
             idno = entry.findtext(TEI + "idno[@type='dataset']")
-            listed[entry.get("{http://www.w3.org/XML/1998/namespace}id")] = \
+            listed[entry.get("{http://www.w3.org/XML/1998/namespace}id")] = (
                 f"../registers/{register}.html#{idno}"
+            )
     body = tree.find(f".//{TEI}body")
-    expected = [listed[name.get("ref").split()[0].lstrip("#")]
-                for name in body.iter(TEI + "persName", TEI + "placeName", TEI + "orgName")]
+    expected = [
+        listed[name.get("ref").split()[0].lstrip("#")]
+        for name in body.iter(TEI + "persName", TEI + "placeName", TEI + "orgName")
+    ]
     assert len(expected) > 10 and "../registers/places.html#vexhall" in expected
     page = _page(site / "letters" / "papers-letter-1.html")
-    assert page.xpath("//div[@class='letter-text']//a[starts-with(@class, 'name ')]/@href") == expected
+    assert (
+        page.xpath("//div[@class='letter-text']//a[starts-with(@class, 'name ')]/@href") == expected
+    )
 
 
 def test_registers_link_every_page_the_mentions_table_names(dist, site):
@@ -195,10 +207,16 @@ def test_registers_link_every_page_the_mentions_table_names(dist, site):
     rows = _csv(dist, "mentions")
     assert any(r["document_id"] == "papers-letter-1" and r["entity_id"] == "sarapul" for r in rows)
     for row in rows:
-        hrefs = pages[registers[row["entity_type"]]].xpath(f"//section[@id='{row['entity_id']}']//a/@href")
+        hrefs = pages[registers[row["entity_type"]]].xpath(
+            f"//section[@id='{row['entity_id']}']//a/@href"
+        )
         doc = row["document_id"]
-        if not any(h == f"../letters/{doc}.html" if doc in letters
-                   else h.endswith((f"/{doc}.html", f"#{doc}")) for h in hrefs):
+        if not any(
+            h == f"../letters/{doc}.html"
+            if doc in letters
+            else h.endswith((f"/{doc}.html", f"#{doc}"))
+            for h in hrefs
+        ):
             missing.append((row["entity_id"], doc))
     assert missing == []
 
@@ -209,18 +227,26 @@ def test_letter_pages_link_the_neighbours_their_corresp_context_names(dist, site
     by_path = {r["tei_path"]: r["letter_id"] for r in _csv(dist, "letters") if r["tei_path"]}
     checked = 0
     for path, letter_id in by_path.items():
-        hrefs = _page(site / "letters" / f"{letter_id}.html").xpath("//nav[contains(@class, 'pager')]//a/@href")
+        hrefs = _page(site / "letters" / f"{letter_id}.html").xpath(
+            "//nav[contains(@class, 'pager')]//a/@href"
+        )
         for ref in etree.parse(str(dist / path)).iter(TEI + "correspContext"):
             for neighbour in ref.iter(TEI + "ref"):
                 other = by_path[str(Path(path).parent / neighbour.get("target"))]
-                assert f"../letters/{other}.html" in hrefs, (letter_id, neighbour.get("type"), other)
+                assert f"../letters/{other}.html" in hrefs, (
+                    letter_id,
+                    neighbour.get("type"),
+                    other,
+                )
                 checked += 1
     assert checked > 0
 
 
 def test_emendations_show_the_correction_and_the_printed_form(site):
     doc = _page(site / "texts" / "papers-glossary.html")
-    emendation = [e for e in doc.xpath("//span[@class='emendation']") if e.get("title") == "Printed: Andrs"]
+    emendation = [
+        e for e in doc.xpath("//span[@class='emendation']") if e.get("title") == "Printed: Andrs"
+    ]
     assert emendation and emendation[0].text_content() == "Andrés [printed: Andrs]"
 
 
@@ -228,8 +254,10 @@ def test_units_pages_hold_their_text_and_notes(dist, site):
     # Every unit is on some page, under its own id.
     for row in _csv(dist, "documents"):
         page_ids = None
-        for candidate in (site / "letters" / f"{row['document_id']}.html",
-                          site / "texts" / f"{row['document_id']}.html"):
+        for candidate in (
+            site / "letters" / f"{row['document_id']}.html",
+            site / "texts" / f"{row['document_id']}.html",
+        ):
             if candidate.is_file():
                 page_ids = candidate
         if page_ids is None:
@@ -246,8 +274,15 @@ def test_registers_link_each_entry_to_what_names_it(dist, site):
     persons = _page(site / "registers" / "persons.html")
     for row in _csv(dist, "persons"):
         assert persons.xpath(f"//section[@id='{row['person_id']}']")
-    sent = persons.xpath("//section[@id='serge']//h3[starts-with(., 'Letters sent')]/following-sibling::ul[1]//a/@href")
-    expected = {f"../letters/{r['letter_id']}.html" for r in _csv(dist, "letters") if r["sender_id"] == "serge"}
+    sent = persons.xpath(
+        "//section[@id='serge']//h3[starts-with(., 'Letters sent')]"
+        "/following-sibling::ul[1]//a/@href"
+    )
+    expected = {
+        f"../letters/{r['letter_id']}.html"
+        for r in _csv(dist, "letters")
+        if r["sender_id"] == "serge"
+    }
     assert set(sent) == expected
     places = _page(site / "registers" / "places.html")
     assert "../letters/papers-letter-1.html" in places.xpath("//section[@id='brussels']//a/@href")
@@ -265,7 +300,9 @@ def test_chronology_and_bibliography_pages_hold_every_row(dist, site):
     first = chronology.xpath("//li[@id='papers-chronology-001']//time")[0]
     assert (first.get("datetime"), first.text) == ("1890-12-30", "30 December 1890")
     bibliography = _page(site / "bibliography.html")
-    assert len(bibliography.xpath("//ol[@class='bibliography']/li")) == len(_csv(dist, "bibliography"))
+    assert len(bibliography.xpath("//ol[@class='bibliography']/li")) == len(
+        _csv(dist, "bibliography")
+    )
 
 
 def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
@@ -274,26 +311,55 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     dataset = tmp_path / "dataset"
     shutil.copytree(dist, dataset)
     (dataset / "data" / "mentions.csv").write_text(
-        "letter_id,person_id\npapers-letter-1,balabanova\n", encoding="utf-8")
-    (dataset / "schema" / "mentions.json").write_text(json.dumps({
-        "fields": [{"name": "letter_id", "type": "string"}, {"name": "person_id", "type": "string"}],
-        "primaryKey": ["letter_id", "person_id"],
-        "foreignKeys": [
-            {"fields": ["letter_id"], "reference": {"resource": "letters", "fields": ["letter_id"]}},
-            {"fields": ["person_id"], "reference": {"resource": "persons", "fields": ["person_id"]}}]}),
-        encoding="utf-8")
+        "letter_id,person_id\npapers-letter-1,balabanova\n", encoding="utf-8"
+    )
+    (dataset / "schema" / "mentions.json").write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"name": "letter_id", "type": "string"},
+                    {"name": "person_id", "type": "string"},
+                ],
+                "primaryKey": ["letter_id", "person_id"],
+                "foreignKeys": [
+                    {
+                        "fields": ["letter_id"],
+                        "reference": {"resource": "letters", "fields": ["letter_id"]},
+                    },
+                    {
+                        "fields": ["person_id"],
+                        "reference": {"resource": "persons", "fields": ["person_id"]},
+                    },
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
-                                    "path": "data/mentions.csv", "schema": "schema/mentions.json"})
+    descriptor["resources"].append(
+        {
+            "name": "mentions",
+            "type": "table",
+            "title": "Mentions",
+            "path": "data/mentions.csv",
+            "schema": "schema/mentions.json",
+        }
+    )
     (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
     tei = dataset / "tei" / "letters" / "papers-letter-1.xml"
-    tei.write_text(tei.read_text(encoding="utf-8").replace(
-        "<p>Can I write", '<p xml:lang="fr">Can I write', 1), encoding="utf-8")
+    tei.write_text(
+        tei.read_text(encoding="utf-8").replace(
+            "<p>Can I write", '<p xml:lang="fr">Can I write', 1
+        ),
+        encoding="utf-8",
+    )
     out = tmp_path / "site"
     build_site(dataset, out)
     persons = _page(out / "registers" / "persons.html")
     assert "../letters/papers-letter-1.html" in persons.xpath(
-        "//section[@id='balabanova']//h3[starts-with(., 'Mentions')]/following-sibling::ul[1]//a/@href")
+        "//section[@id='balabanova']//h3[starts-with(., 'Mentions')]"
+        "/following-sibling::ul[1]//a/@href"
+    )
     letter = _page(out / "letters" / "papers-letter-1.html")
     assert "Angelica Balabanova" in letter.xpath("//p[@class='mentions']")[0].text_content()
     assert letter.xpath("//p[@lang='fr']")[0].text_content().startswith("Can I write")
@@ -305,16 +371,37 @@ def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
     dataset = tmp_path / "dataset"
     shutil.copytree(dist, dataset)
     (dataset / "data" / "mentions.csv").write_text(
-        "document_id,entity_id,form\npapers-letter-2,nin,Nin\npapers-ch03,poum,POUM\n", encoding="utf-8")
-    (dataset / "schema" / "mentions.json").write_text(json.dumps({
-        "fields": [{"name": "document_id", "type": "string"}, {"name": "entity_id", "type": "string"},
-                   {"name": "form", "type": "string"}],
-        "foreignKeys": [{"fields": ["document_id"],
-                         "reference": {"resource": "documents", "fields": ["document_id"]}}]}),
-        encoding="utf-8")
+        "document_id,entity_id,form\npapers-letter-2,nin,Nin\npapers-ch03,poum,POUM\n",
+        encoding="utf-8",
+    )
+    (dataset / "schema" / "mentions.json").write_text(
+        json.dumps(
+            {
+                "fields": [
+                    {"name": "document_id", "type": "string"},
+                    {"name": "entity_id", "type": "string"},
+                    {"name": "form", "type": "string"},
+                ],
+                "foreignKeys": [
+                    {
+                        "fields": ["document_id"],
+                        "reference": {"resource": "documents", "fields": ["document_id"]},
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
-                                    "path": "data/mentions.csv", "schema": "schema/mentions.json"})
+    descriptor["resources"].append(
+        {
+            "name": "mentions",
+            "type": "table",
+            "title": "Mentions",
+            "path": "data/mentions.csv",
+            "schema": "schema/mentions.json",
+        }
+    )
     (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
     out = tmp_path / "site"
     build_site(dataset, out)
@@ -333,14 +420,17 @@ def test_name_references_in_the_forms_tei_uses(site):
     entry = Site.register_entry
     assert entry(Registers, "persName", "person:serge") == ("persons", "serge")
     assert entry(Registers, "persName", "#serge") == ("persons", "serge")
-    assert entry(Registers, "placeName", "../registers.xml#place-brussels") == ("places", "brussels")
+    assert entry(Registers, "placeName", "../registers.xml#place-brussels") == (
+        "places",
+        "brussels",
+    )
     assert entry(Registers, "persName", "#nobody") == (None, "")
     assert entry(Registers, "name", "serge") == (None, "")
 
 
 def test_search_index_reaches_every_letter_and_note(dist, site):
     text = (site / "static" / "search-index.js").read_text(encoding="utf-8")
-    index = json.loads(text[text.index("{"):text.rindex("}") + 1])
+    index = json.loads(text[text.index("{") : text.rindex("}") + 1])
     urls = {doc[1].split("#")[0] for doc in index["docs"]}
     for row in _csv(dist, "letters"):
         assert f"letters/{row['letter_id']}.html" in urls
@@ -352,8 +442,10 @@ def test_search_index_reaches_every_letter_and_note(dist, site):
 
 
 def test_downloads_and_their_checksums(dist, site):
-    sums = dict(reversed(line.split("  ", 1))
-                for line in (site / "downloads" / "SHA256SUMS").read_text().splitlines())
+    sums = dict(
+        reversed(line.split("  ", 1))
+        for line in (site / "downloads" / "SHA256SUMS").read_text().splitlines()
+    )
     release = f"serge-trotsky-papers-{_version(dist)}"
     assert {"cmif.xml", "letters.jsonl", f"{release}.zip", f"{release}.sqlite"} <= set(sums)
     home = _page(site / "index.html")
@@ -371,16 +463,22 @@ def test_site_refuses_to_replace_a_folder_it_did_not_build(dist, tmp_path):
     with pytest.raises(PipelineError, match="not a site"):
         build_site(dist, other)
     assert (other / "keep.txt").exists()
-    result = CliRunner().invoke(main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")]
+    )
     assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        main, ["site", "--dataset", str(dist), "--out", str(tmp_path / "s")]
+    )
     assert result.exit_code == 0, result.output  # a site is replaced by the next build
-    result = CliRunner().invoke(main, ["site", "--dataset", str(tmp_path / "nothing"),
-                                       "--out", str(tmp_path / "t")])
+    result = CliRunner().invoke(
+        main, ["site", "--dataset", str(tmp_path / "nothing"), "--out", str(tmp_path / "t")]
+    )
     assert result.exit_code == 1 and "no datapackage.json" in result.output
 
 
 # ---- in a real browser --------------------------------------------------------------
+
 
 def _browser_or_skip():
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
@@ -389,8 +487,10 @@ def _browser_or_skip():
     except ImportError:
         missing.append("the selenium package")
     if missing:
-        reason = (f"BROWSER TESTS NOT RUN: missing {', '.join(missing)} "
-                  "(apt-get install -y chromium chromium-driver)")
+        reason = (
+            f"BROWSER TESTS NOT RUN: missing {', '.join(missing)} "
+            "(apt-get install -y chromium chromium-driver)"
+        )
         if os.environ.get("SERGETROTSKY_REQUIRE_BROWSER"):
             pytest.fail(reason)
         pytest.skip(reason)
@@ -420,10 +520,19 @@ def browser(server, tmp_path_factory):
 
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
     driver.set_page_load_timeout(30)
@@ -455,10 +564,12 @@ def test_browser_loads_every_page_and_every_internal_link_answers(browser, serve
         if not browser.title:
             problems.append(f"{page_url}: no title")
         loaded = browser.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)")
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
         problems += [f"{page_url} loads {url}" for url in loaded if not url.startswith(server)]
         for link in browser.execute_script(
-                "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"):
+            "return Array.from(document.querySelectorAll('a[href]')).map(a => a.href)"
+        ):
             if not link.startswith(server):
                 continue
             target, _, fragment = link.partition("#")
@@ -475,7 +586,8 @@ def test_browser_loads_every_page_and_every_internal_link_answers(browser, serve
     for page_url, names in sorted(fragments.items()):
         browser.get(page_url)
         missing = browser.execute_script(
-            "return arguments[0].filter(id => document.getElementById(id) === null)", sorted(names))
+            "return arguments[0].filter(id => document.getElementById(id) === null)", sorted(names)
+        )
         problems += [f"{page_url}#{name}: no element with that id" for name in missing]
     assert problems == []
     assert server + "letters/papers-letter-1.html" in pages
@@ -492,14 +604,20 @@ def test_open_a_note_from_its_call_and_return(browser, server):
     _wait(browser, lambda d: d.current_url.endswith("#papers-ch02-n88"))
     note = browser.find_element(By.ID, "papers-ch02-n88")
     assert note.is_displayed() and "Dumbadze" in note.text
-    assert browser.execute_script("return document.querySelector(':target').id") == "papers-ch02-n88"
+    assert (
+        browser.execute_script("return document.querySelector(':target').id") == "papers-ch02-n88"
+    )
     note.find_element(By.CSS_SELECTOR, "a.backref").click()
     _wait(browser, lambda d: d.current_url.endswith("#call-papers-ch02-n88"))
-    assert browser.execute_script("return document.querySelector(':target').id") == "call-papers-ch02-n88"
+    assert (
+        browser.execute_script("return document.querySelector(':target').id")
+        == "call-papers-ch02-n88"
+    )
     # The call is back in view.
     assert browser.execute_script(
         "var r = document.getElementById('call-papers-ch02-n88').getBoundingClientRect();"
-        "return r.top >= 0 && r.bottom <= window.innerHeight")
+        "return r.top >= 0 && r.bottom <= window.innerHeight"
+    )
 
 
 def test_search_for_a_word_and_reach_its_letter(browser, server):
@@ -511,7 +629,9 @@ def test_search_for_a_word_and_reach_its_letter(browser, server):
     box.submit()
     _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, "#search-results li"))
     assert "result" in browser.find_element(By.ID, "search-status").text
-    link = browser.find_element(By.CSS_SELECTOR, "#search-results a[href='letters/papers-letter-1.html']")
+    link = browser.find_element(
+        By.CSS_SELECTOR, "#search-results a[href='letters/papers-letter-1.html']"
+    )
     link.click()
     _wait(browser, lambda d: d.current_url.endswith("letters/papers-letter-1.html"))
     assert "Sarapul" in browser.find_element(By.TAG_NAME, "main").text
@@ -531,17 +651,28 @@ def test_sort_and_filter_the_letters_table(browser, server, dist):
     from selenium.webdriver.common.by import By
 
     browser.get(server + "letters/index.html")
-    rows = lambda: [r for r in browser.find_elements(By.CSS_SELECTOR, "#letters-table tbody tr")
-                    if r.is_displayed()]
+
+    def rows():
+        return [
+            r
+            for r in browser.find_elements(By.CSS_SELECTOR, "#letters-table tbody tr")
+            if r.is_displayed()
+        ]
+
     total = len(_csv(dist, "letters"))
     assert len(rows()) == total
     browser.find_element(By.ID, "letters-filter").send_keys("Balabanova")
     shown = rows()
     assert 0 < len(shown) < total
     assert all("Balabanova" in r.text for r in shown)
-    assert browser.find_element(By.ID, "letters-status").text == f"{len(shown)} of {total} letters shown"
+    assert (
+        browser.find_element(By.ID, "letters-status").text
+        == f"{len(shown)} of {total} letters shown"
+    )
     browser.find_element(By.ID, "letters-filter").clear()
-    browser.execute_script("document.getElementById('letters-filter').dispatchEvent(new Event('input'))")
+    browser.execute_script(
+        "document.getElementById('letters-filter').dispatchEvent(new Event('input'))"
+    )
     assert len(rows()) == total
     date_header = browser.find_element(By.CSS_SELECTOR, "th[data-key='date']")
     date_header.find_element(By.TAG_NAME, "button").click()
@@ -573,7 +704,7 @@ def test_screenshots_of_a_letter_page_at_phone_and_desktop_widths(browser, serve
 
 
 def _luminance(hex_colour: str) -> float:
-    channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
 

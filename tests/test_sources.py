@@ -11,12 +11,19 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-
 from sergetrotsky import contribution, publish
 from sergetrotsky.errors import BUILD_CODES, BuildFailed, PipelineError
 from sergetrotsky.resources import schema_bytes, table_schema
-from sergetrotsky.sources import (DatasetMeta, discover, field_name, key_lines, load_dataset,
-                                  load_source, schema_problems, toml_line)
+from sergetrotsky.sources import (
+    DatasetMeta,
+    discover,
+    field_name,
+    key_lines,
+    load_dataset,
+    load_source,
+    schema_problems,
+    toml_line,
+)
 
 from .conftest import ROOT, SOURCES
 

@@ -11,7 +11,6 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-
 from sergetrotsky import publish
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
@@ -36,7 +35,10 @@ def _resources(dist):
     descriptor = json.loads((dist / "datapackage.json").read_text(encoding="utf-8"))
     for resource in descriptor["resources"]:
         if resource.get("type") == "table":
-            yield resource["name"], json.loads((dist / resource["schema"]).read_text(encoding="utf-8"))
+            yield (
+                resource["name"],
+                json.loads((dist / resource["schema"]).read_text(encoding="utf-8")),
+            )
 
 
 def test_fts5_is_available_in_this_python():
@@ -50,7 +52,11 @@ def test_every_table_with_its_rows_keys_and_types(dist, database):
         assert database.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] == len(rows), name
         columns = {row[1]: row for row in database.execute(f'PRAGMA table_info("{name}")')}
         assert list(columns) == [f["name"] for f in schema["fields"]]
-        key = schema["primaryKey"] if isinstance(schema["primaryKey"], list) else [schema["primaryKey"]]
+        key = (
+            schema["primaryKey"]
+            if isinstance(schema["primaryKey"], list)
+            else [schema["primaryKey"]]
+        )
         assert [c for c, info in sorted(columns.items(), key=lambda kv: kv[1][5]) if info[5]] == key
         for f in schema["fields"]:
             expected = {"integer": "INTEGER", "number": "REAL", "boolean": "INTEGER",
@@ -80,9 +86,14 @@ def test_the_letters_serge_sent_in_1936(dist, database):
         WHERE p.name = 'Victor Serge' AND l.date BETWEEN '1936' AND '1936-12-31'
         ORDER BY l.date, l.number""")]
     persons = {r["person_id"]: r["name"] for r in _csv(dist, "persons")}
-    expected = sorted((r for r in _csv(dist, "letters")
-                       if persons[r["sender_id"]] == "Victor Serge" and r["date"].startswith("1936")),
-                      key=lambda r: (r["date"], int(r["number"] or 0)))
+    expected = sorted(
+        (
+            r
+            for r in _csv(dist, "letters")
+            if persons[r["sender_id"]] == "Victor Serge" and r["date"].startswith("1936")
+        ),
+        key=lambda r: (r["date"], int(r["number"] or 0)),
+    )
     assert answer == [r["letter_id"] for r in expected]
     # The papers: Serge's first letter to Trotsky, from Brussels on 22 April 1936.
     assert "papers-letter-1" in answer and "papers-letter-2" not in answer  # 2 is Trotsky's
@@ -158,8 +169,10 @@ def test_a_dangling_foreign_key_is_one_located_error_and_no_file(dist, tmp_path)
     broken = tmp_path / "dataset"
     shutil.copytree(dist, broken)
     path = broken / "data" / "letters.csv"
-    path.write_text(path.read_text(encoding="utf-8").replace(",serge,trotsky,", ",nobody,trotsky,", 1),
-                    encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(",serge,trotsky,", ",nobody,trotsky,", 1),
+        encoding="utf-8",
+    )
     out = tmp_path / "out.sqlite"
     with pytest.raises(PipelineError, match="foreign key"):
         write_database(broken, out)

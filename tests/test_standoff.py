@@ -9,7 +9,6 @@ import io
 
 import pytest
 from lxml import etree, html
-
 from sergetrotsky import standoff
 
 from .conftest import ROOT
@@ -37,7 +36,7 @@ def papers(built):
 @pytest.fixture(scope="module")
 def teic_html(built, tmp_path_factory):
     """Letter files turned into HTML by the TEI Consortium's html.xsl, with Saxon HE."""
-    import saxonche     # the test extra (pyproject.toml): never skipped
+    import saxonche  # the test extra (pyproject.toml): never skipped
     folder = tmp_path_factory.mktemp("letters")
     pages = {}
     with saxonche.PySaxonProcessor(license=False) as processor:

@@ -10,8 +10,8 @@ import re
 
 import pytest
 from lxml import etree
+from sergetrotsky import conventions
 
-from sergetrotsky import segment
 from .conftest import register_key
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
@@ -65,7 +65,7 @@ def test_div_tree_is_the_unit_tree(built, trees):
         parent = div.xpath("ancestor::t:div[1]/@xml:id", namespaces=NS)
         assert (parent[0] if parent else "") == doc["parent_id"], doc["document_id"]
     every_div = [d for t in (trees[f"tei/{s}.xml"] for s in source_ids)
-                 for d in t.iter("{%s}div" % NS["t"])]
+                 for d in t.iter(f"{{{NS['t']}}}div")]
     assert len(every_div) == len(documents)
 
 
@@ -93,24 +93,24 @@ def _tei_words(root):
 
 
 def _words(text):
-    return [w for w in segment.WORD.findall(text) if not w.isdigit()]
+    return [w for w in conventions.WORD.findall(text) if not w.isdigit()]
 
 
 @pytest.mark.parametrize("source_id", SOURCES)
 def test_the_whole_text_is_in_the_tei_in_order(cleaned, trees, source_id):
     """Every word of the cleaned text, in order, and nothing else (numbers aside: note
     marks and labels and list numbers are attributes in TEI)."""
-    text = segment.NOTE_MARK.sub(" ", cleaned[source_id].text).replace("*", "")
+    text = conventions.NOTE_MARK.sub(" ", cleaned[source_id].text).replace("*", "")
     assert _tei_words(trees[f"tei/{source_id}.xml"]) == _words(text)
 
 
 def test_emendations_are_choice_sic_corr(cleaned, trees):
     for source_id in SOURCES:
         pairs = [(c.findtext("t:sic", namespaces=NS), c.findtext("t:corr", namespaces=NS))
-                 for c in trees[f"tei/{source_id}.xml"].iter("{%s}choice" % NS["t"])]
+                 for c in trees[f"tei/{source_id}.xml"].iter(f"{{{NS['t']}}}choice")]
         assert pairs == [(e.sic, e.corr) for e in cleaned[source_id].emendations]
     assert ("Andrs", "Andrés") in [(c[0].text, c[1].text)
-                                   for c in trees["tei/papers.xml"].iter("{%s}choice" % NS["t"])]
+                                   for c in trees["tei/papers.xml"].iter(f"{{{NS['t']}}}choice")]
 
 
 def test_every_note_once_with_its_id_and_every_call_resolves(built, papers):
@@ -207,7 +207,7 @@ def test_letter_files_have_a_complete_corresp_desc(built, trees):
         desc = tree.find(".//t:profileDesc/t:correspDesc", NS)
         sent = desc.find("t:correspAction[@type='sent']", NS)
         received = desc.find("t:correspAction[@type='received']", NS)
-        def key(node):     # the register key of the standOff entry a @ref points at
+        def key(node, tree=tree):     # the register key of the standOff entry a @ref points at
             entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS,
                                id=node.get("ref").split()[0].lstrip("#"))
             return entry[0].findtext("t:idno[@type='dataset']", namespaces=NS)
@@ -225,7 +225,9 @@ def test_letter_files_have_a_complete_corresp_desc(built, trees):
         # units keep their ids in the source file only
         assert all(i.startswith(row["letter_id"] + "-") for i in tree.xpath("//@xml:id"))
         languages = [x.get("ident") for x in tree.iterfind(".//t:langUsage/t:language", NS)]
-        assert languages == ["en"] + ([row["language"]] if row["language"] not in ("en", "") else [])
+        assert languages == ["en"] + (
+            [row["language"]] if row["language"] not in ("en", "") else []
+        )
 
 
 def test_letter_files_point_into_the_source_file(built, trees, papers):

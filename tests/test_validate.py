@@ -18,15 +18,14 @@ import re
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib.resources import files as package_files
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
-from importlib.resources import files as package_files
 from lxml import etree
-
 from sergetrotsky import validate
 from sergetrotsky.cli import main
 from sergetrotsky.validate import CODES, has_errors, validate_dataset, validate_paths
@@ -130,7 +129,9 @@ def _edited(tmp_path: Path, edit: Edit) -> Path:
 
 def test_every_code_has_a_failing_case():
     assert sorted({*EDITS, *BROKEN_FILES, *SPECIAL, *HOSTILE}) == sorted(CODES)
-    assert not set(EDITS) & set(BROKEN_FILES) and not set(SPECIAL) & (set(EDITS) | set(BROKEN_FILES))
+    assert not set(EDITS) & set(BROKEN_FILES) and not set(SPECIAL) & (
+        set(EDITS) | set(BROKEN_FILES)
+    )
     for name in SPECIAL.values():
         assert callable(globals()[name])
 
@@ -300,7 +301,9 @@ def test_descriptor_cannot_point_outside_the_dataset(tmp_path):
 
 def test_non_utf8_table_is_one_problem_and_one_note(tmp_path):
     folder = _dataset(tmp_path)
-    (folder / "data" / "places.csv").write_bytes(b"place_id,name,country\nbruxelles,Bruxelles \xe9,BE\n")
+    (folder / "data" / "places.csv").write_bytes(
+        b"place_id,name,country\nbruxelles,Bruxelles \xe9,BE\n"
+    )
     problems = validate_paths([folder])
     assert [p.code for p in problems] == ["E074", "W071"]
     assert problems[0].message.startswith("line 2: byte 0xE9 is not utf-8")
@@ -552,7 +555,7 @@ def test_quick_tests_accept_only_what_frictionless_accepts(dist):
     for schema_path in sorted((ROOT / "schema" / "tables").glob("*.json")):
         schema = json.loads(schema_path.read_text(encoding="utf-8"))
         table = dist / "data" / f"{schema_path.stem}.csv"
-        columns = list(zip(*csv.reader(table.open(encoding="utf-8", newline=""))))
+        columns = list(zip(*csv.reader(table.open(encoding="utf-8", newline="")), strict=True))
         for field in validate._frictionless_schema(schema).fields:
             quick = validate._quick_test(field, schema)
             if quick is None:
