@@ -15,22 +15,42 @@ from pathlib import Path
 from typing import Any, Callable
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table as RichTable
-from rich.tree import Tree
 
 from . import __version__
-from . import contribution
-from . import clean as clean_stage
-from . import publish, segment as segment_stage, validate as validate_stage
 from .errors import BuildFailed, PipelineError
-from .sources import discover, find, locate
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Start-up: each command imports what it uses (rich, lxml, frictionless and the stages
+# take most of a second together; `--help` needs none of them). See README, "Performance".
+
+
+class _LazyConsole:
+    """A rich Console made when first used (importing rich takes about 50 ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def get(self) -> Any:
+        """The Console itself (for rich objects that take one)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when used."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+console = _LazyConsole(highlight=False)
+err_console = _LazyConsole(stderr=True, highlight=False)
 SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Path),
                        default=Path("sources"), show_default=True,
                        help="Folder of source folders.")
@@ -38,6 +58,8 @@ SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Pat
 
 def _problem_line(problem: PipelineError) -> str:
     """``CODE file:line field F: message``, its severity in colour."""
+    from .sources import locate
+
     label = "[yellow]warning:[/]" if problem.code.startswith("W") else "[bold red]error:[/]"
     return f"{label} {escape(locate(problem).render())}"
 
@@ -89,13 +111,17 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
     OUT must be absent, empty, or a dataset this command wrote (it holds
     .sergetrotsky-build); anything else is refused untouched. See README, "Building".
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from . import publish
+
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The output folder is checked and locked before the (long) build, not after it.
     guard = contextlib.nullcontext() if check else publish.OutputFolder(
         out_dir, sources_dir, notice=lambda w: err_console.print(_problem_line(w), soft_wrap=True))
     try:
         with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                    console=err_console, transient=True) as bar:
+                                    console=err_console.get(), transient=True) as bar:
             task = bar.add_task("loading sources", total=None)
             result = publish.assemble(sources_dir,
                                       lambda step: bar.update(task, description=step), jobs=jobs)
@@ -138,6 +164,9 @@ def _write_locks(locks: dict[Path, bytes]) -> None:
 def _render_summary(summary: list[dict[str, Any]]) -> None:
     """Tables with a row per source (so that any number of sources fits a terminal):
     where the characters went, the units and notes, and the removals by reason."""
+    from rich import box
+    from rich.table import Table as RichTable
+
     def table(title: str, columns: list[str]) -> RichTable:
         made = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         made.add_column("source", overflow="fold")
@@ -176,6 +205,9 @@ def _render_summary(summary: list[dict[str, Any]]) -> None:
 @user_errors
 def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
     """Print a source's cleaned text (or its removal log)."""
+    from . import clean as clean_stage
+    from .sources import discover
+
     result = clean_stage.clean_one(discover(sources_dir), source_id)
     if show_log:
         for e in result.log():
@@ -190,6 +222,11 @@ def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
 @user_errors
 def segment_command(source_id: str, sources_dir: Path) -> None:
     """Print a source's unit tree: type, id, title, words."""
+    from rich.tree import Tree
+
+    from . import clean as clean_stage, segment as segment_stage
+    from .sources import discover, find
+
     sources = discover(sources_dir)
     seg = segment_stage.segment(find(sources, source_id), clean_stage.clean_one(sources, source_id))
     nodes: dict[str, Tree] = {}
@@ -213,6 +250,8 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
 @user_errors
 def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     """Zip the dataset (versioned) with a SHA256SUMS file, after checking it is current."""
+    from . import publish
+
     result = publish.assemble(sources_dir)
     changed = publish.differences(result.files, dataset_dir)
     if changed:
@@ -223,13 +262,20 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     console.print(f"wrote {archive} and {checksums}")
 
 
+def _max_per_code() -> int:
+    """validate.MAX_PER_CODE, read when the option is not given (not at start-up)."""
+    from .validate import MAX_PER_CODE
+
+    return MAX_PER_CODE
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--max-errors", "max_errors", type=click.IntRange(min=0),
-              default=validate_stage.MAX_PER_CODE, show_default=True, metavar="N",
+              default=lambda: _max_per_code(), show_default="20", metavar="N",
               help="Lines printed per code; the rest are counted. 0 prints every line.")
 @user_errors
 def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> None:
@@ -241,7 +287,13 @@ def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> No
     not fail), 1 when not. Reads only the dataset's own regular files: no link, FIFO or
     device, nothing outside the folder, nothing from the network.
     """
-    folders = [p for p in paths if contribution.is_source_folder(p)]
+    from . import validate as validate_stage
+
+    # contribution imports the build's stages: only for a folder that may be a source
+    maybe_sources = [p for p in paths if (p / "source.toml").is_file()]
+    if maybe_sources:
+        from . import contribution
+    folders = [p for p in maybe_sources if contribution.is_source_folder(p)]
     if folders:   # a contribution: sources/<id>, checked with its corpus, nothing written
         _validate_sources(folders, [p for p in paths if p not in folders], output_format)
         return
@@ -265,7 +317,8 @@ def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> No
 @user_errors
 def defects_command(sources_dir: Path) -> None:
     """List candidate conversion defects not yet emended nor reviewed (exit 1 if any)."""
-    from . import defects
+    from . import clean as clean_stage, defects
+    from .sources import discover
 
     sources = discover(sources_dir)
     found = defects.candidates(sources, clean_stage.clean_all(sources))
@@ -308,6 +361,8 @@ def site_command(dataset_dir: Path, out_dir: Path) -> None:
 
 def _validate_sources(folders: list[Path], rest: list[Path], output_format: str) -> None:
     """Check source folders (a dry build with their corpus) and any other paths given."""
+    from . import contribution, validate as validate_stage
+
     reports = [contribution.check_source(folder) for folder in folders]
     problems = validate_stage.validate_paths(rest) if rest else []
     findings = [f for r in reports for f in r.findings]
