@@ -104,8 +104,11 @@ def main() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
               metavar="N", show_default="the number of cores",
               help="Processes for the per-source stages (the output is the same for any N).")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Neither read nor write the build cache (.cache/sergetrotsky in the "
+                   "repository, or $SERGETROTSKY_CACHE_DIR; see README, \"Performance\").")
 @user_errors
-def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
+def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int, no_cache: bool) -> None:
     """Run every stage and write the dataset to OUT atomically.
 
     OUT must be absent, empty, or a dataset this command wrote (it holds
@@ -113,8 +116,10 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from . import publish
+    from . import cache as build_cache, publish
 
+    folder = None if no_cache else build_cache.default_folder(sources_dir)
+    cache = build_cache.BuildCache(folder) if folder is not None else None
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The output folder is checked and locked before the (long) build, not after it.
     guard = contextlib.nullcontext() if check else publish.OutputFolder(
@@ -124,7 +129,8 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
                                     console=err_console.get(), transient=True) as bar:
             task = bar.add_task("loading sources", total=None)
             result = publish.assemble(sources_dir,
-                                      lambda step: bar.update(task, description=step), jobs=jobs)
+                                      lambda step: bar.update(task, description=step), jobs=jobs,
+                                      cache=cache)
             if out is not None:
                 bar.update(task, description="writing")
                 out.write(result.files)

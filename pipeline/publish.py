@@ -37,6 +37,7 @@ try:
 except ImportError:  # Windows: no flock; builds into one folder are then not serialised
     fcntl = None  # type: ignore[assignment]
 
+from . import cache as cache_stage
 from . import clean as clean_stage
 from . import cmif, docs, package, registry, segment as segment_stage, tei
 from . import backmatter, mentions, registers
@@ -62,16 +63,59 @@ class BuildResult:
 
 
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
-             jobs: int = 1) -> BuildResult:
+             jobs: int = 1, cache: cache_stage.BuildCache | None = None) -> BuildResult:
     """Run clean → segment → package on every source; return the dataset's files.
 
     With ``jobs`` > 1 the per-source work (vocabulary counts, cleaning, segmentation,
     notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
     here, in source order, so the files are the same bytes whatever ``jobs`` is.
+    With a ``cache`` (pipeline/cache.py) each source's results are taken from it when
+    their inputs are unchanged: the files are the same bytes either way.
     """
     sources, meta = load_metadata(sources_dir)
     with _pool(jobs, len(sources)) as pool:
-        return _assemble(sources_dir, sources, meta, progress, pool)
+        result = _assemble(sources_dir, sources, meta, progress, pool,
+                           _Cached(cache, sources_dir, sources))
+    if cache is not None:
+        cache.prune(s.source_id for s in sources)
+    return result
+
+
+class _Cached:
+    """Per-source results through the build cache (or computed, without one)."""
+
+    def __init__(self, cache: cache_stage.BuildCache | None, sources_dir: Path,
+                 sources: list[Source]) -> None:
+        self.cache = cache
+        self.keys: dict[str, str] = {}
+        if cache is not None:
+            corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
+            self.keys = {s.source_id: cache_stage.key(cache_stage.code_digest(), corpus,
+                                                      cache_stage.folder_digest(s.folder))
+                         for s in sources}
+
+    def each(self, stage: str, sources: list[Source], keys: dict[str, str],
+             compute: Callable[[list[int]], list[Any]],
+             valid: Callable[[Any], bool] = lambda entry: True) -> list[Any]:
+        """A result per source: from the cache where its entry (under ``keys``) is there
+        and ``valid``, else from ``compute`` (given the indexes of the sources to do)."""
+        if self.cache is None:
+            return compute(list(range(len(sources))))
+        found: list[Any] = []
+        for s in sources:
+            entry = self.cache.get(stage, s.source_id, keys[s.source_id])
+            found.append(entry if entry is not None and valid(entry) else None)
+            if found[-1] is not None:
+                self.cache.reused.append((stage, s.source_id))
+        todo = [i for i, entry in enumerate(found) if entry is None]
+        if todo:
+            for i, entry in zip(todo, compute(todo)):
+                found[i] = entry
+        return found
+
+    def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
+        if self.cache is not None:
+            self.cache.put(stage, source.source_id, keys[source.source_id], entry)
 
 
 def load_metadata(sources_dir: Path) -> tuple[list[Source], Any]:
@@ -130,14 +174,28 @@ def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any
 
 
 def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
-              progress: Progress, pool: Executor | None) -> BuildResult:
+              progress: Progress, pool: Executor | None, cached: _Cached) -> BuildResult:
     progress("clean")
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
     vocab: Counter[str] = Counter()
-    for counts in _stage("clean", "E200", pool, _vocabulary, sources):
+
+    def vocabularies(todo: list[int]) -> list[Counter[str]]:
+        found = _stage("clean", "E200", pool, _vocabulary, [sources[i] for i in todo])
+        for i, counts in zip(todo, found):
+            cached.put("vocabulary", sources[i], cached.keys, counts)
+        return found
+
+    for counts in cached.each("vocabulary", sources, cached.keys, vocabularies):
         vocab.update(counts)
-    cleaned = dict(zip((s.source_id for s in sources),
-                       _stage("clean", "E200", pool, clean_stage.clean, sources, repeat(vocab))))
+    # A source's text entry: (the vocabulary words its cleaning read, with their counts;
+    # cleaned; segmented; notes), valid while those counts are the corpus's.
+    texts = cached.each("text", sources, cached.keys, lambda todo: [None] * len(todo),
+                        lambda entry: all(vocab[w] == n for w, n in entry[0].items()))
+    todo = [i for i, entry in enumerate(texts) if entry is None]
+    for i, (result, reads) in zip(todo, _stage("clean", "E200", pool, _clean_recording,
+                                               [sources[i] for i in todo], repeat(vocab))):
+        texts[i] = [reads, result, None, None]
+    cleaned = dict(zip((s.source_id for s in sources), (entry[1] for entry in texts)))
     lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
                           "character(s) neither published nor logged (a bug of the cleaner)",
                           file=str(s.folder / s.original_file), code="E203")
@@ -145,9 +203,11 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     if lost:
         raise BuildFailed("clean", lost)
     progress("segment")
-    segmented = dict(zip((s.source_id for s in sources),
-                         _stage("segment", "E300", pool, segment_stage.segment, sources,
-                                [cleaned[s.source_id] for s in sources])))
+    for i, result in zip(todo, _stage("segment", "E300", pool, segment_stage.segment,
+                                      [sources[i] for i in todo],
+                                      [texts[i][1] for i in todo])):
+        texts[i][2] = result
+    segmented = dict(zip((s.source_id for s in sources), (entry[2] for entry in texts)))
     owner: dict[str, str] = {}
     twice = []
     for s in sources:
@@ -160,8 +220,16 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     if twice:
         raise BuildFailed("segment", twice)
     progress("notes")
-    found_notes = _stage("notes", "E400", pool, notes_stage.extract_notes, sources,
-                         [segmented[s.source_id] for s in sources])
+    for i, result in zip(todo, _stage("notes", "E400", pool, notes_stage.extract_notes,
+                                      [sources[i] for i in todo],
+                                      [texts[i][2] for i in todo])):
+        texts[i][3] = result
+        cached.put("text", sources[i], cached.keys, tuple(texts[i]))
+    found_notes = [entry[3] for entry in texts]
+    # What the later stages' entries follow from: the source and the words read.
+    text_keys = {s.source_id: cache_stage.key(cached.keys[s.source_id],
+                                              cache_stage.fingerprint(entry[0]))
+                 for s, entry in zip(sources, texts)} if cached.cache else {}
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
@@ -197,9 +265,25 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     organisations = next(t.rows for t in letter_tables if t.name == "organisations")
     gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names,
                                    decisions.form_owners)
-    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer,
-                                             letters_by_source.get(s.source_id, []))[0]
-                      for s in sources]
+
+    def find_mentions(todo: list[int]) -> list[Any]:
+        found = [mentions.find_mentions(segmented[sources[i].source_id], gazetteer,
+                                        letters_by_source.get(sources[i].source_id, []))[0]
+                 for i in todo]
+        for i, entry in zip(todo, found):
+            cached.put("mentions", sources[i], mention_keys, entry)
+        return found
+
+    mention_keys: dict[str, str] = {}
+    if cached.cache:
+        names = cache_stage.fingerprint((persons, places, organisations,
+                                         decisions.family_names, decisions.form_owners))
+        letter_prints = {s.source_id: cache_stage.fingerprint(
+            letters_by_source.get(s.source_id, [])) for s in sources}
+        mention_keys = {s.source_id: cache_stage.key(text_keys[s.source_id], names,
+                                                     letter_prints[s.source_id])
+                        for s in sources}
+    found_mentions = cached.each("mentions", sources, mention_keys, find_mentions)
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
@@ -246,12 +330,28 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
-    for tei_files in _stage("tei", "E450", pool, _encode_tei, sources,
-                            [cleaned[s.source_id] for s in sources],
-                            [segmented[s.source_id] for s in sources], found_notes,
-                            [letters_by_source.get(s.source_id, []) for s in sources],
-                            repeat(titles), repeat(meta), repeat(persons), repeat(places),
-                            repeat(organisations), [mentions.wraps(f) for f in found_mentions]):
+    name_spans = [mentions.wraps(f) for f in found_mentions]
+
+    def encode_tei(todo: list[int]) -> list[dict[str, bytes]]:
+        chosen = [sources[i] for i in todo]
+        found = _stage("tei", "E450", pool, _encode_tei, chosen,
+                       [cleaned[s.source_id] for s in chosen],
+                       [segmented[s.source_id] for s in chosen], [found_notes[i] for i in todo],
+                       [letters_by_source.get(s.source_id, []) for s in chosen],
+                       repeat(titles), repeat(meta), repeat(persons), repeat(places),
+                       repeat(organisations), [name_spans[i] for i in todo])
+        for i, entry in zip(todo, found):
+            cached.put("tei", sources[i], tei_keys, entry)
+        return found
+
+    tei_keys: dict[str, str] = {}
+    if cached.cache:
+        corpus = cache_stage.fingerprint((sorted(titles), meta, persons, places, organisations))
+        tei_keys = {s.source_id: cache_stage.key(text_keys[s.source_id], corpus,
+                                                 letter_prints[s.source_id],
+                                                 cache_stage.fingerprint(spans))
+                    for s, spans in zip(sources, name_spans)}
+    for tei_files in cached.each("tei", sources, tei_keys, encode_tei):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
     try:
@@ -382,6 +482,14 @@ def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> li
 def _vocabulary(source: Source) -> Counter[str]:
     """One source's word counts: the corpus vocabulary is their sum."""
     return clean_stage.source_vocabulary(source)
+
+
+def _clean_recording(source: Source, vocab: Counter[str]
+                     ) -> tuple[clean_stage.CleanedSource, dict[str, int]]:
+    """One source cleaned, with the vocabulary words the cleaning read and their counts
+    (what a cached cleaned text depends on: pipeline/cache.py)."""
+    recorded = cache_stage.RecordedVocabulary(vocab)
+    return clean_stage.clean(source, recorded), recorded.reads  # type: ignore[arg-type]
 
 
 def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
