@@ -128,12 +128,14 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int, no_cache: bo
         with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
                                     console=err_console.get(), transient=True) as bar:
             task = bar.add_task("loading sources", total=None)
+            # the files go to the staging folder as they are made (memory: README, Performance)
+            staged = out.stage() if out is not None else None
             result = publish.assemble(sources_dir,
                                       lambda step: bar.update(task, description=step), jobs=jobs,
-                                      cache=cache)
+                                      cache=cache, files=staged)
             if out is not None:
                 bar.update(task, description="writing")
-                out.write(result.files)
+                out.commit(staged)
                 _write_locks(result.locks)
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -30,7 +30,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, MutableMapping
 
 try:
     import fcntl
@@ -54,7 +54,7 @@ Progress = Callable[[str], None]
 class BuildResult:
     """What a build produced: the files of the dataset and the figures for the summary."""
 
-    files: dict[str, bytes]
+    files: MutableMapping[str, bytes]
     summary: list[dict[str, Any]]
     # Hyphen lock files as this build would write them, by path (sources/<id>/...), and
     # the located warnings about them (W601-W603): see clean.hyphen_lock_text.
@@ -63,19 +63,22 @@ class BuildResult:
 
 
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
-             jobs: int = 1, cache: cache_stage.BuildCache | None = None) -> BuildResult:
+             jobs: int = 1, cache: cache_stage.BuildCache | None = None,
+             files: MutableMapping[str, bytes] | None = None) -> BuildResult:
     """Run clean → segment → package on every source; return the dataset's files.
 
     With ``jobs`` > 1 the per-source work (vocabulary counts, cleaning, segmentation,
     notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
     here, in source order, so the files are the same bytes whatever ``jobs`` is.
     With a ``cache`` (pipeline/cache.py) each source's results are taken from it when
-    their inputs are unchanged: the files are the same bytes either way.
+    their inputs are unchanged: the files are the same bytes either way. ``files``
+    (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
+    that they are not all held in memory; by default they are kept in a dict.
     """
     sources, meta = load_metadata(sources_dir)
     with _pool(jobs, len(sources)) as pool:
         result = _assemble(sources_dir, sources, meta, progress, pool,
-                           _Cached(cache, sources_dir, sources))
+                           _Cached(cache, sources_dir, sources), {} if files is None else files)
     if cache is not None:
         cache.prune(s.source_id for s in sources)
     return result
@@ -174,7 +177,8 @@ def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any
 
 
 def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
-              progress: Progress, pool: Executor | None, cached: _Cached) -> BuildResult:
+              progress: Progress, pool: Executor | None, cached: _Cached,
+              files: MutableMapping[str, bytes]) -> BuildResult:
     progress("clean")
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
     vocab: Counter[str] = Counter()
@@ -311,22 +315,22 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("mentions", [m.row() for found in found_mentions for m in found],
                       "Mentions of registered persons, places and organisations"),
     ]
-    files: dict[str, bytes] = {}
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}
     for t in tables:
         files[t.path] = table_bytes[t.name]
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
-    readings: dict[str, str] = {}
+    readings: dict[str, str] = {}     # the letters' (letters.jsonl): the rest are written
+    letter_ids = {row["letter_id"] for row in letter_tables[0].rows}
     for s, found in zip(sources, found_notes):
         files[package.original_path(s)] = s.original_bytes
         seg = segmented[s.source_id]
         files[package.text_path(s.source_id)] = seg.text.encode("utf-8")
         cuts = notes_stage.reading_cuts(seg.text, found)
         for unit in seg.units:
-            readings[unit.document_id] = notes_stage.reading_text(seg.text, unit.start,
-                                                                  unit.end, cuts)
-            files[package.text_path(s.source_id, unit.document_id)] = \
-                readings[unit.document_id].encode("utf-8")
+            reading = notes_stage.reading_text(seg.text, unit.start, unit.end, cuts)
+            if unit.document_id in letter_ids:
+                readings[unit.document_id] = reading
+            files[package.text_path(s.source_id, unit.document_id)] = reading.encode("utf-8")
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
@@ -616,6 +620,7 @@ class OutputFolder:
         self.notice = notice
         self.backup = self.target.parent / f".{self.target.name}.old"
         self._lock_fd: int | None = None
+        self._staged: StagedFiles | None = None
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -687,6 +692,9 @@ class OutputFolder:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._staged is not None:      # a build that stopped before its commit
+            shutil.rmtree(self._staged.folder, ignore_errors=True)
+            self._staged = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None
@@ -735,6 +743,30 @@ class OutputFolder:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
 
+    def stage(self) -> StagedFiles:
+        """A new staging folder beside the target, as a mapping that writes each file as
+        it is given (``assemble(files=...)``); ``commit`` swaps it in. Left uncommitted,
+        it is removed when the ``with`` block ends."""
+        if self._lock_fd is None:
+            raise RuntimeError("OutputFolder.stage outside its `with` block")
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.new-",
+                                           dir=self.target.parent))
+            folder.chmod(0o777 & ~_umask())
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._staged = StagedFiles(folder, self._refuse)
+        return self._staged
+
+    def commit(self, staged: StagedFiles) -> None:
+        """Swap a staging folder from ``stage`` in for the target."""
+        try:
+            _crash_point("staged")
+            self._swap(staged.folder)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._staged = None
+
     def _swap(self, staging: Path) -> None:
         if not self.target.exists():
             staging.rename(self.target)
@@ -748,6 +780,45 @@ class OutputFolder:
         staging.rename(self.target)
         _crash_point("new-moved")
         shutil.rmtree(self.backup)
+
+
+class StagedFiles(MutableMapping[str, bytes]):
+    """The dataset's files in a staging folder: each file is written when it is set
+    (memory does not hold the dataset) and read back when it is asked for (the
+    descriptor's hashes); the names are kept."""
+
+    def __init__(self, folder: Path,
+                 refuse: Callable[[str, str], PipelineError]) -> None:
+        self.folder = folder
+        self._refuse = refuse
+        self._names: set[str] = set()
+
+    def __setitem__(self, rel: str, data: bytes) -> None:
+        path = self.folder / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._names.add(rel)
+
+    def __getitem__(self, rel: str) -> bytes:
+        if rel not in self._names:
+            raise KeyError(rel)
+        return (self.folder / rel).read_bytes()
+
+    def __delitem__(self, rel: str) -> None:
+        self._names.remove(rel)
+        (self.folder / rel).unlink()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._names
 
 
 RENAME_EXCHANGE = 2
