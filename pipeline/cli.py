@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import signal
 import sys
 from pathlib import Path
@@ -101,14 +100,15 @@ def main() -> None:
               show_default=True, help="Dataset folder to write.")
 @click.option("--check", is_flag=True,
               help="Rebuild in memory and fail if OUT differs (nothing is written).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              metavar="N", show_default="the number of cores",
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              metavar="N", show_default="the number of cores for sources over 4 MB, else 1",
               help="Processes for the per-source stages (the output is the same for any N).")
 @click.option("--no-cache", "no_cache", is_flag=True,
               help="Neither read nor write the build cache (.cache/sergetrotsky in the "
                    "repository, or $SERGETROTSKY_CACHE_DIR; see README, \"Performance\").")
 @user_errors
-def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int, no_cache: bool) -> None:
+def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
+          no_cache: bool) -> None:
     """Run every stage and write the dataset to OUT atomically.
 
     OUT must be absent, empty, or a dataset this command wrote (it holds

@@ -62,8 +62,12 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# ``jobs=None``: the cores when the originals exceed this many bytes, else one process.
+PARALLEL_ABOVE = 4_000_000
+
+
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
-             jobs: int = 1, cache: cache_stage.BuildCache | None = None,
+             jobs: int | None = 1, cache: cache_stage.BuildCache | None = None,
              files: MutableMapping[str, bytes] | None = None) -> BuildResult:
     """Run clean → segment → package on every source; return the dataset's files.
 
@@ -76,6 +80,9 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     that they are not all held in memory; by default they are kept in a dict.
     """
     sources, meta = load_metadata(sources_dir)
+    if jobs is None:    # workers cost more than they save on a small corpus (README)
+        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+        jobs = (os.cpu_count() or 1) if large else 1
     with _pool(jobs, len(sources)) as pool:
         result = _assemble(sources_dir, sources, meta, progress, pool,
                            _Cached(cache, sources_dir, sources), {} if files is None else files)
