@@ -603,9 +603,13 @@ def main() -> None:
                              and "TEI" in n), None)
             jing = by_name.get("jing (tei_all)")
             if ours_tei and jing:
+                same = ours_tei.returncode == jing.returncode   # else one refused the file
+                first = (ours_tei.stdout.strip().splitlines() or [""])[0]
                 targets.append((f"{args.tei_mb:.0f} MB TEI file: ≤ 2 × jing",
-                                f"{ours_tei.seconds:.1f} s vs {jing.seconds:.1f} s",
-                                ours_tei.seconds <= 2 * jing.seconds))
+                                f"{ours_tei.seconds:.1f} s vs {jing.seconds:.1f} s"
+                                + ("" if same else f"; ours exit {ours_tei.returncode}: "
+                                   + first.split(" ", 1)[0] + " " + first[-60:]),
+                                same and ours_tei.seconds <= 2 * jing.seconds))
 
     # 6. growth
     ns = [int(x) for x in args.growth.split(",")] + ([100] if args.hundred else [])
