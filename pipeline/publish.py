@@ -302,7 +302,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
         package.Table("documents", letters_stage.documents_follow_letters(
-            package.document_rows(segmented, letter_dates), letter_tables[0].rows),
+            _document_rows(cached, sources, segmented, letter_dates, text_keys),
+            letter_tables[0].rows),
                       "Units of text"),
         *letter_tables,
         package.Table("persons", persons, "Persons"),
@@ -493,6 +494,28 @@ def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> li
 def _vocabulary(source: Source) -> Counter[str]:
     """One source's word counts: the corpus vocabulary is their sum."""
     return clean_stage.source_vocabulary(source)
+
+
+def _document_rows(cached: _Cached, sources: list[Source], segmented: dict[str, Any],
+                   dates: dict[str, str], text_keys: dict[str, str]) -> list[dict[str, Any]]:
+    """``package.document_rows`` made source by source (in its order: by source id), each
+    source's rows through the cache (counting the words of every unit is most of it)."""
+    by_id = {s.source_id: s for s in sources}
+    ordered = [by_id[source_id] for source_id in sorted(segmented)]
+    keys: dict[str, str] = {}
+    if cached.cache:
+        keys = {s.source_id: cache_stage.key(text_keys[s.source_id], cache_stage.fingerprint(
+            {u.document_id: dates.get(u.document_id) for u in segmented[s.source_id].units}))
+            for s in ordered}
+
+    def rows(todo: list[int]) -> list[list[dict[str, Any]]]:
+        found = [package.document_rows({ordered[i].source_id: segmented[ordered[i].source_id]},
+                                       dates) for i in todo]
+        for i, entry in zip(todo, found):
+            cached.put("documents", ordered[i], keys, entry)
+        return found
+
+    return [row for found in cached.each("documents", ordered, keys, rows) for row in found]
 
 
 def _clean_recording(source: Source, vocab: Counter[str]

@@ -15,7 +15,7 @@ from sergetrotsky.cli import main
 
 from .conftest import SOURCES
 
-STAGES = ("vocabulary", "text", "mentions", "tei")
+STAGES = ("vocabulary", "text", "mentions", "documents", "tei")
 
 
 def _tree(folder):
