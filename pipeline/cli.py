@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -16,22 +15,42 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TextColumn
-from rich.table import Table as RichTable
-from rich.tree import Tree
 
-from . import __version__, contribution, publish
-from . import clean as clean_stage
-from . import segment as segment_stage
-from . import validate as validate_stage
+from . import __version__
 from .errors import BuildFailed, PipelineError
-from .sources import discover, find, locate
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# Start-up: each command imports what it uses (rich, lxml, frictionless and the stages
+# take most of a second together; `--help` needs none of them). See README, "Performance".
+
+
+class _LazyConsole:
+    """A rich Console made when first used (importing rich takes about 50 ms)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Any = None
+
+    def get(self) -> Any:
+        """The Console itself (for rich objects that take one)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.get(), name)
+
+
+def escape(text: str) -> str:
+    """rich's markup escape, imported when used."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
+console = _LazyConsole(highlight=False)
+err_console = _LazyConsole(stderr=True, highlight=False)
 SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Path),
                        default=Path("sources"), show_default=True,
                        help="Folder of source folders.")
@@ -39,6 +58,8 @@ SOURCES = click.option("--sources", "sources_dir", type=click.Path(path_type=Pat
 
 def _problem_line(problem: PipelineError) -> str:
     """``CODE file:line field F: message``, its severity in colour."""
+    from .sources import locate
+
     label = "[yellow]warning:[/]" if problem.code.startswith("W") else "[bold red]error:[/]"
     return f"{label} {escape(locate(problem).render())}"
 
@@ -80,29 +101,43 @@ def main() -> None:
               show_default=True, help="Dataset folder to write.")
 @click.option("--check", is_flag=True,
               help="Rebuild in memory and fail if OUT differs (nothing is written).")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1,
-              metavar="N", show_default="the number of cores",
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              metavar="N", show_default="the number of cores for sources over 4 MB, else 1",
               help="Processes for the per-source stages (the output is the same for any N).")
+@click.option("--no-cache", "no_cache", is_flag=True,
+              help="Neither read nor write the build cache (.cache/sergetrotsky in the "
+                   "repository, or $SERGETROTSKY_CACHE_DIR; see README, \"Performance\").")
 @user_errors
-def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int) -> None:
+def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
+          no_cache: bool) -> None:
     """Run every stage and write the dataset to OUT atomically.
 
     OUT must be absent, empty, or a dataset this command wrote (it holds
     .sergetrotsky-build); anything else is refused untouched. See README, "Building".
     """
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    from . import cache as build_cache
+    from . import publish
+
+    folder = None if no_cache else build_cache.default_folder(sources_dir)
+    cache = build_cache.BuildCache(folder) if folder is not None else None
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The output folder is checked and locked before the (long) build, not after it.
     guard = contextlib.nullcontext() if check else publish.OutputFolder(
         out_dir, sources_dir, notice=lambda w: err_console.print(_problem_line(w), soft_wrap=True))
     try:
         with guard as out, Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                    console=err_console, transient=True) as bar:
+                                    console=err_console.get(), transient=True) as bar:
             task = bar.add_task("loading sources", total=None)
+            # the files go to the staging folder as they are made (memory: README, Performance)
+            staged = out.stage() if out is not None else None
             result = publish.assemble(sources_dir,
-                                      lambda step: bar.update(task, description=step), jobs=jobs)
-            if out is not None:
+                                      lambda step: bar.update(task, description=step), jobs=jobs,
+                                      cache=cache, files=staged)
+            if out is not None and staged is not None:
                 bar.update(task, description="writing")
-                out.write(result.files)
+                out.commit(staged)
                 _write_locks(result.locks)
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -139,6 +174,9 @@ def _write_locks(locks: dict[Path, bytes]) -> None:
 def _render_summary(summary: list[dict[str, Any]]) -> None:
     """Tables with a row per source (so that any number of sources fits a terminal):
     where the characters went, the units and notes, and the removals by reason."""
+    from rich import box
+    from rich.table import Table as RichTable
+
     def table(title: str, columns: list[str]) -> RichTable:
         made = RichTable(title=title, title_justify="left", box=box.SIMPLE_HEAD)
         made.add_column("source", overflow="fold")
@@ -177,6 +215,9 @@ def _render_summary(summary: list[dict[str, Any]]) -> None:
 @user_errors
 def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
     """Print a source's cleaned text (or its removal log)."""
+    from . import clean as clean_stage
+    from .sources import discover
+
     result = clean_stage.clean_one(discover(sources_dir), source_id)
     if show_log:
         for e in result.log():
@@ -191,6 +232,12 @@ def clean_command(source_id: str, sources_dir: Path, show_log: bool) -> None:
 @user_errors
 def segment_command(source_id: str, sources_dir: Path) -> None:
     """Print a source's unit tree: type, id, title, words."""
+    from rich.tree import Tree
+
+    from . import clean as clean_stage
+    from . import segment as segment_stage
+    from .sources import discover, find
+
     sources = discover(sources_dir)
     seg = segment_stage.segment(find(sources, source_id), clean_stage.clean_one(sources, source_id))
     nodes: dict[str, Tree] = {}
@@ -215,6 +262,8 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
 @user_errors
 def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     """Zip the dataset (versioned) with a SHA256SUMS file, after checking it is current."""
+    from . import publish
+
     result = publish.assemble(sources_dir)
     changed = publish.differences(result.files, dataset_dir)
     if changed:
@@ -225,13 +274,20 @@ def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     console.print(f"wrote {archive} and {checksums}")
 
 
+def _max_per_code() -> int:
+    """validate.MAX_PER_CODE, read when the option is not given (not at start-up)."""
+    from .validate import MAX_PER_CODE
+
+    return MAX_PER_CODE
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True,
                 type=click.Path(path_type=Path, exists=True))
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
 @click.option("--max-errors", "max_errors", type=click.IntRange(min=0),
-              default=validate_stage.MAX_PER_CODE, show_default=True, metavar="N",
+              default=lambda: _max_per_code(), show_default="20", metavar="N",
               help="Lines printed per code; the rest are counted. 0 prints every line.")
 @user_errors
 def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> None:
@@ -243,7 +299,13 @@ def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> No
     not fail), 1 when not. Reads only the dataset's own regular files: no link, FIFO or
     device, nothing outside the folder, nothing from the network.
     """
-    folders = [p for p in paths if contribution.is_source_folder(p)]
+    from . import validate as validate_stage
+
+    # contribution imports the build's stages: only for a folder that may be a source
+    maybe_sources = [p for p in paths if (p / "source.toml").is_file()]
+    if maybe_sources:
+        from . import contribution
+    folders = [p for p in maybe_sources if contribution.is_source_folder(p)]
     if folders:   # a contribution: sources/<id>, checked with its corpus, nothing written
         _validate_sources(folders, [p for p in paths if p not in folders], output_format)
         return
@@ -267,7 +329,9 @@ def validate(paths: tuple[Path, ...], output_format: str, max_errors: int) -> No
 @user_errors
 def defects_command(sources_dir: Path) -> None:
     """List candidate conversion defects not yet emended nor reviewed (exit 1 if any)."""
+    from . import clean as clean_stage
     from . import defects
+    from .sources import discover
 
     sources = discover(sources_dir)
     found = defects.candidates(sources, clean_stage.clean_all(sources))
@@ -310,6 +374,9 @@ def site_command(dataset_dir: Path, out_dir: Path) -> None:
 
 def _validate_sources(folders: list[Path], rest: list[Path], output_format: str) -> None:
     """Check source folders (a dry build with their corpus) and any other paths given."""
+    from . import contribution
+    from . import validate as validate_stage
+
     reports = [contribution.check_source(folder) for folder in folders]
     problems = validate_stage.validate_paths(rest) if rest else []
     findings = [f for r in reports for f in r.findings]

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -277,7 +278,7 @@ FILE_RESOURCES = (("tei/", ".xml", "application/tei+xml", "xml"),
                   ("letters.jsonl", "", "application/jsonl", "jsonl"))
 
 
-def file_resources(files: dict[str, bytes]) -> list[dict[str, Any]]:
+def file_resources(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
     """Resources for the TEI files, the CMIF file and letters.jsonl (not tables: frictionless
     checks their ``hash`` and ``bytes``)."""
     resources = []
@@ -302,7 +303,7 @@ def letter_tei_path(letter_id: str) -> str:
 
 
 def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: dict[str, bytes],
-               files: dict[str, bytes] | None = None) -> dict[str, Any]:
+               files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """``datapackage.json``: the tables, each with its schema path, hash and bytes, then
     the TEI, CMIF and JSON Lines files among ``files`` with their hash and bytes."""
     resources = []

@@ -26,7 +26,7 @@ import sys
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -39,6 +39,7 @@ except ImportError:  # Windows: no flock; builds into one folder are then not se
     fcntl = None  # type: ignore[assignment]
 
 from . import backmatter, cmif, docs, mentions, package, registers, registry, tei
+from . import cache as cache_stage
 from . import clean as clean_stage
 from . import letters as letters_stage
 from . import notes as notes_stage
@@ -54,7 +55,7 @@ Progress = Callable[[str], None]
 class BuildResult:
     """What a build produced: the files of the dataset and the figures for the summary."""
 
-    files: dict[str, bytes]
+    files: MutableMapping[str, bytes]
     summary: list[dict[str, Any]]
     # Hyphen lock files as this build would write them, by path (sources/<id>/...), and
     # the located warnings about them (W601-W603): see clean.hyphen_lock_text.
@@ -62,17 +63,70 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
+# ``jobs=None``: the cores when the originals exceed this many bytes, else one process.
+PARALLEL_ABOVE = 4_000_000
+
+
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
-             jobs: int = 1) -> BuildResult:
+             jobs: int | None = 1, cache: cache_stage.BuildCache | None = None,
+             files: MutableMapping[str, bytes] | None = None) -> BuildResult:
     """Run clean → segment → package on every source; return the dataset's files.
 
     With ``jobs`` > 1 the per-source work (vocabulary counts, cleaning, segmentation,
     notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
     here, in source order, so the files are the same bytes whatever ``jobs`` is.
+    With a ``cache`` (pipeline/cache.py) each source's results are taken from it when
+    their inputs are unchanged: the files are the same bytes either way. ``files``
+    (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
+    that they are not all held in memory; by default they are kept in a dict.
     """
     sources, meta = load_metadata(sources_dir)
+    if jobs is None:    # workers cost more than they save on a small corpus (README)
+        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+        jobs = (os.cpu_count() or 1) if large else 1
     with _pool(jobs, len(sources)) as pool:
-        return _assemble(sources_dir, sources, meta, progress, pool)
+        result = _assemble(sources_dir, sources, meta, progress, pool,
+                           _Cached(cache, sources_dir, sources), {} if files is None else files)
+    if cache is not None:
+        cache.prune(s.source_id for s in sources)
+    return result
+
+
+class _Cached:
+    """Per-source results through the build cache (or computed, without one)."""
+
+    def __init__(self, cache: cache_stage.BuildCache | None, sources_dir: Path,
+                 sources: list[Source]) -> None:
+        self.cache = cache
+        self.keys: dict[str, str] = {}
+        if cache is not None:
+            corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
+            self.keys = {s.source_id: cache_stage.key(cache_stage.code_digest(), corpus,
+                                                      cache_stage.folder_digest(s.folder))
+                         for s in sources}
+
+    def each(self, stage: str, sources: list[Source], keys: dict[str, str],
+             compute: Callable[[list[int]], list[Any]],
+             valid: Callable[[Any], bool] = lambda entry: True) -> list[Any]:
+        """A result per source: from the cache where its entry (under ``keys``) is there
+        and ``valid``, else from ``compute`` (given the indexes of the sources to do)."""
+        if self.cache is None:
+            return compute(list(range(len(sources))))
+        found: list[Any] = []
+        for s in sources:
+            entry = self.cache.get(stage, s.source_id, keys[s.source_id])
+            found.append(entry if entry is not None and valid(entry) else None)
+            if found[-1] is not None:
+                self.cache.reused.append((stage, s.source_id))
+        todo = [i for i, entry in enumerate(found) if entry is None]
+        if todo:
+            for i, entry in zip(todo, compute(todo), strict=True):
+                found[i] = entry
+        return found
+
+    def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
+        if self.cache is not None:
+            self.cache.put(stage, source.source_id, keys[source.source_id], entry)
 
 
 def load_metadata(sources_dir: Path) -> tuple[list[Source], Any]:
@@ -131,15 +185,30 @@ def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any
 
 
 def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
-              progress: Progress, pool: Executor | None) -> BuildResult:
+              progress: Progress, pool: Executor | None, cached: _Cached,
+              files: MutableMapping[str, bytes]) -> BuildResult:
     progress("clean")
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
     vocab: Counter[str] = Counter()
-    for counts in _stage("clean", "E200", pool, _vocabulary, sources):
+
+    def vocabularies(todo: list[int]) -> list[Counter[str]]:
+        found = _stage("clean", "E200", pool, _vocabulary, [sources[i] for i in todo])
+        for i, counts in zip(todo, found, strict=True):
+            cached.put("vocabulary", sources[i], cached.keys, counts)
+        return found
+
+    for counts in cached.each("vocabulary", sources, cached.keys, vocabularies):
         vocab.update(counts)
-    cleaned = dict(zip((s.source_id for s in sources),
-                       _stage("clean", "E200", pool, clean_stage.clean, sources, repeat(vocab)),
-                       strict=True))
+    # A source's text entry: (the vocabulary words its cleaning read, with their counts;
+    # cleaned; segmented; notes), valid while those counts are the corpus's.
+    texts = cached.each("text", sources, cached.keys, lambda todo: [None] * len(todo),
+                        lambda entry: all(vocab[w] == n for w, n in entry[0].items()))
+    todo = [i for i, entry in enumerate(texts) if entry is None]
+    recorded = _stage("clean", "E200", pool, _clean_recording, [sources[i] for i in todo],
+                      repeat(vocab))
+    for i, (result, reads) in zip(todo, recorded, strict=True):
+        texts[i] = [reads, result, None, None]
+    cleaned = dict(zip((s.source_id for s in sources), (entry[1] for entry in texts), strict=True))
     lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
                           "character(s) neither published nor logged (a bug of the cleaner)",
                           file=str(s.folder / s.original_file), code="E203")
@@ -148,9 +217,12 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     if lost:
         raise BuildFailed("clean", lost)
     progress("segment")
-    segmented = dict(zip((s.source_id for s in sources),
-                         _stage("segment", "E300", pool, segment_stage.segment, sources,
-                                [cleaned[s.source_id] for s in sources]), strict=True))
+    for i, result in zip(todo, _stage("segment", "E300", pool, segment_stage.segment,
+                                      [sources[i] for i in todo],
+                                      [texts[i][1] for i in todo]), strict=True):
+        texts[i][2] = result
+    segmented = dict(zip((s.source_id for s in sources), (entry[2] for entry in texts),
+                         strict=True))
     owner: dict[str, str] = {}
     twice = []
     for s in sources:
@@ -163,8 +235,16 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     if twice:
         raise BuildFailed("segment", twice)
     progress("notes")
-    found_notes = _stage("notes", "E400", pool, notes_stage.extract_notes, sources,
-                         [segmented[s.source_id] for s in sources])
+    for i, result in zip(todo, _stage("notes", "E400", pool, notes_stage.extract_notes,
+                                      [sources[i] for i in todo],
+                                      [texts[i][2] for i in todo]), strict=True):
+        texts[i][3] = result
+        cached.put("text", sources[i], cached.keys, tuple(texts[i]))
+    found_notes = [entry[3] for entry in texts]
+    # What the later stages' entries follow from: the source and the words read.
+    text_keys = {s.source_id: cache_stage.key(cached.keys[s.source_id],
+                                              cache_stage.fingerprint(entry[0]))
+                 for s, entry in zip(sources, texts, strict=True)} if cached.cache else {}
     persons, places = registry.load_persons(sources_dir), registry.load_places(sources_dir)
     _run("notes", "E111", _check_references, sources, segmented, persons, places)
     progress("letters")
@@ -200,9 +280,25 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     organisations = next(t.rows for t in letter_tables if t.name == "organisations")
     gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names,
                                    decisions.form_owners)
-    found_mentions = [mentions.find_mentions(segmented[s.source_id], gazetteer,
-                                             letters_by_source.get(s.source_id, []))[0]
-                      for s in sources]
+
+    def find_mentions(todo: list[int]) -> list[Any]:
+        found = [mentions.find_mentions(segmented[sources[i].source_id], gazetteer,
+                                        letters_by_source.get(sources[i].source_id, []))[0]
+                 for i in todo]
+        for i, entry in zip(todo, found, strict=True):
+            cached.put("mentions", sources[i], mention_keys, entry)
+        return found
+
+    mention_keys: dict[str, str] = {}
+    if cached.cache:
+        names = cache_stage.fingerprint((persons, places, organisations,
+                                         decisions.family_names, decisions.form_owners))
+        letter_prints = {s.source_id: cache_stage.fingerprint(
+            letters_by_source.get(s.source_id, [])) for s in sources}
+        mention_keys = {s.source_id: cache_stage.key(text_keys[s.source_id], names,
+                                                     letter_prints[s.source_id])
+                        for s in sources}
+    found_mentions = cached.each("mentions", sources, mention_keys, find_mentions)
     # A letter's date in `documents` is the letters stage's date: where the book's own
     # notes correct the printed date, the corrected one (the printed one is in letters).
     letter_dates = {row["letter_id"]: row["date"] for row in letter_tables[0].rows}
@@ -210,7 +306,8 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
     tables = [
         package.Table("sources", package.source_rows(sources, cleaned), "Sources"),
         package.Table("documents", letters_stage.documents_follow_letters(
-            package.document_rows(segmented, letter_dates), letter_tables[0].rows),
+            _document_rows(cached, sources, segmented, letter_dates, text_keys),
+            letter_tables[0].rows),
                       "Units of text"),
         *letter_tables,
         package.Table("persons", persons, "Persons"),
@@ -230,31 +327,47 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
         package.Table("mentions", [m.row() for found in found_mentions for m in found],
                       "Mentions of registered persons, places and organisations"),
     ]
-    files: dict[str, bytes] = {}
     table_bytes = {t.name: package.csv_bytes(t) for t in tables}
     for t in tables:
         files[t.path] = table_bytes[t.name]
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
-    readings: dict[str, str] = {}
+    readings: dict[str, str] = {}     # the letters' (letters.jsonl): the rest are written
+    letter_ids = {row["letter_id"] for row in letter_tables[0].rows}
     for s, found in zip(sources, found_notes, strict=True):
         files[package.original_path(s)] = s.original_bytes
         seg = segmented[s.source_id]
         files[package.text_path(s.source_id)] = seg.text.encode("utf-8")
         cuts = notes_stage.reading_cuts(seg.text, found)
         for unit in seg.units:
-            readings[unit.document_id] = notes_stage.reading_text(seg.text, unit.start,
-                                                                  unit.end, cuts)
-            files[package.text_path(s.source_id, unit.document_id)] = \
-                readings[unit.document_id].encode("utf-8")
+            reading = notes_stage.reading_text(seg.text, unit.start, unit.end, cuts)
+            if unit.document_id in letter_ids:
+                readings[unit.document_id] = reading
+            files[package.text_path(s.source_id, unit.document_id)] = reading.encode("utf-8")
     progress("tei")
     titles = frozenset().union(*(tei.bibliography_titles(segmented[s.source_id])
                                  for s in sources))
-    for tei_files in _stage("tei", "E450", pool, _encode_tei, sources,
-                            [cleaned[s.source_id] for s in sources],
-                            [segmented[s.source_id] for s in sources], found_notes,
-                            [letters_by_source.get(s.source_id, []) for s in sources],
-                            repeat(titles), repeat(meta), repeat(persons), repeat(places),
-                            repeat(organisations), [mentions.wraps(f) for f in found_mentions]):
+    name_spans = [mentions.wraps(f) for f in found_mentions]
+
+    def encode_tei(todo: list[int]) -> list[dict[str, bytes]]:
+        chosen = [sources[i] for i in todo]
+        found = _stage("tei", "E450", pool, _encode_tei, chosen,
+                       [cleaned[s.source_id] for s in chosen],
+                       [segmented[s.source_id] for s in chosen], [found_notes[i] for i in todo],
+                       [letters_by_source.get(s.source_id, []) for s in chosen],
+                       repeat(titles), repeat(meta), repeat(persons), repeat(places),
+                       repeat(organisations), [name_spans[i] for i in todo])
+        for i, entry in zip(todo, found, strict=True):
+            cached.put("tei", sources[i], tei_keys, entry)
+        return found
+
+    tei_keys: dict[str, str] = {}
+    if cached.cache:
+        corpus = cache_stage.fingerprint((sorted(titles), meta, persons, places, organisations))
+        tei_keys = {s.source_id: cache_stage.key(text_keys[s.source_id], corpus,
+                                                 letter_prints[s.source_id],
+                                                 cache_stage.fingerprint(spans))
+                    for s, spans in zip(sources, name_spans, strict=True)}
+    for tei_files in cached.each("tei", sources, tei_keys, encode_tei):
         files.update(tei_files)
     by_name = {t.name: t for t in tables}
     try:
@@ -387,6 +500,36 @@ def _vocabulary(source: Source) -> Counter[str]:
     return clean_stage.source_vocabulary(source)
 
 
+def _document_rows(cached: _Cached, sources: list[Source], segmented: dict[str, Any],
+                   dates: dict[str, str], text_keys: dict[str, str]) -> list[dict[str, Any]]:
+    """``package.document_rows`` made source by source (in its order: by source id), each
+    source's rows through the cache (counting the words of every unit is most of it)."""
+    by_id = {s.source_id: s for s in sources}
+    ordered = [by_id[source_id] for source_id in sorted(segmented)]
+    keys: dict[str, str] = {}
+    if cached.cache:
+        keys = {s.source_id: cache_stage.key(text_keys[s.source_id], cache_stage.fingerprint(
+            {u.document_id: dates.get(u.document_id) for u in segmented[s.source_id].units}))
+            for s in ordered}
+
+    def rows(todo: list[int]) -> list[list[dict[str, Any]]]:
+        found = [package.document_rows({ordered[i].source_id: segmented[ordered[i].source_id]},
+                                       dates) for i in todo]
+        for i, entry in zip(todo, found, strict=True):
+            cached.put("documents", ordered[i], keys, entry)
+        return found
+
+    return [row for found in cached.each("documents", ordered, keys, rows) for row in found]
+
+
+def _clean_recording(source: Source, vocab: Counter[str]
+                     ) -> tuple[clean_stage.CleanedSource, dict[str, int]]:
+    """One source cleaned, with the vocabulary words the cleaning read and their counts
+    (what a cached cleaned text depends on: pipeline/cache.py)."""
+    recorded = cache_stage.RecordedVocabulary(vocab)
+    return clean_stage.clean(source, recorded), recorded.reads  # type: ignore[arg-type]
+
+
 def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
                 segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
                 letters: list[letters_stage.Letter], titles: frozenset[str],
@@ -511,6 +654,7 @@ class OutputFolder:
         self.notice = notice
         self.backup = self.target.parent / f".{self.target.name}.old"
         self._lock_fd: int | None = None
+        self._staged: StagedFiles | None = None
 
     # -- checks -----------------------------------------------------------------------------
 
@@ -582,6 +726,9 @@ class OutputFolder:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._staged is not None:      # a build that stopped before its commit
+            shutil.rmtree(self._staged.folder, ignore_errors=True)
+            self._staged = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None
@@ -630,6 +777,30 @@ class OutputFolder:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
 
+    def stage(self) -> StagedFiles:
+        """A new staging folder beside the target, as a mapping that writes each file as
+        it is given (``assemble(files=...)``); ``commit`` swaps it in. Left uncommitted,
+        it is removed when the ``with`` block ends."""
+        if self._lock_fd is None:
+            raise RuntimeError("OutputFolder.stage outside its `with` block")
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.new-",
+                                           dir=self.target.parent))
+            folder.chmod(0o777 & ~_umask())
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._staged = StagedFiles(folder, self._refuse)
+        return self._staged
+
+    def commit(self, staged: StagedFiles) -> None:
+        """Swap a staging folder from ``stage`` in for the target."""
+        try:
+            _crash_point("staged")
+            self._swap(staged.folder)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._staged = None
+
     def _swap(self, staging: Path) -> None:
         if not self.target.exists():
             staging.rename(self.target)
@@ -643,6 +814,45 @@ class OutputFolder:
         staging.rename(self.target)
         _crash_point("new-moved")
         shutil.rmtree(self.backup)
+
+
+class StagedFiles(MutableMapping[str, bytes]):
+    """The dataset's files in a staging folder: each file is written when it is set
+    (memory does not hold the dataset) and read back when it is asked for (the
+    descriptor's hashes); the names are kept."""
+
+    def __init__(self, folder: Path,
+                 refuse: Callable[[str, str], PipelineError]) -> None:
+        self.folder = folder
+        self._refuse = refuse
+        self._names: set[str] = set()
+
+    def __setitem__(self, rel: str, data: bytes) -> None:
+        path = self.folder / rel
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._names.add(rel)
+
+    def __getitem__(self, rel: str) -> bytes:
+        if rel not in self._names:
+            raise KeyError(rel)
+        return (self.folder / rel).read_bytes()
+
+    def __delitem__(self, rel: str) -> None:
+        self._names.remove(rel)
+        (self.folder / rel).unlink()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __contains__(self, rel: object) -> bool:
+        return rel in self._names
 
 
 RENAME_EXCHANGE = 2
@@ -677,7 +887,7 @@ def write_atomically(files: dict[str, bytes], out_dir: Path, sources_dir: Path |
         out.write(files)
 
 
-def differences(files: dict[str, bytes], out_dir: Path) -> list[str]:
+def differences(files: Mapping[str, bytes], out_dir: Path) -> list[str]:
     """Files that differ between a fresh build and an existing dataset folder."""
     present = {p.relative_to(out_dir).as_posix() for p in out_dir.rglob("*") if p.is_file()} \
         if out_dir.is_dir() else set()

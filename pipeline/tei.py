@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import copy
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from itertools import pairwise
@@ -218,20 +219,49 @@ def _title_key(text: str) -> str:
     return " ".join(strip_marks(text).casefold().split()).strip(" ,.;:")
 
 
+def _starting_in(ctx: SourceContext, items: list[Any], key: str, start: int,
+                 end: int) -> list[Any]:
+    """The items whose ``key`` offset lies in [start, end], in their list's order among
+    equal offsets: a bisection in a sorted copy kept on ``ctx`` (scanning the whole list
+    for every run of text was a quarter of the build). The copy is remade when the list
+    is replaced or grows."""
+    cache = ctx.__dict__.setdefault("_offset_index", {})
+    index = cache.get((id(items), key))
+    if index is None or index[0] is not items or index[1] != len(items):
+        ordered = sorted(items, key=lambda item: getattr(item, key))    # stable
+        index = cache[id(items), key] = (items, len(items),
+                                         [getattr(item, key) for item in ordered], ordered)
+    offsets, ordered = index[2], index[3]
+    return ordered[bisect_left(offsets, start):bisect_right(offsets, end)]
+
+
+def _positions(text: str, char: str, start: int, end: int) -> list[int]:
+    """Where ``char`` occurs in text[start:end] (str.find, not a loop over characters)."""
+    found = []
+    at = text.find(char, start, end)
+    while at != -1:
+        found.append(at)
+        at = text.find(char, at + 1, end)
+    return found
+
+
 def _events(ctx: SourceContext, start: int, end: int, with_wraps: bool) -> list[_Event]:
     """Calls, emendations, italics and line breaks in [start, end), in text order."""
     text = ctx.segmented.text
     events = [_Event(m.start(), m.end() - m.start(), "call", m.group())
               for m in NOTE_MARK.finditer(text, start, end)]
-    events += [_Event(c.offset, len(c.mark), "call", c.mark) for c in ctx.notes.calls
+    events += [_Event(c.offset, len(c.mark), "call", c.mark)
+               for c in _starting_in(ctx, ctx.notes.calls, "offset", start, end)
                if c.star and start <= c.offset < end]
     if with_wraps:
-        events += [w for w in ctx.wraps if start <= w.offset and w.offset + w.length <= end]
+        events += [w for w in _starting_in(ctx, ctx.wraps, "offset", start, end)
+                   if start <= w.offset and w.offset + w.length <= end]
     masked = {i for e in events if e.kind == "call" for i in range(e.offset, e.offset + e.length)}
-    events += [_Event(e.start, e.end - e.start, "emendation", e) for e in ctx.cleaned.emendations
+    events += [_Event(e.start, e.end - e.start, "emendation", e)
+               for e in _starting_in(ctx, ctx.cleaned.emendations, "start", start, end)
                if start <= e.start and e.end <= end]
-    stars = [i for i in range(start, end) if text[i] == "*" and i not in masked]
-    line_starts = [i for i in range(start, end) if text[i] == "\n"]
+    stars = [i for i in _positions(text, "*", start, end) if i not in masked]
+    line_starts = _positions(text, "\n", start, end)
     for i in line_starts:
         events.append(_Event(i, 1, "lb"))
     # Italics are pairs of asterisks on one line; an unpaired asterisk stays as printed.

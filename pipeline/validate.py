@@ -49,10 +49,12 @@ from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from frictionless import FrictionlessException, Schema
 from lxml import etree, isoschematron
+
+if TYPE_CHECKING:  # frictionless is imported where a table is read (it takes 0.1 s)
+    from frictionless import Schema
 
 from . import cmif
 from .conventions import TEI_NS, XML_ID
@@ -666,6 +668,7 @@ def _cell(text: str) -> str:
 def _frictionless_schema(schema: dict) -> Schema:
     """The fields of a table schema as frictionless reads cells, from the field
     descriptors alone (no ``$schema``, nothing a profile could make it fetch)."""
+    from frictionless import Schema
     if not isinstance(schema.get("fields"), list):
         raise ValueError("the table schema has no list of fields")
     for number, field in enumerate(schema["fields"], start=1):
@@ -864,6 +867,8 @@ class _DatasetCheck:
         rel = resource["path"]
         shown = self.show(rel)
         schema, dialect = resource.get("schema"), resource.get("dialect") or {}
+        from frictionless import FrictionlessException  # see _frictionless_schema
+
         try:
             if isinstance(schema, str):
                 schema = self.json_inside(schema)

@@ -1,0 +1,194 @@
+"""The build cache: each source's results kept between builds, so that an edit to one
+source rebuilds only that source's share of the per-source work.
+
+An entry is a pickle under ``<cache folder>/<stage>/<source id>.<key>.pickle``. Its key
+is a SHA-256 of everything the result depends on:
+
+- the pipeline: its version, the bytes of every one of its Python files, the Python and
+  lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
+  of the old one;
+- the source: the absolute path of its folder and the name and bytes of every file in
+  it (original, ``source.toml``, ``segment.toml``, ``letters.toml``, the hyphen lock);
+- the corpus-wide metadata: every file of the sources folder outside the source folders
+  (``_registry/*.toml``, ``dataset.toml``);
+- for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
+  corpus-wide values it takes (the registers, the bibliography's titles, ...).
+
+The cleaned text depends on the corpus vocabulary only through the words the hyphen
+rule looks up: the entry records those words and their counts, and it is used only when
+the current vocabulary gives each of them the same count (:class:`RecordedVocabulary`).
+
+Where the cache lives (:func:`default_folder`): ``$SERGETROTSKY_CACHE_DIR`` if set,
+else ``.cache/sergetrotsky/`` in the repository holding the sources folder (ignored by
+git, so ``git clean -X`` or ``-x`` removes it and plain ``git clean`` keeps it), else
+nowhere (no cache). ``build --no-cache`` neither reads nor writes it. A cached build
+writes the same bytes as a cold one (``tests/test_cache.py``). An entry that cannot be
+read is treated as missing; entries are written atomically; after a build each stage
+keeps one entry per source (the one this build used).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+
+CACHE_ENV = "SERGETROTSKY_CACHE_DIR"
+TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+       "# The build cache of sergetrotsky (https://bford.info/cachedir/): safe to delete.\n")
+
+
+@cache
+def code_digest() -> str:
+    """The pipeline as it runs: its version, every Python file of the package, Python's
+    and lxml's versions (a result pickled by one pipeline is never read by another)."""
+    from lxml import etree
+
+    digest = hashlib.sha256(f"{__version__}|{sys.version}|{etree.LXML_VERSION}".encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def folder_digest(folder: Path, skip: Iterable[Path] = ()) -> str:
+    """The names and bytes of every file under ``folder`` (but the folders in ``skip``)."""
+    skipped = {p.resolve() for p in skip}
+    digest = hashlib.sha256(str(folder.resolve()).encode() + b"\0")
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() not in skipped)
+        for name in sorted(files):
+            path = Path(root) / name
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def fingerprint(value: Any) -> str:
+    """A SHA-256 of a value built of dicts, lists, tuples, sets, dataclasses, paths and
+    scalars, the same in every process (sets are sorted: their order is not)."""
+    digest = hashlib.sha256()
+    _feed(digest, value)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if value is None or isinstance(value, (str, int, float, bool, bytes, Path)):
+        digest.update(f"{type(value).__name__}:{value!r}\0".encode())
+    elif isinstance(value, dict):
+        digest.update(b"{")
+        for key, item in value.items():
+            _feed(digest, key)
+            _feed(digest, item)
+        digest.update(b"}")
+    elif isinstance(value, (list, tuple)):
+        digest.update(b"[" if isinstance(value, list) else b"(")
+        for item in value:
+            _feed(digest, item)
+        digest.update(b"]")
+    elif isinstance(value, (set, frozenset)):
+        digest.update(b"<")
+        for item in sorted(fingerprint(item) for item in value):
+            digest.update(item.encode())
+        digest.update(b">")
+    elif dataclasses.is_dataclass(value):
+        digest.update(f"@{type(value).__qualname__}(".encode())
+        for f in dataclasses.fields(value):
+            digest.update(f.name.encode() + b"=")
+            _feed(digest, getattr(value, f.name))
+        digest.update(b")")
+    else:
+        # Anything else must say what it is in full; a repr with an address would make
+        # every key new (a miss, never a stale hit).
+        digest.update(f"{type(value).__qualname__}:{value!r}\0".encode())
+
+
+def key(*parts: str) -> str:
+    """The key made of other keys and digests."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def default_folder(sources_dir: Path) -> Path | None:
+    """``$SERGETROTSKY_CACHE_DIR``, else ``.cache/sergetrotsky`` in the repository holding
+    ``sources_dir``, else None (no cache)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    for folder in (sources_dir.resolve(), *sources_dir.resolve().parents):
+        if (folder / "pyproject.toml").exists() or (folder / ".git").exists():
+            return folder / ".cache" / "sergetrotsky"
+    return None
+
+
+class RecordedVocabulary:
+    """The corpus vocabulary as the cleaner reads it, each word looked up recorded with
+    its count: a cleaned text stays valid while those counts stay the same."""
+
+    def __init__(self, counts: Any) -> None:
+        self.counts = counts
+        self.reads: dict[str, int] = {}
+
+    def __getitem__(self, word: str) -> int:
+        count = self.counts[word]
+        self.reads[word] = count
+        return count
+
+
+class BuildCache:
+    """The cache folder: ``get`` and ``put`` entries by stage, source id and key."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.used: set[Path] = set()
+        self.reused: list[tuple[str, str]] = []    # (stage, source id) taken from the cache
+
+    def _path(self, stage: str, source_id: str, entry_key: str) -> Path:
+        return self.folder / stage / f"{source_id}.{entry_key}.pickle"
+
+    def get(self, stage: str, source_id: str, entry_key: str) -> Any | None:
+        """The entry, or None if it is absent or cannot be read."""
+        path = self._path(stage, source_id, entry_key)
+        try:
+            with path.open("rb") as handle:
+                value = pickle.load(handle)
+        except Exception:     # absent, truncated, or written by another pickle: a miss
+            return None
+        self.used.add(path)
+        return value
+
+    def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
+        """Write an entry atomically (a build that cannot write the cache still builds)."""
+        path = self._path(stage, source_id, entry_key)
+        try:
+            if not self.folder.is_dir():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                (self.folder / "CACHEDIR.TAG").write_text(TAG, encoding="utf-8")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".", dir=path.parent)
+            with os.fdopen(handle, "wb") as out:
+                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(temporary, path)
+        except OSError:
+            return
+        self.used.add(path)
+
+    def prune(self, source_ids: Iterable[str]) -> None:
+        """Remove the entries of these sources this build did not use."""
+        ids = set(source_ids)
+        if not self.folder.is_dir():
+            return
+        for stage in self.folder.iterdir():
+            if not stage.is_dir():
+                continue
+            for path in stage.glob("*.pickle"):
+                if path.name.split(".", 1)[0] in ids and path not in self.used:
+                    path.unlink(missing_ok=True)
