@@ -154,6 +154,122 @@ def identify(note: Row) -> Identification | None:
                           pseudonym=bool(PSEUDONYM.match(what)) or "alias" in what)
 
 
+# --- persons a note names after its opening, or several at once -------------------------
+
+# A nationality or role noun that makes an apposition a person's ("Valentin Oldberg, a
+# Russian of Menshevik background"; "Karl Liebknecht, the German internationalist …").
+NATIONALITIES = {"russian", "french", "german", "spanish", "belgian", "dutch", "italian",
+                 "polish", "american", "mexican", "british", "english", "norwegian",
+                 "czech", "austrian", "swiss", "catalan", "georgian", "ukrainian"}
+# Nouns a note puts before a name to say who it is ("The novelist André Gide became …").
+ROLE_TITLES = {"novelist", "writer", "poet", "journalist", "historian", "critic",
+               "painter", "philosopher", "lawyer", "militant", "anarchist", "translator"}
+_FULL_NAME = rf"{_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_WORD}){{1,4}}"
+_START = r"(?<![\w'’‘“\".*-])(?<!\bthe )(?<!\bThe )"   # a name, not a title
+# "Lilia (Eliana) Ginsberg was …", "M.M. (Adolf) Yoffe, an Old Bolshevik …": a forename,
+# its other form in brackets, the surname.
+BRACKETED_FORENAME = re.compile(
+    rf"^(?P<given>{_WORD})\s*\((?P<alias>[^)\d]+)\)\s*(?P<family>{_WORD}(?:\s+{_WORD})?)"
+    rf"(?:\s+or\s+(?P<other>{_WORD}))?(?P<link>,|\s+(?:was|had been)\b)\s*(?P<what>.+)", re.S)
+# "Walter Dauge had come into …", "Marceau Pivert inspired …": a full name that opens the
+# note as the subject of a past-tense verb.
+SUBJECT = re.compile(rf"^(?P<name>{_FULL_NAME})\s+(?P<what>(?:had\s+(?!been\b)[a-z]+|"
+                     r"became|inspired|returned|founded|led|edited)\b.+)", re.S)
+# "Valentin Oldberg, a Russian of …" anywhere in a note.
+APPOSITION = re.compile(rf"{_START}(?P<name>{_FULL_NAME}),\s+(?:a|an|the)\s+(?P<what>[^.;]+)")
+# "The novelist André Gide became …"
+TITLED = re.compile(rf"\b[Tt]he\s+(?P<title>[a-z]+)\s+(?P<name>{_FULL_NAME})(?P<what>\s.+)",
+                    re.S)
+# "Jean Longuet of the French SFIO and Georg Lebedour of the German SPD": a name and the
+# party it belonged to, by its capitalised abbreviation.
+MEMBER_OF = re.compile(rf"{_START}(?P<name>{_FULL_NAME})\s+of\s+the\s+"
+                       r"(?P<what>(?:[A-Z][a-z]+\s+)*[A-Z]{2,}\b)")
+# "P. Chevalier, J. Gorkin, M. Pivert and V. Serge": three or more initialled names.
+_INITIALLED = r"(?:[A-Z]\.\s?){1,3}[A-Z][a-zà-ÿ'’-]+"
+INITIALLED_LIST = re.compile(rf"{_START}(?P<list>{_INITIALLED}(?:,\s+{_INITIALLED}){{1,}}"
+                             rf",?\s+and\s+{_INITIALLED})")
+
+
+SENTENCE_OPENERS = {"When", "While", "Whereas", "After", "Before", "Since", "Although", "If"}
+
+
+def _is_person_head(what: str) -> bool:
+    """The head of a description names a person's role or nationality."""
+    head = HEAD_END.split(what, 1)[0].lower()
+    words = set(re.findall(r"[\w-]+", head))
+    return bool(words & (PERSON_WORDS | NATIONALITIES))
+
+
+def _named(name: str) -> str:
+    """A name without the words that open a sentence or honour a person; '' if none is left."""
+    words = name.split()
+    while words and (words[0] in NOT_NAMES or words[0] in HONORIFICS
+                     or words[0] in SENTENCE_OPENERS):
+        words = words[1:]
+    return " ".join(words) if len(words) >= 2 and re.search(r"[a-z]", words[-1]) else ""
+
+
+def identify_all(note: Row) -> list[Identification]:
+    """Every person a note identifies: the one it opens with (:func:`identify`), and those
+    it names further on or several at once, by the patterns the book uses: a bracketed
+    other forename ("Lilia (Eliana) Ginsberg was …"), a name as the subject of a
+    past-tense verb ("Walter Dauge had come into …"), an apposition anywhere ("Valentin
+    Oldberg, a Russian of Menshevik background"), a title before a name ("The novelist
+    André Gide"), a name and its party ("Jean Longuet of the French SFIO"), and a list of
+    initialled names ("P. Chevalier, J. Gorkin, M. Pivert and V. Serge"). Each carries
+    the note's first sentence, or the sentence that names it, as its words."""
+    if str(note.get("kind", "editorial")) not in ("editorial", ""):
+        return []
+    first = identify(note)
+    found = [first] if first else []
+    text = " ".join(str(note["text"]).split())
+    note_id, n = str(note["note_id"]), str(note.get("n", ""))
+    seen = {first.name} if first else set()
+
+    def add(name: str, what: str, at: int, forms: Sequence[str] = (), kind: str = "person"):
+        if name.split()[0] in ("The", "A", "An"):
+            return                           # a title ('The New Constitution of the USSR')
+        name = _named(name)
+        if not name or name in seen or any(name in f or f in name for f in seen):
+            return
+        seen.add(name)
+        found.append(Identification(note_id, n, name, kind, _sentence_at(text, at),
+                                    forms=[f for f in forms if f]))
+
+    if not first:
+        m = BRACKETED_FORENAME.match(text)
+        if m and not NOT_DESCRIPTIONS.match(m["what"]):
+            add(f"{m['given']} {m['family']}", m["what"], 0,
+                forms=[f"{m['alias'].strip()} {m['family']}"
+                       if " " not in m["alias"].strip() else "",
+                       f"{m['given']} {m['other']}" if m["other"] else ""])
+        m = SUBJECT.match(text)
+        if m:
+            add(m["name"], m["what"], 0)
+    for m in APPOSITION.finditer(text):
+        if _is_person_head(m["what"]):
+            add(m["name"], m["what"], m.start())
+    for m in TITLED.finditer(text):
+        if m["title"] in ROLE_TITLES:
+            add(m["name"], m["what"], m.start("name"))
+    for m in MEMBER_OF.finditer(text):
+        add(m["name"], m["what"], m.start())
+    for m in INITIALLED_LIST.finditer(text):
+        for item in re.split(r",\s+|,?\s+and\s+", m["list"]):
+            add(item.strip(), "", m.start())
+    return found
+
+
+def _sentence_at(text: str, at: int) -> str:
+    """The sentence of ``text`` that holds offset ``at`` (quoted as printed)."""
+    start = 0
+    for m in re.finditer(r"(?<![A-Z])(?<!\b[A-Z][a-z])\.\s+(?=[A-Z])", text):
+        if m.end() > at:
+            break
+        start = m.end()
+    return _sentence(text[start:])
+
+
 # --- ids and matching ---------------------------------------------------------------------
 
 def slug(text: str) -> str:
@@ -295,19 +411,11 @@ def build_persons(curated: Sequence[Row], notes: Sequence[Row], index: Sequence[
                       str(p.get("description") or ""), bool(p.get("is_group")),
                       str(p.get("wikidata") or ""), str(p.get("viaf") or ""),
                       list(p.get("evidence") or []), curated=True) for p in curated]
-    identified = [i for i in (identify(n) for n in notes) if i and i.kind == "person"]
-    for ident in identified:
-        person = _find(people, ident.name, ident.forms)
-        if person is None:
-            person = _Person("", ident.name, [ident.name])
-            people.append(person)
-        person.forms += ident.forms
-        person.evidence.append(ident.note_id)
-        if not person.curated:
-            person.birth = person.birth or ident.birth
-            person.death = person.death or ident.death
-            if not person.description:
-                person.description = f"{ident.sentence} ({_note_label(ident)})"
+    for note in notes:
+        for k, ident in enumerate(identify_all(note)):
+            if ident.kind == "person":
+                _add_identified(people, ident, decisions.family_names, by_surname=k > 0
+                                or identify(note) is None)
     for term in index:
         if str(term.get("sub_entry") or ""):
             continue
@@ -328,11 +436,43 @@ def build_persons(curated: Sequence[Row], notes: Sequence[Row], index: Sequence[
             person = _Person("", name, [name],
                              description=f"Listed in the book's index as '{headword}'.")
             people.append(person)
+        elif not person.curated and _only_initials(person.name) and \
+                not _only_initials(name) and name.endswith(person.name.split()[-1]):
+            person.forms.append(name)        # the index spells out a note's initials
+            person.name = name
         alias = re.search(r"\(([^)]*)\)$", headword)
         person.forms += [headword] + ([alias[1]] if alias else [])
         person.evidence.append(str(term["term_id"]))
     _assign_ids(people, decisions.family_names)
     return [p.row() for p in people]
+
+
+def _add_identified(people: list[_Person], ident: Identification,
+                    families: Mapping[str, str], by_surname: bool) -> None:
+    """Enter one note identification: into the person of that name or form, else (for a
+    person named after a note's opening, often by initials) the one person of that surname
+    whose forenames agree, else a new person."""
+    person = _find(people, ident.name, ident.forms)
+    if person is None and by_surname:
+        given = " ".join(ident.name.split()[:-1])
+        person = _find_by_surname(people, surname(ident.name, families), given, families)
+    if person is None:
+        person = _Person("", ident.name, [ident.name])
+        people.append(person)
+    person.forms += [ident.name, *ident.forms] if by_surname and person.name != ident.name \
+        else ident.forms
+    person.evidence.append(ident.note_id)
+    if not person.curated:
+        person.birth = person.birth or ident.birth
+        person.death = person.death or ident.death
+        if not person.description:
+            person.description = f"{ident.sentence} ({_note_label(ident)})"
+
+
+def _only_initials(name: str) -> bool:
+    """'J. Gorkin', 'M.M. Yoffe': the forenames are initials only."""
+    given = name.split()[:-1]
+    return bool(given) and all(re.fullmatch(r"(?:[A-Z]\.)+", g) for g in given)
 
 
 def _find(people: list[_Person], name: str, forms: Sequence[str]) -> _Person | None:
