@@ -184,3 +184,72 @@ def test_a_place_decision_without_a_passage_is_refused(built):
     with pytest.raises(PipelineError) as caught:
         registers.build_places(registry.load_places(SOURCES), index, seg, ["Babeuf"])
     assert "Babeuf" in str(caught.value)
+
+
+# --- persons a note names after its opening, or several at once (registers.identify_all) ---
+
+@pytest.mark.parametrize("note_id, opening, names", [
+    # a bracketed other forename, and another surname after "or"
+    ("papers-ch02-n268", "Lilia (Eliana) Ginsberg was", ["Lilia Ginsberg"]),
+    ("papers-ch02-n269", "Elsa (Elisabeth) Reiss or Peretsky was", ["Elsa Reiss"]),
+    # a full name as the subject of a past-tense verb
+    ("papers-ch02-n97", "Walter Dauge had come into", ["Walter Dauge"]),
+    ("papers-ch02-n121", "Marceau Pivert inspired", ["Marceau Pivert"]),
+    # an apposition in the middle of a note
+    ("papers-ch02-n234", "In 1930 Valentin Oldberg, a Russian", ["Valentin Oldberg"]),
+    ("papers-ch03-n57", "This refers to Pablo Yague, a Spanish CP member", ["Pablo Yague"]),
+    # a title before the name
+    ("papers-ch02-n149", "The novelist André Gide became", ["André Gide"]),
+    # several names, each with its party
+    ("papers-ch02-n180", "Jean Longuet of the French SFIO and Georg Lebedour of the German SPD",
+     ["Jean Longuet", "Georg Lebedour"]),
+    # a list of initialled names
+    ("papers-ch05-n35", "Serge is here referring to P. Chevalier, J. Gorkin, M. Pivert and V. Serge",
+     ["P. Chevalier", "J. Gorkin", "M. Pivert", "V. Serge"]),
+])
+def test_identify_all_finds_the_persons_a_real_note_names(notes, note_id, opening, names):
+    note = next(n for n in notes if n["note_id"] == note_id)
+    assert " ".join(note["text"].split()).startswith(opening)
+    found = registers.identify_all(note)
+    assert [i.name for i in found] == names
+    assert all(i.kind == "person" and i.note_id == note_id for i in found)
+
+
+def test_identify_all_takes_no_title_or_clause_for_a_name(notes):
+    # "The article on 'The New Constitution of the USSR' had appeared …" names nobody;
+    # "When Serge wrote, the Spanish Civil War …" has no person "When Serge".
+    for note_id in ("papers-ch02-n156", "papers-ch02-n216"):
+        note = next(n for n in notes if n["note_id"] == note_id)
+        assert registers.identify_all(note) == []
+
+
+def test_every_person_identify_all_finds_is_in_persons_with_the_note_as_evidence(persons, notes):
+    for note in notes:
+        for ident in registers.identify_all(note):
+            if ident.kind != "person":
+                continue
+            holders = [p for p in persons.values() if ident.note_id in p["evidence"].split(";")]
+            assert any(ident.name == p["name"] or ident.name in p["forms"].split(";")
+                       for p in holders), (ident.note_id, ident.name)
+
+
+def test_a_list_joins_its_initials_to_the_person_the_index_spells_out(persons):
+    # Note 35 of Chapter 5 prints 'J. Gorkin', the index 'Gorkin, Julian': one person,
+    # named as the index spells it, with the note's form and the note as evidence.
+    gorkin = _by_name(persons, "Julian Gorkin")
+    assert "J. Gorkin" in gorkin["forms"].split(";")
+    assert "papers-ch05-n35" in gorkin["evidence"].split(";")
+    assert gorkin["description"].startswith("Serge is here referring to P. Chevalier, J. Gorkin")
+    # 'V. Serge' in the same list is the correspondent, not a new person
+    assert "papers-ch05-n35" in persons["serge"]["evidence"].split(";")
+
+
+def test_a_mid_note_identification_quotes_its_own_sentence(persons):
+    oldberg = _by_name(persons, "Valentin Oldberg")
+    assert oldberg["description"].startswith("In 1930 Valentin Oldberg, a Russian of Menshevik")
+    assert oldberg["description"].endswith("(note 234 of Chapter 2)")
+
+
+def test_initials_of_another_forename_are_not_joined_without_a_decision(persons):
+    # Note 256 of Chapter 2: 'M.M. (Adolf) Yoffe'; the index: 'Yoffe, Maria' (decided apart).
+    assert _by_name(persons, "M.M. Yoffe")["person_id"] != _by_name(persons, "Maria Yoffe")["person_id"]
