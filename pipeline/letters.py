@@ -861,6 +861,7 @@ class Organisation:
     name: str
     name_english: str
     description: str
+    evidence: tuple[str, ...] = ()    # the index entries that list it (registers.py)
 
     def row(self) -> dict[str, Any]:
         """The entry as a row of the organisations table."""

@@ -319,6 +319,7 @@ class Decisions:
     pseudonyms: set[str] = field(default_factory=set)
     index_places: list[str] = field(default_factory=list)           # index headwords
     form_owners: dict[str, str] = field(default_factory=dict)       # form → person id
+    index_organisations: dict[str, str] = field(default_factory=dict)  # headword → org id or ''
 
 
 def load_decisions(sources_dir: Path) -> Decisions:
@@ -353,6 +354,12 @@ def load_decisions(sources_dir: Path) -> Decisions:
             raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
                                        field=f"form_owner[{i}]", code="E101"))
         decided.form_owners[entry["form"]] = entry["person"]
+    for i, entry in enumerate(data.get("index_organisation", [])):
+        missing = [k for k in ("index", "evidence") if not str(entry.get(k, "")).strip()]
+        if missing:
+            raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                       field=f"index_organisation[{i}]", code="E101"))
+        decided.index_organisations[entry["index"]] = str(entry.get("org") or "")
     for i, entry in enumerate(data.get("index_places", [])):
         if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
             raise locate(PipelineError("needs indexes and evidence", file=str(path),
@@ -524,7 +531,8 @@ def open_questions(persons: Sequence[Row], notes: Sequence[Row],
     questions = []
     if index is not None:
         headwords = {str(t["headword"]) for t in index}
-        for headword in [*decisions.index_entries, *decisions.index_places]:
+        for headword in [*decisions.index_entries, *decisions.index_places,
+                         *decisions.index_organisations]:
             if headword not in headwords:
                 questions.append({"kind": "stale_decision", "subject": headword,
                                   "evidence": "the index has no such headword"})
@@ -599,6 +607,87 @@ def _first_locative(name: str, segmented: Mapping[str, Any]) -> str | None:
         for m in pattern.finditer(seg.text):
             units = [u for u in seg.units if u.start <= m.start() < u.end
                      and u.type not in ("index", "bibliography", "glossary")]
+            if units:
+                unit = max(units, key=lambda u: u.level)
+                return f"{unit.document_id}@{m.start()}"
+    return None
+
+
+# --- organisations -------------------------------------------------------------------------
+
+def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Sequence[Row],
+                        segmented: Mapping[str, Any], decisions: Decisions | None = None
+                        ) -> list[dict[str, Any]]:
+    """The organisations table: the glossary's entries, then the organisations the index
+    lists, each with its ``evidence``. The rule: an index headword (its words before the
+    first comma) that is a glossary organisation's abbreviation, name or English name is
+    that organisation ("CNT", "POUM"); a headword a note identifies as an organisation
+    ("Gosizdat was the Soviet state publishing agency", :func:`identify`) is one of its
+    own, described by the note; any other headword only where decisions.toml says so
+    (``index_organisation``, with its evidence): a new organisation named as the index
+    prints it, or the existing one its ``org`` names. A new organisation's evidence is
+    its index entry and the first passage of the texts that names it
+    (``document_id@offset``); a listed headword no text names fails the build."""
+    decisions = decisions or Decisions()
+    rows = [{**o, "evidence": list(o.get("evidence") or [])} for o in glossary]
+    by_id = {str(o["org_id"]): o for o in rows}
+    by_form: dict[str, dict[str, Any]] = {}
+    for o in rows:
+        for key in ("abbreviation", "name", "name_english"):
+            if str(o.get(key) or ""):
+                by_form.setdefault(str(o[key]), o)
+    note_orgs = {i.name: i for i in (identify(n) for n in notes) if i and i.kind == "org"}
+    # joins (``org``) after the organisations they may join ("Communist International"
+    # joins "Third International", which the index lists later)
+    for term in sorted(index, key=lambda t: bool(
+            decisions.index_organisations.get(str(t["headword"])))):
+        if str(term.get("sub_entry") or ""):
+            continue
+        headword, term_id = str(term["headword"]), str(term["term_id"])
+        head = headword.split(", ", 1)[0]
+        decided = decisions.index_organisations.get(headword)
+        row = by_form.get(head)
+        if row is None and decided:
+            row = by_id.get(decided)
+            if row is None:
+                raise PipelineError(f"index_organisation {headword!r}: no organisation "
+                                    f"{decided!r}", file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+        if row is None and (head in note_orgs or decided == ""):
+            ident = note_orgs.get(head)
+            passage = _first_use(head, {k: v for k, v in segmented.items()
+                                        if k == str(term.get("source_id") or "")}) \
+                or _first_use(head, segmented)
+            if passage is None:
+                raise PipelineError(f"index_organisation lists {headword!r}, but no text "
+                                    "outside the index names it",
+                                    file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+            org_id = slug(head)
+            if org_id in by_id:
+                raise PipelineError(f"organisation id {org_id!r} is taken",
+                                    file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+            row = {"org_id": org_id, "source_id": str(term.get("source_id") or ""),
+                   "abbreviation": "", "name": head, "name_english": "",
+                   "description": f"{ident.sentence} ({_note_label(ident)})" if ident
+                   else f"Listed in the book's index as '{headword}'.",
+                   "evidence": [term_id, *([ident.note_id] if ident else []), passage]}
+            rows.append(row)
+            by_id[org_id] = row
+            by_form[head] = row
+        elif row is not None:
+            row["evidence"].append(term_id)
+    return rows
+
+
+def _first_use(name: str, segmented: Mapping[str, Any]) -> str | None:
+    """The first passage outside the apparatus that prints ``name`` as whole words."""
+    pattern = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
+    for seg in segmented.values():
+        for m in pattern.finditer(seg.text):
+            units = [u for u in seg.units if u.start <= m.start() < u.end
+                     and u.type not in ("index", "bibliography", "glossary", "front")]
             if units:
                 unit = max(units, key=lambda u: u.level)
                 return f"{unit.document_id}@{m.start()}"

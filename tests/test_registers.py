@@ -253,3 +253,62 @@ def test_a_mid_note_identification_quotes_its_own_sentence(persons):
 def test_initials_of_another_forename_are_not_joined_without_a_decision(persons):
     # Note 256 of Chapter 2: 'M.M. (Adolf) Yoffe'; the index: 'Yoffe, Maria' (decided apart).
     assert _by_name(persons, "M.M. Yoffe")["person_id"] != _by_name(persons, "Maria Yoffe")["person_id"]
+
+
+# --- organisations the index lists (registers.build_organisations) ---------------------
+
+@pytest.fixture(scope="module")
+def organisations(built):
+    return {r["org_id"]: r for r in _rows(built, "organisations")}
+
+
+def test_an_index_headword_that_is_a_glossary_abbreviation_joins_it(organisations, built):
+    # papers: the index's "POUM" and "CPSU, Democratic Opposition to" are the glossary's
+    terms = {t["headword"]: t["term_id"] for t in _rows(built, "index_terms")
+             if not t["sub_entry"]}
+    assert terms["POUM"] in organisations["poum"]["evidence"].split(";")
+    assert terms["CPSU, Democratic Opposition to"] in organisations["cpsu"]["evidence"].split(";")
+
+
+def test_a_headword_a_note_identifies_as_an_organisation_is_one(organisations, built):
+    # Note 99 of Chapter 2: "Gosizdat was the Soviet state publishing agency …"
+    gosizdat = organisations["gosizdat"]
+    evidence = gosizdat["evidence"].split(";")
+    assert evidence[:2] == [next(t["term_id"] for t in _rows(built, "index_terms")
+                                 if t["headword"] == "Gosizdat" and not t["sub_entry"]),
+                                "papers-ch02-n99"]
+    assert gosizdat["description"].startswith("Gosizdat was the Soviet state publishing agency")
+    assert gosizdat["abbreviation"] == ""
+
+
+def test_decided_index_organisations_carry_the_passage_that_names_them(organisations, built):
+    texts = {"papers": built.files["text/papers.txt"].decode("utf-8")}
+    decided = registers.load_decisions(SOURCES).index_organisations
+    new = [h for h, org in decided.items() if not org]
+    assert "Fourth International" in new
+    for headword in new:
+        row = organisations[registers.slug(headword.split(", ")[0])]
+        passage = [e for e in row["evidence"].split(";") if "@" in e][0]
+        offset = int(passage.split("@")[1])
+        assert texts[row["source_id"]][offset:offset + len(row["name"])] == row["name"]
+    # a join: the index's "Communist International" is the "Third International"
+    third = organisations["third-international"]["evidence"].split(";")
+    assert any(t["headword"] == "Communist International" and t["term_id"] in third
+               and not t["sub_entry"]
+               for t in _rows(built, "index_terms"))
+
+
+def test_an_index_headword_no_rule_or_decision_names_is_no_organisation(organisations):
+    # "Communist Party" (which one?) and "Comintern" (no text says which International it
+    # is) are left to a decision: no entry.
+    names = {o["name"] for o in organisations.values()}
+    assert "Communist Party" not in names and "Comintern" not in names
+
+
+def test_an_index_organisation_decision_without_evidence_is_a_located_error(tmp_path):
+    (tmp_path / "_registry").mkdir()
+    (tmp_path / "_registry" / "decisions.toml").write_text(
+        '[[index_organisation]]\nindex = "Gestapo"\nevidence = " "\n', encoding="utf-8")
+    with pytest.raises(PipelineError) as caught:
+        registers.load_decisions(tmp_path)
+    assert "index_organisation[0]" in str(caught.value)
