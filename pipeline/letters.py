@@ -861,11 +861,12 @@ class Organisation:
     name: str
     name_english: str
     description: str
-    evidence: tuple[str, ...] = ()    # the index entries that list it (registers.py)
 
     def row(self) -> dict[str, Any]:
-        """The entry as a row of the organisations table."""
-        return {name: getattr(self, name) for name in field_names("organisations")}
+        """The entry as a row of the organisations table (its evidence, the index entries
+        that list it, is added by registers.build_organisations)."""
+        return {name: getattr(self, name) for name in field_names("organisations")
+                if name != "evidence"}
 
 
 def _depth_change(c: str) -> int:
