@@ -863,10 +863,10 @@ class Organisation:
     description: str
 
     def row(self) -> dict[str, Any]:
-        """The entry as a row of the organisations table (its evidence, the index entries
-        that list it, is added by registers.build_organisations)."""
-        return {name: getattr(self, name) for name in field_names("organisations")
-                if name != "evidence"}
+        """The entry as a row of the organisations table; its evidence (the index entries
+        that list it) is for registers.build_organisations to fill."""
+        return {name: [] if name == "evidence" else getattr(self, name)
+                for name in field_names("organisations")}
 
 
 def _depth_change(c: str) -> int:

@@ -173,10 +173,11 @@ BRACKETED_FORENAME = re.compile(
     rf"(?:\s+or\s+(?P<other>{_WORD}))?(?P<link>,|\s+(?:was|had been)\b)\s*(?P<what>.+)", re.S)
 # "Walter Dauge had come into …", "Marceau Pivert inspired …": a full name that opens the
 # note as the subject of a past-tense verb.
-SUBJECT = re.compile(rf"^(?P<name>{_FULL_NAME})\s+(?P<what>(?:had\s+(?!been\b)[a-z]+|"
+SUBJECT = re.compile(rf"^(?P<name>{_FULL_NAME})(?:\s*\((?P<alias>[^)\d]+)\))?\s+(?P<what>(?:had\s+(?!been\b)[a-z]+|"
                      r"became|inspired|returned|founded|led|edited)\b.+)", re.S)
-# "Valentin Oldberg, a Russian of …" anywhere in a note.
-APPOSITION = re.compile(rf"{_START}(?P<name>{_FULL_NAME}),\s+(?:a|an|the)\s+(?P<what>[^.;]+)")
+# "Valentin Oldberg, a Russian of …", "Mark Zborowski, who had infiltrated …" anywhere.
+APPOSITION = re.compile(rf"{_START}(?P<name>{_FULL_NAME}),\s+(?:(?:a|an|the)\s+(?P<what>[^.;]+)"
+                        r"|(?P<who>who\s+(?:had|was|has)\b))")
 # "The novelist André Gide became …"
 TITLED = re.compile(rf"\b[Tt]he\s+(?P<title>[a-z]+)\s+(?P<name>{_FULL_NAME})(?P<what>\s.+)",
                     re.S)
@@ -213,8 +214,9 @@ def identify_all(note: Row) -> list[Identification]:
     """Every person a note identifies: the one it opens with (:func:`identify`), and those
     it names further on or several at once, by the patterns the book uses: a bracketed
     other forename ("Lilia (Eliana) Ginsberg was …"), a name as the subject of a
-    past-tense verb ("Walter Dauge had come into …"), an apposition anywhere ("Valentin
-    Oldberg, a Russian of Menshevik background"), a title before a name ("The novelist
+    past-tense verb ("Walter Dauge had come into …", "Maurice Parijanine (Donzel) had
+    lived …"), an apposition anywhere ("Valentin Oldberg, a Russian of Menshevik
+    background"; "Mark Zborowski, who had infiltrated …"), a title before a name ("The novelist
     André Gide"), a name and its party ("Jean Longuet of the French SFIO"), and a list of
     initialled names ("P. Chevalier, J. Gorkin, M. Pivert and V. Serge"). Each carries
     the note's first sentence, or the sentence that names it, as its words."""
@@ -245,9 +247,9 @@ def identify_all(note: Row) -> list[Identification]:
                        f"{m['given']} {m['other']}" if m["other"] else ""])
         m = SUBJECT.match(text)
         if m:
-            add(m["name"], m["what"], 0)
+            add(m["name"], m["what"], 0, forms=[(m["alias"] or "").strip()])
     for m in APPOSITION.finditer(text):
-        if _is_person_head(m["what"]):
+        if m["who"] or _is_person_head(m["what"]):
             add(m["name"], m["what"], m.start())
     for m in TITLED.finditer(text):
         if m["title"] in ROLE_TITLES:

@@ -195,9 +195,11 @@ def test_a_place_decision_without_a_passage_is_refused(built):
     # a full name as the subject of a past-tense verb
     ("papers-ch02-n97", "Walter Dauge had come into", ["Walter Dauge"]),
     ("papers-ch02-n121", "Marceau Pivert inspired", ["Marceau Pivert"]),
+    ("papers-ch02-n151", "Maurice Parijanine (Donzel) had lived", ["Maurice Parijanine"]),
     # an apposition in the middle of a note
     ("papers-ch02-n234", "In 1930 Valentin Oldberg, a Russian", ["Valentin Oldberg"]),
     ("papers-ch03-n57", "This refers to Pablo Yague, a Spanish CP member", ["Pablo Yague"]),
+    ("papers-ch02-n270", "The party name of Mark Zborowski, who had", ["Mark Zborowski"]),
     # a title before the name
     ("papers-ch02-n149", "The novelist André Gide became", ["André Gide"]),
     # several names, each with its party
@@ -312,3 +314,12 @@ def test_an_index_organisation_decision_without_evidence_is_a_located_error(tmp_
     with pytest.raises(PipelineError) as caught:
         registers.load_decisions(tmp_path)
     assert "index_organisation[0]" in str(caught.value)
+
+
+def test_a_party_name_the_index_files_under_a_surname_is_one_person(persons):
+    # Note 270 of Chapter 2 at 'Comrade Etienne': "The party name of Mark Zborowski, …";
+    # the index: 'Zborowski, Comrade Etienne' (decisions.toml joins them).
+    zborowski = _by_name(persons, "Mark Zborowski")
+    assert "Zborowski, Comrade Etienne" in zborowski["forms"].split(";")
+    assert "papers-ch02-n270" in zborowski["evidence"].split(";")
+    assert not [p for p in persons.values() if p["name"] == "Etienne Zborowski"]
