@@ -714,8 +714,10 @@ class Organisation:
     description: str
 
     def row(self) -> dict[str, Any]:
-        """The entry as a row of the organisations table."""
-        return {name: getattr(self, name) for name in ORGANISATION_FIELDS}
+        """The entry as a row of the organisations table; its evidence (the index entries
+        that list it) is for registers.build_organisations to fill."""
+        return {name: [] if name == "evidence" else getattr(self, name)
+                for name in ORGANISATION_FIELDS}
 
 
 def _depth_change(c: str) -> int:

@@ -57,6 +57,8 @@ class Mention:
     entity_id: str
     offset: int
     form: str
+    # A dateline's place: the TEI stage tags it from the letters table, not from here.
+    in_dateline: bool = False
 
     def row(self) -> dict[str, Any]:
         return {"source_id": self.source_id, "document_id": self.document_id,
@@ -160,10 +162,10 @@ def _innermost(units: Sequence[Any], offset: int) -> Any | None:
     return found
 
 
-def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int]]:
+def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int, str]]:
     """Spans of the places printed in letters' datelines: the TEI stage tags them with the
     letter's place (its ``place_id``), which a mention inside them must not contradict
-    ("Mexico" in a dateline "Mexico, D.F." is Mexico City)."""
+    ("Mexico" in a dateline "Mexico, D.F." is Mexico City): (start, end, place_id)."""
     spans = []
     for letter in letters:
         place = letter.place_as_written
@@ -175,20 +177,29 @@ def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int]]:
                 line = text[offset:end if end >= 0 else len(text)]
                 if place in line:
                     at = offset + line.index(place)
-                    spans.append((at, at + len(place)))
+                    spans.append((at, at + len(place), letter.place_id))
     return spans
 
 
 def find_mentions(segmented: Any, gazetteer: Gazetteer, letters: Iterable[Any] = ()
                   ) -> tuple[list[Mention], int]:
     """The mentions in one segmented source, and the number of ambiguous forms met (left
-    untagged). Units of the skipped types (and their sub-units) are not searched, nor
-    the places of letters' datelines (tagged from the letters table)."""
+    untagged). Units of the skipped types (and their sub-units) are not searched. The
+    place of a letter's dateline is a mention of the letter's place (``place_id``) as
+    printed there, whatever names it contains (the TEI stage tags it from the letters
+    table, so :func:`wraps` leaves it out)."""
     text = segmented.text
     units = segmented.units
     skipped = [(u.start, u.end) for u in units if u.type in SKIPPED_UNIT_TYPES]
-    skipped += dateline_places(text, letters)
+    datelines = dateline_places(text, letters)
+    skipped += [(start, end) for start, end, _ in datelines]
     found: list[Mention] = []
+    for start, end, place_id in datelines:
+        unit = _innermost(units, start)
+        # as tei._dateline_wraps: two places printed "A / B" are not one placeName
+        if unit is not None and " / " not in text[start:end]:
+            found.append(Mention(segmented.source_id, unit.document_id, "place", place_id,
+                                 start, text[start:end], in_dateline=True))
     ambiguous = 0
     for offset, form, owner in gazetteer.find(text):
         if any(s <= offset < e for s, e in skipped):
@@ -201,10 +212,11 @@ def find_mentions(segmented: Any, gazetteer: Gazetteer, letters: Iterable[Any] =
             continue
         found.append(Mention(segmented.source_id, unit.document_id, owner[0], owner[1],
                              offset, form))
-    return found, ambiguous
+    return sorted(found, key=lambda m: m.offset), ambiguous
 
 
 def wraps(mentions: Iterable[Mention]) -> list[tuple[int, int, str, dict[str, str]]]:
     """The TEI stage's spans: (offset, length, element, attributes)."""
     return [(m.offset, len(m.form), TAGS[m.entity_type],
-             {"ref": f"{PREFIXES[m.entity_type]}:{m.entity_id}"}) for m in mentions]
+             {"ref": f"{PREFIXES[m.entity_type]}:{m.entity_id}"}) for m in mentions
+            if not m.in_dateline]

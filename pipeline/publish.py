@@ -276,6 +276,9 @@ def _assemble(sources_dir: Path, sources: list[Source], meta: dict[str, Any],
                                       index_rows, decisions)
     places = registers.build_places(places, index_rows, segmented,
                                     decisions.index_places)
+    letter_tables = [package.Table(t.name, registers.build_organisations(  # + the index's
+        t.rows, index_rows, notes_stage.note_rows(found_notes), segmented, decisions),
+        t.title) if t.name == "organisations" else t for t in letter_tables]
     # Names tagged in the texts (pipeline/mentions.py), for the TEI and the mentions table.
     organisations = next(t.rows for t in letter_tables if t.name == "organisations")
     gazetteer = mentions.Gazetteer(persons, places, organisations, decisions.family_names,

@@ -179,6 +179,125 @@ def identify(note: Row) -> Identification | None:
                           pseudonym=bool(PSEUDONYM.match(what)) or "alias" in what)
 
 
+# --- persons a note names after its opening, or several at once -------------------------
+
+# A nationality or role noun that makes an apposition a person's ("Valentin Oldberg, a
+# Russian of Menshevik background"; "Karl Liebknecht, the German internationalist …").
+NATIONALITIES = {"russian", "french", "german", "spanish", "belgian", "dutch", "italian",
+                 "polish", "american", "mexican", "british", "english", "norwegian",
+                 "czech", "austrian", "swiss", "catalan", "georgian", "ukrainian"}
+# Nouns a note puts before a name to say who it is ("The novelist André Gide became …").
+ROLE_TITLES = {"novelist", "writer", "poet", "journalist", "historian", "critic",
+               "painter", "philosopher", "lawyer", "militant", "anarchist", "translator"}
+_FULL_NAME = rf"{_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_WORD}){{1,4}}"
+_START = r"(?<![\w'’‘“\".*-])(?<!\bthe )(?<!\bThe )"   # a name, not a title
+# "Lilia (Eliana) Ginsberg was …", "M.M. (Adolf) Yoffe, an Old Bolshevik …": a forename,
+# its other form in brackets, the surname.
+BRACKETED_FORENAME = re.compile(
+    rf"^(?P<given>{_WORD})\s*\((?P<alias>[^)\d]+)\)\s*(?P<family>{_WORD}(?:\s+{_WORD})?)"
+    rf"(?:\s+or\s+(?P<other>{_WORD}))?(?P<link>,|\s+(?:was|had been)\b)\s*(?P<what>.+)", re.S)
+# "Walter Dauge had come into …", "Marceau Pivert inspired …": a full name that opens the
+# note as the subject of a past-tense verb.
+SUBJECT = re.compile(rf"^(?P<name>{_FULL_NAME})(?:\s*\((?P<alias>[^)\d]+)\))?\s+"
+                     r"(?P<what>(?:had\s+(?!been\b)[a-z]+|"
+                     r"became|inspired|returned|founded|led|edited)\b.+)", re.S)
+# "Valentin Oldberg, a Russian of …", "Mark Zborowski, who had infiltrated …" anywhere.
+APPOSITION = re.compile(rf"{_START}(?P<name>{_FULL_NAME}),\s+(?:(?:a|an|the)\s+(?P<what>[^.;]+)"
+                        r"|(?P<who>who\s+(?:had|was|has)\b))")
+# "The novelist André Gide became …"
+TITLED = re.compile(rf"\b[Tt]he\s+(?P<title>[a-z]+)\s+(?P<name>{_FULL_NAME})(?P<what>\s.+)",
+                    re.S)
+# "Jean Longuet of the French SFIO and Georg Lebedour of the German SPD": a name and the
+# party it belonged to, by its capitalised abbreviation.
+MEMBER_OF = re.compile(rf"{_START}(?P<name>{_FULL_NAME})\s+of\s+the\s+"
+                       r"(?P<what>(?:[A-Z][a-z]+\s+)*[A-Z]{2,}\b)")
+# "P. Chevalier, J. Gorkin, M. Pivert and V. Serge": three or more initialled names.
+_INITIALLED = r"(?:[A-Z]\.\s?){1,3}[A-Z][a-zà-ÿ'’-]+"
+INITIALLED_LIST = re.compile(rf"{_START}(?P<list>{_INITIALLED}(?:,\s+{_INITIALLED}){{1,}}"
+                             rf",?\s+and\s+{_INITIALLED})")
+
+
+SENTENCE_OPENERS = {"When", "While", "Whereas", "After", "Before", "Since", "Although", "If"}
+
+
+def _is_person_head(what: str) -> bool:
+    """The head of a description names a person's role or nationality."""
+    head = HEAD_END.split(what, 1)[0].lower()
+    words = set(re.findall(r"[\w-]+", head))
+    return bool(words & (PERSON_WORDS | NATIONALITIES))
+
+
+def _named(name: str) -> str:
+    """A name without the words that open a sentence or honour a person; '' if none is left."""
+    words = name.split()
+    while words and (words[0] in NOT_NAMES or words[0] in HONORIFICS
+                     or words[0] in SENTENCE_OPENERS):
+        words = words[1:]
+    return " ".join(words) if len(words) >= 2 and re.search(r"[a-z]", words[-1]) else ""
+
+
+def identify_all(note: Row) -> list[Identification]:
+    """Every person a note identifies: the one it opens with (:func:`identify`), and those
+    it names further on or several at once, by the patterns the book uses: a bracketed
+    other forename ("Lilia (Eliana) Ginsberg was …"), a name as the subject of a
+    past-tense verb ("Walter Dauge had come into …", "Maurice Parijanine (Donzel) had
+    lived …"), an apposition anywhere ("Valentin Oldberg, a Russian of Menshevik
+    background"; "Mark Zborowski, who had infiltrated …"), a title before a name ("The novelist
+    André Gide"), a name and its party ("Jean Longuet of the French SFIO"), and a list of
+    initialled names ("P. Chevalier, J. Gorkin, M. Pivert and V. Serge"). Each carries
+    the note's first sentence, or the sentence that names it, as its words."""
+    if str(note.get("kind", "editorial")) not in ("editorial", ""):
+        return []
+    first = identify(note)
+    found = [first] if first else []
+    text = " ".join(str(note["text"]).split())
+    note_id, n = str(note["note_id"]), str(note.get("n", ""))
+    seen = {first.name} if first else set()
+
+    def add(name: str, what: str, at: int, forms: Sequence[str] = (), kind: str = "person"):
+        if name.split()[0] in ("The", "A", "An"):
+            return                           # a title ('The New Constitution of the USSR')
+        name = _named(name)
+        if not name or name in seen or any(name in f or f in name for f in seen):
+            return
+        seen.add(name)
+        found.append(Identification(note_id, n, name, kind, _sentence_at(text, at),
+                                    forms=[f for f in forms if f]))
+
+    if not first:
+        m = BRACKETED_FORENAME.match(text)
+        if m and not NOT_DESCRIPTIONS.match(m["what"]):
+            add(f"{m['given']} {m['family']}", m["what"], 0,
+                forms=[f"{m['alias'].strip()} {m['family']}"
+                       if " " not in m["alias"].strip() else "",
+                       f"{m['given']} {m['other']}" if m["other"] else ""])
+        m = SUBJECT.match(text)
+        if m:
+            add(m["name"], m["what"], 0, forms=[(m["alias"] or "").strip()])
+    for m in APPOSITION.finditer(text):
+        if m["who"] or _is_person_head(m["what"]):
+            add(m["name"], m["what"], m.start())
+    for m in TITLED.finditer(text):
+        if m["title"] in ROLE_TITLES:
+            add(m["name"], m["what"], m.start("name"))
+    for m in MEMBER_OF.finditer(text):
+        add(m["name"], m["what"], m.start())
+    for m in INITIALLED_LIST.finditer(text):
+        for item in re.split(r",\s+|,?\s+and\s+", m["list"]):
+            add(item.strip(), "", m.start())
+    return found
+
+
+def _sentence_at(text: str, at: int) -> str:
+    """The sentence of ``text`` that holds offset ``at`` (quoted as printed)."""
+    start = 0
+    for m in re.finditer(r"(?<![A-Z])(?<!\b[A-Z][a-z])\.\s+(?=[A-Z])", text):
+        if m.end() > at:
+            break
+        start = m.end()
+    return _sentence(text[start:])
+
+
 # --- ids and matching ---------------------------------------------------------------------
 
 def slug(text: str) -> str:
@@ -228,6 +347,7 @@ class Decisions:
     pseudonyms: set[str] = field(default_factory=set)
     index_places: list[str] = field(default_factory=list)           # index headwords
     form_owners: dict[str, str] = field(default_factory=dict)       # form → person id
+    index_organisations: dict[str, str] = field(default_factory=dict)  # headword → org id or ''
 
 
 def load_decisions(sources_dir: Path) -> Decisions:
@@ -262,6 +382,12 @@ def load_decisions(sources_dir: Path) -> Decisions:
             raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
                                        field=f"form_owner[{i}]", code="E101"))
         decided.form_owners[entry["form"]] = entry["person"]
+    for i, entry in enumerate(data.get("index_organisation", [])):
+        missing = [k for k in ("index", "evidence") if not str(entry.get(k, "")).strip()]
+        if missing:
+            raise locate(PipelineError(f"needs {', '.join(missing)}", file=str(path),
+                                       field=f"index_organisation[{i}]", code="E101"))
+        decided.index_organisations[entry["index"]] = str(entry.get("org") or "")
     for i, entry in enumerate(data.get("index_places", [])):
         if not str(entry.get("evidence", "")).strip() or not entry.get("indexes"):
             raise locate(PipelineError("needs indexes and evidence", file=str(path),
@@ -320,19 +446,11 @@ def build_persons(curated: Sequence[Row], notes: Sequence[Row], index: Sequence[
                       str(p.get("description") or ""), bool(p.get("is_group")),
                       str(p.get("wikidata") or ""), str(p.get("viaf") or ""),
                       list(p.get("evidence") or []), curated=True) for p in curated]
-    identified = [i for i in (identify(n) for n in notes) if i and i.kind == "person"]
-    for ident in identified:
-        person = _find(people, ident.name, ident.forms)
-        if person is None:
-            person = _Person("", ident.name, [ident.name])
-            people.append(person)
-        person.forms += ident.forms
-        person.evidence.append(ident.note_id)
-        if not person.curated:
-            person.birth = person.birth or ident.birth
-            person.death = person.death or ident.death
-            if not person.description:
-                person.description = f"{ident.sentence} ({_note_label(ident)})"
+    for note in notes:
+        for k, ident in enumerate(identify_all(note)):
+            if ident.kind == "person":
+                _add_identified(people, ident, decisions.family_names, by_surname=k > 0
+                                or identify(note) is None)
     for term in index:
         if str(term.get("sub_entry") or ""):
             continue
@@ -353,11 +471,43 @@ def build_persons(curated: Sequence[Row], notes: Sequence[Row], index: Sequence[
             person = _Person("", name, [name],
                              description=f"Listed in the book's index as '{headword}'.")
             people.append(person)
+        elif not person.curated and _only_initials(person.name) and \
+                not _only_initials(name) and name.endswith(person.name.split()[-1]):
+            person.forms.append(name)        # the index spells out a note's initials
+            person.name = name
         alias = re.search(r"\(([^)]*)\)$", headword)
         person.forms += [headword] + ([alias[1]] if alias else [])
         person.evidence.append(str(term["term_id"]))
     _assign_ids(people, decisions.family_names)
     return [p.row() for p in people]
+
+
+def _add_identified(people: list[_Person], ident: Identification,
+                    families: Mapping[str, str], by_surname: bool) -> None:
+    """Enter one note identification: into the person of that name or form, else (for a
+    person named after a note's opening, often by initials) the one person of that surname
+    whose forenames agree, else a new person."""
+    person = _find(people, ident.name, ident.forms)
+    if person is None and by_surname:
+        given = " ".join(ident.name.split()[:-1])
+        person = _find_by_surname(people, surname(ident.name, families), given, families)
+    if person is None:
+        person = _Person("", ident.name, [ident.name])
+        people.append(person)
+    person.forms += [ident.name, *ident.forms] if by_surname and person.name != ident.name \
+        else ident.forms
+    person.evidence.append(ident.note_id)
+    if not person.curated:
+        person.birth = person.birth or ident.birth
+        person.death = person.death or ident.death
+        if not person.description:
+            person.description = f"{ident.sentence} ({_note_label(ident)})"
+
+
+def _only_initials(name: str) -> bool:
+    """'J. Gorkin', 'M.M. Yoffe': the forenames are initials only."""
+    given = name.split()[:-1]
+    return bool(given) and all(re.fullmatch(r"(?:[A-Z]\.)+", g) for g in given)
 
 
 def _find(people: list[_Person], name: str, forms: Sequence[str]) -> _Person | None:
@@ -409,7 +559,8 @@ def open_questions(persons: Sequence[Row], notes: Sequence[Row],
     questions = []
     if index is not None:
         headwords = {str(t["headword"]) for t in index}
-        for headword in [*decisions.index_entries, *decisions.index_places]:
+        for headword in [*decisions.index_entries, *decisions.index_places,
+                         *decisions.index_organisations]:
             if headword not in headwords:
                 questions.append({"kind": "stale_decision", "subject": headword,
                                   "evidence": "the index has no such headword"})
@@ -507,6 +658,87 @@ def _first_locative(name: str, segmented: Mapping[str, Any]) -> str | None:
         for m in _locatives(pattern, seg.text):
             units = [u for u in seg.units if u.start <= m.start() < u.end
                      and u.type not in ("index", "bibliography", "glossary")]
+            if units:
+                unit = max(units, key=lambda u: u.level)
+                return f"{unit.document_id}@{m.start()}"
+    return None
+
+
+# --- organisations -------------------------------------------------------------------------
+
+def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Sequence[Row],
+                        segmented: Mapping[str, Any], decisions: Decisions | None = None
+                        ) -> list[dict[str, Any]]:
+    """The organisations table: the glossary's entries, then the organisations the index
+    lists, each with its ``evidence``. The rule: an index headword (its words before the
+    first comma) that is a glossary organisation's abbreviation, name or English name is
+    that organisation ("CNT", "POUM"); a headword a note identifies as an organisation
+    ("Gosizdat was the Soviet state publishing agency", :func:`identify`) is one of its
+    own, described by the note; any other headword only where decisions.toml says so
+    (``index_organisation``, with its evidence): a new organisation named as the index
+    prints it, or the existing one its ``org`` names. A new organisation's evidence is
+    its index entry and the first passage of the texts that names it
+    (``document_id@offset``); a listed headword no text names fails the build."""
+    decisions = decisions or Decisions()
+    rows = [{**o, "evidence": list(o.get("evidence") or [])} for o in glossary]
+    by_id = {str(o["org_id"]): o for o in rows}
+    by_form: dict[str, dict[str, Any]] = {}
+    for o in rows:
+        for key in ("abbreviation", "name", "name_english"):
+            if str(o.get(key) or ""):
+                by_form.setdefault(str(o[key]), o)
+    note_orgs = {i.name: i for i in (identify(n) for n in notes) if i and i.kind == "org"}
+    # joins (``org``) after the organisations they may join ("Communist International"
+    # joins "Third International", which the index lists later)
+    for term in sorted(index, key=lambda t: bool(
+            decisions.index_organisations.get(str(t["headword"])))):
+        if str(term.get("sub_entry") or ""):
+            continue
+        headword, term_id = str(term["headword"]), str(term["term_id"])
+        head = headword.split(", ", 1)[0]
+        decided = decisions.index_organisations.get(headword)
+        row = by_form.get(head)
+        if row is None and decided:
+            row = by_id.get(decided)
+            if row is None:
+                raise PipelineError(f"index_organisation {headword!r}: no organisation "
+                                    f"{decided!r}", file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+        if row is None and (head in note_orgs or decided == ""):
+            ident = note_orgs.get(head)
+            passage = _first_use(head, {k: v for k, v in segmented.items()
+                                        if k == str(term.get("source_id") or "")}) \
+                or _first_use(head, segmented)
+            if passage is None:
+                raise PipelineError(f"index_organisation lists {headword!r}, but no text "
+                                    "outside the index names it",
+                                    file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+            org_id = slug(head)
+            if org_id in by_id:
+                raise PipelineError(f"organisation id {org_id!r} is taken",
+                                    file=f"_registry/{DECISIONS_FILE}",
+                                    field="index_organisation")
+            row = {"org_id": org_id, "source_id": str(term.get("source_id") or ""),
+                   "abbreviation": "", "name": head, "name_english": "",
+                   "description": f"{ident.sentence} ({_note_label(ident)})" if ident
+                   else f"Listed in the book's index as '{headword}'.",
+                   "evidence": [term_id, *([ident.note_id] if ident else []), passage]}
+            rows.append(row)
+            by_id[org_id] = row
+            by_form[head] = row
+        elif row is not None:
+            row["evidence"].append(term_id)
+    return rows
+
+
+def _first_use(name: str, segmented: Mapping[str, Any]) -> str | None:
+    """The first passage outside the apparatus that prints ``name`` as whole words."""
+    pattern = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
+    for seg in segmented.values():
+        for m in pattern.finditer(seg.text):
+            units = [u for u in seg.units if u.start <= m.start() < u.end
+                     and u.type not in ("index", "bibliography", "glossary", "front")]
             if units:
                 unit = max(units, key=lambda u: u.level)
                 return f"{unit.document_id}@{m.start()}"

@@ -721,7 +721,8 @@ def test_organisations_parsed_from_the_glossary(papers):
         "name": "Partido Obrero de Unificacion Marxista",
         "name_english": "Workers Party of Marxist Unity",
         "description": "Formed in 1935 by a fusion of the Workers and Peasants Bloc (BOC) with "
-                       "the former members of the Spanish Left Opposition led by Andrés Nin."}
+                       "the former members of the Spanish Left Opposition led by Andrés Nin.",
+        "evidence": []}
     # the emendations of the cleaned text: "Confédération", "Révolution", "Française"
     assert rows["cgt"]["name"] == "Confédération Générale du Travail"
     assert rows["rp"]["name"] == "La Révolution Prolétarienne"

@@ -163,3 +163,42 @@ def test_a_surname_after_another_forename_is_someone_else():
             "Comrade Nin. But Nin wrote.")
     found = [(form, owner) for _, form, owner in gazetteer.find(text)]
     assert found == [("Nin", ("person", "nin")), ("Nin", ("person", "nin"))]
+
+
+def test_every_name_tagged_in_a_letter_file_has_its_row_in_mentions(built, table):
+    # The dateline's place too (Letter 12: "Brussels, May 27, 1934"), which the TEI tags
+    # from the letters table: the table and the TEI agree.
+    from collections import Counter
+    notes = _rows(built, "notes")
+    kinds = {"persName": "person", "placeName": "place", "orgName": "organisation"}
+    children: dict[str, list[str]] = {}
+    for unit in _rows(built, "documents"):
+        children.setdefault(unit["parent_id"], []).append(unit["document_id"])
+    letter_files = [p for p in built.files if p.startswith("tei/letters/")]
+    assert "tei/letters/papers-letter-12.xml" in letter_files
+    for path in letter_files:
+        letter_id = path.rsplit("/", 1)[1].removesuffix(".xml")
+        units, queue = set(), [letter_id]
+        while queue:
+            units.add(queue[-1])
+            queue += children.get(queue.pop(), [])
+        tree = etree.fromstring(built.files[path])
+        # the notes the file carries: their mentions are where the book prints them
+        carried = {n.get("corresp").split("#")[1] for n in tree.xpath(
+            "//t:note[@corresp]", namespaces=NS)}
+        spans = [(n["source_id"], int(n["text_offset"]), int(n["text_offset"]) + len(n["text"]))
+                 for n in notes if n["note_id"] in carried and n["text_offset"]]
+        rows = Counter((r["entity_type"], r["entity_id"], r["form"]) for r in table
+                       if r["document_id"] in units or any(
+                           r["source_id"] == s and a <= int(r["offset"]) < e for s, a, e in spans))
+        tagged = Counter()
+        for node in tree.xpath("/t:TEI/t:text//t:persName[@ref] | /t:TEI/t:text//t:placeName[@ref]"
+                               " | /t:TEI/t:text//t:orgName[@ref]", namespaces=NS):
+            local = node.get("ref").split()[0][1:]
+            entry = tree.xpath("//t:standOff//*[@xml:id=$id]", namespaces=NS, id=local)[0]
+            tagged[(kinds[etree.QName(node).localname],
+                    entry.findtext("t:idno[@type='dataset']", namespaces=NS),
+                    "".join(node.itertext()))] += 1
+        assert not tagged - rows, (letter_id, tagged - rows)
+        if letter_id == "papers-letter-12":
+            assert rows[("place", "brussels", "Brussels")] >= 1

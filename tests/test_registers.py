@@ -183,3 +183,144 @@ def test_a_place_decision_without_a_passage_is_refused(built):
     with pytest.raises(PipelineError) as caught:
         registers.build_places(registry.load_places(SOURCES), index, seg, ["Babeuf"])
     assert "Babeuf" in str(caught.value)
+
+
+# --- persons a note names after its opening, or several at once (registers.identify_all) ---
+
+@pytest.mark.parametrize("note_id, opening, names", [
+    # a bracketed other forename, and another surname after "or"
+    ("papers-ch02-n268", "Lilia (Eliana) Ginsberg was", ["Lilia Ginsberg"]),
+    ("papers-ch02-n269", "Elsa (Elisabeth) Reiss or Peretsky was", ["Elsa Reiss"]),
+    # a full name as the subject of a past-tense verb
+    ("papers-ch02-n97", "Walter Dauge had come into", ["Walter Dauge"]),
+    ("papers-ch02-n121", "Marceau Pivert inspired", ["Marceau Pivert"]),
+    ("papers-ch02-n151", "Maurice Parijanine (Donzel) had lived", ["Maurice Parijanine"]),
+    # an apposition in the middle of a note
+    ("papers-ch02-n234", "In 1930 Valentin Oldberg, a Russian", ["Valentin Oldberg"]),
+    ("papers-ch03-n57", "This refers to Pablo Yague, a Spanish CP member", ["Pablo Yague"]),
+    ("papers-ch02-n270", "The party name of Mark Zborowski, who had", ["Mark Zborowski"]),
+    # a title before the name
+    ("papers-ch02-n149", "The novelist André Gide became", ["André Gide"]),
+    # several names, each with its party
+    ("papers-ch02-n180", "Jean Longuet of the French SFIO and Georg Lebedour of the German SPD",
+     ["Jean Longuet", "Georg Lebedour"]),
+    # a list of initialled names
+    ("papers-ch05-n35",
+     "Serge is here referring to P. Chevalier, J. Gorkin, M. Pivert and V. Serge",
+     ["P. Chevalier", "J. Gorkin", "M. Pivert", "V. Serge"]),
+])
+def test_identify_all_finds_the_persons_a_real_note_names(notes, note_id, opening, names):
+    note = next(n for n in notes if n["note_id"] == note_id)
+    assert " ".join(note["text"].split()).startswith(opening)
+    found = registers.identify_all(note)
+    assert [i.name for i in found] == names
+    assert all(i.kind == "person" and i.note_id == note_id for i in found)
+
+
+def test_identify_all_takes_no_title_or_clause_for_a_name(notes):
+    # "The article on 'The New Constitution of the USSR' had appeared …" names nobody;
+    # "When Serge wrote, the Spanish Civil War …" has no person "When Serge".
+    for note_id in ("papers-ch02-n156", "papers-ch02-n216"):
+        note = next(n for n in notes if n["note_id"] == note_id)
+        assert registers.identify_all(note) == []
+
+
+def test_every_person_identify_all_finds_is_in_persons_with_the_note_as_evidence(persons, notes):
+    for note in notes:
+        for ident in registers.identify_all(note):
+            if ident.kind != "person":
+                continue
+            holders = [p for p in persons.values() if ident.note_id in p["evidence"].split(";")]
+            assert any(ident.name == p["name"] or ident.name in p["forms"].split(";")
+                       for p in holders), (ident.note_id, ident.name)
+
+
+def test_a_list_joins_its_initials_to_the_person_the_index_spells_out(persons):
+    # Note 35 of Chapter 5 prints 'J. Gorkin', the index 'Gorkin, Julian': one person,
+    # named as the index spells it, with the note's form and the note as evidence.
+    gorkin = _by_name(persons, "Julian Gorkin")
+    assert "J. Gorkin" in gorkin["forms"].split(";")
+    assert "papers-ch05-n35" in gorkin["evidence"].split(";")
+    assert gorkin["description"].startswith("Serge is here referring to P. Chevalier, J. Gorkin")
+    # 'V. Serge' in the same list is the correspondent, not a new person
+    assert "papers-ch05-n35" in persons["serge"]["evidence"].split(";")
+
+
+def test_a_mid_note_identification_quotes_its_own_sentence(persons):
+    oldberg = _by_name(persons, "Valentin Oldberg")
+    assert oldberg["description"].startswith("In 1930 Valentin Oldberg, a Russian of Menshevik")
+    assert oldberg["description"].endswith("(note 234 of Chapter 2)")
+
+
+def test_initials_of_another_forename_are_not_joined_without_a_decision(persons):
+    # Note 256 of Chapter 2: 'M.M. (Adolf) Yoffe'; the index: 'Yoffe, Maria' (decided apart).
+    assert _by_name(persons, "M.M. Yoffe")["person_id"] != \
+        _by_name(persons, "Maria Yoffe")["person_id"]
+
+
+# --- organisations the index lists (registers.build_organisations) ---------------------
+
+@pytest.fixture(scope="module")
+def organisations(built):
+    return {r["org_id"]: r for r in _rows(built, "organisations")}
+
+
+def test_an_index_headword_that_is_a_glossary_abbreviation_joins_it(organisations, built):
+    # papers: the index's "POUM" and "CPSU, Democratic Opposition to" are the glossary's
+    terms = {t["headword"]: t["term_id"] for t in _rows(built, "index_terms")
+             if not t["sub_entry"]}
+    assert terms["POUM"] in organisations["poum"]["evidence"].split(";")
+    assert terms["CPSU, Democratic Opposition to"] in organisations["cpsu"]["evidence"].split(";")
+
+
+def test_a_headword_a_note_identifies_as_an_organisation_is_one(organisations, built):
+    # Note 99 of Chapter 2: "Gosizdat was the Soviet state publishing agency …"
+    gosizdat = organisations["gosizdat"]
+    evidence = gosizdat["evidence"].split(";")
+    assert evidence[:2] == [next(t["term_id"] for t in _rows(built, "index_terms")
+                                 if t["headword"] == "Gosizdat" and not t["sub_entry"]),
+                                "papers-ch02-n99"]
+    assert gosizdat["description"].startswith("Gosizdat was the Soviet state publishing agency")
+    assert gosizdat["abbreviation"] == ""
+
+
+def test_decided_index_organisations_carry_the_passage_that_names_them(organisations, built):
+    texts = {"papers": built.files["text/papers.txt"].decode("utf-8")}
+    decided = registers.load_decisions(SOURCES).index_organisations
+    new = [h for h, org in decided.items() if not org]
+    assert "Fourth International" in new
+    for headword in new:
+        row = organisations[registers.slug(headword.split(", ")[0])]
+        passage = [e for e in row["evidence"].split(";") if "@" in e][0]
+        offset = int(passage.split("@")[1])
+        assert texts[row["source_id"]][offset:offset + len(row["name"])] == row["name"]
+    # a join: the index's "Communist International" is the "Third International"
+    third = organisations["third-international"]["evidence"].split(";")
+    assert any(t["headword"] == "Communist International" and t["term_id"] in third
+               and not t["sub_entry"]
+               for t in _rows(built, "index_terms"))
+
+
+def test_an_index_headword_no_rule_or_decision_names_is_no_organisation(organisations):
+    # "Communist Party" (which one?) and "Comintern" (no text says which International it
+    # is) are left to a decision: no entry.
+    names = {o["name"] for o in organisations.values()}
+    assert "Communist Party" not in names and "Comintern" not in names
+
+
+def test_an_index_organisation_decision_without_evidence_is_a_located_error(tmp_path):
+    (tmp_path / "_registry").mkdir()
+    (tmp_path / "_registry" / "decisions.toml").write_text(
+        '[[index_organisation]]\nindex = "Gestapo"\nevidence = " "\n', encoding="utf-8")
+    with pytest.raises(PipelineError) as caught:
+        registers.load_decisions(tmp_path)
+    assert "index_organisation[0]" in str(caught.value)
+
+
+def test_a_party_name_the_index_files_under_a_surname_is_one_person(persons):
+    # Note 270 of Chapter 2 at 'Comrade Etienne': "The party name of Mark Zborowski, …";
+    # the index: 'Zborowski, Comrade Etienne' (decisions.toml joins them).
+    zborowski = _by_name(persons, "Mark Zborowski")
+    assert "Zborowski, Comrade Etienne" in zborowski["forms"].split(";")
+    assert "papers-ch02-n270" in zborowski["evidence"].split(";")
+    assert not [p for p in persons.values() if p["name"] == "Etienne Zborowski"]
