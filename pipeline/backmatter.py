@@ -782,19 +782,28 @@ def printed_organisation_rows(segmented: dict[str, SegmentedSource]) -> list[dic
     """Rows of the ``organisations`` table from every source's glossary units, as printed.
     Raises a PipelineError on an entry it cannot read or an abbreviation defined twice."""
     rows: list[dict[str, Any]] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, Organisation] = {}
     for source_id in sorted(segmented):
         orgs, problems = read_glossary(segmented[source_id])
         if problems:
             raise PipelineError("; ".join(problems), file=source_id, field="glossary")
         for org in orgs:
-            if org.org_id in seen:
-                raise PipelineError(f"organisation {org.abbreviation!r} defined twice "
-                                    f"(also in {seen[org.org_id]})", file=source_id,
+            first = seen.get(org.org_id)
+            if first is None:
+                seen[org.org_id] = org
+                rows.append(org.row())
+            elif _printed(first) != _printed(org):
+                # two glossaries that print one abbreviation differently: a human decides
+                raise PipelineError(f"organisation {org.abbreviation!r} defined twice, "
+                                    f"differently (also in {first.source_id})", file=source_id,
                                     field="glossary")
-            seen[org.org_id] = source_id
-            rows.append(org.row())
+            # printed again word for word (another edition of the glossary): one entry,
+            # the first source's
     return rows
+
+
+def _printed(org: Organisation) -> tuple[str, str, str, str]:
+    return org.abbreviation, org.name, org.name_english, org.description
 
 
 
@@ -839,15 +848,21 @@ def organisation_rows(segmented: dict[str, SegmentedSource], sources: Iterable[A
     needs, is a located error."""
     readings = {s.source_id: (s.extra.get("glossary", {}), s.metadata_path) for s in sources}
     rows = printed_organisation_rows(segmented)
+    applied: set[tuple[str, str]] = set()   # an entry two glossaries print is read once
     for source_id, (table, path) in readings.items():
+        printed = ({o.abbreviation for o in read_glossary(segmented[source_id])[0]}
+                   if table and source_id in segmented else set())
         for key, read in (("describes", _read_as_description),
                           ("english_name_follows", _read_english_name)):
             for abbreviation in table.get(key, []):
-                at = [i for i, r in enumerate(rows) if r["source_id"] == source_id
-                      and r["abbreviation"] == abbreviation]
+                at = [i for i, r in enumerate(rows) if r["abbreviation"] == abbreviation
+                      and (r["source_id"] == source_id or abbreviation in printed)]
                 if not at:
                     raise PipelineError(f"{abbreviation!r} is not an entry of the glossary",
                                         file=str(path), field=f"glossary.{key}")
+                if (rows[at[0]]["org_id"], key) in applied:
+                    continue
+                applied.add((rows[at[0]]["org_id"], key))
                 try:
                     rows[at[0]] = read(rows[at[0]])
                 except ValueError as exc:

@@ -474,3 +474,29 @@ def test_build_records_the_lock_and_check_fails_without_it(contributed):
         assert f"not recorded: {lock}" in result.output
     finally:
         lock.write_bytes(saved)
+
+
+def test_a_copy_of_every_source_under_a_new_id_builds_and_validates(tmp_path):
+    """Issue 19's promise for any source: each existing source, copied under a new id (its
+    hyphen lock left behind, as a contributor would send it), builds with the corpus and
+    validates; a glossary printed again word for word is one set of organisations, and
+    no published text of the originals changes."""
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    originals = sorted(p.name for p in SOURCES.iterdir() if (p / "source.toml").is_file())
+    for name in originals:
+        shutil.copytree(SOURCES / name, sources / f"{name}-copy")
+        (sources / f"{name}-copy" / "hyphens.lock.toml").unlink(missing_ok=True)
+    out = tmp_path / "dist"
+    result = CliRunner().invoke(main, ["build", "--no-cache", "--sources", str(sources),
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["validate", str(out)])
+    assert result.exit_code == 0, result.output
+    for name in originals:
+        assert (out / "text" / f"{name}.txt").read_bytes() == \
+            (ROOT / "dist" / "text" / f"{name}.txt").read_bytes(), name
+        assert (out / "text" / f"{name}-copy.txt").read_bytes() == \
+            (ROOT / "dist" / "text" / f"{name}.txt").read_bytes(), name
+    organisations = _rows(out, "organisations")
+    assert len({r["org_id"] for r in organisations}) == len(organisations)
