@@ -856,20 +856,6 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
     return found
 
 
-def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict[str, Any]]
-                             ) -> list[dict[str, Any]]:
-    """The documents rows with each letter's date and place as the letters table has them
-    (one definition for both tables: the letter's date and place as the book establishes
-    them, printed, corrected by its notes or inferred; see letters.date_source and
-    place_cert). Rows are changed in place and returned."""
-    by_id = {row["letter_id"]: row for row in letters}
-    for row in documents:
-        letter = by_id.get(row["document_id"])
-        if letter is not None:
-            row["date"], row["place_id"] = letter["date"], letter["place_id"]
-    return documents
-
-
 def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:
     """The table this stage adds to the dataset: each source's letters in reading order."""
     rows = [letter.row() for source_id in sorted(letters_by_source)

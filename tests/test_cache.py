@@ -63,7 +63,9 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path)
     store = build_cache.BuildCache(tmp_path / "cache")
     build.assemble(SOURCES, cache=store)
     texts = {p.name.split(".")[0]: p for p in (tmp_path / "cache" / "text").glob("*.pickle")}
-    readers = {i: pickle.loads(p.read_bytes())[0] for i, p in texts.items()}
+    # a text entry: what each per-source stage made, by stage; the clean stage's is
+    # (cleaned text, the vocabulary words it read with their counts)
+    readers = {i: pickle.loads(p.read_bytes())["clean"][1] for i, p in texts.items()}
     reader = next(i for i, reads in sorted(readers.items()) if reads)
     word = sorted(readers[reader])[0]
     # another source's vocabulary entry now counts that word once more
@@ -78,7 +80,7 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path)
     assert ("vocabulary", other.name.split(".")[0]) in again.reused
     assert ("text", reader) not in again.reused
     new_reads = pickle.loads(next((tmp_path / "cache" / "text").glob(f"{reader}.*.pickle"))
-                             .read_bytes())[0]
+                             .read_bytes())["clean"][1]
     assert new_reads[word] == readers[reader][word] + 1
 
 
