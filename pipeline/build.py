@@ -98,11 +98,11 @@ class Corpus:
     builds: list[SourceBuild]
     registry_persons: list[Row]         # the hand-made registry (metadata stage)
     registry_places: list[Row]
+    decisions: registers.Decisions      # the registers' decisions (metadata stage)
     pool: Executor | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
-    decisions: Any = None
     persons: list[Row] = field(default_factory=list)
     places: list[Row] = field(default_factory=list)
     organisations: list[Row] = field(default_factory=list)
@@ -186,7 +186,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    sources, meta = load_metadata(sources_dir)
+    metadata = load_metadata(sources_dir)
+    sources = metadata.sources
     if jobs is None:    # workers cost more than they save on a small corpus (README)
         large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
         jobs = (os.cpu_count() or 1) if large else 1
@@ -194,8 +195,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     cached = _Cached(cache, sources_dir, sources)
     with _pool(jobs, len(sources)) as pool:
         builds = _build_sources(sources, progress, pool, cached)
-        corpus = Corpus(sources_dir, meta, builds, registry.load_persons(sources_dir),
-                        registry.load_places(sources_dir), pool, cached)
+        corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
+                        metadata.decisions, pool, cached)
         announced = "notes"
         for step_name, step in CORPUS_STEPS:
             if step_name != announced:
@@ -251,13 +252,26 @@ class _Cached:
             self.cache.put(stage, source.source_id, keys[source.source_id], entry)
 
 
-def load_metadata(sources_dir: Path) -> tuple[list[Source], Any]:
-    """The metadata stage: every source folder, the registry and dataset.toml, checked
-    against schema/sources/*.json. All their problems are raised together."""
+@dataclass
+class Metadata:
+    """What the metadata stage read: the sources, dataset.toml, the hand-made registry and
+    the registers' decisions (sources/_registry/decisions.toml)."""
+
+    sources: list[Source]
+    meta: dict[str, Any]
+    persons: list[Row]
+    places: list[Row]
+    decisions: registers.Decisions
+
+
+def load_metadata(sources_dir: Path) -> Metadata:
+    """The metadata stage: every source folder, the registry, the registers' decisions
+    and dataset.toml, checked against schema/sources/*.json. All their problems are
+    raised together."""
     problems: list[PipelineError] = []
     results: list[Any] = []
     for load in (discover, package.load_dataset_meta, registry.load_persons,
-                 registry.load_places):
+                 registry.load_places, registers.load_decisions):
         try:
             results.append(load(sources_dir))
         except BuildFailed as failed:
@@ -266,7 +280,7 @@ def load_metadata(sources_dir: Path) -> tuple[list[Source], Any]:
             problems.append(with_code(error, "E109"))
     if problems:
         raise BuildFailed("metadata", problems)
-    return results[0], results[1]
+    return Metadata(*results)
 
 
 class _Guarded:
@@ -447,7 +461,7 @@ def _build_registers(corpus: Corpus) -> None:
     corpus.index_rows = backmatter.index_rows(segmented,
                                               backmatter.index_references(corpus.sources))
     note_rows = notes_stage.note_rows(corpus.found_notes)
-    decisions = corpus.decisions = registers.load_decisions(corpus.sources_dir)
+    decisions = corpus.decisions
     corpus.persons = registers.build_persons(corpus.registry_persons, note_rows,
                                              corpus.index_rows, decisions)
     corpus.places = registers.build_places(corpus.registry_places, corpus.index_rows,
