@@ -194,25 +194,43 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     out: MutableMapping[str, bytes] = {} if files is None else files
     cached = _Cached(cache, sources_dir, sources)
     with _pool(jobs, len(sources)) as pool:
-        builds = _build_sources(sources, progress, pool, cached)
-        corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
-                        metadata.decisions, pool, cached)
-        announced = "notes"
-        for step_name, step in CORPUS_STEPS:
-            if step_name != announced:
-                progress(step_name)
-                announced = step_name
-            step(corpus)
-        for step_name, export in EXPORTERS:
-            if step_name != announced:
-                progress(step_name)
-                announced = step_name
-            export(corpus, out)
+        corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+        export(corpus, out, progress)
     if cache is not None:
         cache.prune(s.source_id for s in sources)
-    summary = [_summary(b) for b in builds]
-    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in builds})
+    summary = [_summary(b) for b in corpus.builds]
+    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
     return BuildResult(out, summary, locks, warnings)
+
+
+def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
+                 pool: Executor | None = None, cached: _Cached | None = None,
+                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
+    """The per-source stages on every source, then the corpus-wide ``steps`` (by default
+    ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
+    cache)."""
+    cached = cached or _Cached(None, sources_dir, metadata.sources)
+    builds = _build_sources(metadata.sources, progress, pool, cached)
+    corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
+                    metadata.decisions, pool, cached)
+    announced = "notes"
+    for step_name, step in CORPUS_STEPS if steps is None else steps:
+        if step_name != announced:
+            progress(step_name)
+            announced = step_name
+        step(corpus)
+    return corpus
+
+
+def export(corpus: Corpus, files: MutableMapping[str, bytes],
+           progress: Progress = lambda step: None) -> None:
+    """Every exporter, in order, writing into ``files``."""
+    announced = ""
+    for step_name, exporter in EXPORTERS:
+        if step_name != announced:
+            progress(step_name)
+            announced = step_name
+        exporter(corpus, files)
 
 
 class _Cached:
