@@ -411,10 +411,12 @@ def _build_sources(sources: list[Source], progress: Progress, pool: Executor | N
         "text", sources, cached.keys, lambda todo: [{} for _ in todo],
         lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
     todo = [i for i, entry in enumerate(texts) if not entry]
-    made: list[Any] = [vocab] * len(todo)
+    made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    announced = "clean"
     for stage in PER_SOURCE_STAGES:
-        if stage.name != "clean":
+        if stage.name != announced:
             progress(stage.name)
+            announced = stage.name
         made = _stage(stage.name, stage.code, pool, stage.run, [sources[i] for i in todo],
                       made)
         for i, result in zip(todo, made, strict=True):
