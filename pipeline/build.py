@@ -460,6 +460,14 @@ def _read_letters(corpus: Corpus) -> None:
         b.letters = found.get(b.source_id, [])
 
 
+def _check_outline(corpus: Corpus) -> None:
+    """E410: the outline's date, author and place of each letter are the letter's."""
+    problems = [locate(p) for b in corpus.builds
+                for p in letters_stage.outline_disagreements(b.source, b.segmented, b.letters)]
+    if problems:
+        raise BuildFailed("letters", problems)
+
+
 def _read_glossary(corpus: Corpus) -> None:
     """The glossary's organisations as the editors read them (backmatter.organisation_rows
     states the rule)."""
@@ -518,6 +526,7 @@ def _find_mentions(corpus: Corpus) -> None:
 CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
     ("notes", _check_references),
     ("letters", _read_letters),
+    ("letters", _check_outline),
     ("letters", _read_glossary),
     ("letters", _build_registers),
     ("letters", _find_mentions),
