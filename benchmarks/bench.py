@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from sergetrotsky import publish  # noqa: E402
+from sergetrotsky import build, publish  # noqa: E402
 from sergetrotsky.sources import discover  # noqa: E402
 
 console = Console(highlight=False)
@@ -51,7 +51,7 @@ BIN = Path(sys.executable).parent
 SOURCES = ROOT / "sources"
 POLL = 0.02
 
-# What each progress step of `publish.assemble` covers, up to the next step.
+# What each progress step of `build.assemble` covers, up to the next step.
 SPANS = {
     "load": "read the sources and dataset.toml",
     "clean": "corpus vocabulary, cleaning, conservation check",
@@ -161,7 +161,7 @@ def one_build(sources_dir: Path, jobs: int) -> None:
         spans[step] = spans.get(step, 0.0) + now - last
         last, step = now, next_step
 
-    result = publish.assemble(sources_dir, progress, jobs=jobs)
+    result = build.assemble(sources_dir, progress, jobs=jobs)
     progress("write")
     with tempfile.TemporaryDirectory() as tmp:
         publish.write_atomically(result.files, Path(tmp) / "dist")
@@ -524,9 +524,9 @@ def main() -> None:
                       *(f"{stages[j][1].all_mb:.0f}" for j in job_settings), "",
                       "with the workers: peak of the sampled sum of PSS")
         console.print(table)
-        # the build's default --jobs: the cores only for sources over 4 MB (publish.assemble)
+        # the build's default --jobs: the cores only for sources over 4 MB (build.assemble)
         size = sum(len(s.original_bytes) for s in discover(SOURCES))
-        default = jobs if size > publish.PARALLEL_ABOVE else 1
+        default = jobs if size > build.PARALLEL_ABOVE else 1
         if default not in stages:
             stages[default] = stage_runs(default, args.runs)
         targets.append((f"build of the five sources < 1.2 s wall (cold, default --jobs: "

@@ -119,6 +119,7 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
 
     from . import cache as build_cache
     from . import publish
+    from .build import assemble
 
     folder = None if no_cache else build_cache.default_folder(sources_dir)
     cache = build_cache.BuildCache(folder) if folder is not None else None
@@ -132,9 +133,8 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
             task = bar.add_task("loading sources", total=None)
             # the files go to the staging folder as they are made (memory: README, Performance)
             staged = out.stage() if out is not None else None
-            result = publish.assemble(sources_dir,
-                                      lambda step: bar.update(task, description=step), jobs=jobs,
-                                      cache=cache, files=staged)
+            result = assemble(sources_dir, lambda step: bar.update(task, description=step),
+                              jobs=jobs, cache=cache, files=staged)
             if out is not None and staged is not None:
                 bar.update(task, description="writing")
                 out.commit(staged)
@@ -263,8 +263,9 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
 def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
     """Zip the dataset (versioned) with a SHA256SUMS file, after checking it is current."""
     from . import publish
+    from .build import assemble
 
-    result = publish.assemble(sources_dir)
+    result = assemble(sources_dir)
     changed = publish.differences(result.files, dataset_dir)
     if changed:
         raise PipelineError(f"{len(changed)} file(s) differ from a fresh build "

@@ -175,7 +175,7 @@ def check_source(folder: Path) -> Report:
         findings.append(Finding("E603", str(source.metadata_path),
                                 f"{figures.unaccounted} character(s) neither published nor "
                                 "logged", field="clean"))
-    from .publish import hyphen_locks  # the same warnings as the build's
+    from .build import hyphen_locks  # the same warnings as the build's
     for warning in hyphen_locks([source], {source.source_id: cleaned})[1]:
         code, rest = warning.split(" ", 1)
         where, message = rest.split(": ", 1)

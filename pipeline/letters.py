@@ -856,18 +856,33 @@ def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
     return found
 
 
-def documents_follow_letters(documents: list[dict[str, Any]], letters: list[dict[str, Any]]
-                             ) -> list[dict[str, Any]]:
-    """The documents rows with each letter's date and place as the letters table has them
-    (one definition for both tables: the letter's date and place as the book establishes
-    them, printed, corrected by its notes or inferred; see letters.date_source and
-    place_cert). Rows are changed in place and returned."""
-    by_id = {row["letter_id"]: row for row in letters}
-    for row in documents:
-        letter = by_id.get(row["document_id"])
-        if letter is not None:
-            row["date"], row["place_id"] = letter["date"], letter["place_id"]
-    return documents
+def outline_disagreements(source: Source, seg: SegmentedSource, letters: list[Letter]
+                          ) -> list[PipelineError]:
+    """The outline (segment.toml) repeats each letter's printed date, author and place;
+    where it says otherwise than the letter as this stage read it, an E410 at the
+    outline's entry (a fact stated twice is checked, not left to disagree)."""
+    by_id = {letter.letter_id: letter for letter in letters}
+    problems = []
+    for index, unit in enumerate(seg.units[1:]):     # units[0] is the source, not an entry
+        letter = by_id.get(unit.document_id)
+        if letter is None:
+            continue
+        printed = parse_dateline(letter.date_as_written) if letter.date_as_written else None
+        place = letter.place_id if letter.place_cert == "printed" else ""
+        for key, outline, read, what in (
+                ("date", unit.date, printed.date if printed else None, "its printed date"),
+                ("author", unit.author_id, letter.sender_id or None, "its sender"),
+                ("place", unit.place_id, place, "the place it prints ('': none)")):
+            # a date or author the text does not give is the outline's to state
+            disagree = outline != read if key == "place" else bool(outline) and \
+                read is not None and outline != read
+            if disagree:
+                problems.append(PipelineError(
+                    f"{unit.document_id}: the outline says {key} {outline!r}, but the "
+                    f"letter's is {read!r} ({what}); correct the outline",
+                    file=str(source.outline_path),
+                    field=f"segment.units[{index}].{key}", code="E410"))
+    return problems
 
 
 def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:

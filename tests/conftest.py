@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from frictionless import validate
 from lxml import etree
-from sergetrotsky import clean, package, publish, segment
+from sergetrotsky import build, clean, package, publish, segment
 from sergetrotsky.sources import discover
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +43,7 @@ def build_steps():
 def built(build_steps):
     """The whole dataset, assembled in memory from the real sources, once per session:
     a test that needs another build (other sources, other options) makes its own."""
-    return publish.assemble(SOURCES, build_steps.append)
+    return build.assemble(SOURCES, build_steps.append)
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import pickle
 import shutil
 
 from click.testing import CliRunner
+from sergetrotsky import build
 from sergetrotsky import cache as build_cache
-from sergetrotsky import publish
 from sergetrotsky.cli import main
 
 from .conftest import SOURCES
@@ -24,11 +24,11 @@ def _tree(folder):
 
 def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, tmp_path):
     store = build_cache.BuildCache(tmp_path / "cache")
-    first = publish.assemble(SOURCES, cache=store)
+    first = build.assemble(SOURCES, cache=store)
     assert store.reused == []                       # an empty cache: everything computed
     assert first.files == built.files
     again = build_cache.BuildCache(tmp_path / "cache")
-    second = publish.assemble(SOURCES, jobs=2, cache=again)
+    second = build.assemble(SOURCES, jobs=2, cache=again)
     ids = [p.name for p in sorted(SOURCES.iterdir()) if p.is_dir() and p.name[0] not in "._"]
     assert sorted(again.reused) == sorted((stage, i) for stage in STAGES for i in ids)
     assert second.files == built.files
@@ -40,18 +40,18 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     store = build_cache.BuildCache(tmp_path / "cache")
-    publish.assemble(sources, cache=store)
+    build.assemble(sources, cache=store)
     edited = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
     with (edited / "source.toml").open("a", encoding="utf-8") as out:
         out.write("\n# an edit that changes the file, not the dataset\n")
     again = build_cache.BuildCache(tmp_path / "cache")
-    cached = publish.assemble(sources, cache=again)
+    cached = build.assemble(sources, cache=again)
     reused_ids = {source_id for _, source_id in again.reused}
     assert edited.name not in reused_ids
     assert ("text", edited.name) not in again.reused
     assert reused_ids == {p.name for p in sources.iterdir()
                           if p.is_dir() and p.name[0] not in "._"} - {edited.name}
-    assert cached.files == publish.assemble(sources).files     # the cold build
+    assert cached.files == build.assemble(sources).files     # the cold build
     # the entries of the old state of the edited source are gone, one per stage is left
     for stage in STAGES:
         assert len(list((tmp_path / "cache" / stage).glob(f"{edited.name}.*.pickle"))) == 1
@@ -61,9 +61,11 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path)
     """A cleaned text depends on the corpus vocabulary through the words its hyphen rule
     looked up: when one of their counts changes, the text is cleaned again."""
     store = build_cache.BuildCache(tmp_path / "cache")
-    publish.assemble(SOURCES, cache=store)
+    build.assemble(SOURCES, cache=store)
     texts = {p.name.split(".")[0]: p for p in (tmp_path / "cache" / "text").glob("*.pickle")}
-    readers = {i: pickle.loads(p.read_bytes())[0] for i, p in texts.items()}
+    # a text entry: what each per-source stage made, by stage; the clean stage's is
+    # (cleaned text, the vocabulary words it read with their counts)
+    readers = {i: pickle.loads(p.read_bytes())["clean"][1] for i, p in texts.items()}
     reader = next(i for i, reads in sorted(readers.items()) if reads)
     word = sorted(readers[reader])[0]
     # another source's vocabulary entry now counts that word once more
@@ -74,26 +76,26 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path)
     counts[word] += 1
     other.write_bytes(pickle.dumps(counts))
     again = build_cache.BuildCache(tmp_path / "cache")
-    publish.assemble(SOURCES, cache=again)
+    build.assemble(SOURCES, cache=again)
     assert ("vocabulary", other.name.split(".")[0]) in again.reused
     assert ("text", reader) not in again.reused
     new_reads = pickle.loads(next((tmp_path / "cache" / "text").glob(f"{reader}.*.pickle"))
-                             .read_bytes())[0]
+                             .read_bytes())["clean"][1]
     assert new_reads[word] == readers[reader][word] + 1
 
 
 def test_a_changed_pipeline_or_a_broken_entry_is_never_read(built, tmp_path, monkeypatch):
     store = build_cache.BuildCache(tmp_path / "cache")
-    publish.assemble(SOURCES, cache=store)
+    build.assemble(SOURCES, cache=store)
     for entry in (tmp_path / "cache" / "tei").glob("*.pickle"):
         entry.write_bytes(entry.read_bytes()[:20])               # truncated
     broken = build_cache.BuildCache(tmp_path / "cache")
-    assert publish.assemble(SOURCES, cache=broken).files == built.files
+    assert build.assemble(SOURCES, cache=broken).files == built.files
     assert not [stage for stage, _ in broken.reused if stage == "tei"]
     assert [stage for stage, _ in broken.reused if stage == "text"]
     monkeypatch.setattr(build_cache, "code_digest", lambda: "another pipeline")
     changed = build_cache.BuildCache(tmp_path / "cache")
-    assert publish.assemble(SOURCES, cache=changed).files == built.files
+    assert build.assemble(SOURCES, cache=changed).files == built.files
     assert changed.reused == []
 
 

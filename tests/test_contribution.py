@@ -222,14 +222,14 @@ why = "test furniture"
 
 def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabulary(
         tmp_path, built):
-    from sergetrotsky import publish
+    from sergetrotsky import build
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     # the body uses "au-thorship" (the review joins "au-|thorship" at its line 14, locked);
     # the furniture alone uses "bol-shevism" more often than the corpus uses "bolshevism".
     _synthetic_source(sources / "zz-synthetic", "The au-thorship is au-thorship, au-thorship.",
                       " ".join(["Bol-shevism"] * 500))
-    result = publish.assemble(sources)
+    result = build.assemble(sources)
     assert result.files["text/review.txt"] == built.files["text/review.txt"]
     assert result.files["data/removals.csv"].startswith(
         built.files["data/removals.csv"].rstrip(b"\n"))   # other rows unchanged, new ones after

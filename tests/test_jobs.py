@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
-from sergetrotsky import publish
+from sergetrotsky import build
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
 
@@ -17,7 +17,7 @@ from .conftest import SOURCES
 def test_two_jobs_give_the_same_bytes_and_steps_as_one(built, build_steps):
     """The session's build (one process) against a build in two."""
     steps: list[str] = []
-    two = publish.assemble(SOURCES, steps.append, jobs=2)
+    two = build.assemble(SOURCES, steps.append, jobs=2)
     assert built.files == two.files
     assert built.summary == two.summary
     assert build_steps == steps == ["clean", "segment", "notes", "letters", "package", "tei"]
@@ -34,7 +34,7 @@ def test_an_error_in_a_worker_is_the_error_of_a_one_process_build(tmp_path):
     errors = []
     for jobs in (1, 2):
         with pytest.raises(PipelineError) as caught:
-            publish.assemble(sources, jobs=jobs)
+            build.assemble(sources, jobs=jobs)
         errors.append(caught.value)
     assert str(errors[0]) == str(errors[1])
     assert errors[0].file == errors[1].file == str(outline)

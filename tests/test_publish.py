@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from frictionless import Package, validate
-from sergetrotsky import publish
+from sergetrotsky import build, publish
 from sergetrotsky.cli import main
 from sergetrotsky.errors import BuildFailed
 
@@ -81,7 +81,7 @@ def test_removals_table_accounts_for_every_removed_character(built):
 
 
 def test_two_builds_give_identical_bytes(built):
-    assert publish.assemble(SOURCES).files == built.files
+    assert build.assemble(SOURCES).files == built.files
 
 
 def test_cli_build_writes_and_check_detects_staleness(tmp_path):
@@ -177,7 +177,7 @@ def test_a_copied_source_folder_is_another_source(tmp_path):
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     shutil.copytree(sources / "nelson", sources / "nelson-copy")
-    result = publish.assemble(sources)
+    result = build.assemble(sources)
     rows = _table(result, "documents")
     copy_ids = [r["document_id"] for r in rows if r["source_id"] == "nelson-copy"]
     assert copy_ids[:2] == ["nelson-copy", "nelson-copy-sec-01"]
@@ -404,7 +404,7 @@ def test_a_conservation_failure_is_coded(monkeypatch):
             if self.source_id == "nelson" else figures
     monkeypatch.setattr(clean.CleanedSource, "conservation", leaky)
     with pytest.raises(BuildFailed) as failed:
-        publish.assemble(SOURCES)
+        build.assemble(SOURCES)
     assert [(p.code, Path(p.file).parent.name) for p in failed.value.problems] == \
         [("E203", "nelson")]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
-from sergetrotsky import contribution, publish
+from sergetrotsky import build, contribution
 from sergetrotsky.errors import BUILD_CODES, BuildFailed, PipelineError
 from sergetrotsky.resources import schema_bytes, table_schema
 from sergetrotsky.sources import (
@@ -158,7 +158,7 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path):
     persons = sources / "_registry" / "persons.toml"
     persons.write_text(persons.read_text().replace('birth = "1879"', "birth = 1879"))
     with pytest.raises(BuildFailed) as failed:
-        publish.assemble(sources)
+        build.assemble(sources)
     assert failed.value.stage == "metadata"
     assert sorted((p.code, Path(p.file).parent.name) for p in failed.value.problems) == [
         ("E103", "_registry"), ("E103", "review"), ("E104", "nelson")]

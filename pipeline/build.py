@@ -1,0 +1,877 @@
+"""The build: every source through the per-source stages, then the corpus-wide steps,
+then the exporters; the dataset's files as {relative path: bytes}.
+
+The graph runs one way (docs/architecture.md draws it):
+
+1. ``PER_SOURCE_STAGES`` (clean → segment → notes) run on each source, in worker
+   processes with ``jobs`` > 1; each source's results make one ``SourceBuild``.
+2. ``CORPUS_STEPS`` run on the whole ``Corpus`` in source order: the registry's
+   references, letters, the glossary's organisations, the registers, the mentions. Each
+   step sets its own fields of the corpus (or of each ``SourceBuild``) and reads only
+   fields set before it: no step changes another's result.
+3. ``EXPORTERS`` turn the built corpus into files (tables, texts, TEI, CMIF, JSONL,
+   docs, the descriptor): each reads the corpus, none changes it.
+
+Each stage collects its problems (one per source at most: a source's stage stops at its
+first) and the build stops after the first stage that has any, reporting all of them
+(``BuildFailed``). With a cache (pipeline/cache.py) a source's results are reused when
+their inputs are unchanged; the files are the same bytes either way, and whatever
+``jobs`` is. Writing the files is pipeline/publish.py's (``OutputFolder``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import json
+import multiprocessing
+import os
+import re
+import signal
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+from . import backmatter, cmif, docs, mentions, package, registers, registry, tei
+from . import cache as cache_stage
+from . import clean as clean_stage
+from . import letters as letters_stage
+from . import notes as notes_stage
+from . import segment as segment_stage
+from .conventions import count_words
+from .errors import BuildFailed, PipelineError, with_code
+from .publish import MARKER, MARKER_TEXT
+from .resources import schema_bytes
+from .sources import Source, discover, locate
+
+Progress = Callable[[str], None]
+Row = dict[str, Any]
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: the files of the dataset and the figures for the summary."""
+
+    files: MutableMapping[str, bytes]
+    summary: list[dict[str, Any]]
+    # Hyphen lock files as this build would write them, by path (sources/<id>/...), and
+    # the located warnings about them (W601-W603): see clean.hyphen_lock_text.
+    locks: dict[Path, bytes] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceBuild:
+    """One source and what each stage made of it. The per-source stages give the first
+    fields; the corpus-wide steps add ``letters`` and ``mentions``."""
+
+    source: Source
+    cleaned: clean_stage.CleanedSource
+    segmented: segment_stage.SegmentedSource
+    notes: notes_stage.NotesResult
+    # The vocabulary words the cleaning read, with their counts (its cache validity), and
+    # the cache key of everything that follows from this source's text.
+    reads: dict[str, int] = field(default_factory=dict)
+    key: str = ""
+    letters: list[letters_stage.Letter] = field(default_factory=list)   # letters step
+    mentions: list[mentions.Mention] = field(default_factory=list)      # mentions step
+
+    @property
+    def source_id(self) -> str:
+        return self.source.source_id
+
+
+@dataclass
+class Corpus:
+    """Every source's ``SourceBuild`` and what the corpus-wide steps made of them, in the
+    order of ``CORPUS_STEPS``; the exporters read it."""
+
+    sources_dir: Path
+    meta: dict[str, Any]
+    builds: list[SourceBuild]
+    registry_persons: list[Row]         # the hand-made registry (metadata stage)
+    registry_places: list[Row]
+    decisions: registers.Decisions      # the registers' decisions (metadata stage)
+    pool: Executor | None = field(default=None, repr=False)
+    cached: _Cached | None = field(default=None, repr=False)
+    glossary: list[Row] = field(default_factory=list)       # organisations step
+    index_rows: list[Row] = field(default_factory=list)     # registers step
+    persons: list[Row] = field(default_factory=list)
+    places: list[Row] = field(default_factory=list)
+    organisations: list[Row] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[Source]:
+        return [b.source for b in self.builds]
+
+    @property
+    def segmented(self) -> dict[str, segment_stage.SegmentedSource]:
+        return {b.source_id: b.segmented for b in self.builds}
+
+    @property
+    def found_notes(self) -> list[notes_stage.NotesResult]:
+        return [b.notes for b in self.builds]
+
+    @cached_property
+    def letter_rows(self) -> list[Row]:
+        """The letters table's rows: each source's letters in reading order, by source id."""
+        return letters_stage.letters_table({b.source_id: b.letters for b in self.builds}).rows
+
+    @cached_property
+    def tables(self) -> list[package.Table]:
+        """Every table of the dataset, in the descriptor's order."""
+        found = self.found_notes
+        segmented = self.segmented
+        cleaned = {b.source_id: b.cleaned for b in self.builds}
+        return [
+            package.Table("sources", package.source_rows(self.sources, cleaned), "Sources"),
+            package.Table("documents", _document_rows(self), "Units of text"),
+            package.Table("letters", self.letter_rows, "Letters"),
+            package.Table("organisations", self.organisations, "Organisations"),
+            package.Table("persons", self.persons, "Persons"),
+            package.Table("places", self.places, "Places"),
+            package.Table("notes", notes_stage.note_rows(found), "Notes"),
+            package.Table("note_anomalies", notes_stage.anomaly_rows(found),
+                          "Anomalies in the notes"),
+            package.Table("references", notes_stage.reference_rows(found),
+                          "Cross-references"),
+            package.Table("chronology", backmatter.chronology_rows(segmented, self.persons),
+                          "Chronology"),
+            package.Table("bibliography", backmatter.bibliography_rows(
+                segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
+            package.Table("index_terms", self.index_rows, "Index terms"),
+            package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
+            package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
+                          "Traces of lost layout"),
+            package.Table("mentions", [m.row() for b in self.builds for m in b.mentions],
+                          "Mentions of registered persons, places and organisations"),
+        ]
+
+    def table(self, name: str) -> package.Table:
+        return next(t for t in self.tables if t.name == name)
+
+
+@dataclass(frozen=True)
+class SourceStage:
+    """A stage run on each source: ``run(source, what the stage before made)``; then
+    ``check`` (if any) over every source's result, raising BuildFailed."""
+
+    name: str
+    code: str
+    run: Callable[[Source, Any], Any]
+    check: Callable[[list[Source], list[Any]], None] | None = None
+
+
+# ``jobs=None``: the cores when the originals exceed this many bytes, else one process.
+PARALLEL_ABOVE = 4_000_000
+
+
+def assemble(sources_dir: Path, progress: Progress = lambda step: None,
+             jobs: int | None = 1, cache: cache_stage.BuildCache | None = None,
+             files: MutableMapping[str, bytes] | None = None) -> BuildResult:
+    """Run the stages, the corpus-wide steps and the exporters; return the dataset's files.
+
+    With ``jobs`` > 1 the per-source work (vocabulary counts, cleaning, segmentation,
+    notes, TEI encoding) runs in up to ``jobs`` processes; every corpus-wide step stays
+    here, in source order, so the files are the same bytes whatever ``jobs`` is.
+    With a ``cache`` (pipeline/cache.py) each source's results are taken from it when
+    their inputs are unchanged: the files are the same bytes either way. ``files``
+    (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
+    that they are not all held in memory; by default they are kept in a dict.
+    """
+    metadata = load_metadata(sources_dir)
+    sources = metadata.sources
+    if jobs is None:    # workers cost more than they save on a small corpus (README)
+        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+        jobs = (os.cpu_count() or 1) if large else 1
+    out: MutableMapping[str, bytes] = {} if files is None else files
+    cached = _Cached(cache, sources_dir, sources)
+    with _pool(jobs, len(sources)) as pool:
+        corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+        export(corpus, out, progress)
+    if cache is not None:
+        cache.prune(s.source_id for s in sources)
+    summary = [_summary(b) for b in corpus.builds]
+    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
+    return BuildResult(out, summary, locks, warnings)
+
+
+def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
+                 pool: Executor | None = None, cached: _Cached | None = None,
+                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
+    """The per-source stages on every source, then the corpus-wide ``steps`` (by default
+    ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
+    cache)."""
+    cached = cached or _Cached(None, sources_dir, metadata.sources)
+    builds = _build_sources(metadata.sources, progress, pool, cached)
+    corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
+                    metadata.decisions, pool, cached)
+    announced = "notes"
+    for step_name, step in CORPUS_STEPS if steps is None else steps:
+        if step_name != announced:
+            progress(step_name)
+            announced = step_name
+        step(corpus)
+    return corpus
+
+
+def export(corpus: Corpus, files: MutableMapping[str, bytes],
+           progress: Progress = lambda step: None) -> None:
+    """Every exporter, in order, writing into ``files``."""
+    announced = ""
+    for step_name, exporter in EXPORTERS:
+        if step_name != announced:
+            progress(step_name)
+            announced = step_name
+        exporter(corpus, files)
+
+
+class _Cached:
+    """Per-source results through the build cache (or computed, without one)."""
+
+    def __init__(self, cache: cache_stage.BuildCache | None, sources_dir: Path,
+                 sources: list[Source]) -> None:
+        self.cache = cache
+        self.keys: dict[str, str] = {}
+        if cache is not None:
+            corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
+            self.keys = {s.source_id: cache_stage.key(cache_stage.code_digest(), corpus,
+                                                      cache_stage.folder_digest(s.folder))
+                         for s in sources}
+
+    def each(self, stage: str, sources: list[Source], keys: dict[str, str],
+             compute: Callable[[list[int]], list[Any]],
+             valid: Callable[[Any], bool] = lambda entry: True) -> list[Any]:
+        """A result per source: from the cache where its entry (under ``keys``) is there
+        and ``valid``, else from ``compute`` (given the indexes of the sources to do)."""
+        if self.cache is None:
+            return compute(list(range(len(sources))))
+        found: list[Any] = []
+        for s in sources:
+            entry = self.cache.get(stage, s.source_id, keys[s.source_id])
+            found.append(entry if entry is not None and valid(entry) else None)
+            if found[-1] is not None:
+                self.cache.reused.append((stage, s.source_id))
+        todo = [i for i, entry in enumerate(found) if entry is None]
+        if todo:
+            for i, entry in zip(todo, compute(todo), strict=True):
+                found[i] = entry
+        return found
+
+    def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
+        if self.cache is not None:
+            self.cache.put(stage, source.source_id, keys[source.source_id], entry)
+
+
+@dataclass
+class Metadata:
+    """What the metadata stage read: the sources, dataset.toml, the hand-made registry and
+    the registers' decisions (sources/_registry/decisions.toml)."""
+
+    sources: list[Source]
+    meta: dict[str, Any]
+    persons: list[Row]
+    places: list[Row]
+    decisions: registers.Decisions
+
+
+def load_metadata(sources_dir: Path) -> Metadata:
+    """The metadata stage: every source folder, the registry, the registers' decisions
+    and dataset.toml, checked against schema/sources/*.json. All their problems are
+    raised together."""
+    problems: list[PipelineError] = []
+    results: list[Any] = []
+    for load in (discover, package.load_dataset_meta, registry.load_persons,
+                 registry.load_places, registers.load_decisions):
+        try:
+            results.append(load(sources_dir))
+        except BuildFailed as failed:
+            problems += failed.problems
+        except PipelineError as error:
+            problems.append(with_code(error, "E109"))
+    if problems:
+        raise BuildFailed("metadata", problems)
+    return Metadata(*results)
+
+
+class _Guarded:
+    """A stage function that returns a PipelineError instead of raising it, so that a
+    stage can run on every source and report every source's problem."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+
+    def __call__(self, *args: Any) -> Any:
+        try:
+            return self.function(*args)
+        except PipelineError as error:
+            return error
+
+
+def _stage(stage: str, code: str, pool: Executor | None, function: Callable[..., Any],
+           *args: Any) -> list[Any]:
+    """``function`` over each source; if any source failed, BuildFailed with every error
+    (each given the stage's ``code`` unless it has its own)."""
+    results = _each(pool, _Guarded(function), *args)
+    failed = [r for r in results if isinstance(r, PipelineError)]
+    problems = [locate(with_code(p, code)) for p in BuildFailed(stage, failed).problems]
+    if problems:
+        raise BuildFailed(stage, problems)
+    return results
+
+
+def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any:
+    """A corpus-wide step; its PipelineErrors become the stage's BuildFailed."""
+    try:
+        return function(*args)
+    except BuildFailed as failed:
+        raise BuildFailed(stage, [locate(with_code(p, code)) for p in failed.problems]) \
+            from None
+    except PipelineError as error:
+        raise BuildFailed(stage, [locate(with_code(error, code))]) from None
+
+
+# --- 1. the per-source stages ------------------------------------------------------------
+
+
+def _clean_recording(source: Source, vocab: Counter[str]
+                     ) -> tuple[clean_stage.CleanedSource, dict[str, int]]:
+    """One source cleaned, with the vocabulary words the cleaning read and their counts
+    (what a cached cleaned text depends on: pipeline/cache.py)."""
+    recorded = cache_stage.RecordedVocabulary(vocab)
+    return clean_stage.clean(source, recorded), recorded.reads  # type: ignore[arg-type]
+
+
+def _check_conservation(sources: list[Source],
+                        recorded: list[tuple[clean_stage.CleanedSource, dict[str, int]]]
+                        ) -> None:
+    """E203: every character of an original is published or logged as removed."""
+    lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
+                          "character(s) neither published nor logged (a bug of the cleaner)",
+                          file=str(s.folder / s.original_file), code="E203")
+            for s, (result, _) in zip(sources, recorded, strict=True)
+            if result.conservation().unaccounted]
+    if lost:
+        raise BuildFailed("clean", lost)
+
+
+def _segment(source: Source, recorded: tuple[clean_stage.CleanedSource, dict[str, int]]
+             ) -> segment_stage.SegmentedSource:
+    return segment_stage.segment(source, recorded[0])
+
+
+def _check_document_ids(sources: list[Source],
+                        segmented: list[segment_stage.SegmentedSource]) -> None:
+    """E110: a document id belongs to one source."""
+    owner: dict[str, str] = {}
+    twice = []
+    for s, seg in zip(sources, segmented, strict=True):
+        for unit in seg.units:
+            if unit.document_id in owner:
+                twice.append(PipelineError(f"document id {unit.document_id!r} is also used by "
+                                           f"source {owner[unit.document_id]!r}",
+                                           file=str(s.outline_path), code="E110"))
+            owner.setdefault(unit.document_id, s.source_id)
+    if twice:
+        raise BuildFailed("segment", twice)
+
+
+PER_SOURCE_STAGES = (
+    SourceStage("clean", "E200", _clean_recording, _check_conservation),
+    SourceStage("segment", "E300", _segment, _check_document_ids),
+    SourceStage("notes", "E400", notes_stage.extract_notes),
+)
+
+
+def _build_sources(sources: list[Source], progress: Progress, pool: Executor | None,
+                   cached: _Cached) -> list[SourceBuild]:
+    """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
+    progress("clean")
+    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
+    vocab: Counter[str] = Counter()
+
+    def vocabularies(todo: list[int]) -> list[Counter[str]]:
+        found = _stage("clean", "E200", pool, _vocabulary, [sources[i] for i in todo])
+        for i, counts in zip(todo, found, strict=True):
+            cached.put("vocabulary", sources[i], cached.keys, counts)
+        return found
+
+    for counts in cached.each("vocabulary", sources, cached.keys, vocabularies):
+        vocab.update(counts)
+    # A source's text entry: what each stage made of it, by stage name; valid while the
+    # vocabulary counts its cleaning read are the corpus's.
+    texts: list[dict[str, Any]] = cached.each(
+        "text", sources, cached.keys, lambda todo: [{} for _ in todo],
+        lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
+    todo = [i for i, entry in enumerate(texts) if not entry]
+    made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    announced = "clean"
+    for stage in PER_SOURCE_STAGES:
+        if stage.name != announced:
+            progress(stage.name)
+            announced = stage.name
+        made = _stage(stage.name, stage.code, pool, stage.run, [sources[i] for i in todo],
+                      made)
+        for i, result in zip(todo, made, strict=True):
+            texts[i][stage.name] = result
+        if stage.check is not None:
+            stage.check(sources, [entry[stage.name] for entry in texts])
+    for i in todo:
+        cached.put("text", sources[i], cached.keys, texts[i])
+    builds = []
+    for s, entry in zip(sources, texts, strict=True):
+        cleaned, reads = entry["clean"]
+        # What the later stages' entries follow from: the source and the words read.
+        key = cache_stage.key(cached.keys[s.source_id], cache_stage.fingerprint(reads)) \
+            if cached.cache else ""
+        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads, key))
+    return builds
+
+
+# --- 2. the corpus-wide steps ------------------------------------------------------------
+
+
+def _check_references(corpus: Corpus) -> None:
+    """E111: every person and place a unit names exists in the registry."""
+    _run("notes", "E111", _unknown_references, corpus.sources, corpus.segmented,
+         corpus.registry_persons, corpus.registry_places)
+
+
+def _read_letters(corpus: Corpus) -> None:
+    """Each source's letters (pipeline/letters.py), read with the hand-made registry only,
+    so that a new form of the registers never makes a correspondent ambiguous."""
+    try:
+        found = _run("letters", "E410", letters_stage.read_all, corpus.sources,
+                     corpus.segmented, corpus.registry_persons, corpus.registry_places,
+                     {b.source_id: b.notes for b in corpus.builds})
+    except BuildFailed as failed:
+        cleaned = {b.source_id: b.cleaned for b in corpus.builds}
+        for problem in failed.problems:
+            _at_original_line(problem, corpus.sources, cleaned)
+        raise
+    for b in corpus.builds:
+        b.letters = found.get(b.source_id, [])
+
+
+def _check_outline(corpus: Corpus) -> None:
+    """E410: the outline's date, author and place of each letter are the letter's."""
+    problems = [locate(p) for b in corpus.builds
+                for p in letters_stage.outline_disagreements(b.source, b.segmented, b.letters)]
+    if problems:
+        raise BuildFailed("letters", problems)
+
+
+def _read_glossary(corpus: Corpus) -> None:
+    """The glossary's organisations as the editors read them (backmatter.organisation_rows
+    states the rule)."""
+    try:
+        corpus.glossary = _run("letters", "E410", backmatter.organisation_rows,
+                               corpus.segmented, corpus.sources)
+    except BuildFailed as failed:
+        originals = {s.source_id: str(s.folder / s.original_file) for s in corpus.sources}
+        for problem in failed.problems:  # the glossary's problems name the source by its id
+            problem.file = originals.get(problem.file, problem.file)
+        raise
+
+
+def _build_registers(corpus: Corpus) -> None:
+    """The registers built from the book (pipeline/registers.py): the registry plus the
+    persons the notes identify and the index lists, places, and organisations (the
+    glossary's and the index's)."""
+    segmented = corpus.segmented
+    corpus.index_rows = backmatter.index_rows(segmented,
+                                              backmatter.index_references(corpus.sources))
+    note_rows = notes_stage.note_rows(corpus.found_notes)
+    decisions = corpus.decisions
+    corpus.persons = registers.build_persons(corpus.registry_persons, note_rows,
+                                             corpus.index_rows, decisions)
+    corpus.places = registers.build_places(corpus.registry_places, corpus.index_rows,
+                                           segmented, decisions.index_places)
+    corpus.organisations = registers.build_organisations(
+        corpus.glossary, corpus.index_rows, note_rows, segmented, decisions)
+
+
+def _find_mentions(corpus: Corpus) -> None:
+    """Names of registered persons, places and organisations in each source's text
+    (pipeline/mentions.py), for the TEI and the mentions table."""
+    cached, decisions = corpus.cached, corpus.decisions
+    gazetteer = mentions.Gazetteer(corpus.persons, corpus.places, corpus.organisations,
+                                   decisions.family_names, decisions.form_owners)
+    builds = corpus.builds
+    keys: dict[str, str] = {}
+    if cached is not None and cached.cache:
+        names = cache_stage.fingerprint((corpus.persons, corpus.places, corpus.organisations,
+                                         decisions.family_names, decisions.form_owners))
+        keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
+                for b in builds}
+
+    def find(todo: list[int]) -> list[Any]:
+        found = [mentions.find_mentions(builds[i].segmented, gazetteer, builds[i].letters)[0]
+                 for i in todo]
+        for i, entry in zip(todo, found, strict=True):
+            _put(corpus, "mentions", builds[i].source, keys, entry)
+        return found
+
+    for b, found in zip(builds, _each_cached(corpus, "mentions", keys, find), strict=True):
+        b.mentions = found
+
+
+CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
+    ("notes", _check_references),
+    ("letters", _read_letters),
+    ("letters", _check_outline),
+    ("letters", _read_glossary),
+    ("letters", _build_registers),
+    ("letters", _find_mentions),
+)
+
+
+# --- 3. the exporters --------------------------------------------------------------------
+
+Files = MutableMapping[str, bytes]
+
+
+def _document_rows(corpus: Corpus) -> list[Row]:
+    """Rows of the ``documents`` table, each source's units in reading order (sources by
+    id). A letter's date and place are the letters step's (printed, corrected by the
+    book's notes or inferred: letters.date_source and place_cert), so that both tables
+    say the same; each source's rows go through the cache (counting the words of every
+    unit is most of it)."""
+    ordered = sorted(corpus.builds, key=lambda b: b.source_id)
+    keys: dict[str, str] = {}
+    if corpus.cached is not None and corpus.cached.cache:
+        keys = {b.source_id: cache_stage.key(b.key, cache_stage.fingerprint(
+            [(letter.letter_id, letter.date, letter.place_id) for letter in b.letters]))
+            for b in ordered}
+
+    def rows(todo: list[int]) -> list[list[Row]]:
+        found = [_source_document_rows(ordered[i]) for i in todo]
+        for i, entry in zip(todo, found, strict=True):
+            _put(corpus, "documents", ordered[i].source, keys, entry)
+        return found
+
+    return [row for found in _each_cached(corpus, "documents", keys, rows, ordered)
+            for row in found]
+
+
+def _source_document_rows(build: SourceBuild) -> list[Row]:
+    seg, source_id = build.segmented, build.source_id
+    letters = {letter.letter_id: letter for letter in build.letters}
+    rows = []
+    for u in seg.units:
+        letter = letters.get(u.document_id)
+        rows.append({
+            "document_id": u.document_id, "source_id": u.source_id, "parent_id": u.parent_id,
+            "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
+            "date": letter.date if letter else u.date,
+            "place_id": letter.place_id if letter else u.place_id,
+            "language": u.language,
+            "text_path": package.text_path(source_id, u.document_id),
+            "tei_path": package.tei_path(source_id),
+            "words": count_words(seg.text_of(u)),
+        })
+    return rows
+
+
+def export_tables(corpus: Corpus, files: Files) -> None:
+    """data/<table>.csv and schema/<table>.json for every table."""
+    for t in corpus.tables:
+        files[t.path] = package.csv_bytes(t)
+        files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
+
+
+def _readings(build: SourceBuild) -> Iterator[tuple[str, str]]:
+    """(document id, reading text: the unit's text without its note marks) of each unit."""
+    seg = build.segmented
+    cuts = notes_stage.reading_cuts(seg.text, build.notes)
+    for unit in seg.units:
+        yield unit.document_id, notes_stage.reading_text(seg.text, unit.start, unit.end, cuts)
+
+
+def export_texts(corpus: Corpus, files: Files) -> None:
+    """originals/, each source's cleaned text and each unit's reading text (text/)."""
+    for b in corpus.builds:
+        files[package.original_path(b.source)] = b.source.original_bytes
+        files[package.text_path(b.source_id)] = b.segmented.text.encode("utf-8")
+        for document_id, reading in _readings(b):
+            files[package.text_path(b.source_id, document_id)] = reading.encode("utf-8")
+
+
+def export_tei(corpus: Corpus, files: Files) -> None:
+    """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool."""
+    builds = corpus.builds
+    titles = frozenset().union(*(tei.bibliography_titles(b.segmented) for b in builds))
+    name_spans = [mentions.wraps(b.mentions) for b in builds]
+    persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
+    keys: dict[str, str] = {}
+    if corpus.cached is not None and corpus.cached.cache:
+        context = cache_stage.fingerprint((sorted(titles), corpus.meta, persons, places,
+                                           organisations))
+        keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
+                                             cache_stage.fingerprint(spans))
+                for b, spans in zip(builds, name_spans, strict=True)}
+
+    def encode(todo: list[int]) -> list[dict[str, bytes]]:
+        chosen = [builds[i] for i in todo]
+        found = _stage("tei", "E450", corpus.pool, _encode_tei, [b.source for b in chosen],
+                       [b.cleaned for b in chosen], [b.segmented for b in chosen],
+                       [b.notes for b in chosen], [b.letters for b in chosen],
+                       repeat(titles), repeat(corpus.meta), repeat(persons), repeat(places),
+                       repeat(organisations), [name_spans[i] for i in todo])
+        for i, entry in zip(todo, found, strict=True):
+            _put(corpus, "tei", builds[i].source, keys, entry)
+        return found
+
+    for tei_files in _each_cached(corpus, "tei", keys, encode):
+        files.update(tei_files)
+
+
+def export_cmif(corpus: Corpus, files: Files) -> None:
+    """cmif.xml: every letter's correspDesc."""
+    try:
+        files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, corpus.letter_rows,
+                                 corpus.persons, corpus.places,
+                                 corpus.table("sources").rows, corpus.meta)
+    except BuildFailed as failed:
+        for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
+            if problem.file == "dataset.toml":
+                problem.file = str(corpus.sources_dir / "dataset.toml")
+                locate(problem)
+        raise
+
+
+def export_jsonl(corpus: Corpus, files: Files) -> None:
+    """letters.jsonl: each letter's row, reading text and notes."""
+    letter_ids = {row["letter_id"] for row in corpus.letter_rows}
+    readings = {document_id: reading for b in corpus.builds if b.letters
+                for document_id, reading in _readings(b) if document_id in letter_ids}
+    files["letters.jsonl"] = package.letters_jsonl(corpus.letter_rows, readings,
+                                                   corpus.table("notes").rows,
+                                                   corpus.table("documents").rows)
+
+
+def export_docs(corpus: Corpus, files: Files) -> None:
+    """The dataset's README.md and CITATION.cff, and the repository's CHANGELOG.md."""
+    files["README.md"] = docs.readme(corpus.meta, corpus.tables, corpus.sources).encode("utf-8")
+    files["CITATION.cff"] = docs.citation(corpus.meta).encode("utf-8")
+    changelog = corpus.sources_dir.parent / "CHANGELOG.md"
+    if changelog.is_file():
+        files["CHANGELOG.md"] = changelog.read_bytes()
+
+
+def export_descriptor(corpus: Corpus, files: Files) -> None:
+    """datapackage.json (with every file's hash), then the build's marker file."""
+    table_bytes = {t.name: files[t.path] for t in corpus.tables}
+    files["datapackage.json"] = (json.dumps(package.descriptor(corpus.meta, corpus.tables,
+                                                               table_bytes, files),
+                                            indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    files[MARKER] = MARKER_TEXT.encode("utf-8")
+
+
+# (the progress step each reports under, exporter), in the order the files are made: the
+# descriptor last, as it hashes the others.
+EXPORTERS: tuple[tuple[str, Callable[[Corpus, Files], None]], ...] = (
+    ("package", export_tables),
+    ("package", export_texts),
+    ("tei", export_tei),
+    ("tei", export_cmif),
+    ("tei", export_jsonl),
+    ("tei", export_docs),
+    ("tei", export_descriptor),
+)
+
+
+def _each_cached(corpus: Corpus, stage: str, keys: dict[str, str],
+                 compute: Callable[[list[int]], list[Any]],
+                 builds: Sequence[SourceBuild] | None = None) -> list[Any]:
+    """A result per source (of ``builds``, by default the corpus's) through the cache."""
+    sources = [b.source for b in (corpus.builds if builds is None else builds)]
+    if corpus.cached is None:
+        return compute(list(range(len(sources))))
+    return corpus.cached.each(stage, sources, keys, compute)
+
+
+def _put(corpus: Corpus, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
+    if corpus.cached is not None:
+        corpus.cached.put(stage, source, keys, entry)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def hyphen_locks(sources: list[Source], cleaned: dict[str, clean_stage.CleanedSource]
+                 ) -> tuple[dict[Path, bytes], list[str]]:
+    """Each source's hyphen lock as the build records it, and what a reviewer must know:
+    locked decisions the corpus would now take otherwise (W601), decisions not yet
+    recorded (W602), recorded lines no longer decided from the corpus (W603)."""
+    locks: dict[Path, bytes] = {}
+    warnings: list[str] = []
+    for s in sources:
+        result = cleaned[s.source_id]
+        path = s.folder / clean_stage.HYPHEN_LOCK
+        text = clean_stage.hyphen_lock_text(result)
+        if text is None and not path.is_file():
+            continue
+        locked = clean_stage.load_hyphen_lock(s)
+        listed = _lock_lines(path)
+        for d in result.hyphen_drift:
+            warnings.append(f"W601 {path}:{listed.get(d.line, 0)}: {d.form} (original line "
+                            f"{d.line}) is published {'joined' if d.locked == 'join' else 'kept'}"
+                            f" as locked; the corpus would now {d.now} it ({d.basis}): review "
+                            "it, and list it in hyphen_keep or hyphen_join to settle it")
+        new = [d for d in result.hyphen_decisions
+               if locked.get(d["line"], {}).get("form") != d["lockable"]]
+        if new:
+            warnings.append(f"W602 {path}: {len(new)} line-end hyphen decision(s) not yet "
+                            f"recorded (first: {new[0]['lockable']} at original line "
+                            f"{new[0]['line']}); the build records them: commit the file")
+        decided = {d["line"] for d in result.hyphen_decisions}
+        for line, entry in sorted(locked.items()):
+            if line not in decided:
+                warnings.append(f"W603 {path}:{listed.get(line, 0)}: {entry['form']} (original "
+                                f"line {line}) is no longer decided from the corpus; the build "
+                                "drops it from the lock")
+        locks[path] = (text or "").encode("utf-8")
+    return locks, warnings
+
+
+def _lock_lines(path: Path) -> dict[int, int]:
+    """Original line -> line of the lock file that records it (one entry per line)."""
+    if not path.is_file():
+        return {}
+    found = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        m = re.match(r"\s*\{\s*line\s*=\s*(\d+)", line)
+        if m:
+            found[int(m.group(1))] = number
+    return found
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
+    """A process pool for the per-source stages, or None when one process will do.
+
+    On Linux the workers are forks of this process: they start at once, the pipeline
+    already imported (a fork server or spawned workers import it first, which costs about
+    what parallel work saves on the five sources). A worker only runs stage functions and
+    answers through the pool's pipes: it never touches the locks of the CLI's progress
+    thread. Elsewhere the workers are spawned.
+
+    Workers end with their parent: on Linux each asks the kernel for SIGKILL when its
+    parent dies (whatever killed it, SIGKILL included); when the build stops on an
+    exception (a user error, SIGTERM turned into SystemExit by the CLI, Ctrl-C), queued
+    work is cancelled and the workers are terminated rather than waited for.
+    """
+    if jobs <= 1 or tasks <= 1:
+        yield None
+        return
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
+                               initializer=_worker_init, initargs=(os.getpid(),))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        # No public API before Python 3.14 (Executor.terminate_workers).
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+        raise
+    pool.shutdown()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _worker_init(parent_pid: int) -> None:
+    """In a worker: die with the parent (Linux prctl PR_SET_PDEATHSIG), default signals."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
+    """``function`` over each source's arguments, in source order, in the pool if any."""
+    return list(pool.map(function, *args) if pool else map(function, *args))
+
+
+def _vocabulary(source: Source) -> Counter[str]:
+    """One source's word counts: the corpus vocabulary is their sum."""
+    return clean_stage.source_vocabulary(source)
+
+
+def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
+                segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
+                letters: list[letters_stage.Letter], titles: frozenset[str],
+                meta: dict[str, Any], persons: list[dict[str, Any]],
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
+                name_spans: Sequence[Any] = ()) -> dict[str, bytes]:
+    """One source's TEI files (a worker's task: the context is built where it is used)."""
+    context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
+    tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
+    return tei.encode_source(context, meta, package.original_path(source), persons, places,
+                             organisations)
+
+
+def _summary(build: SourceBuild) -> dict[str, Any]:
+    figures = build.cleaned.conservation()
+    notes = notes_stage.summary(build.notes)
+    return {"source_id": build.source_id, "chars_in": figures.chars_in,
+            "chars_published": figures.chars_out, "removed": figures.removed,
+            "inserted": {k: v for k, v in figures.inserted.items() if v},
+            "unaccounted": figures.unaccounted, "units": len(build.segmented.units),
+            "notes": notes["notes"], "notes_untied": notes["untied"],
+            "note_anomalies": sum(notes["anomalies"].values()),
+            "references": sum(notes["references"].values())}
+
+
+CLEANED_LINE = re.compile(r"^(?P<unit>\S+) \(cleaned text line (?P<line>\d+)\): (?P<message>.*)$",
+                          re.S)
+
+
+def _at_original_line(problem: PipelineError, sources: list[Source],
+                      cleaned: dict[str, clean_stage.CleanedSource]) -> None:
+    """A problem at a line of a cleaned text, moved to that line of the original file
+    (the file a user can open; the cleaned text is the tool's)."""
+    m = CLEANED_LINE.match(problem.message)
+    source = next((s for s in sources if problem.file == str(s.outline_path)
+                   and problem.field.startswith(f"{s.source_id}-")), None)
+    if not m or source is None:
+        return
+    result = cleaned[source.source_id]
+    line_starts = [0] + [x.end() for x in re.finditer("\n", result.text)]
+    offset = line_starts[min(int(m["line"]), len(line_starts)) - 1]
+    at = result._to_original(offset, len(result.passes))
+    problem.file = str(source.folder / source.original_file)
+    problem.line = result.original.count("\n", 0, at) + 1
+    problem.message = m["message"]  # the unit is the problem's field
+
+
+def _unknown_references(sources: list[Source], segmented: dict[str, Any],
+                      persons: list[dict[str, Any]], places: list[dict[str, Any]]) -> None:
+    """Every person and place a unit names must exist in the registry."""
+    person_ids = {p["person_id"] for p in persons}
+    place_ids = {p["place_id"] for p in places}
+    for s in sources:
+        for unit in segmented[s.source_id].units:
+            if unit.author_id and unit.author_id not in person_ids:
+                raise PipelineError(f"unit {unit.document_id}: author {unit.author_id!r} is not "
+                                    "in sources/_registry/persons.toml", file=str(s.outline_path),
+                                    field="segment.units.author")
+            if unit.place_id and unit.place_id not in place_ids:
+                raise PipelineError(f"unit {unit.document_id}: place {unit.place_id!r} is not "
+                                    "in sources/_registry/places.toml", file=str(s.outline_path),
+                                    field="segment.units.place")
+
+
+# What the build puts in every dataset it writes, and how it recognises one it may replace:
