@@ -592,10 +592,13 @@ def _date_problems(tree: etree._ElementTree, shown: str) -> list[Problem]:
     """E075 for each date attribute of the tree that is not a calendar date."""
     problems = []
     for element in tree.iter(etree.Element):
-        name = etree.QName(element).localname
+        get = element.get
         for attribute in DATE_ATTRIBUTES:
-            value = element.get(attribute)
-            if value is None or (attribute in ("from", "to") and name in NOT_DATABLE_RANGE):
+            value = get(attribute)
+            if value is None:
+                continue
+            name = etree.QName(element).localname   # only for the few dated elements
+            if attribute in ("from", "to") and name in NOT_DATABLE_RANGE:
                 continue
             why = w3c_date_error(value)
             if why:
