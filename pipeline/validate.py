@@ -15,14 +15,14 @@ What is checked, for each path given:
   its dates (``@when``, ``@notBefore``, ``@notAfter``, ``@from``, ``@to``) as W3C dates;
 - a **folder of TEI files**: every ``*.xml`` under it, as single TEI files.
 
-What is read: only the dataset's own regular files. Inside a dataset nothing is followed
-or opened that is a symbolic link, a FIFO, a device or a socket (E070, E071), nothing
-larger than :data:`MAX_FILE_BYTES` (:data:`MAX_XML_BYTES` for XML, :data:`MAX_JSON_BYTES`
-for JSON, which are parsed in memory; E072), nothing a descriptor names by URL, absolute
-path or ``..`` (E073). Nothing is fetched: frictionless is only given field descriptors to
-read cells, never a resource, a package or a path. XML is read without ever expanding an entity or loading a DTD: a
-document whose DOCTYPE declares entities is refused unread (E033). Tables are read as
-streams, row by row. Validation never writes anything.
+What is read: only the dataset's own regular files. Inside a dataset nothing is followed or
+opened that is a symbolic link, a FIFO, a device or a socket (E070, E071), nothing larger
+than :data:`MAX_FILE_BYTES` (:data:`MAX_XML_BYTES` for XML, :data:`MAX_JSON_BYTES` for JSON,
+which are parsed in memory; E072), nothing a descriptor names by URL, absolute path or
+``..`` (E073). Nothing is fetched: frictionless is only given field descriptors to read
+cells, never a resource, a package or a path. XML is read without ever expanding an entity
+or loading a DTD: a document whose DOCTYPE declares entities is refused unread (E033).
+Tables are read as streams, row by row. Validation never writes anything.
 
 Every problem is a :class:`Problem` with a code of :data:`CODES` (``E…`` errors, ``W…``
 warnings; documented in ``docs/validation-codes.md``), a file and a line and column, or
