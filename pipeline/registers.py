@@ -732,11 +732,25 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
     return rows
 
 
+def _literal_matches(pattern: re.Pattern[str], literal: str, text: str
+                     ) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern that matches ``literal`` (with lookarounds):
+    tried only where ``str.find`` sees the literal, not at every position of the text."""
+    end, at = 0, text.find(literal)
+    while at != -1:
+        if at >= end:
+            m = pattern.match(text, at)
+            if m is not None:
+                end = m.end()
+                yield m
+        at = text.find(literal, at + 1)
+
+
 def _first_use(name: str, segmented: Mapping[str, Any]) -> str | None:
     """The first passage outside the apparatus that prints ``name`` as whole words."""
     pattern = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
     for seg in segmented.values():
-        for m in pattern.finditer(seg.text):
+        for m in _literal_matches(pattern, name, seg.text):
             units = [u for u in seg.units if u.start <= m.start() < u.end
                      and u.type not in ("index", "bibliography", "glossary", "front")]
             if units:
