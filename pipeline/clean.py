@@ -135,9 +135,12 @@ class CleanedSource:
         """The removal log, every entry located in the original file."""
         entries = []
         line_starts = [0] + [m.end() for m in re.finditer("\n", self.original)]
+        # each pass's edit starts listed once, not once per edit mapped back through it
+        out_starts = [[e.out_start for e in applied] for _, applied in self.passes]
+        page_starts = [p.out_start for p in self.pages]
         for index, (name, applied) in enumerate(self.passes):
             for edit in applied:
-                offset = self._to_original(edit.in_start, index)
+                offset = self._to_original(edit.in_start, index, out_starts, page_starts)
                 entries.append(LogEntry(
                     self.source_id, offset, bisect.bisect_right(line_starts, offset), name,
                     edit.reason, edit.removed, edit.inserted, edit.detail,
@@ -162,12 +165,17 @@ class CleanedSource:
                     found.append(position)
         return found
 
-    def _to_original(self, position: int, pass_index: int) -> int:
+    def _to_original(self, position: int, pass_index: int,
+                     out_starts: list[list[int]] | None = None,
+                     page_starts: list[int] | None = None) -> int:
         # Walk back through the passes before this one, then undo the page order.
-        for _, applied in reversed(self.passes[:pass_index]):
-            position = _map_back(position, applied)
+        for index in range(pass_index - 1, -1, -1):
+            applied = self.passes[index][1]
+            position = _map_back(position, applied,
+                                 out_starts[index] if out_starts is not None else None)
         if self.pages:
-            starts = [p.out_start for p in self.pages]
+            starts = page_starts if page_starts is not None else [p.out_start
+                                                                  for p in self.pages]
             seg = self.pages[max(0, bisect.bisect_right(starts, position) - 1)]
             position = seg.in_start + (position - seg.out_start)
         return position
@@ -189,9 +197,11 @@ class CleanedSource:
         )
 
 
-def _map_back(position: int, applied: list[AppliedEdit]) -> int:
-    """Map a position in a pass's output to its input."""
-    starts = [e.out_start for e in applied]
+def _map_back(position: int, applied: list[AppliedEdit],
+              starts: list[int] | None = None) -> int:
+    """Map a position in a pass's output to its input (``starts``: the edits' out_start)."""
+    if starts is None:
+        starts = [e.out_start for e in applied]
     i = bisect.bisect_right(starts, position) - 1
     if i < 0:
         return position

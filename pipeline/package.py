@@ -50,6 +50,9 @@ def _cell(value: Any, field_def: dict[str, Any]) -> str:
     return str(value)
 
 
+_SPELLED = frozenset({bool, list, tuple})   # the cell types _cell writes otherwise than str()
+
+
 def csv_bytes(table: Table) -> bytes:
     """The table as CSV bytes, columns in schema order, rows as given."""
     fields = table_schema(table.name)["fields"]
@@ -57,11 +60,17 @@ def csv_bytes(table: Table) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(names)
+    known = set(names)
     for i, row in enumerate(table.rows):
-        extra = set(row) - set(names)
-        if extra:
+        if not known.issuperset(row):
+            extra = set(row) - known
             raise AssertionError(f"{table.name} row {i}: columns not in schema: {sorted(extra)}")
-        writer.writerow([_cell(row.get(f["name"]), f) for f in fields])
+        cells = list(map(row.get, names))
+        # the csv module writes None as "" and other scalars with str(), as _cell does;
+        # only a row with a boolean or a list needs _cell
+        if not _SPELLED.isdisjoint(map(type, cells)):
+            cells = [_cell(value, f) for value, f in zip(cells, fields, strict=True)]
+        writer.writerow(cells)
     return buffer.getvalue().encode("utf-8")
 
 
@@ -254,20 +263,22 @@ def letters_jsonl(letters: list[dict[str, Any]], readings: dict[str, str],
     """One JSON object per letter: its row of the letters table, its reading text (sub-units
     included) and the notes called in it (``n``, ``note_id``, ``text``)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}
-
-    def within(document_id: str, letter_id: str) -> bool:
+    # Each note goes to every letter among its unit's ancestors (itself included): one
+    # walk up per note, instead of testing every note against every letter.
+    called: dict[str, list[dict[str, Any]]] = {row["letter_id"]: [] for row in letters}
+    for n in notes:
+        entry = {"note_id": n["note_id"], "n": n["n"], "text": n["text"]}
+        document_id = n["ref_document_id"]
         while document_id:
-            if document_id == letter_id:
-                return True
+            if document_id in called:
+                called[document_id].append(entry)
             document_id = parent.get(document_id, "")
-        return False
 
     lines = []
     for row in letters:
         record = dict(row)
         record["text"] = readings[row["letter_id"]]
-        record["notes"] = [{"note_id": n["note_id"], "n": n["n"], "text": n["text"]}
-                           for n in notes if within(n["ref_document_id"], row["letter_id"])]
+        record["notes"] = called[row["letter_id"]]
         lines.append(json.dumps(record, ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode("utf-8")
 

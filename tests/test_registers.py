@@ -324,3 +324,20 @@ def test_a_party_name_the_index_files_under_a_surname_is_one_person(persons):
     assert "Zborowski, Comrade Etienne" in zborowski["forms"].split(";")
     assert "papers-ch02-n270" in zborowski["evidence"].split(";")
     assert not [p for p in persons.values() if p["name"] == "Etienne Zborowski"]
+
+
+def test_locative_and_first_use_scans_match_a_full_regex_scan(segmented):
+    """The scans that try a name's pattern only where ``str.find`` sees the name give the
+    matches ``finditer`` gives, on every real source, for the capitalised words printed
+    after a preposition (and for names inside words, "the", and one never printed)."""
+    import re
+    for seg in segmented.values():
+        names = sorted(set(re.findall(r"\b(?:in|at|from|to|near)\s+(?:the\s+)?([A-Z]\w+)",
+                                      seg.text)))[:40]
+        for name in names + ["the", "an", "Nowhere-in-this-corpus"]:
+            locative = re.compile(registers.LOCATIVE.format(name=re.escape(name)))
+            assert ([m.span() for m in registers._named_locatives(locative, name, seg.text)]
+                    == [m.span() for m in locative.finditer(seg.text)]), name
+            whole = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
+            assert ([m.span() for m in registers._literal_matches(whole, name, seg.text)]
+                    == [m.span() for m in whole.finditer(seg.text)]), name
