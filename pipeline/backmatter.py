@@ -7,8 +7,8 @@ back matter gets the same tables. Each printed line or entry becomes exactly one
 the printed form states it unambiguously, and left empty otherwise.
 
 Public API (rows are dicts whose keys are the fields of ``schema/tables/<name>.json``;
-``segmented`` is one ``SegmentedSource`` or, as ``package.document_rows`` takes it, a
-dict {source_id: SegmentedSource}, read in sorted source order)::
+``segmented`` is one ``SegmentedSource`` or a dict {source_id: SegmentedSource}, read in
+sorted source order)::
 
     chronology_rows(segmented, persons)   # -> rows of "chronology"
     bibliography_rows(segmented)          # -> rows of "bibliography"

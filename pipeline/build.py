@@ -45,7 +45,6 @@ from . import clean as clean_stage
 from . import letters as letters_stage
 from . import notes as notes_stage
 from . import segment as segment_stage
-from .conventions import count_words
 from .errors import BuildFailed, PipelineError, with_code
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
@@ -562,22 +561,8 @@ def _document_rows(corpus: Corpus) -> list[Row]:
 
 
 def _source_document_rows(build: SourceBuild) -> list[Row]:
-    seg, source_id = build.segmented, build.source_id
-    letters = {letter.letter_id: letter for letter in build.letters}
-    rows = []
-    for u in seg.units:
-        letter = letters.get(u.document_id)
-        rows.append({
-            "document_id": u.document_id, "source_id": u.source_id, "parent_id": u.parent_id,
-            "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
-            "date": letter.date if letter else u.date,
-            "place_id": letter.place_id if letter else u.place_id,
-            "language": u.language,
-            "text_path": package.text_path(source_id, u.document_id),
-            "tei_path": package.tei_path(source_id),
-            "words": count_words(seg.text_of(u)),
-        })
-    return rows
+    return package.document_rows(build.segmented,
+                                 {letter.letter_id: letter for letter in build.letters})
 
 
 def export_tables(corpus: Corpus, files: Files) -> None:

@@ -226,25 +226,24 @@ def layout_trace_rows(cleaned: dict[str, CleanedSource],
     return rows
 
 
-def document_rows(segmented: dict[str, SegmentedSource],
-                  dates: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Rows of the ``documents`` table, each source's units in reading order.
-
-    ``dates`` overrides the printed date of some units (letters whose date the book's
-    notes correct)."""
-    dates = dates or {}
+def document_rows(seg: SegmentedSource, letters: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Rows of the ``documents`` table for one source, its units in reading order. A unit
+    that is a letter takes its date and place from the letters stage's result
+    (``letters``: letter id -> Letter), where the book's notes may correct the printed
+    date; any other unit keeps what its outline says."""
     rows = []
-    for source_id in sorted(segmented):
-        seg = segmented[source_id]
-        for u in seg.units:
-            rows.append({
-                "document_id": u.document_id, "source_id": u.source_id, "parent_id": u.parent_id,
-                "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
-                "date": dates.get(u.document_id) or u.date, "place_id": u.place_id,
-                "language": u.language,
-                "text_path": text_path(source_id, u.document_id), "tei_path": tei_path(source_id),
-                "words": count_words(seg.text_of(u)),
-            })
+    for u in seg.units:
+        letter = letters.get(u.document_id)
+        rows.append({
+            "document_id": u.document_id, "source_id": u.source_id, "parent_id": u.parent_id,
+            "type": u.type, "n": u.n, "title": u.title, "author_id": u.author_id,
+            "date": letter.date if letter else u.date,
+            "place_id": letter.place_id if letter else u.place_id,
+            "language": u.language,
+            "text_path": text_path(seg.source_id, u.document_id),
+            "tei_path": tei_path(seg.source_id),
+            "words": count_words(seg.text_of(u)),
+        })
     return rows
 
 
