@@ -14,7 +14,6 @@ of the folder it sits in (clean, segment, notes, letters), writing nothing, and 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from . import notes as notes_stage
 from . import registry
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError
-from .sources import Source, load_source
+from .sources import Source, load_source, locate
 
 # One located problem, as the dataset validator renders it (CODE file:line field F: message).
 from .validate import Problem as Finding
@@ -70,49 +69,14 @@ def is_source_folder(path: Path) -> bool:
     return path.is_dir() and (path / SOURCE_FILE).is_file()
 
 
-def locate_field(path: Path, field_name: str) -> int | None:
-    """The line of ``field_name`` ("bibliographic.kind", "clean.remove[1].first_line",
-    "segment.units[3].heading") in a TOML file, found by reading its lines; None if not."""
-    if not field_name or not path.is_file():
-        return None
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    parts = [(m[1], int(m[2]) if m[2] else None)
-             for m in re.finditer(r"([^.\[\]]+)(?:\[(\d+)\])?", field_name)]
-    best: int | None = None
-    # the longest prefix that is a table header ([a.b] or the n-th [[a.b]])
-    for cut in range(len(parts), 0, -1):
-        name = ".".join(p for p, _ in parts[:cut])
-        nth = parts[cut - 1][1] or 0
-        header = re.compile(rf"^\s*\[\[?\s*{re.escape(name)}\s*\]\]?\s*(#.*)?$")
-        hits = [i for i, line in enumerate(lines) if header.match(line)]
-        if len(hits) > nth:
-            best, rest, start = hits[nth] + 1, parts[cut:], hits[nth] + 1
-            break
-    else:
-        rest, start = parts, 0
-    if not rest:
-        return best
-    key, index = rest[0]
-    for i in range(start, len(lines)):
-        if best is not None and i > start and re.match(r"^\s*\[", lines[i]):
-            break
-        if re.match(rf"^\s*{re.escape(key)}\s*=", lines[i]):
-            if index is None:
-                return i + 1
-            # the index-th inline table of an array of tables written one per line
-            items = [j for j in range(i, len(lines)) if re.match(r"^\s*(\w+\s*=\s*\[\s*)?\{",
-                                                                  lines[j])]
-            return items[index] + 1 if len(items) > index else i + 1
-    return best
-
-
 def _finding(code: str, exc: PipelineError, folder: Path, own_code: bool = True) -> Finding:
     """A finding for one located error: its own code (the build's catalogue) when it has
     one and ``own_code``, else ``code``, the family of the step that failed."""
     path = Path(exc.file) if exc.file else folder / SOURCE_FILE
     if path.is_dir():
         path = path / SOURCE_FILE if (path / SOURCE_FILE).is_file() else path
-    line = exc.line if exc.line is not None else locate_field(path, exc.field)
+    # the line of the field in its TOML file, found as the build finds it
+    line = locate(PipelineError(exc.message, str(path), exc.line, exc.field)).line
     return Finding((own_code and exc.code) or code, str(path), exc.message, line=line,
                    field=exc.field)
 

@@ -137,6 +137,22 @@ class Rendered:
     mentions: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass
+class _RenderedLetter:
+    """What a letter page needs, gathered while the letters are rendered (the pages are
+    written once every letter's notes and neighbours are known)."""
+
+    row: dict[str, Any]
+    rendered: Rendered
+    correction: dict[str, Any] | None
+    remarks: list[str]
+    note_ids: list[str]
+    prev_id: str | None
+    next_id: str | None
+    thread: dict[str, str | None]
+    has_json: bool
+
+
 def build_site(dataset_dir: Path, out_dir: Path) -> SiteSummary:
     """Build the static site for the dataset at DATASET_DIR into OUT_DIR (atomically).
 
@@ -291,7 +307,7 @@ class Site:
         self.env.filters["human_date"] = human_date
         self.env.filters["italics"] = italics
         self.written = 0
-        self._letters_rendered: dict[str, tuple[Any, ...]] = {}
+        self._letters_rendered: dict[str, _RenderedLetter] = {}
         self._units_rendered: dict[str, Rendered] = {}
 
     # ---- reading -------------------------------------------------------------------
@@ -543,17 +559,9 @@ class Site:
                     "text": rendered.text,
                 }
             )
-            self._letters_rendered[letter_id] = (
-                row,
-                rendered,
-                correction,
-                remarks,
-                note_ids,
-                prev_id,
-                next_id,
-                thread,
-                record is not None,
-            )
+            self._letters_rendered[letter_id] = _RenderedLetter(
+                row, rendered, correction, remarks, note_ids, prev_id, next_id, thread,
+                has_json=record is not None)
         return len(self.letter_order)
 
     def _corresp_context(
@@ -601,17 +609,9 @@ class Site:
         return {"n": number, "note_id": note_id}
 
     def _write_letter_pages(self) -> None:
-        for letter_id, (
-            row,
-            rendered,
-            correction,
-            remarks,
-            note_ids,
-            prev_id,
-            next_id,
-            thread,
-            has_json,
-        ) in self._letters_rendered.items():
+        for letter_id, done in self._letters_rendered.items():
+            row, rendered, thread = done.row, done.rendered, done.thread
+            prev_id, next_id = done.prev_id, done.next_id
             page = f"letters/{letter_id}.html"
             people = self._letter_mentions(letter_id, page, row)
             self.write(
@@ -621,9 +621,9 @@ class Site:
                 letter=row,
                 letter_id=letter_id,
                 body=rendered.html,
-                notes=self._note_items(note_ids, rendered.calls, page),
-                correction=correction,
-                remarks=remarks,
+                notes=self._note_items(done.note_ids, rendered.calls, page),
+                correction=done.correction,
+                remarks=done.remarks,
                 sender=self.person_name(row["sender_id"]),
                 addressee=self.person_name(row["addressee_id"]),
                 place=self.place_name(row.get("place_id")),
@@ -636,7 +636,7 @@ class Site:
                 },
                 unit=self.docs.get(letter_id, {}),
                 mentions=people,
-                has_json=has_json,
+                has_json=done.has_json,
                 has_heading=rendered.has_heading,
                 language_names=LANGUAGE_NAMES,
                 context=self._breadcrumbs(letter_id),

@@ -1079,6 +1079,30 @@ class _DatasetCheck:
         """The rows whose key (primary key: -1, or a unique field's index) repeats an
         earlier row's, found among the suspects of the first pass."""
         first: dict[tuple[int, tuple[str, ...]], int] = {}
+        width = len(table.names)
+        for number, cells in self.reread(table):
+            if len(cells) < width:
+                cells = cells + [""] * (width - len(cells))
+            for at, hashed_keys in suspects.items():
+                key = tuple(cells[i] for i in primary_at) if at < 0 else (cells[at],)
+                if not hashed_keys or hash(key) not in hashed_keys:
+                    continue
+                earlier = first.setdefault((at, key), number)
+                if earlier == number:
+                    continue
+                if at < 0:
+                    self.add(Problem("E010", table.shown, f"the primary key "
+                                     f"({', '.join(primary)}) {', '.join(key)!r} is "
+                                     f"also row {earlier}'s", row=number,
+                                     field=",".join(primary)))
+                else:
+                    self.add(Problem("E010", table.shown, f"{_cell(key[0])} is also "
+                                     f"in row {earlier}; the field is unique",
+                                     row=number, field=table.names[at]))
+
+    def reread(self, table: _Table) -> Iterator[tuple[int, list[str]]]:
+        """A second pass over a table's rows, header skipped. A table that cannot be read
+        now yields nothing more: it was read, and any problem reported, a moment ago."""
         try:
             handle = _open_inside(self.folder, table.rel, table.shown)
             if handle is None:
@@ -1086,26 +1110,7 @@ class _DatasetCheck:
             with handle:
                 rows = self.rows(table, handle, warn=False)
                 next(rows, None)
-                width = len(table.names)
-                for number, cells in rows:
-                    if len(cells) < width:
-                        cells = cells + [""] * (width - len(cells))
-                    for at, hashed_keys in suspects.items():
-                        key = tuple(cells[i] for i in primary_at) if at < 0 else (cells[at],)
-                        if not hashed_keys or hash(key) not in hashed_keys:
-                            continue
-                        earlier = first.setdefault((at, key), number)
-                        if earlier == number:
-                            continue
-                        if at < 0:
-                            self.add(Problem("E010", table.shown, f"the primary key "
-                                             f"({', '.join(primary)}) {', '.join(key)!r} is "
-                                             f"also row {earlier}'s", row=number,
-                                             field=",".join(primary)))
-                        else:
-                            self.add(Problem("E010", table.shown, f"{_cell(key[0])} is also "
-                                             f"in row {earlier}; the field is unique",
-                                             row=number, field=table.names[at]))
+                yield from rows
         except (Refused, _Unreadable):
             return
 
@@ -1196,21 +1201,12 @@ class _DatasetCheck:
                                    target_fields))
             if not checks:
                 continue
-            try:
-                handle = _open_inside(self.folder, table.rel, table.shown)
-                if handle is None:
-                    continue
-                with handle:
-                    rows = self.rows(table, handle, warn=False)
-                    next(rows, None)
-                    for number, cells in rows:
-                        for at, keys, fields, target, target_fields in checks:
-                            values = tuple(cells[i] if i < len(cells) else "" for i in at)
-                            if values not in keys and any(values):
-                                self.add(self.foreign_key_problem(table, number, values, fields,
-                                                                  target, target_fields))
-            except (Refused, _Unreadable):
-                continue          # it was read a moment ago: reported then
+            for number, cells in self.reread(table):
+                for at, keys, fields, target, target_fields in checks:
+                    values = tuple(cells[i] if i < len(cells) else "" for i in at)
+                    if values not in keys and any(values):
+                        self.add(self.foreign_key_problem(table, number, values, fields,
+                                                          target, target_fields))
 
     # --- tables read for the cross-checks ------------------------------------------------------
 

@@ -305,6 +305,17 @@ def test_chronology_and_bibliography_pages_hold_every_row(dist, site):
     )
 
 
+def _declare_mentions(dataset: Path) -> None:
+    """Make ``data/mentions.csv`` with ``schema/mentions.json`` the dataset's one
+    ``mentions`` resource (the real dataset has one already: it is replaced)."""
+    descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
+    descriptor["resources"] = [r for r in descriptor["resources"] if r.get("name") != "mentions"]
+    descriptor["resources"].append({"name": "mentions", "type": "table", "title": "Mentions",
+                                    "path": "data/mentions.csv",
+                                    "schema": "schema/mentions.json"})
+    (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+
+
 def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     """A dataset with a `mentions` table (foreign keys to letters and persons) and a TEI
     passage marked xml:lang: the registers and the letter pages use them."""
@@ -335,17 +346,7 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
         ),
         encoding="utf-8",
     )
-    descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"].append(
-        {
-            "name": "mentions",
-            "type": "table",
-            "title": "Mentions",
-            "path": "data/mentions.csv",
-            "schema": "schema/mentions.json",
-        }
-    )
-    (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    _declare_mentions(dataset)
     tei = dataset / "tei" / "letters" / "papers-letter-1.xml"
     tei.write_text(
         tei.read_text(encoding="utf-8").replace(
@@ -392,17 +393,7 @@ def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
         ),
         encoding="utf-8",
     )
-    descriptor = json.loads((dataset / "datapackage.json").read_text(encoding="utf-8"))
-    descriptor["resources"].append(
-        {
-            "name": "mentions",
-            "type": "table",
-            "title": "Mentions",
-            "path": "data/mentions.csv",
-            "schema": "schema/mentions.json",
-        }
-    )
-    (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    _declare_mentions(dataset)
     out = tmp_path / "site"
     build_site(dataset, out)
     persons = _page(out / "registers" / "persons.html")
