@@ -10,7 +10,7 @@ Public API (rows are dicts whose keys are the fields of ``schema/tables/<name>.j
 ``segmented`` is one ``SegmentedSource`` or a dict {source_id: SegmentedSource}, read in
 sorted source order)::
 
-    chronology_rows(segmented, persons)   # -> rows of "chronology"
+    chronology_rows(segmented, mentions)  # -> rows of "chronology" (persons: the mentions)
     bibliography_rows(segmented)          # -> rows of "bibliography"
     index_rows(segmented)                 # -> rows of "index_terms"
     organisation_rows(segmented, sources) # -> rows of "organisations": each glossary
@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -32,6 +33,7 @@ from .conventions import ITALIC, fold
 from .conventions import strip_marks as plain
 from .dates import MONTHS
 from .errors import PipelineError
+from .mentions import Mention
 from .resources import table_schema
 from .segment import SegmentedSource, Unit, paragraphs
 
@@ -143,64 +145,40 @@ def parse_chronology_line(line: str, current_year: int | None) -> tuple[Chronolo
     return ChronologyDate("", "", "", "", line), current_year
 
 
-class PersonMatcher:
-    """Finds registry persons named in a text by their name or a registered form.
-
-    Only exact, case-sensitive, whole-word matches of the registry's names and forms
-    count; a form registered for two persons is ambiguous and ignored. Longer forms
-    win over the shorter forms they contain ("Natalia Sedova" before "Natalia").
-    """
-
-    def __init__(self, persons: Iterable[Row]):
-        owners: dict[str, set[str]] = {}
-        for p in persons:
-            for form in [p["name"], *p.get("forms", [])]:
-                if form and form.strip():
-                    owners.setdefault(form.strip(), set()).add(p["person_id"])
-        self.forms = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
-        alternatives = sorted(owners, key=lambda f: (-len(f), f))
-        self.pattern = re.compile(
-            r"(?<!\w)(?:" + "|".join(re.escape(f) for f in alternatives) + r")(?!\w)"
-        ) if alternatives else None
-
-    def find(self, text: str) -> list[str]:
-        """Person ids named in ``text``, in order of first mention, each once."""
-        if self.pattern is None:
-            return []
-        found: list[str] = []
-        for m in self.pattern.finditer(text.replace("*", "")):
-            person = self.forms.get(m.group(0))
-            if person and person not in found:
-                found.append(person)
-        return found
-
-
-def chronology_rows(segmented: Segmented, persons: list[Row]) -> list[Row]:
+def chronology_rows(segmented: Segmented,
+                    mentions: Mapping[str, Sequence[Mention]] | None = None) -> list[Row]:
     """Rows of the ``chronology`` table: one per printed line of each chronology unit.
 
-    ``persons`` are the rows of the persons table (``registry.load_persons``); a row's
-    ``persons`` lists those the event text names by a registered name or form.
+    ``mentions`` are the mentions stage's result by source id (``mentions.find_mentions``,
+    by the one name index); a row's ``persons`` are the persons mentioned in its printed
+    line, in order of first mention, each once: the chronology and the mentions table
+    say the same. Without ``mentions``, no row lists persons.
     """
-    matcher = PersonMatcher(persons)
     rows: list[Row] = []
     for seg in _each(segmented):
-        rows.extend(_chronology_rows(seg, matcher))
+        found = (mentions or {}).get(seg.source_id, ())
+        rows.extend(_chronology_rows(seg, [m for m in found if m.entity_type == "person"]))
     return rows
 
 
-def _chronology_rows(segmented: SegmentedSource, matcher: PersonMatcher) -> list[Row]:
+def _chronology_rows(segmented: SegmentedSource, persons: Sequence[Mention]) -> list[Row]:
     rows: list[Row] = []
+    offsets = [m.offset for m in persons]
     for unit in segmented.of_type("chronology"):
         year: int | None = None
-        for n, para in enumerate(_body_paragraphs(segmented, unit), start=1):
+        body, body_end = segmented.body_span(unit)
+        for n, (start, end) in enumerate(paragraphs(segmented.text[body:body_end]), start=1):
+            start, end = body + start, body + end
             # A paragraph is one printed line; a stray line break inside it is a wrap.
-            parsed, year = parse_chronology_line(para, year)
+            parsed, year = parse_chronology_line(segmented.text[start:end], year)
+            named = [m.entity_id for m in
+                     persons[bisect_left(offsets, start):bisect_left(offsets, end)]]
             rows.append({
                 "event_id": f"{unit.document_id}-{n:03d}", "source_id": segmented.source_id,
                 "document_id": unit.document_id, "n": n, "date": parsed.date,
                 "date_end": parsed.date_end, "precision": parsed.precision,
                 "date_as_written": parsed.as_written, "text": parsed.text,
-                "persons": matcher.find(parsed.text),
+                "persons": list(dict.fromkeys(named)),
             })
     return rows
 

@@ -46,6 +46,7 @@ from . import letters as letters_stage
 from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
+from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
 from .sources import Source, discover, locate
@@ -141,8 +142,8 @@ class Corpus:
                           "Anomalies in the notes"),
             package.Table("references", notes_stage.reference_rows(found),
                           "Cross-references"),
-            package.Table("chronology", backmatter.chronology_rows(segmented, self.persons),
-                          "Chronology"),
+            package.Table("chronology", backmatter.chronology_rows(
+                segmented, {b.source_id: b.mentions for b in self.builds}), "Chronology"),
             package.Table("bibliography", backmatter.bibliography_rows(
                 segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
@@ -501,8 +502,8 @@ def _find_mentions(corpus: Corpus) -> None:
     """Names of registered persons, places and organisations in each source's text
     (pipeline/mentions.py), for the TEI and the mentions table."""
     cached, decisions = corpus.cached, corpus.decisions
-    gazetteer = mentions.Gazetteer(corpus.persons, corpus.places, corpus.organisations,
-                                   decisions.family_names, decisions.form_owners)
+    index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                      decisions.family_names, decisions.form_owners)
     builds = corpus.builds
     keys: dict[str, str] = {}
     if cached is not None and cached.cache:
@@ -512,7 +513,7 @@ def _find_mentions(corpus: Corpus) -> None:
                 for b in builds}
 
     def find(todo: list[int]) -> list[Any]:
-        found = [mentions.find_mentions(builds[i].segmented, gazetteer, builds[i].letters)[0]
+        found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
             _put(corpus, "mentions", builds[i].source, keys, entry)

@@ -16,9 +16,10 @@ foot (a postcard dated after the signature, an address under it); failing that, 
 in the heading. The parts of the letter (opener, body, closer, postscripts) are read
 once, by ``anatomy.read_anatomy``; the same reading serves the TEI stage
 (``Letter.anatomy``). Printed dates are read by ``dates``. Names resolve to the persons
-registry through ``name`` and ``forms``,
-places to the places registry through their names (accents and case ignored) and the
-source's ``[place_forms]``.
+of the hand-made registry through their ``name`` and ``forms``, by the one name index
+(``names.NameIndex``: as printed, case included; a form two persons share resolves to
+neither); places to the places registry through their names (accents and case ignored)
+and the source's ``[place_forms]``.
 
 What a header cannot give is an editorial decision recorded per source in
 ``letters.toml``, each with the words of the book that support it, checked against the
@@ -56,6 +57,7 @@ from .dates import DATE, ISO_DATE
 from .dates import DATE_PATTERN as _DATE
 from .dates import iso_date as _iso
 from .errors import BuildFailed, PipelineError
+from .names import NameIndex
 from .notes import NotesResult
 from .package import Table, letter_tei_path, table_schema
 from .segment import SegmentedSource, Unit, paragraphs
@@ -153,40 +155,11 @@ def _lines(text: str) -> str:
     return " / ".join(ln for ln in lines if ln)
 
 
-def _key(name: str) -> str:
-    """For matching person names: case and blanks ignored, accents kept (Andrès ≠ Andrés)."""
-    return " ".join(plain(name).casefold().split())
-
-
 def _words(text: str) -> int:
     return len(text.split())
 
 
 # --- registries ---------------------------------------------------------------------------
-
-@dataclass
-class Names:
-    """Person names and forms → person ids; a form two persons share is ambiguous."""
-
-    index: dict[str, set[str]]
-
-    @classmethod
-    def of(cls, persons: list[dict[str, Any]]) -> Names:
-        index: dict[str, set[str]] = {}
-        for p in persons:
-            for name in [p["name"], *p.get("forms", [])]:
-                index.setdefault(_key(name), set()).add(p["person_id"])
-        return cls(index)
-
-    def resolve(self, name: str) -> tuple[str | None, str]:
-        """(person id, "") or (None, why not)."""
-        ids = self.index.get(_key(name), set())
-        if len(ids) == 1:
-            return next(iter(ids)), ""
-        if ids:
-            return None, f"{name!r} is a form of several persons ({', '.join(sorted(ids))})"
-        return None, f"{name!r} is not a name or form in sources/_registry/persons.toml"
-
 
 @dataclass
 class Places:
@@ -447,7 +420,7 @@ def parse_qualifiers(qualifiers: str, form_values: tuple[str, ...]
 class _Context:
     letter_id: str
     text: str
-    names: Names
+    names: NameIndex
     places: Places
     problems: list[LetterProblem]
 
@@ -460,7 +433,7 @@ SALUTED = re.compile(r"^(?:My\s+)?(?:Dear(?:est)?|Esteemed)\s+(?P<names>.+?),?$"
 SALUTE_WORDS = re.compile(r"^(?:(?:comrades?|friends?)\s+)+", re.I)
 
 
-def saluted(salutation: str, names: Names) -> list[str | None]:
+def saluted(salutation: str, names: NameIndex) -> list[str | None]:
     """The persons a salutation names, one per name it prints ("Dear Leon Davidovich and
     Natalia Ivanovna," = trotsky, sedova); None for a name that does not resolve; [] for
     a salutation that names nobody ("Dear comrade,")."""
@@ -476,7 +449,7 @@ def saluted(salutation: str, names: Names) -> list[str | None]:
     return found
 
 
-def addressees(addressee_id: str, salutation: str, names: Names) -> tuple[str, ...]:
+def addressees(addressee_id: str, salutation: str, names: NameIndex) -> tuple[str, ...]:
     """The heading's addressee, then every other person a salutation names when it names
     several ("Dear Leon Davidovich and Natalia Ivanovna,"): all its names must resolve."""
     found = [addressee_id] if addressee_id else []
@@ -500,7 +473,7 @@ def place_lines(parts: list[str]) -> str:
     return " / ".join(line for line in trimmed if line)
 
 
-def is_person(text: str, person_id: str, names: Names) -> bool:
+def is_person(text: str, person_id: str, names: NameIndex) -> bool:
     """Does a line name this person (a signature "yours, LT", "Letter follows – Leon", an
     address "Kibalchich. …")?"""
     line = plain(text).removeprefix("(sign.)").strip()
@@ -582,7 +555,7 @@ def _read_foot(paras: list[Paragraph], parts: Anatomy, ctx: _Context
     return dateline, address
 
 
-def read_letter(seg: SegmentedSource, unit: Unit, names: Names, places: Places,
+def read_letter(seg: SegmentedSource, unit: Unit, names: NameIndex, places: Places,
                 form_values: tuple[str, ...], problems: list[LetterProblem],
                 anatomy_decision: AnatomyDecision | None = None,
                 headings: HeadingForms = HeadingForms()) -> Letter | None:
@@ -801,7 +774,7 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     if unknown_places:
         raise PipelineError(f"place ids not in the registry: {sorted(unknown_places)}",
                             file=str(decisions.path), field="place_forms")
-    names, place_index = Names.of(persons), Places.of(places, decisions.place_forms)
+    names, place_index = NameIndex(persons), Places.of(places, decisions.place_forms)
     form_values = forms()
     headings = heading_forms(source)
     problems: list[LetterProblem] = []

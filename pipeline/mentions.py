@@ -5,21 +5,14 @@ Why: "which letters mention Nin?" should be answerable from the tables alone, an
 reader of a TEI file should be able to follow a name to its register entry, as in the
 leading letter editions (the edition humboldt digital, the Schnitzler letters).
 
-How, and what is never done:
-
-- A mention is an exact, case-sensitive, whole-word occurrence of a *form* of an entry:
-  a person's name and the forms the texts use (``persons.forms``, without the index's
-  inverted headings such as "Sedova, NI"), a derived person's family name, a place's
-  name (and its spelling without accents, "Coyoacan"), an organisation's name, English
-  name and abbreviation (three letters or more: "IS" and "RP" are words too often).
-- The longest form wins where forms overlap ("Natalia Sedova" before "Natalia").
-- A form that belongs to two entries (a surname two persons share: "Rosmer", "Eltsin";
-  "Kibalchich", which is Serge's and his son's) is **ambiguous and never tagged**: no
-  guess, unless a person who read every use of it decided its owner
-  (``form_owner`` in ``sources/_registry/decisions.toml``, with the evidence). Initials only
-  ("N.") and single letters are never forms to search.
-- Searched: every unit of the texts except the apparatus that lists names rather than
-  mentions them (index, bibliography, glossary, front matter).
+How: a mention is a name of a registered entry found in running text by the one name
+index (pipeline/names.py, which states the rules: names match as printed, case
+included; the longest form wins; a form of two entries is **ambiguous and never
+tagged** unless ``form_owner`` in ``sources/_registry/decisions.toml`` decided its owner;
+initials only and inverted index headings are never searched). Searched: every unit of
+the texts except the apparatus that lists names rather than mentions them (index,
+bibliography, glossary, front matter). The chronology's ``persons`` are the person
+mentions of each of its lines (``backmatter.chronology_rows``).
 
 The TEI stage wraps each mention as ``persName``/``placeName``/``orgName`` with
 ``@ref="person:…"`` (made local to the file by pipeline/standoff.py); the ``mentions``
@@ -29,20 +22,13 @@ source's text (``text/<source_id>.txt``) and the form as printed.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import registers
+from .names import NameIndex
 
-Row = Mapping[str, Any]
 SKIPPED_UNIT_TYPES = frozenset({"index", "bibliography", "glossary", "front"})
-# A name word (capitalised, an initial, a particle) just before a match.
-NAME_BEFORE = re.compile(r"(?:(?<![\w'’.-])((?:[A-Z]\.\s?)+|(?:de|del|van|von|da|di|y|la|le))"
-                         r"|(?<![\w'’-])([A-ZÀ-ÖØ-Þ][\w'’-]*))\s+$")
-WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 TAGS = {"person": "persName", "place": "placeName", "organisation": "orgName"}
 PREFIXES = {"person": "person", "place": "place", "organisation": "org"}
 
@@ -64,94 +50,6 @@ class Mention:
         return {"source_id": self.source_id, "document_id": self.document_id,
                 "entity_type": self.entity_type, "entity_id": self.entity_id,
                 "offset": self.offset, "form": self.form}
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-
-
-def _searchable(form: str) -> bool:
-    """A form worth searching: not an inverted index heading, not initials only."""
-    form = form.strip()
-    if not form or ", " in form or len(form) < 2:
-        return False
-    return not re.fullmatch(r"(?:[A-Z]\.\s*)+", form)
-
-
-class Gazetteer:
-    """Forms of every registered entity, and which forms are ambiguous."""
-
-    def __init__(self, persons: Iterable[Row], places: Iterable[Row],
-                 organisations: Iterable[Row] = (),
-                 families: Mapping[str, str] | None = None,
-                 form_owners: Mapping[str, str] | None = None):
-        owners: dict[str, set[tuple[str, str]]] = {}
-
-        def add(form: str, kind: str, key: str) -> None:
-            if _searchable(form):
-                owners.setdefault(form.strip(), set()).add((kind, key))
-
-        for p in persons:
-            key = str(p["person_id"])
-            forms = [str(p["name"]), *_list(p.get("forms"))]
-            for form in forms:
-                add(form, "person", key)
-            if str(p.get("evidence") or ""):        # derived entries: the family name too
-                add(registers.surname(str(p["name"]), families), "person", key)
-        for p in places:
-            add(str(p["name"]), "place", str(p["place_id"]))
-            add(_ascii(str(p["name"])), "place", str(p["place_id"]))
-        for o in organisations:
-            key = str(o["org_id"])
-            for form in (str(o.get("name") or ""), str(o.get("name_english") or "")):
-                add(form, "organisation", key)
-            abbreviation = str(o.get("abbreviation") or "")
-            if len(abbreviation) >= 3:
-                add(abbreviation, "organisation", key)
-        # A person decided a shared form's owner, having read every use of it
-        # (decisions.toml form_owner): "Sedov" alone is always Lev Sedov in these texts.
-        for form, person in (form_owners or {}).items():
-            if ("person", person) in owners.get(form, set()):
-                owners[form] = {("person", person)}
-        self.owner = {f: next(iter(ids)) for f, ids in owners.items() if len(ids) == 1}
-        self.ambiguous = {f: ids for f, ids in owners.items() if len(ids) > 1}
-        alternatives = sorted(owners, key=lambda f: (-len(f), f))
-        # Whole words; a note mark (superscript digits) may follow a name ("Nin¹⁷³").
-        # The lookahead on the forms' first characters only makes the scan fast (4×): a
-        # position no form can start at is passed over before the long alternation.
-        first = "".join(map(re.escape, sorted({f[0] for f in alternatives})))
-        self.pattern = re.compile(f"(?=[{first}])" r"(?<![\w'’-])(?:"
-                                  + "|".join(map(re.escape, alternatives))
-                                  + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
-
-    def find(self, text: str, start: int = 0, end: int | None = None
-             ) -> list[tuple[int, str, tuple[str, str] | None]]:
-        """(offset, form, (kind, id) or None when ambiguous) for each match in text[start:end].
-
-        A one-word form of a person right after another name word ("Jeanne Martin",
-        "Primo de Rivera", "E.H. Carr") is someone the register may not hold, or holds
-        under another form: it is not a mention of the entry (no guess). A name word is
-        an initial, a particle, or a capitalised word the text never writes in lower case
-        (so "But Nin" and "Comrade Nin" are mentions, "Jeanne Martin" is not)."""
-        if self.pattern is None:
-            return []
-        end = len(text) if end is None else end
-        common = {w for w in WORDS.findall(text) if w.islower()}
-        found = []
-        for m in self.pattern.finditer(text, start, end):
-            owner = self.owner.get(m[0])
-            if (owner is None or owner[0] == "person") and " " not in m[0]:
-                before = NAME_BEFORE.search(text, max(0, m.start() - 40), m.start())
-                if before and (before[1] or before[2].lower() not in common):
-                    continue
-            found.append((m.start(), m[0], owner))
-        return found
-
-
-def _list(value: Any) -> list[str]:
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [v for v in str(value or "").split(";") if v]
 
 
 def _innermost(units: Sequence[Any], offset: int) -> Any | None:
@@ -181,7 +79,7 @@ def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int, s
     return spans
 
 
-def find_mentions(segmented: Any, gazetteer: Gazetteer, letters: Iterable[Any] = ()
+def find_mentions(segmented: Any, index: NameIndex, letters: Iterable[Any] = ()
                   ) -> tuple[list[Mention], int]:
     """The mentions in one segmented source, and the number of ambiguous forms met (left
     untagged). Units of the skipped types (and their sub-units) are not searched. The
@@ -201,7 +99,7 @@ def find_mentions(segmented: Any, gazetteer: Gazetteer, letters: Iterable[Any] =
             found.append(Mention(segmented.source_id, unit.document_id, "place", place_id,
                                  start, text[start:end], in_dateline=True))
     ambiguous = 0
-    for offset, form, owner in gazetteer.find(text):
+    for offset, form, owner in index.find(text):
         if any(s <= offset < e for s, e in skipped):
             continue
         if owner is None:

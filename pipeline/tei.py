@@ -46,7 +46,8 @@ from .conventions import (
 )
 from .conventions import tei_element as _el
 from .errors import PipelineError
-from .letters import Letter, Names, is_person
+from .letters import Letter, is_person
+from .names import NameIndex
 from .notes import NotesResult
 from .package import letter_tei_path, tei_path
 from .segment import SegmentedSource, Unit, paragraphs
@@ -176,7 +177,7 @@ def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
 def add_document_closers(ctx: SourceContext, persons: list[dict[str, Any]]) -> None:
     """The signatures and datelines that close the source's signed or dated documents
     (anatomy.document_closers), with their dates and places wrapped like a letter's."""
-    names = Names.of(persons)
+    names = NameIndex(persons)
     ctx.document_closers = anatomy.document_closers(
         ctx.segmented, lambda text, person_id: is_person(text, person_id, names),
         [letter.letter_id for letter in ctx.letters])

@@ -10,9 +10,10 @@ import dataclasses
 import re
 
 import pytest
-from sergetrotsky import backmatter, package, registry, segment
+from sergetrotsky import backmatter, mentions, package, registry, segment
 from sergetrotsky.backmatter import IndexTerm, parse_chronology_line, parse_index_entry
 from sergetrotsky.errors import PipelineError
+from sergetrotsky.names import NameIndex
 
 from .conftest import SOURCES, valid_mini_package
 
@@ -44,8 +45,14 @@ def persons():
 
 
 @pytest.fixture(scope="module")
-def chronology(papers, persons):
-    return backmatter.chronology_rows(papers, persons)
+def mentioned(papers, persons):
+    """The mentions of the papers' registry persons (the hand-made registry only)."""
+    return mentions.find_mentions(papers, NameIndex(persons))[0]
+
+
+@pytest.fixture(scope="module")
+def chronology(papers, mentioned):
+    return backmatter.chronology_rows(papers, {"papers": mentioned})
 
 
 @pytest.fixture(scope="module")
@@ -111,20 +118,23 @@ def test_chronology_spot_checks(chronology):
     assert rows["1947 (17 November)"]["date"] == "1947-11-17"
 
 
-def test_chronology_persons_only_from_the_registry(papers):
+def test_chronology_persons_are_the_persons_mentioned_in_each_line(papers):
     people = [
         {"person_id": "serge", "name": "Victor Serge", "forms": ["Serge"]},
         {"person_id": "zinoviev", "name": "Grigori Zinoviev", "forms": ["Zinoviev"]},
         {"person_id": "a", "name": "A", "forms": ["Trotsky"]},
         {"person_id": "b", "name": "B", "forms": ["Trotsky"]},   # ambiguous: never resolved
     ]
-    rows = {r["date_as_written"]: r for r in backmatter.chronology_rows(papers, people)}
+    found = mentions.find_mentions(papers, NameIndex(people))[0]
+    rows = {r["date_as_written"]: r for r in
+            backmatter.chronology_rows(papers, {"papers": found})}
     assert rows["1919"]["persons"] == ["serge", "zinoviev"]
     assert rows["1917"]["persons"] == ["serge"]
     assert rows["December"]["persons"] == []
     # "He" is not resolved, "Vlady" is not in this registry
     assert rows["1933"]["persons"] == ["serge"]
-    assert backmatter.PersonMatcher([]).find("Serge and Trotsky") == []
+    # without the mentions stage's result, no row names anyone
+    assert all(r["persons"] == [] for r in backmatter.chronology_rows(papers))
 
 
 def test_chronology_line_parsing():
@@ -530,7 +540,7 @@ def test_tables_validate_under_frictionless(tmp_path, sources, cleaned, segmente
     assert chronology_csv.splitlines()[2].endswith(",trotsky;serge")
 
 
-def test_units_are_found_by_type_not_by_id(papers, persons, chronology, bibliography, index,
+def test_units_are_found_by_type_not_by_id(papers, mentioned, chronology, bibliography, index,
                                           references):
     """The same back matter under other ids (another book) gives the same rows."""
     def rename(value):
@@ -539,7 +549,9 @@ def test_units_are_found_by_type_not_by_id(papers, persons, chronology, bibliogr
                                  parent_id=rename(u.parent_id), source_id="other")
              for u in papers.units]
     other = segment.SegmentedSource("other", papers.text, units)
-    assert len(backmatter.chronology_rows(other, persons)) == len(chronology)
+    assert backmatter.chronology_rows(other, {"other": mentioned}) == \
+        [{**row, "event_id": rename(row["event_id"]), "document_id": rename(row["document_id"]),
+          "source_id": "other"} for row in chronology]
     rows = backmatter.bibliography_rows(other)
     assert _by_section(rows) == HAND_BIBLIOGRAPHY
     assert rows[0]["entry_id"] == "other-bib-x-archives-01" and rows[0]["source_id"] == "other"
@@ -549,11 +561,11 @@ def test_units_are_found_by_type_not_by_id(papers, persons, chronology, bibliogr
     both = {"papers": papers, "other": other}
     assert backmatter.index_rows(both, references) == \
         backmatter.index_rows(other, references) + index
-    assert backmatter.chronology_rows({"papers": papers}, persons) == chronology
+    assert backmatter.chronology_rows({"papers": papers}, {"papers": mentioned}) == chronology
     stripped = segment.SegmentedSource("other", papers.text,
                                        [u for u in units if u.type not in
                                         ("chronology", "bibliography", "index")])
-    assert backmatter.chronology_rows(stripped, persons) == []
+    assert backmatter.chronology_rows(stripped, {"other": mentioned}) == []
     assert backmatter.bibliography_rows(stripped) == []
     assert backmatter.index_rows(stripped, {}) == []
 

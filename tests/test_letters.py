@@ -16,6 +16,7 @@ import pytest
 from frictionless import Package
 from sergetrotsky import clean, letters, notes, registry, segment
 from sergetrotsky.errors import PipelineError
+from sergetrotsky.names import NameIndex
 from sergetrotsky.sources import find, load_source
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,7 +303,7 @@ def test_persons_carry_the_forms_the_texts_use(persons):
 
 
 def test_names_resolve_through_forms_not_code(persons):
-    names = letters.Names.of(persons)
+    names = NameIndex(persons)
     assert names.resolve("Lev Davidovich") == ("trotsky", "")
     assert names.resolve("Comrade Michel") == ("kneller", "")
     assert names.resolve("the Executive Committee of the POUM") == \
@@ -577,7 +578,7 @@ def test_every_form_the_texts_use_is_in_the_registry(persons):
 
 
 def test_every_name_a_salutation_prints_is_a_form_of_an_addressee(reading, persons):
-    names = letters.Names.of(persons)
+    names = NameIndex(persons)
     for letter in reading.letters:
         found = letters.saluted(letter.salutation, names)
         assert None not in found, (letter.letter_id, letter.salutation)
