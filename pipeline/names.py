@@ -53,13 +53,13 @@ from .conventions import strip_marks
 Row = Mapping[str, Any]
 Owner = tuple[str, str]                         # (entity kind, id): ("person", "serge")
 KIND_FILES = {"person": "persons", "place": "places", "organisation": "organisations"}
-# A name word (capitalised, an initial, a particle) just before a match.
-NAME_BEFORE = re.compile(r"(?:(?<![\w'’.-])((?:[A-Z]\.\s?)+|(?:de|del|van|von|da|di|y|la|le))"
-                         r"|(?<![\w'’-])([A-ZÀ-ÖØ-Þ][\w'’-]*))\s+$")
-WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 # The blanks between two words of a form in running text: any run of them, with at most
 # one line break (a blank line ends the paragraph, and the name).
 BLANKS = r"[^\S\n]*\n?[^\S\n]*(?<=\s)"
+# A name word (capitalised, an initial, a particle) just before a match, in its paragraph.
+NAME_BEFORE = re.compile(r"(?:(?<![\w'’.-])((?:[A-Z]\.[^\S\n]?)+|(?:de|del|van|von|da|di|y|la|le))"
+                         r"|(?<![\w'’-])([A-ZÀ-ÖØ-Þ][\w'’-]*))" + BLANKS + r"\Z")
+WORDS = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def name_key(text: str) -> str:

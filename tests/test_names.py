@@ -40,11 +40,13 @@ def test_note_marks_italics_and_blanks_are_not_part_of_a_name():
         assert name_key(printed) == "Victor Serge"
         assert index.resolve(printed) == ("serge", ""), printed
     # the same in running text: a mark after a name, italics around it, a wrapped line
-    # (but a blank line ends a paragraph: "Victor" and "Serge" there are two names)
+    # (but a blank line ends a paragraph, and a name: "Victor" ends one, "Serge" alone,
+    # no name word before it in its paragraph, opens the next)
     text = "Nin¹⁷³ met *Victor Serge* and Victor\nSerge; not Victor\n\nSerge."
     assert index.find(text) == [(0, "Nin", ("person", "nin")),
                                 (12, "Victor Serge", ("person", "serge")),
-                                (30, "Victor\nSerge", ("person", "serge"))]
+                                (30, "Victor\nSerge", ("person", "serge")),
+                                (56, "Serge", ("person", "serge"))]
 
 
 def test_every_form_resolves_whole_but_only_searchable_forms_are_searched():
@@ -136,6 +138,21 @@ def test_a_surname_after_another_forename_is_someone_else():
             "Comrade Nin. But Nin wrote.")
     assert _found(index, text) == [("Nin", ("person", "nin")), ("Nin", ("person", "nin"))]
 
+
+
+def test_the_paragraph_before_gives_no_forename():
+    """A heading or a closing line that ends with a capitalised word or initials is not
+    the forename of the next paragraph's first name (the papers' "Serge and Trotsky"
+    heading before "Trotsky alone extended the hand…"; Letter 26's closer "… and N I."
+    before the signature "VS")."""
+    index = NameIndex([SERGE, {"person_id": "trotsky", "name": "Leon Trotsky",
+                               "forms": ["Trotsky"]}])
+    text = ("Serge and Trotsky\n\nTrotsky alone extended the hand.\n\n"
+            "A handshake to you and N I.\n\nVS")
+    assert [(at, form) for at, form, _ in index.find(text)] == \
+        [(0, "Serge"), (10, "Trotsky"), (19, "Trotsky"), (82, "VS")]
+    # within one paragraph the rule holds: "Jeanne Serge" is someone else
+    assert index.find("Jeanne Serge") == []
 
 # --- the chronology and the mentions agree (papers) ---------------------------------------
 
