@@ -11,7 +11,10 @@ The cleaner publishes a plain text in which a few marks stand for what the book 
   (``ALPHABETIC_WORD``).
 
 Every stage reads the marks through this module, so that a change of convention is made
-in one place. The TEI side: the namespaces, ``tei_element`` (the one element factory)
+in one place. Names of registered persons, places and organisations are read by one
+index with one case rule (as printed) and one normalisation (``strip_marks``):
+``pipeline/names.py``; ``fold`` (case and accents ignored) serves a letter's place line
+and slugs, never a person's name. The TEI side: the namespaces, ``tei_element`` (the one element factory)
 and the ISO 639-1 language names.
 """
 
@@ -40,7 +43,8 @@ def strip_marks(text: str) -> str:
 
 
 def fold(text: str) -> str:
-    """For matching names: accents, case, punctuation and digits ignored."""
+    """For matching a letter's place line (``letters.Places``): accents, case, punctuation
+    and digits ignored. Person names are matched as printed (``names.NameIndex``)."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return " ".join(re.sub(r"[^\w\s]|\d|_", " ", text.casefold()).split())
