@@ -14,8 +14,10 @@ Every stage reads the marks through this module, so that a change of convention 
 in one place. Names of registered persons, places and organisations are read by one
 index with one case rule (as printed) and one normalisation (``strip_marks``):
 ``pipeline/names.py``; ``fold`` (case and accents ignored) serves a letter's place line
-and slugs, never a person's name. The TEI side: the namespaces, ``tei_element`` (the one element factory)
-and the ISO 639-1 language names.
+and slugs, never a person's name.
+
+The TEI side: the namespaces, ``tei_element`` (the one element factory) and the ISO 639-1
+language names.
 """
 
 from __future__ import annotations

@@ -52,7 +52,7 @@ from .conventions import strip_marks
 
 Row = Mapping[str, Any]
 Owner = tuple[str, str]                         # (entity kind, id): ("person", "serge")
-KIND_FILES = {"person": "persons", "place": "places", "organisation": "organisations"}
+KIND_FILES = {"person": "persons", "place": "places"}     # the hand-made registry's files
 # The blanks between two words of a form in running text: any run of them, with at most
 # one line break (a blank line ends the paragraph, and the name).
 BLANKS = r"[^\S\n]*\n?[^\S\n]*(?<=\s)"
@@ -122,8 +122,8 @@ class NameIndex:
         # A person decided a shared form's owner, having read every use of it
         # (decisions.toml form_owner): "Sedov" alone is always Lev Sedov in these texts.
         for form, person in (form_owners or {}).items():
-            if ("person", person) in owners.get(form, set()):
-                owners[form] = {("person", person)}
+            if ("person", person) in owners.get(name_key(form), set()):
+                owners[name_key(form)] = {("person", person)}
         self.owners: dict[str, frozenset[Owner]] = {f: frozenset(ids)
                                                     for f, ids in owners.items()}
         alternatives = sorted(searched, key=lambda f: (-len(f), f))
@@ -150,10 +150,14 @@ class NameIndex:
         ids = self.owners.get(name_key(printed), frozenset())
         if len(ids) == 1 and next(iter(ids))[0] == kind:
             return next(iter(ids))[1], ""
-        where = f"sources/_registry/{KIND_FILES.get(kind, kind)}.toml"
         if len(ids) > 1:
-            return None, (f"{printed!r} is a form of several {KIND_FILES.get(kind, kind)} "
-                          f"({', '.join(sorted(i for _, i in ids))})")
+            return None, (f"{printed!r} is a form of several entries "
+                          f"({', '.join(sorted(f'{k} {i}' for k, i in ids))})")
+        if ids:
+            other = next(iter(ids))
+            return None, f"{printed!r} is a form of the {other[0]} {other[1]!r}, not of a {kind}"
+        where = f"sources/_registry/{KIND_FILES[kind]}.toml" if kind in KIND_FILES \
+            else f"the register of {kind}s"
         return None, f"{printed!r} is not a name or form in {where}"
 
     def find(self, text: str, start: int = 0, end: int | None = None
@@ -161,9 +165,11 @@ class NameIndex:
         """(offset, form as printed, owner or None when ambiguous) for each name in
         running text, text[start:end].
 
-        A one-word form of a person right after another name word ("Jeanne Martin",
-        "Primo de Rivera", "E.H. Carr") is someone the register may not hold, or holds
-        under another form: it is not a mention of the entry (no guess). A name word is
+        A one-word form of a person right after another name word of its paragraph
+        ("Jeanne Martin", "Primo de Rivera", "E.H. Carr") is someone the register may not
+        hold, or holds under another form: it is not a mention of the entry (no guess).
+        The paragraph before (a heading, a closer's "… and N I.") gives no such word;
+        a line break within the paragraph is a blank. A name word is
         an initial, a particle, or a capitalised word the text never writes in lower case
         (so "But Nin" and "Comrade Nin" are mentions, "Jeanne Martin" is not)."""
         if self.pattern is None:

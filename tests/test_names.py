@@ -65,14 +65,14 @@ def test_whole_string_lookup_says_why_not():
     pid, why = index.resolve("Nobody Inparticular")
     assert pid is None and "persons.toml" in why
     pid, why = index.resolve("Kibalchich")
-    assert pid is None and "several persons (kib, vlady)" in why
+    assert pid is None and "several entries (person kib, person vlady)" in why
 
 
 def test_a_lookup_of_one_kind_never_returns_another():
     index = NameIndex([SERGE], [{"place_id": "paris", "name": "Paris"}])
     assert index.owner("Paris") == ("place", "paris")
     pid, why = index.resolve("Paris")
-    assert pid is None and "persons.toml" in why
+    assert pid is None and "a form of the place 'paris', not of a person" in why
     assert index.resolve("Paris", "place") == ("paris", "")
 
 
