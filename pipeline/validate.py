@@ -47,6 +47,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -183,6 +184,9 @@ W3C_FORMS = [re.compile(p) for p in (
     rf"(\d\d):(\d\d):(\d\d)(\.\d+)?{_TZ}",                           # time
 )]
 TABLE_DATE = re.compile(r"(\d{4})(?:-(\d\d)(?:-(\d\d))?)?")
+# Cells the quick tests accept for a number and a boolean field (frictionless's defaults)
+PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+BOOLEAN_CELLS = frozenset({"true", "True", "TRUE", "1", "false", "False", "FALSE", "0"})
 
 
 @dataclass(frozen=True)
@@ -678,10 +682,9 @@ def _cell(text: str) -> str:
     return json.dumps(text if len(text) <= 80 else text[:77] + "…", ensure_ascii=False)
 
 
-def _frictionless_schema(schema: dict) -> Schema:
-    """The fields of a table schema as frictionless reads cells, from the field
-    descriptors alone (no ``$schema``, nothing a profile could make it fetch)."""
-    from frictionless import Schema
+def _fields_descriptor(schema: dict) -> dict:
+    """What frictionless is given of a table schema: the field descriptors (no
+    ``$schema``, nothing a profile could make it fetch) and the missing values."""
     if not isinstance(schema.get("fields"), list):
         raise ValueError("the table schema has no list of fields")
     for number, field in enumerate(schema["fields"], start=1):
@@ -691,10 +694,83 @@ def _frictionless_schema(schema: dict) -> Schema:
     descriptor: dict = {"fields": fields}
     if isinstance(schema.get("missingValues"), list):
         descriptor["missingValues"] = schema["missingValues"]
+    return descriptor
+
+
+def _frictionless_schema(schema: dict) -> Schema:
+    """The fields of a table schema as frictionless reads cells (see _fields_descriptor)."""
+    from frictionless import Schema
     try:
-        return Schema.from_descriptor(descriptor)
+        return Schema.from_descriptor(_fields_descriptor(schema))
     except (TypeError, AttributeError, KeyError) as exc:   # frictionless on odd values
         raise ValueError(f"frictionless cannot read the table schema ({exc})") from exc
+
+
+@cache
+def _own_fields_descriptors() -> frozenset[str]:
+    """The package's own table schemas (schema/tables/), as frictionless is given them
+    (canonical JSON): frictionless accepts each of them (a test checks it)."""
+    folder = schema_file("tables")
+    return frozenset(_canonical(_fields_descriptor(json.loads(path.read_bytes())))
+                     for path in sorted(folder.glob("*.json")))
+
+
+def _canonical(descriptor: dict) -> str:
+    return json.dumps(descriptor, sort_keys=True, ensure_ascii=False)
+
+
+class _OwnSchema:
+    """One of the package's own table schemas, as a dataset declares it: frictionless is
+    imported (0.2 s) and made to check the schema again (0.1 s) only if a cell needs its
+    reader (one the quick test does not accept)."""
+
+    def __init__(self, descriptor: dict):
+        self.descriptor = descriptor
+        self.fields = [_OwnField(field, self) for field in descriptor["fields"]]
+        self._frictionless: Schema | None = None
+
+    def frictionless(self) -> Schema:
+        if self._frictionless is None:
+            from frictionless import Schema
+            self._frictionless = Schema.from_descriptor(self.descriptor)
+        return self._frictionless
+
+
+class _OwnField:
+    """A field of an :class:`_OwnSchema`: what validate reads of a frictionless field
+    (the same values: a test compares them), and frictionless's own cell reader."""
+
+    def __init__(self, descriptor: dict, schema: _OwnSchema):
+        self.descriptor, self.schema = descriptor, schema
+        self.name: str = descriptor["name"]
+        self.type: str = descriptor.get("type", "any")
+        self.format: str = descriptor.get("format", "default")
+        self.constraints: dict = descriptor.get("constraints", {})
+
+    def has_defined(self, name: str) -> bool:
+        """Whether the descriptor sets the property (frictionless's snake_case name)."""
+        head, *rest = name.split("_")
+        return head + "".join(word.title() for word in rest) in self.descriptor
+
+    def to_descriptor(self) -> dict:
+        return self.descriptor
+
+    def create_cell_reader(self):
+        return self.schema.frictionless().get_field(self.name).create_cell_reader()
+
+
+def _table_fields(schema: dict) -> list:
+    """The fields of a table schema: frictionless's, or for one of the package's own
+    schemas the same values without frictionless (ValueError: the schema cannot be used,
+    with frictionless's reason)."""
+    descriptor = _fields_descriptor(schema)
+    if _canonical(descriptor) in _own_fields_descriptors():
+        return _OwnSchema(descriptor).fields
+    from frictionless import FrictionlessException
+    try:
+        return list(_frictionless_schema(schema).fields)
+    except FrictionlessException as exc:
+        raise ValueError(str(exc)) from exc
 
 
 DIALECT_KEYS = {"delimiter": "delimiter", "quoteChar": "quotechar", "doubleQuote": "doublequote",
@@ -880,8 +956,6 @@ class _DatasetCheck:
         rel = resource["path"]
         shown = self.show(rel)
         schema, dialect = resource.get("schema"), resource.get("dialect") or {}
-        from frictionless import FrictionlessException  # see _frictionless_schema
-
         try:
             if isinstance(schema, str):
                 schema = self.json_inside(schema)
@@ -891,11 +965,11 @@ class _DatasetCheck:
                 raise ValueError("the table schema is not a JSON object")
             if not isinstance(dialect, dict):
                 raise ValueError("the dialect is not a JSON object")
-            fields = list(_frictionless_schema(schema).fields)
+            fields = _table_fields(schema)
         except Refused as refused:
             self.refuse(refused)
             return None
-        except (ValueError, UnicodeDecodeError, FrictionlessException) as exc:
+        except (ValueError, UnicodeDecodeError) as exc:
             self.add(Problem("E010", shown, f"the table's schema cannot be used: {exc}"))
             return None
         encoding = str(resource.get("encoding") or "utf-8")
@@ -1011,7 +1085,7 @@ class _DatasetCheck:
             is_date = field.type == "string" and pattern.startswith(("\\d{4}", "[0-9]{4}"))
             if field.type != "string" or constraints or is_date:
                 checks.append((i, field.name, _quick_test(field, table.schema),
-                               field.create_cell_reader(), is_date))
+                               _cell_reader(field), is_date))
         primary = _as_list(table.schema.get("primaryKey"))
         primary_at = [position[f] for f in primary if f in position]
         unique_at = [i for i, f in enumerate(table.fields)
@@ -1452,6 +1526,7 @@ def _quick_test(field, schema: dict):
     if field.has_defined("missing_values") or field.format not in (None, "default"):
         return None
     required = bool(constraints.pop("required", False))
+    constraints.pop("unique", None)    # a property of the column, never of a cell (scan)
     try:
         if field.type == "string" and set(constraints) <= {"enum", "pattern", "minLength",
                                                             "maxLength"}:
@@ -1480,9 +1555,63 @@ def _quick_test(field, schema: dict):
                 value = int(cell)
                 return (low is None or value >= low) and (high is None or value <= high)
             return quick_integer
-    except (TypeError, ValueError, re.error):
+        if field.type == "number" and set(constraints) <= {"minimum", "maximum"} and not any(
+                field.has_defined(n) for n in ("bare_number", "float_number", "decimal_char",
+                                               "group_char")):
+            # frictionless reads a number as a Decimal, and a bound as it reads a value
+            least, most = (_decimal_bound(constraints.get(n)) for n in ("minimum", "maximum"))
+
+            def quick_number(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                if not PLAIN_NUMBER.fullmatch(cell):
+                    return False
+                value = Decimal(cell)
+                return (least is None or value >= least) and (most is None or value <= most)
+            return quick_number
+        if field.type == "boolean" and not constraints and not field.has_defined(
+                "true_values") and not field.has_defined("false_values"):
+            values = BOOLEAN_CELLS
+
+            def quick_boolean(cell: str) -> bool:
+                return not required if cell in missing else cell in values
+            return quick_boolean
+        if field.type == "year" and not constraints:
+            def quick_year(cell: str) -> bool:
+                if cell in missing:
+                    return not required
+                return len(cell) == 4 and cell.isascii() and cell.isdigit()
+            return quick_year
+        if field.type == "list" and not constraints and \
+                field.to_descriptor().get("itemType", "string") == "string":
+            def quick_list(cell: str) -> bool:      # string items: every cell is a list
+                return not required if cell in missing else True
+            return quick_list
+    except (TypeError, ValueError, re.error, ArithmeticError):
         return None
     return None
+
+
+def _decimal_bound(bound: object) -> int | Decimal | None:
+    """A number field's bound as frictionless compares it (an int, a float as a Decimal)."""
+    if bound is None:
+        return None
+    if isinstance(bound, bool) or not isinstance(bound, int | float):
+        raise TypeError("not a number")
+    return bound if isinstance(bound, int) else Decimal(str(bound))
+
+
+def _cell_reader(field):
+    """The field's cell reader, made when first called (for one of the package's own
+    schemas, that is when frictionless is first needed)."""
+    reader = None
+
+    def read(cell: str):
+        nonlocal reader
+        if reader is None:
+            reader = field.create_cell_reader()
+        return reader(cell)
+    return read
 
 
 def _cell_message(cell: str, notes: Mapping[str, str]) -> str:
