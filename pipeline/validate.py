@@ -152,6 +152,7 @@ RNG_NS = "http://relaxng.org/ns/structure/1.0"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
 PATH_FIELDS = ("text_path", "original_path", "tei_path")
 POINTER_ATTRIBUTES = ("target", "corresp", "ref")
+_POINTING = frozenset({*POINTER_ATTRIBUTES, "replacementPattern"})
 AUTHORITY_TABLES = {"person": "data/persons.csv", "place": "data/places.csv"}
 URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 ENCODING_DECLARATION = re.compile(r"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)")
@@ -817,6 +818,7 @@ class _DatasetCheck:
         self.first_columns: dict[str, set[str] | None] = {}
         self.skipped: dict[str, set[str]] = {}     # unreadable table -> checks skipped
         self.deferred: dict[str, list[tuple]] = {}  # foreign keys checked after the tables
+        self.target_problems: dict[str, tuple[str, str] | tuple[()] | None] = {}
 
     def add(self, problem: Problem) -> None:
         self.report.add(problem)
@@ -1430,12 +1432,17 @@ class _DatasetCheck:
         shown = self.show(rel)
         base = rel.rsplit("/", 1)[0]
         for element in tree.iter(etree.Element):
-            pointers = [(name, element.get(name)) for name in POINTER_ATTRIBUTES
-                        if element.get(name)]
-            if etree.QName(element).localname == "prefixDef" and \
-                    element.get("replacementPattern"):
+            attributes = element.items()      # one call: most elements have none of them
+            if not attributes:
+                continue
+            found = {name: value for name, value in attributes if name in _POINTING}
+            if not found:
+                continue
+            pointers = [(name, found[name]) for name in POINTER_ATTRIBUTES if found.get(name)]
+            if found.get("replacementPattern") and (
+                    element.tag == "prefixDef" or element.tag.endswith("}prefixDef")):
                 pointers.append(("replacementPattern",
-                                 element.get("replacementPattern").split("#", 1)[0]))
+                                 found["replacementPattern"].split("#", 1)[0]))
             for name, value in pointers:
                 problem = self.resolve(base, element, value, ids, keys)
                 if problem:
@@ -1464,14 +1471,11 @@ class _DatasetCheck:
         target = os.path.normpath(os.path.join(base, file_part)).replace(os.sep, "/")
         if target == ".." or target.startswith("../") or os.path.isabs(file_part):
             return "E053", "points outside the dataset"
-        try:
-            status = _lstat_inside(self.folder, target, self.show(target))
-        except Refused as refused:
-            if self.show(target) in self.refused:
-                return None          # the file itself is reported refused, once
-            return refused.problem.code, refused.problem.message
-        if status is None:
-            return "E053", f"{target} is not in the dataset"
+        if target not in self.target_problems:       # the same few files, pointed at often
+            self.target_problems[target] = self.target_problem(target)
+        problem = self.target_problems[target]
+        if problem is not None:
+            return problem or None
         if not fragment:
             return None
         if target in ids:
@@ -1485,6 +1489,20 @@ class _DatasetCheck:
             known = self.first_column(target)
             if known is not None and fragment not in known:
                 return "E053", f"{target} has no row {fragment!r}"
+        return None
+
+
+    def target_problem(self, target: str) -> tuple[str, str] | tuple[()] | None:
+        """Why a file a pointer names cannot be pointed at; () when the file is refused
+        (reported once, as itself); None when it is there."""
+        try:
+            status = _lstat_inside(self.folder, target, self.show(target))
+        except Refused as refused:
+            if self.show(target) in self.refused:
+                return ()            # the file itself is reported refused, once
+            return refused.problem.code, refused.problem.message
+        if status is None:
+            return "E053", f"{target} is not in the dataset"
         return None
 
 
@@ -1686,7 +1704,7 @@ def parse_xml(data: bytes, shown: str) -> tuple[etree._ElementTree | None, list[
     entities, DTDs and the network off (E032 when it is not well-formed).
     """
     body = data[len(codecs.BOM_UTF8):] if data.startswith(codecs.BOM_UTF8) else data
-    if not body.strip():
+    if not body or body.isspace():          # (body.strip() would copy the file)
         return None, [Problem("E030", shown, "the file is empty")]
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None, [Problem("E031", shown, "the file is UTF-16; save it as UTF-8", 1, 1)]
@@ -1718,6 +1736,7 @@ def parse_xml(data: bytes, shown: str) -> tuple[etree._ElementTree | None, list[
         return None, [Problem("E033", shown, "the DOCTYPE names an external DTD: refused "
                                              "unread (no DTD is loaded; TEI files need no "
                                              "DOCTYPE)", line, column)]
+    del text, body          # the decoded copy (twice the file) is not held while parsing
     parser = _parser()
     try:
         tree = etree.parse(io.BytesIO(data), parser)
