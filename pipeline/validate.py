@@ -11,8 +11,9 @@ What is checked, for each path given:
   references present in ``persons.csv``/``places.csv``, pointers into other files
   (``../papers.xml#papers-ch02-n150``, ``../originals/…``) resolved;
 - a **TEI file**: read safely, then ``schema/tei/serge-trotsky.rng`` (RELAX NG, the
-  source-file or the letter-file shape) and ``serge-trotsky.sch`` (ISO Schematron), and
-  its dates (``@when``, ``@notBefore``, ``@notAfter``, ``@from``, ``@to``) as W3C dates;
+  source-file or the letter-file shape) and ``serge-trotsky.sch`` (ISO Schematron: its
+  assertions made in one walk of the tree, :func:`_tei_rule_problems`), and its dates
+  (``@when``, ``@notBefore``, ``@notAfter``, ``@from``, ``@to``) as W3C dates;
 - a **folder of TEI files**: every ``*.xml`` under it, as single TEI files.
 
 What is read: only the dataset's own regular files. Inside a dataset nothing is followed or
