@@ -65,8 +65,8 @@ from .resources import schema_file
 
 MIB = 1024 * 1024
 # The largest file validate opens (a table is streamed, so this bounds time, not memory),
-# and the largest files parsed whole: XML (RELAX NG needs the whole tree, about 10 times
-# the file's size in memory: a 100 MB TEI file peaks near 1 GB) and JSON.
+# and the largest files parsed whole: XML (RELAX NG needs the whole tree, about 7 times
+# the file's size in memory: a 100 MB TEI file peaks near 700 MB) and JSON.
 MAX_FILE_BYTES = 1024 * MIB
 MAX_XML_BYTES = 256 * MIB
 MAX_JSON_BYTES = 64 * MIB
@@ -1737,7 +1737,8 @@ def parse_xml(data: bytes, shown: str) -> tuple[etree._ElementTree | None, list[
         return None, [Problem("E033", shown, "the DOCTYPE names an external DTD: refused "
                                              "unread (no DTD is loaded; TEI files need no "
                                              "DOCTYPE)", line, column)]
-    del text, body          # the decoded copy (twice the file) is not held while parsing
+    # the decoded copy (twice the file) is not held while parsing (nor by the match)
+    del text, body, declared
     parser = _parser()
     try:
         tree = etree.parse(io.BytesIO(data), parser)
