@@ -37,6 +37,7 @@ import calendar
 import codecs
 import copy
 import csv
+import gc
 import hashlib
 import io
 import json
@@ -1989,8 +1990,23 @@ def _tei_rule_problems(tree: etree._ElementTree, shown: str
                        ) -> tuple[list[Problem], list[Problem]]:
     """The failed assertions of serge-trotsky.sch, as its compiled XSLT reports them and in
     its order (pattern by pattern, each in document order), and the E075 date problems,
-    from one walk over the elements. Each block below is one pattern of the .sch, under
-    its rule's context; the XPath of each test is quoted beside the code that makes it."""
+    from one walk over the elements (see :func:`_walk_tei_rules`)."""
+    # The walk makes a list per element and keeps some, which sets off the cyclic garbage
+    # collector thousands of times on a large file (a tenth of the walk); it makes no
+    # cycles, so the collector is paused while it runs.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _walk_tei_rules(tree, shown)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _walk_tei_rules(tree: etree._ElementTree, shown: str
+                    ) -> tuple[list[Problem], list[Problem]]:
+    """Each block below is one pattern of the .sch, under its rule's context; the XPath of
+    each test is quoted beside the code that makes it."""
     ids: dict[str, etree._Element] = {}   # key('ids'): xml:id -> its first element
     note_ids: set[str] = set()            # the ids of key('ids') held by a tei:note
     calls: set[str] = set()       # key('note-calls'): substring(@target, 2) of note calls
@@ -2003,11 +2019,16 @@ def _tei_rule_problems(tree: etree._ElementTree, shown: str
         attributes = element.items()
         if not attributes:
             continue
-        xml_id = target = corresp = ref = None
+        xml_id = target = corresp = None
         is_dated = False
         for name, value in attributes:
             if name == "ref":
-                ref = value
+                # tei:*[starts-with(@ref, '#')]; ids are only ever added, so a pointer to an
+                # id already seen holds and only the others are kept (in a book most point
+                # back, at its standOff; one with its own id is kept, and holds at the end)
+                if value.startswith("#") and value[1:].split(" ", 1)[0] not in ids and \
+                        element.tag.startswith(_TEI):
+                    registers.append((element, value))
             elif name == XML_ID:
                 xml_id = value
             elif name == "target":
@@ -2016,6 +2037,8 @@ def _tei_rule_problems(tree: etree._ElementTree, shown: str
                 corresp = value
             elif name in _DATED:
                 is_dated = True
+        if xml_id is None and target is None and corresp is None and not is_dated:
+            continue                     # (a name's ref: most elements with attributes)
         if is_dated:
             dated.append(element)
         tag = element.tag if xml_id is not None or target is not None else ""
@@ -2034,17 +2057,11 @@ def _tei_rule_problems(tree: etree._ElementTree, shown: str
             # tei:ref[@type = 'note'][starts-with(@target, '#')]
             calls.add(target[1:])                                # type: ignore[index]
             notes.append((element, True))
-        # Ids are only ever added: a pointer to an id already seen holds, and only the
-        # others are kept (in a book most pointers point back, at its standOff).
-        # tei:*[starts-with(@target, '#') or starts-with(@corresp, '#')]
+        # tei:*[starts-with(@target, '#') or starts-with(@corresp, '#')], kept as @ref above
         if (local_target and target[1:] not in ids) or (           # type: ignore[index]
                 corresp is not None and corresp.startswith("#") and corresp[1:] not in ids):
             if element.tag.startswith(_TEI):
                 pointers.append((element, target, corresp))
-        # tei:*[starts-with(@ref, '#')]
-        if ref is not None and ref.startswith("#") and ref[1:].split(" ", 1)[0] not in ids:
-            if element.tag.startswith(_TEI):
-                registers.append((element, ref))
 
     failed: list[tuple[str, str | None, etree._Element]] = []   # text, role, context
     # pattern pointers
