@@ -49,7 +49,6 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -57,6 +56,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from lxml import etree, isoschematron
 
 if TYPE_CHECKING:  # frictionless is imported where a table is read (it takes 0.1 s)
+    from decimal import Decimal
+
     from frictionless import Schema
 
 from . import cmif
@@ -1579,6 +1580,7 @@ def _quick_test(field, schema: dict):
                 field.has_defined(n) for n in ("bare_number", "float_number", "decimal_char",
                                                "group_char")):
             # frictionless reads a number as a Decimal, and a bound as it reads a value
+            from decimal import Decimal  # (here: only tables have numbers)
             least, most = (_decimal_bound(constraints.get(n)) for n in ("minimum", "maximum"))
 
             def quick_number(cell: str) -> bool:
@@ -1616,6 +1618,7 @@ def _decimal_bound(bound: object) -> int | Decimal | None:
     """A number field's bound as frictionless compares it (an int, a float as a Decimal)."""
     if bound is None:
         return None
+    from decimal import Decimal
     if isinstance(bound, bool) or not isinstance(bound, int | float):
         raise TypeError("not a number")
     return bound if isinstance(bound, int) else Decimal(str(bound))
