@@ -325,8 +325,13 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
     where = str(source.metadata_path)
     spans = _line_spans(text)
     lines = [text[s:e].rstrip("\n") for s, e in spans]
-    # each line's blanks folded once, not once per block (what _line_matches compares)
+    # each line's blanks folded once, not once per block, and the lines of each folded
+    # form listed: a block's exact first and last lines are looked up, not compared with
+    # every line
     folded = [" ".join(line.split()) for line in lines]
+    numbers: dict[str, list[int]] = {}
+    for n, line in enumerate(folded):
+        numbers.setdefault(line, []).append(n)
     edits: list[Edit] = []
     for i, block in enumerate(source.clean.get("remove", [])):
         label = f"clean.remove[{i}]"
@@ -338,13 +343,13 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
         if not first:
             raise PipelineError("first_line is required", file=where, field=f"{label}.first_line")
         occurrence = int(block.get("occurrence", 1))
-        hits = [n for n, line in enumerate(folded) if _line_matches(line, first)]
+        hits = _matching_lines(folded, numbers, first)
         if len(hits) < occurrence:
             raise PipelineError(f"first_line {first!r} found {len(hits)} time(s), "
                                 f"occurrence {occurrence} wanted", file=where,
                                 field=f"{label}.first_line")
         begin = hits[occurrence - 1]
-        ends = [n for n in range(begin, len(lines)) if _line_matches(folded[n], last)]
+        ends = [n for n in _matching_lines(folded, numbers, last) if n >= begin]
         if not ends:
             raise PipelineError(f"last_line {last!r} not found after first_line", file=where,
                                 field=f"{label}.last_line")
@@ -366,13 +371,16 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
     return _drop_nested(edits)
 
 
-def _line_matches(line: str, wanted: str) -> bool:
-    """Compare a line with a line named in source.toml, blanks folded (no-break spaces
-    included); a name ending in '...' matches any line that starts with it."""
-    line, wanted = " ".join(line.split()), " ".join(wanted.split())
+def _matching_lines(folded: list[str], numbers: dict[str, list[int]], wanted: str
+                    ) -> list[int]:
+    """The lines (``folded``: blanks folded, no-break spaces included; ``numbers``: the
+    lines of each folded form) that match a line named in source.toml, its blanks folded
+    too: equal, or, for a name ending in '...', starting with what comes before it."""
+    wanted = " ".join(wanted.split())
     if wanted.endswith("..."):
-        return line.startswith(wanted[:-3])
-    return line == wanted
+        prefix = wanted[:-3]
+        return [n for n, line in enumerate(folded) if line.startswith(prefix)]
+    return numbers.get(wanted, [])
 
 
 def _drop_nested(edits: list[Edit]) -> list[Edit]:
@@ -738,8 +746,7 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
         if not sic or corr is None or not reason:
             raise PipelineError("each emendation needs sic, corr and reason", file=where,
                                 field=label)
-        pattern = re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])")
-        hits = list(pattern.finditer(text))
+        hits = _whole_word_hits(text, sic)
         expected = int(item.get("count", 1))
         if len(hits) != expected:
             raise PipelineError(f"sic {sic!r} occurs {len(hits)} time(s) in the cleaned text, "
@@ -753,6 +760,23 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
                                     file=where, field=f"{label}.sic", code="E202")
             edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
     return edits
+
+
+def _whole_word_hits(text: str, sic: str) -> list[re.Match[str]]:
+    """``sic`` where no letter or digit touches it, left to right, not overlapping: what
+    finditer of the whole-word pattern finds, tried only where str.find sees ``sic``
+    (a lookbehind first makes the pattern try every position of the text)."""
+    pattern = re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])")
+    hits = []
+    at = text.find(sic)
+    while at != -1:
+        m = pattern.match(text, at)
+        if m:
+            hits.append(m)
+            at = text.find(sic, m.end())
+        else:
+            at = text.find(sic, at + 1)
+    return hits
 
 
 # --- the stage ----------------------------------------------------------------------
