@@ -319,11 +319,16 @@ def _stage(stage: str, code: str, pool: Executor | None, function: Callable[...,
     """``function`` over each source; if any source failed, BuildFailed with every error
     (each given the stage's ``code`` unless it has its own)."""
     results = _each(pool, _Guarded(function), *args)
-    failed = [r for r in results if isinstance(r, PipelineError)]
+    _raise_problems(stage, code, [r for r in results if isinstance(r, PipelineError)])
+    return results
+
+
+def _raise_problems(stage: str, code: str, failed: list[PipelineError]) -> None:
+    """BuildFailed with every source's error, if any (each given the stage's ``code``
+    unless it has its own)."""
     problems = [locate(with_code(p, code)) for p in BuildFailed(stage, failed).problems]
     if problems:
         raise BuildFailed(stage, problems)
-    return results
 
 
 def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -603,19 +608,31 @@ def export_tei(corpus: Corpus, files: Files) -> None:
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
 
-    def encode(todo: list[int]) -> list[dict[str, bytes]]:
-        chosen = [builds[i] for i in todo]
-        found = _stage("tei", "E450", corpus.pool, _encode_tei, [b.source for b in chosen],
-                       [b.cleaned for b in chosen], [b.segmented for b in chosen],
-                       [b.notes for b in chosen], [b.letters for b in chosen],
-                       repeat(titles), repeat(corpus.meta), repeat(persons), repeat(places),
-                       repeat(organisations), [name_spans[i] for i in todo])
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "tei", builds[i].source, keys, entry)
-        return found
-
-    for tei_files in _each_cached(corpus, "tei", keys, encode):
-        files.update(tei_files)
+    # Each source's files go to ``files`` as they are made (from the cache or the pool)
+    # and are dropped: the TEI of the whole corpus is never held at once.
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    todo = []
+    for i, b in enumerate(builds):
+        entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
+        if entry is None:
+            todo.append(i)
+            continue
+        cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
+        files.update(entry)
+    chosen = [builds[i] for i in todo]
+    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b.source for b in chosen],
+                   [b.cleaned for b in chosen], [b.segmented for b in chosen],
+                   [b.notes for b in chosen], [b.letters for b in chosen], repeat(titles),
+                   repeat(corpus.meta), repeat(persons), repeat(places),
+                   repeat(organisations), [name_spans[i] for i in todo])
+    failed = []
+    for b, entry in zip(chosen, made, strict=True):
+        if isinstance(entry, PipelineError):
+            failed.append(entry)
+            continue
+        _put(corpus, "tei", b.source, keys, entry)
+        files.update(entry)
+    _raise_problems("tei", "E450", failed)
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -788,6 +805,12 @@ def _worker_init(parent_pid: int) -> None:
 def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any."""
     return list(pool.map(function, *args) if pool else map(function, *args))
+
+
+def _lazily(pool: Executor | None, function: Callable[..., Any], *args: Any) -> Iterator[Any]:
+    """``function`` over each source's arguments, in source order, in the pool if any: the
+    results one by one, as they are taken (each can be written and dropped)."""
+    return iter(pool.map(function, *args) if pool else map(function, *args))
 
 
 def _vocabulary(source: Source) -> Counter[str]:
