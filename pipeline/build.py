@@ -22,22 +22,18 @@ their inputs are unchanged; the files are the same bytes either way, and whateve
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
-import multiprocessing
 import os
 import re
 import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import backmatter, cmif, docs, mentions, package, registers, registry, tei
 from . import cache as cache_stage
@@ -49,6 +45,9 @@ from .errors import BuildFailed, PipelineError, with_code
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
 from .sources import Source, discover, locate
+
+if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
+    from concurrent.futures import Executor
 
 Progress = Callable[[str], None]
 Row = dict[str, Any]
@@ -774,6 +773,9 @@ def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
     if jobs <= 1 or tasks <= 1:
         yield None
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     method = "fork" if sys.platform == "linux" else "spawn"
     pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
                                initializer=_worker_init, initargs=(os.getpid(),))
@@ -796,6 +798,9 @@ def _worker_init(parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if sys.platform == "linux":
+        import ctypes
+        import ctypes.util
+
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the request took effect

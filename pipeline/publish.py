@@ -9,8 +9,6 @@ folder (``build --check``); ``release`` zips one.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import json
@@ -19,7 +17,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -299,8 +296,10 @@ def _exchange(a: Path, b: Path) -> bool:
     the system or filesystem cannot, so the caller falls back to two renames."""
     if sys.platform != "linux" or os.environ.get("SERGETROTSKY_NO_EXCHANGE"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    import ctypes
+
+    try:    # the process's own symbols hold libc's (no ctypes.util, which starts ldconfig)
+        libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
@@ -339,6 +338,8 @@ def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     The zip is reproducible: entries sorted, timestamps set to the release date.
     The dataset must be the output of the current build (checked by the caller).
     """
+    import zipfile
+
     descriptor_path = dataset_dir / "datapackage.json"
     if not descriptor_path.is_file():
         raise PipelineError("not a dataset folder (no datapackage.json)", file=str(dataset_dir),
