@@ -123,3 +123,45 @@ def test_the_default_cache_is_in_the_repository_holding_the_sources(tmp_path, mo
     assert build_cache.default_folder(tmp_path) is None     # outside a repository: none
     monkeypatch.setenv(build_cache.CACHE_ENV, str(tmp_path / "c"))
     assert build_cache.default_folder(SOURCES) == tmp_path / "c"
+
+
+FINGERPRINTED = """
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from sergetrotsky.cache import fingerprint
+
+@dataclass
+class Entry:
+    name: str
+    forms: set
+    where: tuple
+
+values = [
+    {"persons": [{"id": "serge", "forms": {"Serge", "Kibalchich", "Victor Serge"}}]},
+    [Entry("nin", {"Nin", "Andrés Nin"}, (1, 2.5, None, True)), Path("a/b"), b"\\x00\\xff"],
+    {("tuple", "key"): frozenset({"x", "y", "z"})},       # not JSON: walked
+]
+print(" ".join(fingerprint(v) for v in values))
+"""
+
+
+def test_fingerprints_are_the_same_in_every_process_and_tell_values_apart(tmp_path):
+    """A cache key made in one process is the one made in another (sets hashed in another
+    order), and a changed value gives another key."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "fingerprints.py"
+    script.write_text(FINGERPRINTED, encoding="utf-8")
+    runs = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    assert len(runs) == 1
+    digests = runs.pop().split()
+    assert len(set(digests)) == 3
+    fp = build_cache.fingerprint
+    assert fp({"a": 1}) != fp({"a": 1.0}) != fp({"a": "1"}) != fp({"a": True})
+    assert fp([{"x"}, "y"]) != fp([{"y"}, "x"])
+    assert fp({(1, 2): {"a"}}) != fp({(1, 2): {"b"}})
