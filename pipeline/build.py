@@ -450,16 +450,32 @@ def _check_references(corpus: Corpus) -> None:
 def _read_letters(corpus: Corpus) -> None:
     """Each source's letters (pipeline/letters.py), read with the hand-made registry only,
     so that a new form of the registers never makes a correspondent ambiguous."""
+    # A source's letters follow from its text (its key) and the hand-made registry, which
+    # the key covers (it holds every file of the sources folder outside the source
+    # folders): each source's are cached; the sources not cached are read together.
+    builds = corpus.builds
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    found: dict[str, list[letters_stage.Letter]] = {}
+    for b in builds:
+        entry = cache.get("letters", b.source_id, b.key) if cache else None
+        if entry is not None:
+            cache.reused.append(("letters", b.source_id))     # type: ignore[union-attr]
+            found[b.source_id] = entry
+    todo = [b for b in builds if b.source_id not in found]
     try:
-        found = _run("letters", "E410", letters_stage.read_all, corpus.sources,
-                     corpus.segmented, corpus.registry_persons, corpus.registry_places,
-                     {b.source_id: b.notes for b in corpus.builds})
+        read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
+                    {b.source_id: b.segmented for b in todo}, corpus.registry_persons,
+                    corpus.registry_places, {b.source_id: b.notes for b in todo})
     except BuildFailed as failed:
         cleaned = {b.source_id: b.cleaned for b in corpus.builds}
         for problem in failed.problems:
             _at_original_line(problem, corpus.sources, cleaned)
         raise
-    for b in corpus.builds:
+    for b in todo:
+        if cache is not None:
+            cache.put("letters", b.source_id, b.key, read.get(b.source_id, []))
+    found.update(read)
+    for b in builds:
         b.letters = found.get(b.source_id, [])
 
 
