@@ -118,7 +118,7 @@ class Corpus:
         return [b.notes for b in self.builds]
 
     @cached_property
-    def letter_rows(self) -> list[Row]:
+    def letter_rows(self) -> Sequence[Row]:
         """The letters table's rows: each source's letters in reading order, by source id."""
         return letters_stage.letters_table({b.source_id: b.letters for b in self.builds}).rows
 
@@ -148,8 +148,9 @@ class Corpus:
             package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
             package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
                           "Traces of lost layout"),
-            package.Table("mentions", [m.row() for b in self.builds for m in b.mentions],
-                          "Mentions of registered persons, places and organisations"),
+            package.Table("mentions", package.MadeRows(
+                self.builds, lambda b: (m.row() for m in b.mentions), lambda b: len(b.mentions)),
+                "Mentions of registered persons, places and organisations"),
         ]
 
     def table(self, name: str) -> package.Table:

@@ -13,11 +13,11 @@ import io
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .clean import LAYOUT_TRACE, CleanedSource
 from .conventions import count_words
@@ -34,12 +34,38 @@ class Table:
     """A resource to publish: its name, rows and where it goes in the dataset."""
 
     name: str
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     title: str
 
     @property
     def path(self) -> str:
         return f"data/{self.name}.csv"
+
+
+class MadeRows(Sequence[dict[str, Any]]):
+    """A table's rows made each time they are read, part by part (a source's mentions),
+    so that a large table is not held as dicts: only its count is kept."""
+
+    def __init__(self, parts: Sequence[Any], rows: Callable[[Any], Iterable[dict[str, Any]]],
+                 count: Callable[[Any], int]) -> None:
+        self._parts, self._rows = parts, rows
+        self._count = sum(map(count, parts))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for part in self._parts:
+            yield from self._rows(part)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return list(self)[index]
 
 
 def _cell(value: Any, field_def: dict[str, Any]) -> str:
@@ -289,8 +315,8 @@ def text_path(source_id: str, document_id: str | None = None) -> str:
     return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def letters_jsonl(letters: list[dict[str, Any]], readings: dict[str, str],
-                  notes: list[dict[str, Any]], documents: list[dict[str, Any]]) -> bytes:
+def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
+                  notes: Sequence[dict[str, Any]], documents: Sequence[dict[str, Any]]) -> bytes:
     """One JSON object per letter: its row of the letters table, its reading text (sub-units
     included) and the notes called in it (``n``, ``note_id``, ``text``)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}
