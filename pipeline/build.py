@@ -394,6 +394,21 @@ PER_SOURCE_STAGES = (
 )
 
 
+def _chain(source: Source, first: Any) -> list[Any]:
+    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's result, up
+    to the first stage that fails, whose PipelineError ends the list."""
+    results: list[Any] = []
+    made = first
+    for stage in PER_SOURCE_STAGES:
+        try:
+            made = stage.run(source, made)
+        except PipelineError as error:
+            results.append(error)
+            break
+        results.append(made)
+    return results
+
+
 def _build_sources(sources: list[Source], progress: Progress, pool: Executor | None,
                    cached: _Cached) -> list[SourceBuild]:
     """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
@@ -416,13 +431,22 @@ def _build_sources(sources: list[Source], progress: Progress, pool: Executor | N
         lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
     todo = [i for i, entry in enumerate(texts) if not entry]
     made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    # In a pool each source goes through every stage in one task: its results come back
+    # in one message (the text that the stages share, once) instead of one per stage.
+    chained = _each(pool, _chain, [sources[i] for i in todo], made) if pool else None
     announced = "clean"
-    for stage in PER_SOURCE_STAGES:
+    for index, stage in enumerate(PER_SOURCE_STAGES):
         if stage.name != announced:
             progress(stage.name)
             announced = stage.name
-        made = _stage(stage.name, stage.code, pool, stage.run, [sources[i] for i in todo],
-                      made)
+        if chained is None:
+            made = _stage(stage.name, stage.code, pool, stage.run,
+                          [sources[i] for i in todo], made)
+        else:   # the stage's problems, then its results, as if it had run on its own
+            _raise_problems(stage.name, stage.code,
+                            [c[-1] for c in chained if len(c) == index + 1
+                             and isinstance(c[-1], PipelineError)])
+            made = [c[index] for c in chained]
         for i, result in zip(todo, made, strict=True):
             texts[i][stage.name] = result
         if stage.check is not None:
