@@ -196,7 +196,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
         export(corpus, out, progress)
     if cache is not None:
-        cache.prune(s.source_id for s in sources)
+        cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
     summary = [_summary(b) for b in corpus.builds]
     locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
     return BuildResult(out, summary, locks, warnings)
@@ -529,6 +529,15 @@ def _build_registers(corpus: Corpus) -> None:
     """The registers built from the book (pipeline/registers.py): the registry plus the
     persons the notes identify and the index lists, places, and organisations (the
     glossary's and the index's)."""
+    # What the registers read follows from every source's text and metadata and from the
+    # registry and its decisions: all in the sources' keys. One entry for the corpus.
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    key = cache_stage.key(*(b.key for b in corpus.builds)) if cache else ""
+    entry = cache.get("registers", cache_stage.CORPUS_ENTRY, key) if cache else None
+    if entry is not None:
+        cache.reused.append(("registers", cache_stage.CORPUS_ENTRY))   # type: ignore[union-attr]
+        corpus.index_rows, corpus.persons, corpus.places, corpus.organisations = entry
+        return
     segmented = corpus.segmented
     corpus.index_rows = backmatter.index_rows(segmented,
                                               backmatter.index_references(corpus.sources))
@@ -540,6 +549,9 @@ def _build_registers(corpus: Corpus) -> None:
                                            segmented, decisions.index_places)
     corpus.organisations = registers.build_organisations(
         corpus.glossary, corpus.index_rows, note_rows, segmented, decisions)
+    if cache is not None:
+        cache.put("registers", cache_stage.CORPUS_ENTRY, key, (
+            corpus.index_rows, corpus.persons, corpus.places, corpus.organisations))
 
 
 def _find_mentions(corpus: Corpus) -> None:

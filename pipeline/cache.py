@@ -44,6 +44,8 @@ from typing import Any
 from . import __version__
 
 CACHE_ENV = "SERGETROTSKY_CACHE_DIR"
+# The id of a corpus-wide step's entry (a source id never starts with "_")
+CORPUS_ENTRY = "_corpus"
 TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
        "# The build cache of sergetrotsky (https://bford.info/cachedir/): safe to delete.\n")
 

@@ -30,7 +30,8 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, tmp_path):
     again = build_cache.BuildCache(tmp_path / "cache")
     second = build.assemble(SOURCES, jobs=2, cache=again)
     ids = [p.name for p in sorted(SOURCES.iterdir()) if p.is_dir() and p.name[0] not in "._"]
-    assert sorted(again.reused) == sorted((stage, i) for stage in STAGES for i in ids)
+    assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                           ("registers", build_cache.CORPUS_ENTRY)])
     assert second.files == built.files
     assert second.summary == built.summary
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
@@ -48,6 +49,8 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     cached = build.assemble(sources, cache=again)
     reused_ids = {source_id for _, source_id in again.reused}
     assert edited.name not in reused_ids
+    assert ("registers", build_cache.CORPUS_ENTRY) not in again.reused   # it reads every source
+    reused_ids.discard(build_cache.CORPUS_ENTRY)
     assert ("text", edited.name) not in again.reused
     assert reused_ids == {p.name for p in sources.iterdir()
                           if p.is_dir() and p.name[0] not in "._"} - {edited.name}
@@ -55,6 +58,7 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     # the entries of the old state of the edited source are gone, one per stage is left
     for stage in STAGES:
         assert len(list((tmp_path / "cache" / stage).glob(f"{edited.name}.*.pickle"))) == 1
+    assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 
 def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path):
