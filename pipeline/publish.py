@@ -258,11 +258,14 @@ class StagedFiles(MutableMapping[str, bytes]):
         self.folder = folder
         self._refuse = refuse
         self._names: set[str] = set()
+        self._folders: set[Path] = {folder}     # made already: no mkdir per file
 
     def __setitem__(self, rel: str, data: bytes) -> None:
         path = self.folder / rel
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
             path.write_bytes(data)
         except OSError as exc:
             raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
