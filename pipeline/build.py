@@ -127,9 +127,10 @@ class Corpus:
         """Every table of the dataset, in the descriptor's order."""
         found = self.found_notes
         segmented = self.segmented
-        cleaned = {b.source_id: b.cleaned for b in self.builds}
+        own = _own_rows(self)
+        by_id = sorted(own)
         return [
-            package.Table("sources", package.source_rows(self.sources, cleaned), "Sources"),
+            package.Table("sources", [own[b.source_id][0] for b in self.builds], "Sources"),
             package.Table("documents", _document_rows(self), "Units of text"),
             package.Table("letters", self.letter_rows, "Letters"),
             package.Table("organisations", self.organisations, "Organisations"),
@@ -145,8 +146,9 @@ class Corpus:
             package.Table("bibliography", backmatter.bibliography_rows(
                 segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
-            package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
-            package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
+            package.Table("removals", [row for i in by_id for row in own[i][1]],
+                          "Cleaning log"),
+            package.Table("layout_traces", [row for i in by_id for row in own[i][2]],
                           "Traces of lost layout"),
             package.Table("mentions", package.MadeRows(
                 self.builds, lambda b: (m.row() for m in b.mentions), lambda b: len(b.mentions)),
@@ -558,8 +560,6 @@ def _find_mentions(corpus: Corpus) -> None:
     """Names of registered persons, places and organisations in each source's text
     (pipeline/mentions.py), for the TEI and the mentions table."""
     cached, decisions = corpus.cached, corpus.decisions
-    gazetteer = mentions.Gazetteer(corpus.persons, corpus.places, corpus.organisations,
-                                   decisions.family_names, decisions.form_owners)
     builds = corpus.builds
     keys: dict[str, str] = {}
     if cached is not None and cached.cache:
@@ -569,6 +569,9 @@ def _find_mentions(corpus: Corpus) -> None:
                 for b in builds}
 
     def find(todo: list[int]) -> list[Any]:
+        # made only when a source's mentions are not cached (its pattern takes a while)
+        gazetteer = mentions.Gazetteer(corpus.persons, corpus.places, corpus.organisations,
+                                       decisions.family_names, decisions.form_owners)
         found = [mentions.find_mentions(builds[i].segmented, gazetteer, builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
@@ -615,6 +618,26 @@ def _document_rows(corpus: Corpus) -> list[Row]:
 
     return [row for found in _each_cached(corpus, "documents", keys, rows, ordered)
             for row in found]
+
+
+def _own_rows(corpus: Corpus) -> dict[str, tuple[Row, list[Row], list[Row]]]:
+    """Each source's rows that follow from it alone, by source id: its row of ``sources``
+    (checked against its text: package.check_source_facts), of ``removals`` and of
+    ``layout_traces``; through the cache, under the source's key."""
+    def rows(todo: list[int]) -> list[tuple[Row, list[Row], list[Row]]]:
+        found = []
+        for i in todo:
+            b = corpus.builds[i]
+            cleaned = {b.source_id: b.cleaned}
+            found.append((package.source_rows([b.source], cleaned)[0],
+                          package.removal_rows(cleaned),
+                          package.layout_trace_rows(cleaned, {b.source_id: b.segmented})))
+            _put(corpus, "rows", b.source, {b.source_id: b.key}, found[-1])
+        return found
+
+    keys = {b.source_id: b.key for b in corpus.builds}
+    return {b.source_id: entry for b, entry in zip(
+        corpus.builds, _each_cached(corpus, "rows", keys, rows), strict=True)}
 
 
 def _source_document_rows(build: SourceBuild) -> list[Row]:

@@ -14,7 +14,7 @@ from sergetrotsky.cli import main
 
 from .conftest import SOURCES
 
-STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
 
 
 def _tree(folder):
