@@ -292,7 +292,7 @@ def growth_runs(ns: list[int], job_settings: list[int], runs: int
                 for _ in range(runs):
                     run = measured(sergetrotsky() + ["build", "--sources", str(copied),
                                                      "--out", str(Path(tmp) / "dist"),
-                                                     "--jobs", str(jobs)])
+                                                     "--jobs", str(jobs), "--no-cache"])
                     if run.returncode:
                         failed(run, f"build of {n} copies")
                     found.append(run)

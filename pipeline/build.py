@@ -883,15 +883,21 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
+def _each(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+          *args: Any) -> list[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any."""
-    return list(pool.map(function, *args) if pool else map(function, *args))
+    return list(_lazily(pool, function, first, *args))
 
 
-def _lazily(pool: Executor | None, function: Callable[..., Any], *args: Any) -> Iterator[Any]:
+def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+            *args: Any) -> Iterator[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any: the
-    results one by one, as they are taken (each can be written and dropped)."""
-    return iter(pool.map(function, *args) if pool else map(function, *args))
+    results one by one, as they are taken (each can be written and dropped). One task is
+    run here: starting the workers for it costs more than it could save (a cached build
+    with one source edited)."""
+    if pool is None or len(first) <= 1:
+        return map(function, first, *args)
+    return iter(pool.map(function, first, *args))
 
 
 def _vocabulary(source: Source) -> Counter[str]:
