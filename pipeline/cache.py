@@ -24,7 +24,8 @@ git, so ``git clean -X`` or ``-x`` removes it and plain ``git clean`` keeps it),
 nowhere (no cache). ``build --no-cache`` neither reads nor writes it. A cached build
 writes the same bytes as a cold one (``tests/test_cache.py``). An entry that cannot be
 read is treated as missing; entries are written atomically; after a build each stage
-keeps one entry per source (the one this build used).
+keeps one entry per source (the one this build used). A corpus-wide step's entry (the
+registers) is kept under the id ``CORPUS_ENTRY``, its key made of every source's.
 """
 
 from __future__ import annotations
