@@ -22,22 +22,18 @@ their inputs are unchanged; the files are the same bytes either way, and whateve
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import json
-import multiprocessing
 import os
 import re
 import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import backmatter, cmif, docs, mentions, package, registers, registry, tei
 from . import cache as cache_stage
@@ -50,6 +46,9 @@ from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
 from .sources import Source, discover, locate
+
+if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
+    from concurrent.futures import Executor
 
 Progress = Callable[[str], None]
 Row = dict[str, Any]
@@ -120,7 +119,7 @@ class Corpus:
         return [b.notes for b in self.builds]
 
     @cached_property
-    def letter_rows(self) -> list[Row]:
+    def letter_rows(self) -> Sequence[Row]:
         """The letters table's rows: each source's letters in reading order, by source id."""
         return letters_stage.letters_table({b.source_id: b.letters for b in self.builds}).rows
 
@@ -129,9 +128,10 @@ class Corpus:
         """Every table of the dataset, in the descriptor's order."""
         found = self.found_notes
         segmented = self.segmented
-        cleaned = {b.source_id: b.cleaned for b in self.builds}
+        own = _own_rows(self)
+        by_id = sorted(own)
         return [
-            package.Table("sources", package.source_rows(self.sources, cleaned), "Sources"),
+            package.Table("sources", [own[b.source_id][0] for b in self.builds], "Sources"),
             package.Table("documents", _document_rows(self), "Units of text"),
             package.Table("letters", self.letter_rows, "Letters"),
             package.Table("organisations", self.organisations, "Organisations"),
@@ -147,11 +147,13 @@ class Corpus:
             package.Table("bibliography", backmatter.bibliography_rows(
                 segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
-            package.Table("removals", package.removal_rows(cleaned), "Cleaning log"),
-            package.Table("layout_traces", package.layout_trace_rows(cleaned, segmented),
+            package.Table("removals", [row for i in by_id for row in own[i][1]],
+                          "Cleaning log"),
+            package.Table("layout_traces", [row for i in by_id for row in own[i][2]],
                           "Traces of lost layout"),
-            package.Table("mentions", [m.row() for b in self.builds for m in b.mentions],
-                          "Mentions of registered persons, places and organisations"),
+            package.Table("mentions", package.MadeRows(
+                self.builds, lambda b: (m.row() for m in b.mentions), lambda b: len(b.mentions)),
+                "Mentions of registered persons, places and organisations"),
         ]
 
     def table(self, name: str) -> package.Table:
@@ -197,7 +199,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
         export(corpus, out, progress)
     if cache is not None:
-        cache.prune(s.source_id for s in sources)
+        cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
     summary = [_summary(b) for b in corpus.builds]
     locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
     return BuildResult(out, summary, locks, warnings)
@@ -320,11 +322,16 @@ def _stage(stage: str, code: str, pool: Executor | None, function: Callable[...,
     """``function`` over each source; if any source failed, BuildFailed with every error
     (each given the stage's ``code`` unless it has its own)."""
     results = _each(pool, _Guarded(function), *args)
-    failed = [r for r in results if isinstance(r, PipelineError)]
+    _raise_problems(stage, code, [r for r in results if isinstance(r, PipelineError)])
+    return results
+
+
+def _raise_problems(stage: str, code: str, failed: list[PipelineError]) -> None:
+    """BuildFailed with every source's error, if any (each given the stage's ``code``
+    unless it has its own)."""
     problems = [locate(with_code(p, code)) for p in BuildFailed(stage, failed).problems]
     if problems:
         raise BuildFailed(stage, problems)
-    return results
 
 
 def _run(stage: str, code: str, function: Callable[..., Any], *args: Any) -> Any:
@@ -390,6 +397,21 @@ PER_SOURCE_STAGES = (
 )
 
 
+def _chain(source: Source, first: Any) -> list[Any]:
+    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's result, up
+    to the first stage that fails, whose PipelineError ends the list."""
+    results: list[Any] = []
+    made = first
+    for stage in PER_SOURCE_STAGES:
+        try:
+            made = stage.run(source, made)
+        except PipelineError as error:
+            results.append(error)
+            break
+        results.append(made)
+    return results
+
+
 def _build_sources(sources: list[Source], progress: Progress, pool: Executor | None,
                    cached: _Cached) -> list[SourceBuild]:
     """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
@@ -412,13 +434,22 @@ def _build_sources(sources: list[Source], progress: Progress, pool: Executor | N
         lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
     todo = [i for i, entry in enumerate(texts) if not entry]
     made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    # In a pool each source goes through every stage in one task: its results come back
+    # in one message (the text that the stages share, once) instead of one per stage.
+    chained = _each(pool, _chain, [sources[i] for i in todo], made) if pool else None
     announced = "clean"
-    for stage in PER_SOURCE_STAGES:
+    for index, stage in enumerate(PER_SOURCE_STAGES):
         if stage.name != announced:
             progress(stage.name)
             announced = stage.name
-        made = _stage(stage.name, stage.code, pool, stage.run, [sources[i] for i in todo],
-                      made)
+        if chained is None:
+            made = _stage(stage.name, stage.code, pool, stage.run,
+                          [sources[i] for i in todo], made)
+        else:   # the stage's problems, then its results, as if it had run on its own
+            _raise_problems(stage.name, stage.code,
+                            [c[-1] for c in chained if len(c) == index + 1
+                             and isinstance(c[-1], PipelineError)])
+            made = [c[index] for c in chained]
         for i, result in zip(todo, made, strict=True):
             texts[i][stage.name] = result
         if stage.check is not None:
@@ -447,16 +478,32 @@ def _check_references(corpus: Corpus) -> None:
 def _read_letters(corpus: Corpus) -> None:
     """Each source's letters (pipeline/letters.py), read with the hand-made registry only,
     so that a new form of the registers never makes a correspondent ambiguous."""
+    # A source's letters follow from its text (its key) and the hand-made registry, which
+    # the key covers (it holds every file of the sources folder outside the source
+    # folders): each source's are cached; the sources not cached are read together.
+    builds = corpus.builds
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    found: dict[str, list[letters_stage.Letter]] = {}
+    for b in builds:
+        entry = cache.get("letters", b.source_id, b.key) if cache else None
+        if entry is not None:
+            cache.reused.append(("letters", b.source_id))     # type: ignore[union-attr]
+            found[b.source_id] = entry
+    todo = [b for b in builds if b.source_id not in found]
     try:
-        found = _run("letters", "E410", letters_stage.read_all, corpus.sources,
-                     corpus.segmented, corpus.registry_persons, corpus.registry_places,
-                     {b.source_id: b.notes for b in corpus.builds})
+        read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
+                    {b.source_id: b.segmented for b in todo}, corpus.registry_persons,
+                    corpus.registry_places, {b.source_id: b.notes for b in todo})
     except BuildFailed as failed:
         cleaned = {b.source_id: b.cleaned for b in corpus.builds}
         for problem in failed.problems:
             _at_original_line(problem, corpus.sources, cleaned)
         raise
-    for b in corpus.builds:
+    for b in todo:
+        if cache is not None:
+            cache.put("letters", b.source_id, b.key, read.get(b.source_id, []))
+    found.update(read)
+    for b in builds:
         b.letters = found.get(b.source_id, [])
 
 
@@ -485,6 +532,15 @@ def _build_registers(corpus: Corpus) -> None:
     """The registers built from the book (pipeline/registers.py): the registry plus the
     persons the notes identify and the index lists, places, and organisations (the
     glossary's and the index's)."""
+    # What the registers read follows from every source's text and metadata and from the
+    # registry and its decisions: all in the sources' keys. One entry for the corpus.
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    key = cache_stage.key(*(b.key for b in corpus.builds)) if cache else ""
+    entry = cache.get("registers", cache_stage.CORPUS_ENTRY, key) if cache else None
+    if entry is not None:
+        cache.reused.append(("registers", cache_stage.CORPUS_ENTRY))   # type: ignore[union-attr]
+        corpus.index_rows, corpus.persons, corpus.places, corpus.organisations = entry
+        return
     segmented = corpus.segmented
     corpus.index_rows = backmatter.index_rows(segmented,
                                               backmatter.index_references(corpus.sources))
@@ -496,14 +552,15 @@ def _build_registers(corpus: Corpus) -> None:
                                            segmented, decisions.index_places)
     corpus.organisations = registers.build_organisations(
         corpus.glossary, corpus.index_rows, note_rows, segmented, decisions)
+    if cache is not None:
+        cache.put("registers", cache_stage.CORPUS_ENTRY, key, (
+            corpus.index_rows, corpus.persons, corpus.places, corpus.organisations))
 
 
 def _find_mentions(corpus: Corpus) -> None:
     """Names of registered persons, places and organisations in each source's text
     (pipeline/mentions.py), for the TEI and the mentions table."""
     cached, decisions = corpus.cached, corpus.decisions
-    index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                      decisions.family_names, decisions.form_owners)
     builds = corpus.builds
     keys: dict[str, str] = {}
     if cached is not None and cached.cache:
@@ -513,6 +570,9 @@ def _find_mentions(corpus: Corpus) -> None:
                 for b in builds}
 
     def find(todo: list[int]) -> list[Any]:
+        # made only when a source's mentions are not cached (its pattern takes a while)
+        index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                          decisions.family_names, decisions.form_owners)
         found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
@@ -561,6 +621,26 @@ def _document_rows(corpus: Corpus) -> list[Row]:
             for row in found]
 
 
+def _own_rows(corpus: Corpus) -> dict[str, tuple[Row, list[Row], list[Row]]]:
+    """Each source's rows that follow from it alone, by source id: its row of ``sources``
+    (checked against its text: package.check_source_facts), of ``removals`` and of
+    ``layout_traces``; through the cache, under the source's key."""
+    def rows(todo: list[int]) -> list[tuple[Row, list[Row], list[Row]]]:
+        found = []
+        for i in todo:
+            b = corpus.builds[i]
+            cleaned = {b.source_id: b.cleaned}
+            found.append((package.source_rows([b.source], cleaned)[0],
+                          package.removal_rows(cleaned),
+                          package.layout_trace_rows(cleaned, {b.source_id: b.segmented})))
+            _put(corpus, "rows", b.source, {b.source_id: b.key}, found[-1])
+        return found
+
+    keys = {b.source_id: b.key for b in corpus.builds}
+    return {b.source_id: entry for b, entry in zip(
+        corpus.builds, _each_cached(corpus, "rows", keys, rows), strict=True)}
+
+
 def _source_document_rows(build: SourceBuild) -> list[Row]:
     return package.document_rows(build.segmented,
                                  {letter.letter_id: letter for letter in build.letters})
@@ -604,19 +684,31 @@ def export_tei(corpus: Corpus, files: Files) -> None:
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
 
-    def encode(todo: list[int]) -> list[dict[str, bytes]]:
-        chosen = [builds[i] for i in todo]
-        found = _stage("tei", "E450", corpus.pool, _encode_tei, [b.source for b in chosen],
-                       [b.cleaned for b in chosen], [b.segmented for b in chosen],
-                       [b.notes for b in chosen], [b.letters for b in chosen],
-                       repeat(titles), repeat(corpus.meta), repeat(persons), repeat(places),
-                       repeat(organisations), [name_spans[i] for i in todo])
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "tei", builds[i].source, keys, entry)
-        return found
-
-    for tei_files in _each_cached(corpus, "tei", keys, encode):
-        files.update(tei_files)
+    # Each source's files go to ``files`` as they are made (from the cache or the pool)
+    # and are dropped: the TEI of the whole corpus is never held at once.
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    todo = []
+    for i, b in enumerate(builds):
+        entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
+        if entry is None:
+            todo.append(i)
+            continue
+        cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
+        files.update(entry)
+    chosen = [builds[i] for i in todo]
+    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b.source for b in chosen],
+                   [b.cleaned for b in chosen], [b.segmented for b in chosen],
+                   [b.notes for b in chosen], [b.letters for b in chosen], repeat(titles),
+                   repeat(corpus.meta), repeat(persons), repeat(places),
+                   repeat(organisations), [name_spans[i] for i in todo])
+    failed = []
+    for b, entry in zip(chosen, made, strict=True):
+        if isinstance(entry, PipelineError):
+            failed.append(entry)
+            continue
+        _put(corpus, "tei", b.source, keys, entry)
+        files.update(entry)
+    _raise_problems("tei", "E450", failed)
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -758,6 +850,9 @@ def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
     if jobs <= 1 or tasks <= 1:
         yield None
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     method = "fork" if sys.platform == "linux" else "spawn"
     pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
                                initializer=_worker_init, initargs=(os.getpid(),))
@@ -780,15 +875,30 @@ def _worker_init(parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     if sys.platform == "linux":
+        import ctypes
+        import ctypes.util
+
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
 
 
-def _each(pool: Executor | None, function: Callable[..., Any], *args: Any) -> list[Any]:
+def _each(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+          *args: Any) -> list[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any."""
-    return list(pool.map(function, *args) if pool else map(function, *args))
+    return list(_lazily(pool, function, first, *args))
+
+
+def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+            *args: Any) -> Iterator[Any]:
+    """``function`` over each source's arguments, in source order, in the pool if any: the
+    results one by one, as they are taken (each can be written and dropped). One task is
+    run here: starting the workers for it costs more than it could save (a cached build
+    with one source edited)."""
+    if pool is None or len(first) <= 1:
+        return map(function, first, *args)
+    return iter(pool.map(function, first, *args))
 
 
 def _vocabulary(source: Source) -> Counter[str]:

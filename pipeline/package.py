@@ -12,10 +12,12 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Mapping
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .clean import LAYOUT_TRACE, CleanedSource
 from .conventions import count_words
@@ -32,12 +34,38 @@ class Table:
     """A resource to publish: its name, rows and where it goes in the dataset."""
 
     name: str
-    rows: list[dict[str, Any]]
+    rows: Sequence[dict[str, Any]]
     title: str
 
     @property
     def path(self) -> str:
         return f"data/{self.name}.csv"
+
+
+class MadeRows(Sequence[dict[str, Any]]):
+    """A table's rows made each time they are read, part by part (a source's mentions),
+    so that a large table is not held as dicts: only its count is kept."""
+
+    def __init__(self, parts: Sequence[Any], rows: Callable[[Any], Iterable[dict[str, Any]]],
+                 count: Callable[[Any], int]) -> None:
+        self._parts, self._rows = parts, rows
+        self._count = sum(map(count, parts))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for part in self._parts:
+            yield from self._rows(part)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return list(self)[index]
 
 
 def _cell(value: Any, field_def: dict[str, Any]) -> str:
@@ -226,12 +254,42 @@ def layout_trace_rows(cleaned: dict[str, CleanedSource],
     return rows
 
 
+class WordCounter:
+    """``count_words(text[start:end])`` for the spans of one text's units, reading the
+    text once: a unit's text holds its sub-units', so counting each unit's slice read it
+    once per level of nesting.
+
+    The text is cut at every edge of a span into pieces, whose words are counted once; a
+    span's words are the sum of its pieces'. That holds where no word or note mark runs
+    across a cut, which a blank on either side of it guarantees (units begin at a line);
+    a span with another cut inside it is counted from its slice, as ``count_words`` does."""
+
+    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+        self.text = text
+        self.cuts = sorted({0, len(text), *(edge for span in spans for edge in span)})
+        counts = [0]
+        for start, end in pairwise(self.cuts):
+            counts.append(counts[-1] + count_words(text[start:end]))
+        self.before = counts         # words of the pieces before each cut
+        self.unsafe = [i for i, cut in enumerate(self.cuts) if 0 < cut < len(text)
+                       and not (text[cut - 1].isspace() or text[cut].isspace())]
+
+    def count(self, start: int, end: int) -> int:
+        """The words of text[start:end] (a span given to the constructor), marks not counted."""
+        first, last = bisect_left(self.cuts, start), bisect_left(self.cuts, end)
+        inner = bisect_right(self.unsafe, first)
+        if inner < len(self.unsafe) and self.unsafe[inner] < last:
+            return count_words(self.text[start:end])    # a word may run across a cut
+        return self.before[last] - self.before[first]
+
+
 def document_rows(seg: SegmentedSource, letters: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Rows of the ``documents`` table for one source, its units in reading order. A unit
     that is a letter takes its date and place from the letters stage's result
     (``letters``: letter id -> Letter), where the book's notes may correct the printed
     date; any other unit keeps what its outline says."""
     rows = []
+    words = WordCounter(seg.text, [(u.start, u.end) for u in seg.units])
     for u in seg.units:
         letter = letters.get(u.document_id)
         rows.append({
@@ -242,7 +300,7 @@ def document_rows(seg: SegmentedSource, letters: Mapping[str, Any]) -> list[dict
             "language": u.language,
             "text_path": text_path(seg.source_id, u.document_id),
             "tei_path": tei_path(seg.source_id),
-            "words": count_words(seg.text_of(u)),
+            "words": words.count(u.start, u.end),
         })
     return rows
 
@@ -257,8 +315,8 @@ def text_path(source_id: str, document_id: str | None = None) -> str:
     return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def letters_jsonl(letters: list[dict[str, Any]], readings: dict[str, str],
-                  notes: list[dict[str, Any]], documents: list[dict[str, Any]]) -> bytes:
+def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
+                  notes: Sequence[dict[str, Any]], documents: Sequence[dict[str, Any]]) -> bytes:
     """One JSON object per letter: its row of the letters table, its reading text (sub-units
     included) and the notes called in it (``n``, ``note_id``, ``text``)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}

@@ -9,17 +9,15 @@ folder (``build --check``); ``release`` zips one.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import hashlib
 import json
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
-import zipfile
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -199,10 +197,9 @@ class OutputFolder:
             staging = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.new-",
                                             dir=self.target.parent))
             staging.chmod(0o777 & ~_umask())
+            staged = StagedFiles(staging, self._refuse, self._previous())
             for rel, data in sorted(files.items()):
-                path = staging / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
+                staged[rel] = data
             _crash_point("staged")
             self._swap(staging)
             staging = None
@@ -224,8 +221,14 @@ class OutputFolder:
             folder.chmod(0o777 & ~_umask())
         except OSError as exc:
             raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
-        self._staged = StagedFiles(folder, self._refuse)
+        self._staged = StagedFiles(folder, self._refuse, self._previous())
         return self._staged
+
+    def _previous(self) -> Path | None:
+        """The dataset being replaced (checked to be this tool's), whose unchanged files
+        the new one links to instead of writing them again."""
+        target = self.target
+        return target if target.is_dir() and (target / MARKER).is_file() else None
 
     def commit(self, staged: StagedFiles) -> None:
         """Swap a staging folder from ``stage`` in for the target."""
@@ -256,20 +259,47 @@ class StagedFiles(MutableMapping[str, bytes]):
     (memory does not hold the dataset) and read back when it is asked for (the
     descriptor's hashes); the names are kept."""
 
-    def __init__(self, folder: Path,
-                 refuse: Callable[[str, str], PipelineError]) -> None:
+    def __init__(self, folder: Path, refuse: Callable[[str, str], PipelineError],
+                 previous: Path | None = None) -> None:
         self.folder = folder
         self._refuse = refuse
         self._names: set[str] = set()
+        self._folders: set[Path] = {folder}     # made already: no mkdir per file
+        self._previous = previous
+        self._mode = 0o666 & ~_umask()
 
     def __setitem__(self, rel: str, data: bytes) -> None:
         path = self.folder / rel
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            if not self._link_unchanged(rel, data, path):
+                path.write_bytes(data)
         except OSError as exc:
             raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
         self._names.add(rel)
+
+    def _link_unchanged(self, rel: str, data: bytes, path: Path) -> bool:
+        """Link ``path`` to the previous dataset's file when that holds these very bytes:
+        on some filesystems making a new file costs far more than a link (0.27 s against
+        0.02 s of system time for the 333 files of the five sources' dataset). Only a
+        plain file of this tool's mode and no other link is taken (its bytes compared),
+        so the new dataset shares nothing with anything but the dataset it replaces,
+        which is deleted after the swap; where linking fails, the file is written."""
+        if self._previous is None:
+            return False
+        old = self._previous / rel
+        try:
+            facts = old.lstat()
+            if not stat.S_ISREG(facts.st_mode) or facts.st_nlink != 1 \
+                    or stat.S_IMODE(facts.st_mode) != self._mode \
+                    or facts.st_size != len(data) or old.read_bytes() != data:
+                return False
+            os.link(old, path)
+        except OSError:
+            return False
+        return True
 
     def __getitem__(self, rel: str) -> bytes:
         if rel not in self._names:
@@ -299,8 +329,10 @@ def _exchange(a: Path, b: Path) -> bool:
     the system or filesystem cannot, so the caller falls back to two renames."""
     if sys.platform != "linux" or os.environ.get("SERGETROTSKY_NO_EXCHANGE"):
         return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    import ctypes
+
+    try:    # the process's own symbols hold libc's (no ctypes.util, which starts ldconfig)
+        libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
     except (OSError, AttributeError):
         return False
@@ -339,6 +371,8 @@ def release(dataset_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     The zip is reproducible: entries sorted, timestamps set to the release date.
     The dataset must be the output of the current build (checked by the caller).
     """
+    import zipfile
+
     descriptor_path = dataset_dir / "datapackage.json"
     if not descriptor_path.is_file():
         raise PipelineError("not a dataset folder (no datapackage.json)", file=str(dataset_dir),

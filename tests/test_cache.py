@@ -14,7 +14,7 @@ from sergetrotsky.cli import main
 
 from .conftest import SOURCES
 
-STAGES = ("vocabulary", "text", "mentions", "documents", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
 
 
 def _tree(folder):
@@ -30,7 +30,8 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, tmp_path):
     again = build_cache.BuildCache(tmp_path / "cache")
     second = build.assemble(SOURCES, jobs=2, cache=again)
     ids = [p.name for p in sorted(SOURCES.iterdir()) if p.is_dir() and p.name[0] not in "._"]
-    assert sorted(again.reused) == sorted((stage, i) for stage in STAGES for i in ids)
+    assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                           ("registers", build_cache.CORPUS_ENTRY)])
     assert second.files == built.files
     assert second.summary == built.summary
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
@@ -48,6 +49,8 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     cached = build.assemble(sources, cache=again)
     reused_ids = {source_id for _, source_id in again.reused}
     assert edited.name not in reused_ids
+    assert ("registers", build_cache.CORPUS_ENTRY) not in again.reused   # it reads every source
+    reused_ids.discard(build_cache.CORPUS_ENTRY)
     assert ("text", edited.name) not in again.reused
     assert reused_ids == {p.name for p in sources.iterdir()
                           if p.is_dir() and p.name[0] not in "._"} - {edited.name}
@@ -55,6 +58,7 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     # the entries of the old state of the edited source are gone, one per stage is left
     for stage in STAGES:
         assert len(list((tmp_path / "cache" / stage).glob(f"{edited.name}.*.pickle"))) == 1
+    assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 
 def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path):
@@ -123,3 +127,45 @@ def test_the_default_cache_is_in_the_repository_holding_the_sources(tmp_path, mo
     assert build_cache.default_folder(tmp_path) is None     # outside a repository: none
     monkeypatch.setenv(build_cache.CACHE_ENV, str(tmp_path / "c"))
     assert build_cache.default_folder(SOURCES) == tmp_path / "c"
+
+
+FINGERPRINTED = """
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from sergetrotsky.cache import fingerprint
+
+@dataclass
+class Entry:
+    name: str
+    forms: set
+    where: tuple
+
+values = [
+    {"persons": [{"id": "serge", "forms": {"Serge", "Kibalchich", "Victor Serge"}}]},
+    [Entry("nin", {"Nin", "Andrés Nin"}, (1, 2.5, None, True)), Path("a/b"), b"\\x00\\xff"],
+    {("tuple", "key"): frozenset({"x", "y", "z"})},       # not JSON: walked
+]
+print(" ".join(fingerprint(v) for v in values))
+"""
+
+
+def test_fingerprints_are_the_same_in_every_process_and_tell_values_apart(tmp_path):
+    """A cache key made in one process is the one made in another (sets hashed in another
+    order), and a changed value gives another key."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "fingerprints.py"
+    script.write_text(FINGERPRINTED, encoding="utf-8")
+    runs = {subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+            for seed in ("1", "2", "3")}
+    assert len(runs) == 1
+    digests = runs.pop().split()
+    assert len(set(digests)) == 3
+    fp = build_cache.fingerprint
+    assert fp({"a": 1}) != fp({"a": 1.0}) != fp({"a": "1"}) != fp({"a": True})
+    assert fp([{"x"}, "y"]) != fp([{"y"}, "x"])
+    assert fp({(1, 2): {"a"}}) != fp({(1, 2): {"b"}})

@@ -300,3 +300,30 @@ def test_layout_traces_table_rows(built, sources, cleaned):
                                                   "The promise of peace"]
     assert all(r["blank_lines"] == "2" for r in chapter)
     assert sum(len(cleaned[s].layout_traces()) for s in cleaned) == len(rows)
+
+
+def test_literal_hits_and_sentence_ends_find_what_the_patterns_find(sources):
+    """The cleaner's shortcuts on every real original: each emendation's sic and each
+    run-in heading found by str.find then the whole pattern (``_literal_hits``) are the
+    pattern's finditer; a line ends a sentence by the stop-and-closers test exactly when
+    the pattern it replaces says so."""
+    import re
+
+    sentence_end = re.compile(r"[.!?:;][\"'”’)\]]*$")
+    tried = 0
+    for source in sources:
+        text = source.original
+        patterns = [(item["sic"], re.compile(rf"(?<![^\W_]){re.escape(item['sic'])}(?![^\W_])"))
+                    for item in source.clean.get("emendations", [])]
+        patterns += [(heading + " ", re.compile(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )"))
+                     for heading in source.clean.get("run_in_headings", [])]
+        patterns += [(word, re.compile(rf"(?<![^\W_]){word}(?![^\W_])")) for word in ("the", "a")]
+        for literal, pattern in patterns:
+            expected = [m.span() for m in pattern.finditer(text)]
+            assert [m.span() for m in clean._literal_hits(text, literal, pattern)] == expected
+            tried += bool(expected)
+        for line in text.splitlines():
+            assert clean._ends_sentence(line) == bool(sentence_end.search(line)), line
+        for line in ('"', ")", "", "end.)", "end.)x", "no stop\"", "stop?’”"):
+            assert clean._ends_sentence(line) == bool(sentence_end.search(line)), line
+    assert tried > 10

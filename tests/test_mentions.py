@@ -9,7 +9,7 @@ import io
 
 import pytest
 from lxml import etree
-from sergetrotsky import mentions
+from sergetrotsky import mentions, names
 
 NS = {"t": "http://www.tei-c.org/ns/1.0"}
 
@@ -168,3 +168,30 @@ def test_every_name_tagged_in_a_letter_file_has_its_row_in_mentions(built, table
         assert not tagged - rows, (letter_id, tagged - rows)
         if letter_id == "papers-letter-12":
             assert rows[("place", "brussels", "Brussels")] >= 1
+
+
+def test_literal_trie_matches_what_the_plain_alternation_of_the_forms_matches(segmented):
+    """The name index's pattern is written as a trie for speed: on every source's text it
+    finds the same matches as the alternation of the forms, longest first. The forms: the
+    capitalised words of the texts and each with the word after it (prefixes of each
+    other, as a register's forms are: "Natalia", "Natalia Sedova")."""
+    import re
+
+    texts = [seg.text for seg in segmented.values()]
+    forms: set[str] = set()
+    for text in texts:
+        forms.update(m[0] for m in re.finditer(r"[A-Z]\w+(?: [A-Z]?\w+)?", text[:40_000]))
+        forms.update(m[1] for m in re.finditer(r"([A-Z]\w+) ", text[:40_000]))
+    alternatives = sorted(forms, key=lambda f: (-len(f), f))
+    assert len(alternatives) > 1000
+
+    def pattern(body):
+        return re.compile(r"(?<![\w'’-])(?:" + body + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
+
+    plain = pattern("|".join(names.BLANKS.join(map(re.escape, f.split(" ")))
+                             for f in alternatives))
+    trie = pattern(names.literal_trie(alternatives))
+    for text in texts:
+        expected = [(m.start(), m[0]) for m in plain.finditer(text)]
+        assert expected
+        assert [(m.start(), m[0]) for m in trie.finditer(text)] == expected

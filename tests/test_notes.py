@@ -331,3 +331,24 @@ def test_truncated_notes_are_marked_by_their_rule(built):
     last = note[-1]
     assert etree.QName(last).localname == "gap" and last.get("reason") == "truncated"
     assert "".join(note.itertext()).rstrip().endswith("to the extent of joining")
+
+
+def test_found_at_finds_what_the_reference_patterns_find(segmented):
+    """The cross-reference patterns tried where str.find sees their word (``found_at``)
+    find what their finditer finds, on every source's text, whole and in slices."""
+    from sergetrotsky import notes as notes_stage
+
+    hits = 0
+    for seg in segmented.values():
+        text = seg.text
+        spans = [(0, len(text))] + [(u.start, u.end) for u in seg.units] \
+            + [(u.start + 3, u.end - 2) for u in seg.units if u.end - u.start > 5]
+        for pattern, literal in ((notes_stage.PREFATORY_REF, "refatory"),
+                                 (notes_stage.LETTER_REF, "etter"),
+                                 (notes_stage.CHAPTER_REF, "hapter")):
+            for start, end in spans:
+                expected = [(m.span(), m.group()) for m in pattern.finditer(text, start, end)]
+                assert [(m.span(), m.group()) for m in notes_stage.found_at(
+                    pattern, literal, text, start, end)] == expected
+                hits += len(expected)
+    assert hits > 50

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 from sergetrotsky import package
 
@@ -45,3 +46,25 @@ def test_csv_bytes_writes_the_letters_table_from_its_typed_rows(dist):
     assert any(isinstance(v, list) for row in rows for v in row.values())
     table = package.Table("letters", rows, "Letters")
     assert package.csv_bytes(table) == (dist / "data/letters.csv").read_bytes()
+
+
+def test_word_counter_counts_each_unit_as_count_words_counts_its_slice(segmented):
+    """documents.csv's words: each unit's count from the pieces between unit edges equals
+    count_words on the unit's own slice, for every unit of every source; spans cutting a
+    word (not a unit's) fall back to the slice and agree too."""
+    from sergetrotsky.conventions import count_words
+
+    for source_id, seg in segmented.items():
+        spans = [(u.start, u.end) for u in seg.units]
+        counter = package.WordCounter(seg.text, spans)
+        for unit in seg.units:
+            assert counter.count(unit.start, unit.end) == count_words(seg.text_of(unit)), \
+                unit.document_id
+        # spans that cut words: the first word of each unit split after its first letter
+        cut = [(u.start, m.start() + 1) for u in seg.units[1:]
+               if (m := re.search(r"\w\w", seg.text[u.start:u.end])) is not None]
+        cut = [(start, start + offset) for start, offset in cut]
+        counter = package.WordCounter(seg.text, spans + cut)
+        for start, end in spans + cut:
+            assert counter.count(start, end) == count_words(seg.text[start:end]), \
+                (source_id, start, end)

@@ -417,3 +417,24 @@ def test_release_of_a_stale_dataset_is_coded(tmp_path):
     assert result.exit_code == 1
     assert result.output.startswith(f"error: E505 {stale}: ")
     assert not (tmp_path / "release").exists()
+
+
+def test_a_rebuild_links_the_unchanged_files_of_the_dataset_it_replaces(built, tmp_path):
+    """A file with the same bytes as the replaced dataset's is a link to it (no new file
+    made); a changed file, and a file someone else links to, are written anew; the
+    dataset is the build's either way and, once swapped in, shares no file with anything."""
+    out = tmp_path / "dist"
+    publish.write_atomically(dict(built.files), out)
+    kept, changed, shared = "datapackage.json", "README.md", "CITATION.cff"
+    inode = {rel: (out / rel).stat().st_ino for rel in (kept, changed, shared)}
+    os.link(out / shared, tmp_path / "elsewhere.cff")         # a link outside the dataset
+    files = dict(built.files)
+    files[changed] = files[changed] + b"\n"
+    publish.write_atomically(files, out)
+    assert (out / kept).stat().st_ino == inode[kept]
+    assert (out / changed).stat().st_ino != inode[changed]
+    assert (out / shared).stat().st_ino != inode[shared]
+    assert (tmp_path / "elsewhere.cff").read_bytes() == built.files[shared]
+    for rel, data in files.items():
+        assert (out / rel).read_bytes() == data, rel
+        assert (out / rel).stat().st_nlink == 1, rel
