@@ -1,4 +1,5 @@
-"""Shared fixtures: the real sources, cleaned once per test session."""
+"""Shared fixtures: the real sources, cleaned once per test session (once per worker when
+the tests run in parallel with pytest-xdist, as `make test` runs them)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,46 @@ from sergetrotsky.sources import discover
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
 SEEDS = ROOT.parent / "shared" / "seeds"
+
+# Parallel runs: `make test` runs pytest -n auto (pytest-xdist). Each module below is kept
+# whole on one worker, so that its costly fixtures are made once: the wheel and its venv
+# (which must never be built twice at once: the sdist is made in the checkout), the site
+# and Chromium, TEI P5 tei_all compiled (~5 s) with the contribution built. These units are
+# dealt out first, in this order; every other test is a unit of its own, run by whichever
+# worker is free (a session fixture such as ``built`` is made once per worker).
+WORKER_UNITS = {
+    "tests/test_install.py": "install",
+    "tests/test_site.py": "site",
+    "tests/test_contribution.py": "tei_all",
+    "tests/test_tei.py": "tei_all",
+    "tests/test_validate.py": "tei_all",
+}
+
+
+def _unit(nodeid: str) -> str:
+    return WORKER_UNITS.get(nodeid.split("::", 1)[0], nodeid)
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of ``WORKER_UNITS`` first, in its order (serially, only the order changes)."""
+    first = list(dict.fromkeys(WORKER_UNITS.values()))
+    items.sort(key=lambda item: first.index(unit) if (unit := _unit(item.nodeid)) in first
+               else len(first))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's load scheduling by scope (xdist.scheduler.LoadScopeScheduling) with
+    the units above, dealt out in collection order."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class WorkerUnits(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False
+    return WorkerUnits(config, log)
 
 
 @pytest.fixture(scope="session")
