@@ -20,15 +20,17 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 # Parallel runs: `make test` runs pytest -n auto (pytest-xdist). Each module below is kept
 # whole on one worker, so that its costly fixtures are made once: the wheel and its venv
 # (which must never be built twice at once: the sdist is made in the checkout), the site
-# and Chromium, TEI P5 tei_all compiled (~5 s) with the contribution built. These units are
-# dealt out first, in this order; every other test is a unit of its own, run by whichever
-# worker is free (a session fixture such as ``built`` is made once per worker).
+# and Chromium, TEI P5 tei_all compiled (~5 s) with the contribution built, a filled
+# build cache. These units are dealt out first, in this order; every other test is a unit
+# of its own, run by whichever worker is free (a session fixture such as ``built`` is made
+# once per worker).
 WORKER_UNITS = {
     "tests/test_install.py": "install",
     "tests/test_site.py": "site",
     "tests/test_contribution.py": "tei_all",
     "tests/test_tei.py": "tei_all",
     "tests/test_validate.py": "tei_all",
+    "tests/test_cache.py": "cache",
 }
 
 
@@ -43,19 +45,27 @@ def pytest_collection_modifyitems(items):
                else len(first))
 
 
-def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's load scheduling by scope (xdist.scheduler.LoadScopeScheduling) with
+class WorkerUnitScheduling:
+    """A plugin for pytest-xdist: its load scheduling by scope (LoadScopeScheduling) with
     the units above, dealt out in collection order."""
-    if config.getvalue("dist") != "load":
-        return None
-    from xdist.scheduler import LoadScopeScheduling
 
-    class WorkerUnits(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            return _unit(nodeid)
+    @staticmethod
+    def pytest_xdist_make_scheduler(config, log):
+        if config.getvalue("dist") != "load":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
 
-    config.option.loadscopereorder = False
-    return WorkerUnits(config, log)
+        class WorkerUnits(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return _unit(nodeid)
+
+        config.option.loadscopereorder = False
+        return WorkerUnits(config, log)
+
+
+def pytest_configure(config):
+    if config.pluginmanager.hasplugin("xdist"):   # not there with -p no:xdist
+        config.pluginmanager.register(WorkerUnitScheduling(), "worker-units")
 
 
 @pytest.fixture(scope="session")
