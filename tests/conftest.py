@@ -3,7 +3,10 @@ the tests run in parallel with pytest-xdist, as `make test` runs them)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pickle
 from importlib.resources import files as package_files
 from pathlib import Path
 
@@ -91,10 +94,25 @@ def build_steps():
 
 
 @pytest.fixture(scope="session")
-def built(build_steps):
+def built(build_steps, tmp_path_factory):
     """The whole dataset, assembled in memory from the real sources, once per session:
-    a test that needs another build (other sources, other options) makes its own."""
-    return build.assemble(SOURCES, build_steps.append)
+    a test that needs another build (other sources, other options) makes its own.
+
+    In a parallel run one worker builds it and the others read its pickle (from the
+    folder the workers' temporary folders share, under a lock), as pytest-xdist's
+    documentation shows for session fixtures."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return build.assemble(SOURCES, build_steps.append)
+    shared = tmp_path_factory.getbasetemp().parent
+    pickled = shared / "built.pickle"
+    with (shared / "built.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not pickled.is_file():
+            result = build.assemble(SOURCES, build_steps.append)
+            pickled.write_bytes(pickle.dumps((result, build_steps)))
+    result, steps = pickle.loads(pickled.read_bytes())
+    build_steps[:] = steps
+    return result
 
 
 @pytest.fixture(scope="session")
