@@ -1,5 +1,5 @@
 """Shared fixtures: the real sources, cleaned once per test session (once per worker when
-the tests run in parallel with pytest-xdist, as `make test` runs them)."""
+the tests run in parallel with pytest-xdist, as `make test` runs them), and built once."""
 
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 # (which must never be built twice at once: the sdist is made in the checkout), the site
 # and Chromium, TEI P5 tei_all compiled (~5 s) with the contribution built, a filled
 # build cache. These units are dealt out first, in this order; every other test is a unit
-# of its own, run by whichever worker is free (a session fixture such as ``built`` is made
-# once per worker).
+# of its own, run by whichever worker is free (the session's build, ``built``, is made
+# once per run; the other session fixtures once per worker).
 WORKER_UNITS = {
     "tests/test_install.py": "install",
     "tests/test_site.py": "site",
@@ -109,7 +109,9 @@ def built(build_steps, tmp_path_factory):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not pickled.is_file():
             result = build.assemble(SOURCES, build_steps.append)
-            pickled.write_bytes(pickle.dumps((result, build_steps)))
+            partial = pickled.with_suffix(".partial")
+            partial.write_bytes(pickle.dumps((result, build_steps)))
+            partial.replace(pickled)
     result, steps = pickle.loads(pickled.read_bytes())
     build_steps[:] = steps
     return result
