@@ -34,6 +34,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests benchmarks
 	$(BIN)/mypy
 
+# In parallel, one worker per core (pytest-xdist); tests/conftest.py (WORKER_UNITS) says
+# which tests stay together. `make test PYTEST_PARALLEL=` runs them in one process.
+PYTEST_PARALLEL ?= -n auto
+
 test: lint
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
 	  echo "Browser tests: ON (/usr/bin/chromium, /usr/bin/chromedriver)"; \
@@ -41,7 +45,7 @@ test: lint
 	  echo "!!! Browser tests: SKIPPED, no /usr/bin/chromium or /usr/bin/chromedriver."; \
 	  echo "!!! Install them with: apt-get install -y chromium chromium-driver (.ci/run does)"; \
 	fi
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL)
 	$(BIN)/sergetrotsky build --check
 
 # The reading edition (a static site) from the dataset folder alone; serve it with

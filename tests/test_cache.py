@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 import shutil
 
+import pytest
 from click.testing import CliRunner
 from sergetrotsky import build
 from sergetrotsky import cache as build_cache
@@ -22,12 +23,25 @@ def _tree(folder):
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, tmp_path):
-    store = build_cache.BuildCache(tmp_path / "cache")
-    first = build.assemble(SOURCES, cache=store)
+@pytest.fixture(scope="module")
+def filled(tmp_path_factory):
+    """A cache folder filled by one build of the real sources from an empty cache, with
+    that build's store and result. A test that reads or changes it works on a copy."""
+    folder = tmp_path_factory.mktemp("filled") / "cache"
+    store = build_cache.BuildCache(folder)
+    return folder, store, build.assemble(SOURCES, cache=store)
+
+
+def _copy_of(filled, tmp_path):
+    shutil.copytree(filled[0], tmp_path / "cache")
+    return tmp_path / "cache"
+
+
+def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
+    _, store, first = filled
     assert store.reused == []                       # an empty cache: everything computed
     assert first.files == built.files
-    again = build_cache.BuildCache(tmp_path / "cache")
+    again = build_cache.BuildCache(_copy_of(filled, tmp_path))
     second = build.assemble(SOURCES, jobs=2, cache=again)
     ids = [p.name for p in sorted(SOURCES.iterdir()) if p.is_dir() and p.name[0] not in "._"]
     assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
@@ -61,11 +75,10 @@ def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
     assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 
-def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path):
+def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(filled, tmp_path):
     """A cleaned text depends on the corpus vocabulary through the words its hyphen rule
     looked up: when one of their counts changes, the text is cleaned again."""
-    store = build_cache.BuildCache(tmp_path / "cache")
-    build.assemble(SOURCES, cache=store)
+    _copy_of(filled, tmp_path)
     texts = {p.name.split(".")[0]: p for p in (tmp_path / "cache" / "text").glob("*.pickle")}
     # a text entry: what each per-source stage made, by stage; the clean stage's is
     # (cleaned text, the vocabulary words it read with their counts)
@@ -88,9 +101,9 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(tmp_path)
     assert new_reads[word] == readers[reader][word] + 1
 
 
-def test_a_changed_pipeline_or_a_broken_entry_is_never_read(built, tmp_path, monkeypatch):
-    store = build_cache.BuildCache(tmp_path / "cache")
-    build.assemble(SOURCES, cache=store)
+def test_a_changed_pipeline_or_a_broken_entry_is_never_read(built, filled, tmp_path,
+                                                            monkeypatch):
+    _copy_of(filled, tmp_path)
     for entry in (tmp_path / "cache" / "tei").glob("*.pickle"):
         entry.write_bytes(entry.read_bytes()[:20])               # truncated
     broken = build_cache.BuildCache(tmp_path / "cache")

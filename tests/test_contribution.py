@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sergetrotsky.cache import CACHE_ENV
 from sergetrotsky.cli import main
 
 from .conftest import ROOT, SOURCES, register_key
@@ -48,7 +49,12 @@ def contributed(tmp_path_factory):
     _add_samples(sources)
     shutil.copytree(SOURCES / "review", sources / COPY)
     out = work / "dist"
-    result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out", str(out)])
+    # a build cache of its own (a corpus outside the repository has none by default), so
+    # that the --check builds of test_build_records_the_lock… reuse the unchanged sources
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(CACHE_ENV, str(work / "cache"))
+        result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out",
+                                           str(out)])
     assert result.exit_code == 0, result.output
     return sources, out, result.output
 
@@ -456,8 +462,9 @@ def test_dist_is_marked_generated_with_a_merge_driver():
                    "sources/dataset.toml: merge: unspecified"]
 
 
-def test_build_records_the_lock_and_check_fails_without_it(contributed):
+def test_build_records_the_lock_and_check_fails_without_it(contributed, monkeypatch):
     sources, out, output = contributed
+    monkeypatch.setenv(CACHE_ENV, str(sources.parent / "cache"))    # the fixture's cache
     lock = sources / SAMPLE / "hyphens.lock.toml"
     assert "recorded the hyphen decisions in" in output and lock.is_file()
     assert '{ line = 22, form = "In-|ternet", decision = "join", basis = "neither form ' \

@@ -1,5 +1,5 @@
 """A contributor's install: the wheel (built from the sdist, as `make dist` builds it)
-installed with pip into a fresh virtual environment, used from a folder outside the
+installed with its dependencies into a fresh virtual environment, used from a folder outside the
 checkout. Nothing of the checkout is importable there: only what the wheel carries."""
 
 from __future__ import annotations
@@ -44,19 +44,35 @@ def setup_step(*command: str | Path) -> None:
         pytest.fail(f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
 
 
+def installer(python: Path) -> list[str]:
+    """The command that installs into the environment of ``python``: uv's ``pip install``
+    when the test extra has put uv here (a second or two), else pip's (about ten). Either
+    resolves the wheel's dependencies from its metadata, from the package index."""
+    try:
+        from uv import find_uv_bin
+        return [find_uv_bin(), "pip", "install", "--quiet", "--python", str(python)]
+    except (ImportError, FileNotFoundError):
+        return [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+                "--no-compile"]
+
+
 @pytest.fixture(scope="session")
 def install(tmp_path_factory) -> Install:
     """Build the sdist and the wheel from it once per session (as `make dist` does);
-    pip-install the wheel with the pandas extra into a new virtual environment."""
+    install the wheel with the pandas extra into a new virtual environment.
+
+    The build backend is the one installed with the test extra (no isolated environment
+    to download it into), and the new environment gets no pip of its own: the installer
+    is run from here (both save seconds, neither changes what is built or installed)."""
     work = tmp_path_factory.mktemp("install")
     packages = work / "packages"
-    setup_step(sys.executable, "-m", "build", "--quiet", "--outdir", packages, ROOT)
+    setup_step(sys.executable, "-m", "build", "--no-isolation", "--outdir",
+               packages, ROOT)
     (wheel,) = packages.glob("*.whl")
     (sdist,) = packages.glob("*.tar.gz")
     venv = work / "venv"
-    setup_step(sys.executable, "-m", "venv", venv)
-    setup_step(venv / "bin" / "python", "-m", "pip", "install", "--quiet", "--no-compile",
-               f"{wheel}[pandas]")
+    setup_step(sys.executable, "-m", "venv", "--without-pip", venv)
+    setup_step(*installer(venv / "bin" / "python"), f"{wheel}[pandas]")
     elsewhere = work / "elsewhere"
     elsewhere.mkdir()
     return Install(wheel=wheel, sdist=sdist, venv=venv, elsewhere=elsewhere)
