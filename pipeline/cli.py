@@ -95,6 +95,22 @@ def main() -> None:
     """Build and check the Serge–Trotsky Papers dataset."""
 
 
+NO_CACHE = click.option(
+    "--no-cache", "no_cache", is_flag=True,
+    help="Neither read nor write the build cache (.cache/sergetrotsky in the repository, "
+         "or $SERGETROTSKY_CACHE_DIR; see README, \"Performance\").")
+
+
+def _build_cache(sources_dir: Path, no_cache: bool) -> Any:
+    """The build cache of this sources folder (a cache.BuildCache), or None."""
+    if no_cache:
+        return None
+    from . import cache as build_cache
+
+    folder = build_cache.default_folder(sources_dir)
+    return build_cache.BuildCache(folder) if folder is not None else None
+
+
 @main.command()
 @SOURCES
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"),
@@ -104,9 +120,7 @@ def main() -> None:
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               metavar="N", show_default="the number of cores for sources over 4 MB, else 1",
               help="Processes for the per-source stages (the output is the same for any N).")
-@click.option("--no-cache", "no_cache", is_flag=True,
-              help="Neither read nor write the build cache (.cache/sergetrotsky in the "
-                   "repository, or $SERGETROTSKY_CACHE_DIR; see README, \"Performance\").")
+@NO_CACHE
 @user_errors
 def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
           no_cache: bool) -> None:
@@ -117,12 +131,10 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
     """
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
-    from . import cache as build_cache
     from . import publish
     from .build import assemble
 
-    folder = None if no_cache else build_cache.default_folder(sources_dir)
-    cache = build_cache.BuildCache(folder) if folder is not None else None
+    cache = _build_cache(sources_dir, no_cache)
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     # The output folder is checked and locked before the (long) build, not after it.
     guard = contextlib.nullcontext() if check else publish.OutputFolder(
@@ -259,13 +271,15 @@ def segment_command(source_id: str, sources_dir: Path) -> None:
               show_default=True, help="Dataset folder to release.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for the zip and SHA256SUMS.")
+@NO_CACHE
 @user_errors
-def release(sources_dir: Path, dataset_dir: Path, out_dir: Path) -> None:
+def release(sources_dir: Path, dataset_dir: Path, out_dir: Path, no_cache: bool) -> None:
     """Zip the dataset (versioned) with a SHA256SUMS file, after checking it is current."""
     from . import publish
     from .build import assemble
 
-    result = assemble(sources_dir)
+    # The check rebuilds; the cache gives the bytes of a cold build (tests/test_cache.py).
+    result = assemble(sources_dir, cache=_build_cache(sources_dir, no_cache))
     changed = publish.differences(result.files, dataset_dir)
     if changed:
         raise PipelineError(f"{len(changed)} file(s) differ from a fresh build "
