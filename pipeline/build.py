@@ -22,14 +22,15 @@ their inputs are unchanged; the files are the same bytes either way, and whateve
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
@@ -242,11 +243,26 @@ class _Cached:
                  sources: list[Source]) -> None:
         self.cache = cache
         self.keys: dict[str, str] = {}
+        self.corpus = ""
         if cache is not None:
-            corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
-            self.keys = {s.source_id: cache_stage.key(cache_stage.code_digest(), corpus,
+            self.corpus = cache_stage.key(cache_stage.code_digest(), cache_stage.folder_digest(
+                sources_dir, [s.folder for s in sources]))
+            self.keys = {s.source_id: cache_stage.key(self.corpus,
                                                       cache_stage.folder_digest(s.folder))
                          for s in sources}
+
+    def results_key(self, source: Source, entry: dict[str, Any]) -> str:
+        """The key of what the stages after the per-source ones read of a source: its
+        per-source results (the bytes of their entry), the source as loaded and its files
+        but ``source.toml`` (pipeline/cache.py); "" without a cache."""
+        if self.cache is None:
+            return ""
+        digest = self.cache.digests.get(("text", source.source_id))
+        if digest is None:    # not read nor written (an unwritable cache): its own bytes
+            digest = cache_stage.key(cache_stage.fingerprint(entry))
+        loaded = replace(source, original_bytes=b"")   # the files hold it
+        return cache_stage.key(self.corpus, cache_stage.fingerprint(loaded),
+                               cache_stage.files_digest(source.folder, ["source.toml"]), digest)
 
     def each(self, stage: str, sources: list[Source], keys: dict[str, str],
              compute: Callable[[list[int]], list[Any]],
@@ -409,6 +425,7 @@ def _chain(source: Source, first: Any) -> list[Any]:
             results.append(error)
             break
         results.append(made)
+    _release_freed_memory()     # the passes' intermediate texts
     return results
 
 
@@ -459,10 +476,10 @@ def _build_sources(sources: list[Source], progress: Progress, pool: Executor | N
     builds = []
     for s, entry in zip(sources, texts, strict=True):
         cleaned, reads = entry["clean"]
-        # What the later stages' entries follow from: the source and the words read.
-        key = cache_stage.key(cached.keys[s.source_id], cache_stage.fingerprint(reads)) \
-            if cached.cache else ""
-        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads, key))
+        # What the later stages' entries follow from: the source's results (the words
+        # read among them), the source as loaded and its other files.
+        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads,
+                                  cached.results_key(s, entry)))
     return builds
 
 
@@ -746,11 +763,28 @@ def export_docs(corpus: Corpus, files: Files) -> None:
 
 def export_descriptor(corpus: Corpus, files: Files) -> None:
     """datapackage.json (with every file's hash), then the build's marker file."""
-    table_bytes = {t.name: files[t.path] for t in corpus.tables}
+    # each table's bytes read back when the descriptor hashes it, not all held at once
+    table_bytes = _ReadBack(files, {t.name: t.path for t in corpus.tables})
     files["datapackage.json"] = (json.dumps(package.descriptor(corpus.meta, corpus.tables,
                                                                table_bytes, files),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     files[MARKER] = MARKER_TEXT.encode("utf-8")
+
+
+class _ReadBack(Mapping[str, bytes]):
+    """Files by another name (a table's by the table's), read from ``files`` when asked."""
+
+    def __init__(self, files: Files, paths: dict[str, str]) -> None:
+        self.files, self.paths = files, paths
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.files[self.paths[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 # (the progress step each reports under, exporter), in the order the files are made: the
@@ -854,6 +888,10 @@ def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
     from concurrent.futures import ProcessPoolExecutor
 
     method = "fork" if sys.platform == "linux" else "spawn"
+    # The objects made so far are left out of the cyclic collector's walks: a forked
+    # worker's collections would otherwise write to each of them, copying the pages it
+    # shares with this process (README, Performance: memory).
+    gc.freeze()
     pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
                                initializer=_worker_init, initargs=(os.getpid(),))
     try:
@@ -901,6 +939,21 @@ def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence
     return iter(pool.map(function, first, *args))
 
 
+def _release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``): a
+    source's TEI tree (libxml2) and the cleaning's passes are freed in large numbers of
+    small blocks that glibc keeps otherwise, and the process's peak would hold them while
+    it grows again (README, Performance). Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):     # not glibc
+        pass
+
+
 def _vocabulary(source: Source) -> Counter[str]:
     """One source's word counts: the corpus vocabulary is their sum."""
     return clean_stage.source_vocabulary(source)
@@ -915,8 +968,11 @@ def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
     """One source's TEI files (a worker's task: the context is built where it is used)."""
     context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
     tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
-    return tei.encode_source(context, meta, package.original_path(source), persons, places,
-                             organisations)
+    encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
+                                organisations)
+    del context
+    _release_freed_memory()     # the source's TEI trees
+    return encoded
 
 
 def _summary(build: SourceBuild) -> dict[str, Any]:

@@ -14,6 +14,13 @@ is a SHA-256 of everything the result depends on:
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
   corpus-wide values it takes (the registers, the bibliography's titles, ...).
 
+The stages after the per-source ones (letters, mentions, rows, TEI, the registers) are
+keyed by what they read of a source, not by its folder: the SHA-256 of its per-source
+results' entry (the bytes of the pickle, :attr:`BuildCache.digests`), the source as
+loaded (:func:`fingerprint` of its metadata) and the bytes of its files other than
+``source.toml`` (which the metadata holds as read). So an edit that changes no result
+(a comment, a reordered key) cleans the source again and reuses everything after.
+
 The cleaned text depends on the corpus vocabulary only through the words the hyphen
 rule looks up: the entry records those words and their counts, and it is used only when
 the current vocabulary gives each of them the same count (:class:`RecordedVocabulary`).
@@ -142,6 +149,17 @@ def _feed(digest: Any, value: Any) -> None:
         digest.update(f"{type(value).__qualname__}:{value!r}\0".encode())
 
 
+def files_digest(folder: Path, skip: Iterable[str] = ()) -> str:
+    """The names and bytes of the files directly in ``folder`` but those named in
+    ``skip``."""
+    skipped = set(skip)
+    digest = hashlib.sha256(b"files\0")
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.name not in skipped:
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def key(*parts: str) -> str:
     """The key made of other keys and digests."""
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
@@ -179,6 +197,8 @@ class BuildCache:
         self.folder = folder
         self.used: set[Path] = set()
         self.reused: list[tuple[str, str]] = []    # (stage, source id) taken from the cache
+        # (stage, source id) -> SHA-256 of the bytes of the entry read or written
+        self.digests: dict[tuple[str, str], str] = {}
 
     def _path(self, stage: str, source_id: str, entry_key: str) -> Path:
         return self.folder / stage / f"{source_id}.{entry_key}.pickle"
@@ -187,16 +207,19 @@ class BuildCache:
         """The entry, or None if it is absent or cannot be read."""
         path = self._path(stage, source_id, entry_key)
         try:
-            with path.open("rb") as handle:
-                value = pickle.load(handle)
+            data = path.read_bytes()
+            value = pickle.loads(data)
         except Exception:     # absent, truncated, or written by another pickle: a miss
             return None
         self.used.add(path)
+        self.digests[stage, source_id] = hashlib.sha256(data).hexdigest()
         return value
 
     def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
         """Write an entry atomically (a build that cannot write the cache still builds)."""
         path = self._path(stage, source_id, entry_key)
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        self.digests[stage, source_id] = hashlib.sha256(data).hexdigest()
         try:
             if not self.folder.is_dir():
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -204,7 +227,7 @@ class BuildCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".", dir=path.parent)
             with os.fdopen(handle, "wb") as out:
-                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
+                out.write(data)
             os.replace(temporary, path)
         except OSError:
             return
