@@ -99,7 +99,7 @@ class Corpus:
     registry_persons: list[Row]         # the hand-made registry (metadata stage)
     registry_places: list[Row]
     decisions: registers.Decisions      # the registers' decisions (metadata stage)
-    pool: Executor | None = field(default=None, repr=False)
+    pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
@@ -207,7 +207,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
 
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
-                 pool: Executor | None = None, cached: _Cached | None = None,
+                 pool: _Pool | None = None, cached: _Cached | None = None,
                  steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
@@ -243,26 +243,14 @@ class _Cached:
                  sources: list[Source]) -> None:
         self.cache = cache
         self.keys: dict[str, str] = {}
-        self.corpus = ""
         if cache is not None:
-            self.corpus = cache_stage.key(cache_stage.code_digest(), cache_stage.folder_digest(
-                sources_dir, [s.folder for s in sources]))
-            self.keys = {s.source_id: cache_stage.key(self.corpus,
-                                                      cache_stage.folder_digest(s.folder))
-                         for s in sources}
-
-    def results_key(self, source: Source, entry: dict[str, Any]) -> str:
-        """The key of what the stages after the per-source ones read of a source: its
-        per-source results (the bytes of their entry), the source as loaded and its files
-        but ``source.toml`` (pipeline/cache.py); "" without a cache."""
-        if self.cache is None:
-            return ""
-        digest = self.cache.digests.get(("text", source.source_id))
-        if digest is None:    # not read nor written (an unwritable cache): its own bytes
-            digest = cache_stage.key(cache_stage.fingerprint(entry))
-        loaded = replace(source, original_bytes=b"")   # the files hold it
-        return cache_stage.key(self.corpus, cache_stage.fingerprint(loaded),
-                               cache_stage.files_digest(source.folder, ["source.toml"]), digest)
+            corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
+            # a source as loaded (source.toml as read: a comment is not in it) and its
+            # other files, the original among them (pipeline/cache.py)
+            self.keys = {s.source_id: cache_stage.key(
+                cache_stage.code_digest(), corpus,
+                cache_stage.fingerprint(replace(s, original_bytes=b"")),
+                cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
 
     def each(self, stage: str, sources: list[Source], keys: dict[str, str],
              compute: Callable[[list[int]], list[Any]],
@@ -333,7 +321,7 @@ class _Guarded:
             return error
 
 
-def _stage(stage: str, code: str, pool: Executor | None, function: Callable[..., Any],
+def _stage(stage: str, code: str, pool: _Pool | None, function: Callable[..., Any],
            *args: Any) -> list[Any]:
     """``function`` over each source; if any source failed, BuildFailed with every error
     (each given the stage's ``code`` unless it has its own)."""
@@ -429,7 +417,7 @@ def _chain(source: Source, first: Any) -> list[Any]:
     return results
 
 
-def _build_sources(sources: list[Source], progress: Progress, pool: Executor | None,
+def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None,
                    cached: _Cached) -> list[SourceBuild]:
     """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
     progress("clean")
@@ -476,10 +464,10 @@ def _build_sources(sources: list[Source], progress: Progress, pool: Executor | N
     builds = []
     for s, entry in zip(sources, texts, strict=True):
         cleaned, reads = entry["clean"]
-        # What the later stages' entries follow from: the source's results (the words
-        # read among them), the source as loaded and its other files.
-        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads,
-                                  cached.results_key(s, entry)))
+        # What the later stages' entries follow from: the source and the words read.
+        key = cache_stage.key(cached.keys[s.source_id], cache_stage.fingerprint(reads)) \
+            if cached.cache else ""
+        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads, key))
     return builds
 
 
@@ -866,15 +854,42 @@ def _lock_lines(path: Path) -> dict[int, int]:
     return found
 
 
-@contextlib.contextmanager
-def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
-    """A process pool for the per-source stages, or None when one process will do.
+class _Pool:
+    """A process pool for the per-source stages, made when it is first given work (a
+    cached build may give it none: the pool's modules are then not even imported).
 
     On Linux the workers are forks of this process: they start at once, the pipeline
     already imported (a fork server or spawned workers import it first, which costs about
     what parallel work saves on the five sources). A worker only runs stage functions and
     answers through the pool's pipes: it never touches the locks of the CLI's progress
     thread. Elsewhere the workers are spawned.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: Executor | None = None
+
+    def map(self, function: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
+        """``Executor.map``, the workers started on the first call."""
+        if self.executor is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if sys.platform == "linux" else "spawn"
+            # The objects made so far are left out of the cyclic collector's walks: a
+            # forked worker's collections would otherwise write to each of them, copying
+            # the pages it shares with this process (README, Performance: memory).
+            gc.freeze()
+            self.executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context(method),
+                initializer=_worker_init, initargs=(os.getpid(),))
+        return self.executor.map(function, *iterables)
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, tasks: int) -> Iterator[_Pool | None]:
+    """A process pool for the per-source stages (``_Pool``), or None when one process
+    will do.
 
     Workers end with their parent: on Linux each asks the kernel for SIGKILL when its
     parent dies (whatever killed it, SIGKILL included); when the build stops on an
@@ -884,25 +899,18 @@ def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
     if jobs <= 1 or tasks <= 1:
         yield None
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if sys.platform == "linux" else "spawn"
-    # The objects made so far are left out of the cyclic collector's walks: a forked
-    # worker's collections would otherwise write to each of them, copying the pages it
-    # shares with this process (README, Performance: memory).
-    gc.freeze()
-    pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_init, initargs=(os.getpid(),))
+    pool = _Pool(min(jobs, tasks))
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        # No public API before Python 3.14 (Executor.terminate_workers).
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+        if pool.executor is not None:
+            pool.executor.shutdown(wait=False, cancel_futures=True)
+            # No public API before Python 3.14 (Executor.terminate_workers).
+            for process in list((getattr(pool.executor, "_processes", None) or {}).values()):
+                process.terminate()
         raise
-    pool.shutdown()
+    if pool.executor is not None:
+        pool.executor.shutdown()
 
 
 PR_SET_PDEATHSIG = 1
@@ -922,13 +930,13 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _each(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+def _each(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
           *args: Any) -> list[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any."""
     return list(_lazily(pool, function, first, *args))
 
 
-def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
             *args: Any) -> Iterator[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any: the
     results one by one, as they are taken (each can be written and dropped). One task is

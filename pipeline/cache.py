@@ -7,19 +7,14 @@ is a SHA-256 of everything the result depends on:
 - the pipeline: its version, the bytes of every one of its Python files, the Python and
   lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
   of the old one;
-- the source: the absolute path of its folder and the name and bytes of every file in
-  it (original, ``source.toml``, ``segment.toml``, ``letters.toml``, the hyphen lock);
+- the source: the source as loaded (its folder's absolute path, ``source.toml`` as read,
+  so that a comment or a blank line changes nothing) and the name and bytes of every
+  other file in its folder (original, ``segment.toml``, ``letters.toml``, the hyphen
+  lock);
 - the corpus-wide metadata: every file of the sources folder outside the source folders
   (``_registry/*.toml``, ``dataset.toml``);
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
   corpus-wide values it takes (the registers, the bibliography's titles, ...).
-
-The stages after the per-source ones (letters, mentions, rows, TEI, the registers) are
-keyed by what they read of a source, not by its folder: the SHA-256 of its per-source
-results' entry (the bytes of the pickle, :attr:`BuildCache.digests`), the source as
-loaded (:func:`fingerprint` of its metadata) and the bytes of its files other than
-``source.toml`` (which the metadata holds as read). So an edit that changes no result
-(a comment, a reordered key) cleans the source again and reuses everything after.
 
 The cleaned text depends on the corpus vocabulary only through the words the hyphen
 rule looks up: the entry records those words and their counts, and it is used only when
@@ -150,13 +145,17 @@ def _feed(digest: Any, value: Any) -> None:
 
 
 def files_digest(folder: Path, skip: Iterable[str] = ()) -> str:
-    """The names and bytes of the files directly in ``folder`` but those named in
-    ``skip``."""
-    skipped = set(skip)
+    """The names and bytes of every file under ``folder`` but those of its own files
+    named in ``skip``."""
+    skipped = {folder / name for name in skip}
     digest = hashlib.sha256(b"files\0")
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and path.name not in skipped:
-            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if path not in skipped:
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -197,8 +196,6 @@ class BuildCache:
         self.folder = folder
         self.used: set[Path] = set()
         self.reused: list[tuple[str, str]] = []    # (stage, source id) taken from the cache
-        # (stage, source id) -> SHA-256 of the bytes of the entry read or written
-        self.digests: dict[tuple[str, str], str] = {}
 
     def _path(self, stage: str, source_id: str, entry_key: str) -> Path:
         return self.folder / stage / f"{source_id}.{entry_key}.pickle"
@@ -207,19 +204,16 @@ class BuildCache:
         """The entry, or None if it is absent or cannot be read."""
         path = self._path(stage, source_id, entry_key)
         try:
-            data = path.read_bytes()
-            value = pickle.loads(data)
+            with path.open("rb") as handle:
+                value = pickle.load(handle)
         except Exception:     # absent, truncated, or written by another pickle: a miss
             return None
         self.used.add(path)
-        self.digests[stage, source_id] = hashlib.sha256(data).hexdigest()
         return value
 
     def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
         """Write an entry atomically (a build that cannot write the cache still builds)."""
         path = self._path(stage, source_id, entry_key)
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self.digests[stage, source_id] = hashlib.sha256(data).hexdigest()
         try:
             if not self.folder.is_dir():
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -227,7 +221,7 @@ class BuildCache:
             path.parent.mkdir(parents=True, exist_ok=True)
             handle, temporary = tempfile.mkstemp(prefix=".", dir=path.parent)
             with os.fdopen(handle, "wb") as out:
-                out.write(data)
+                pickle.dump(value, out, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(temporary, path)
         except OSError:
             return
