@@ -713,6 +713,8 @@ def export_tei(corpus: Corpus, files: Files) -> None:
             continue
         _put(corpus, "tei", b.source, keys, entry)
         files.update(entry)
+    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
+        corpus.pool.release()
     _raise_problems("tei", "E450", failed)
 
 
@@ -884,6 +886,13 @@ class _Pool:
                 self.workers, mp_context=multiprocessing.get_context(method),
                 initializer=_worker_init, initargs=(os.getpid(),))
         return self.executor.map(function, *iterables)
+
+    def release(self) -> None:
+        """Let the workers go (a later ``map`` starts new ones): a worker keeps the
+        memory its tasks used, and the steps between the pool's uses run here."""
+        if self.executor is not None:
+            self.executor.shutdown()
+            self.executor = None
 
 
 @contextlib.contextmanager
