@@ -893,6 +893,7 @@ class _Pool:
         if self.executor is not None:
             self.executor.shutdown()
             self.executor = None
+            gc.unfreeze()       # cycles made before the fork are collected again
 
 
 @contextlib.contextmanager
@@ -917,9 +918,9 @@ def _pool(jobs: int, tasks: int) -> Iterator[_Pool | None]:
             # No public API before Python 3.14 (Executor.terminate_workers).
             for process in list((getattr(pool.executor, "_processes", None) or {}).values()):
                 process.terminate()
+            gc.unfreeze()
         raise
-    if pool.executor is not None:
-        pool.executor.shutdown()
+    pool.release()
 
 
 PR_SET_PDEATHSIG = 1
