@@ -22,14 +22,15 @@ their inputs are unchanged; the files are the same bytes either way, and whateve
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
 import signal
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from itertools import repeat
 from pathlib import Path
@@ -98,7 +99,7 @@ class Corpus:
     registry_persons: list[Row]         # the hand-made registry (metadata stage)
     registry_places: list[Row]
     decisions: registers.Decisions      # the registers' decisions (metadata stage)
-    pool: Executor | None = field(default=None, repr=False)
+    pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
@@ -206,7 +207,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
 
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
-                 pool: Executor | None = None, cached: _Cached | None = None,
+                 pool: _Pool | None = None, cached: _Cached | None = None,
                  steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
@@ -244,9 +245,12 @@ class _Cached:
         self.keys: dict[str, str] = {}
         if cache is not None:
             corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
-            self.keys = {s.source_id: cache_stage.key(cache_stage.code_digest(), corpus,
-                                                      cache_stage.folder_digest(s.folder))
-                         for s in sources}
+            # a source as loaded (source.toml as read: a comment is not in it; its folder's
+            # absolute path) and its other files, the original among them (cache.py)
+            self.keys = {s.source_id: cache_stage.key(
+                cache_stage.code_digest(), corpus, cache_stage.fingerprint(
+                    replace(s, folder=s.folder.resolve(), original_bytes=b"")),
+                cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
 
     def each(self, stage: str, sources: list[Source], keys: dict[str, str],
              compute: Callable[[list[int]], list[Any]],
@@ -317,7 +321,7 @@ class _Guarded:
             return error
 
 
-def _stage(stage: str, code: str, pool: Executor | None, function: Callable[..., Any],
+def _stage(stage: str, code: str, pool: _Pool | None, function: Callable[..., Any],
            *args: Any) -> list[Any]:
     """``function`` over each source; if any source failed, BuildFailed with every error
     (each given the stage's ``code`` unless it has its own)."""
@@ -409,10 +413,11 @@ def _chain(source: Source, first: Any) -> list[Any]:
             results.append(error)
             break
         results.append(made)
+    _release_freed_memory()     # the passes' intermediate texts
     return results
 
 
-def _build_sources(sources: list[Source], progress: Progress, pool: Executor | None,
+def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None,
                    cached: _Cached) -> list[SourceBuild]:
     """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
     progress("clean")
@@ -708,6 +713,8 @@ def export_tei(corpus: Corpus, files: Files) -> None:
             continue
         _put(corpus, "tei", b.source, keys, entry)
         files.update(entry)
+    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
+        corpus.pool.release()
     _raise_problems("tei", "E450", failed)
 
 
@@ -746,11 +753,28 @@ def export_docs(corpus: Corpus, files: Files) -> None:
 
 def export_descriptor(corpus: Corpus, files: Files) -> None:
     """datapackage.json (with every file's hash), then the build's marker file."""
-    table_bytes = {t.name: files[t.path] for t in corpus.tables}
+    # each table's bytes read back when the descriptor hashes it, not all held at once
+    table_bytes = _ReadBack(files, {t.name: t.path for t in corpus.tables})
     files["datapackage.json"] = (json.dumps(package.descriptor(corpus.meta, corpus.tables,
                                                                table_bytes, files),
                                             indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     files[MARKER] = MARKER_TEXT.encode("utf-8")
+
+
+class _ReadBack(Mapping[str, bytes]):
+    """Files by another name (a table's by the table's), read from ``files`` when asked."""
+
+    def __init__(self, files: Files, paths: dict[str, str]) -> None:
+        self.files, self.paths = files, paths
+
+    def __getitem__(self, name: str) -> bytes:
+        return self.files[self.paths[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 # (the progress step each reports under, exporter), in the order the files are made: the
@@ -832,15 +856,50 @@ def _lock_lines(path: Path) -> dict[int, int]:
     return found
 
 
-@contextlib.contextmanager
-def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
-    """A process pool for the per-source stages, or None when one process will do.
+class _Pool:
+    """A process pool for the per-source stages, made when it is first given work (a
+    cached build may give it none: the pool's modules are then not even imported).
 
     On Linux the workers are forks of this process: they start at once, the pipeline
     already imported (a fork server or spawned workers import it first, which costs about
     what parallel work saves on the five sources). A worker only runs stage functions and
     answers through the pool's pipes: it never touches the locks of the CLI's progress
     thread. Elsewhere the workers are spawned.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.executor: Executor | None = None
+
+    def map(self, function: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
+        """``Executor.map``, the workers started on the first call."""
+        if self.executor is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            method = "fork" if sys.platform == "linux" else "spawn"
+            # The objects made so far are left out of the cyclic collector's walks: a
+            # forked worker's collections would otherwise write to each of them, copying
+            # the pages it shares with this process (README, Performance: memory).
+            gc.freeze()
+            self.executor = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context(method),
+                initializer=_worker_init, initargs=(os.getpid(),))
+        return self.executor.map(function, *iterables)
+
+    def release(self) -> None:
+        """Let the workers go (a later ``map`` starts new ones): a worker keeps the
+        memory its tasks used, and the steps between the pool's uses run here."""
+        if self.executor is not None:
+            self.executor.shutdown()
+            self.executor = None
+            gc.unfreeze()       # cycles made before the fork are collected again
+
+
+@contextlib.contextmanager
+def _pool(jobs: int, tasks: int) -> Iterator[_Pool | None]:
+    """A process pool for the per-source stages (``_Pool``), or None when one process
+    will do.
 
     Workers end with their parent: on Linux each asks the kernel for SIGKILL when its
     parent dies (whatever killed it, SIGKILL included); when the build stops on an
@@ -850,21 +909,18 @@ def _pool(jobs: int, tasks: int) -> Iterator[Executor | None]:
     if jobs <= 1 or tasks <= 1:
         yield None
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    method = "fork" if sys.platform == "linux" else "spawn"
-    pool = ProcessPoolExecutor(min(jobs, tasks), mp_context=multiprocessing.get_context(method),
-                               initializer=_worker_init, initargs=(os.getpid(),))
+    pool = _Pool(min(jobs, tasks))
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        # No public API before Python 3.14 (Executor.terminate_workers).
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+        if pool.executor is not None:
+            pool.executor.shutdown(wait=False, cancel_futures=True)
+            # No public API before Python 3.14 (Executor.terminate_workers).
+            for process in list((getattr(pool.executor, "_processes", None) or {}).values()):
+                process.terminate()
+            gc.unfreeze()
         raise
-    pool.shutdown()
+    pool.release()
 
 
 PR_SET_PDEATHSIG = 1
@@ -884,13 +940,13 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _each(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+def _each(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
           *args: Any) -> list[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any."""
     return list(_lazily(pool, function, first, *args))
 
 
-def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence[Any],
+def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
             *args: Any) -> Iterator[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any: the
     results one by one, as they are taken (each can be written and dropped). One task is
@@ -899,6 +955,21 @@ def _lazily(pool: Executor | None, function: Callable[..., Any], first: Sequence
     if pool is None or len(first) <= 1:
         return map(function, first, *args)
     return iter(pool.map(function, first, *args))
+
+
+def _release_freed_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``): a
+    source's TEI tree (libxml2) and the cleaning's passes are freed in large numbers of
+    small blocks that glibc keeps otherwise, and the process's peak would hold them while
+    it grows again (README, Performance). Elsewhere nothing is done."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):     # not glibc
+        pass
 
 
 def _vocabulary(source: Source) -> Counter[str]:
@@ -915,8 +986,11 @@ def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
     """One source's TEI files (a worker's task: the context is built where it is used)."""
     context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
     tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
-    return tei.encode_source(context, meta, package.original_path(source), persons, places,
-                             organisations)
+    encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
+                                organisations)
+    del context
+    _release_freed_memory()     # the source's TEI trees
+    return encoded
 
 
 def _summary(build: SourceBuild) -> dict[str, Any]:

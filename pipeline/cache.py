@@ -7,8 +7,10 @@ is a SHA-256 of everything the result depends on:
 - the pipeline: its version, the bytes of every one of its Python files, the Python and
   lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
   of the old one;
-- the source: the absolute path of its folder and the name and bytes of every file in
-  it (original, ``source.toml``, ``segment.toml``, ``letters.toml``, the hyphen lock);
+- the source: the source as loaded (its folder's absolute path, ``source.toml`` as read,
+  so that a comment or a blank line changes nothing) and the name and bytes of every
+  other file in its folder (original, ``segment.toml``, ``letters.toml``, the hyphen
+  lock);
 - the corpus-wide metadata: every file of the sources folder outside the source folders
   (``_registry/*.toml``, ``dataset.toml``);
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
@@ -140,6 +142,21 @@ def _feed(digest: Any, value: Any) -> None:
         # Anything else must say what it is in full; a repr with an address would make
         # every key new (a miss, never a stale hit).
         digest.update(f"{type(value).__qualname__}:{value!r}\0".encode())
+
+
+def files_digest(folder: Path, skip: Iterable[str] = ()) -> str:
+    """The names and bytes of every file under ``folder`` but those of its own files
+    named in ``skip``."""
+    skipped = {folder / name for name in skip}
+    digest = hashlib.sha256(b"files\0")
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if path not in skipped:
+                digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+                digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def key(*parts: str) -> str:

@@ -370,7 +370,7 @@ def letter_tei_path(letter_id: str) -> str:
     return f"tei/letters/{letter_id}.xml"
 
 
-def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: dict[str, bytes],
+def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: Mapping[str, bytes],
                files: Mapping[str, bytes] | None = None) -> dict[str, Any]:
     """``datapackage.json``: the tables, each with its schema path, hash and bytes, then
     the TEI, CMIF and JSON Lines files among ``files`` with their hash and bytes."""

@@ -177,10 +177,17 @@ def _dateline_wraps(ctx: SourceContext, letter: Letter) -> list[_Event]:
 def add_document_closers(ctx: SourceContext, persons: list[dict[str, Any]]) -> None:
     """The signatures and datelines that close the source's signed or dated documents
     (anatomy.document_closers), with their dates and places wrapped like a letter's."""
-    names = NameIndex(persons)
+    # The index is made at the first line to try (its search pattern takes a while to
+    # compile, and a source may have no signed document).
+    names: list[NameIndex] = []
+
+    def names_person(text: str, person_id: str) -> bool:
+        if not names:
+            names.append(NameIndex(persons))
+        return is_person(text, person_id, names[0])
+
     ctx.document_closers = anatomy.document_closers(
-        ctx.segmented, lambda text, person_id: is_person(text, person_id, names),
-        [letter.letter_id for letter in ctx.letters])
+        ctx.segmented, names_person, [letter.letter_id for letter in ctx.letters])
     ctx.document_closing_lines = {start for lines in ctx.document_closers.values()
                                   for start, _, _ in lines}
     units = {u.document_id: u for u in ctx.segmented.units}

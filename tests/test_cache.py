@@ -51,27 +51,49 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
 
 
-def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
+def test_a_comment_in_a_source_toml_changes_nothing(tmp_path):
+    """A source is keyed by its metadata as loaded: a comment added to its source.toml
+    leaves every entry valid."""
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
-    store = build_cache.BuildCache(tmp_path / "cache")
-    build.assemble(sources, cache=store)
+    build.assemble(sources, cache=build_cache.BuildCache(tmp_path / "cache"))
     edited = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
     with (edited / "source.toml").open("a", encoding="utf-8") as out:
         out.write("\n# an edit that changes the file, not the dataset\n")
     again = build_cache.BuildCache(tmp_path / "cache")
     cached = build.assemble(sources, cache=again)
-    reused_ids = {source_id for _, source_id in again.reused}
-    assert edited.name not in reused_ids
-    assert ("registers", build_cache.CORPUS_ENTRY) not in again.reused   # it reads every source
-    reused_ids.discard(build_cache.CORPUS_ENTRY)
-    assert ("text", edited.name) not in again.reused
-    assert reused_ids == {p.name for p in sources.iterdir()
-                          if p.is_dir() and p.name[0] not in "._"} - {edited.name}
+    ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
+    assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                           ("registers", build_cache.CORPUS_ENTRY)])
     assert cached.files == build.assemble(sources).files     # the cold build
-    # the entries of the old state of the edited source are gone, one per stage is left
+
+
+def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
+    """An edit to a source's metadata as loaded (the title of review) or to one of its
+    other files (a comment in the letters decisions of papers, which the letters step
+    reads itself): those sources are built again, with the registers; the others are
+    reused, and the files are a cold build's."""
+    sources = tmp_path / "sources"
+    shutil.copytree(SOURCES, sources)
+    build.assemble(sources, cache=build_cache.BuildCache(tmp_path / "cache"))
+    metadata = sources / "review" / "source.toml"
+    text = metadata.read_text(encoding="utf-8")
+    assert '\ntitle = "[Review of' in text
+    metadata.write_text(text.replace('\ntitle = "[Review of', '\ntitle = "[A review of'),
+                        encoding="utf-8")
+    with (sources / "papers" / "letters.toml").open("a", encoding="utf-8") as out:
+        out.write("\n# a comment\n")
+    again = build_cache.BuildCache(tmp_path / "cache")
+    cached = build.assemble(sources, cache=again)
+    reused_ids = {source_id for _, source_id in again.reused}
+    assert {"review", "papers", build_cache.CORPUS_ENTRY}.isdisjoint(reused_ids)
+    assert reused_ids == {p.name for p in sources.iterdir()
+                          if p.is_dir() and p.name[0] not in "._"} - {"review", "papers"}
+    assert cached.files == build.assemble(sources).files     # the cold build
+    # the entries of the old state of the edited sources are gone, one per stage is left
     for stage in STAGES:
-        assert len(list((tmp_path / "cache" / stage).glob(f"{edited.name}.*.pickle"))) == 1
+        for edited in ("review", "papers"):
+            assert len(list((tmp_path / "cache" / stage).glob(f"{edited}.*.pickle"))) == 1
     assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 
