@@ -18,6 +18,7 @@ import re
 import shutil
 import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -541,48 +542,91 @@ def _wait(driver, condition, timeout=10):
     return WebDriverWait(driver, timeout).until(condition)
 
 
-# What the crawl reads of a loaded page, in one round trip to Chromium: its title, every
-# resource it loaded, the targets of its links and its elements' ids.
-PAGE_FACTS = """return [document.title,
-    performance.getEntriesByType('resource').map(e => e.name),
-    Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
-    Array.from(document.querySelectorAll('[id]')).map(e => e.id)]"""
+# The crawl loads each round's pages in Chromium, each in a frame (1280×900, the window's
+# size) of the page the browser is on, FRAMES at a time, and waits for each frame's load
+# event (its stylesheets and scripts loaded and run, as browser.get waits for them). Of
+# each page it reads, in the same one round trip for the whole round: the HTTP status of
+# the page itself, its title, every resource it loaded, the targets of its links and its
+# elements' ids.
+FRAMES = 4
+LOAD_PAGES = """const [urls, frames, done] = arguments;
+const facts = {};
+let next = 0;
+function loadNext() {
+  if (next >= urls.length) return Promise.resolve();
+  const url = urls[next++];
+  return new Promise(resolve => {
+    const frame = document.createElement('iframe');
+    frame.style.width = '1280px';
+    frame.style.height = '900px';
+    frame.onload = () => {
+      const page = frame.contentWindow, doc = frame.contentDocument;
+      const navigation = page.performance.getEntriesByType('navigation')[0];
+      facts[url] = [navigation ? navigation.responseStatus : 0, doc.title,
+        page.performance.getEntriesByType('resource').map(e => e.name),
+        Array.from(doc.querySelectorAll('a[href]')).map(a => a.href),
+        Array.from(doc.querySelectorAll('[id]')).map(e => e.id)];
+      frame.remove();
+      resolve();
+    };
+    frame.src = url;
+    document.body.appendChild(frame);
+  }).then(loadNext);
+}
+Promise.all(Array.from({length: frames}, loadNext)).then(() => done(facts));"""
+
+
+def _answers(url: str) -> int:
+    with urllib.request.urlopen(url) as response:
+        response.read()  # all of it: a body cut short is a broken pipe
+        return response.status
 
 
 def test_browser_loads_every_page_and_every_internal_link_answers(browser, server, dist):
     """Start at the home page, follow every internal link; each page loads in Chromium
-    with a title, every fragment names an element (of the page as Chromium loaded it),
-    every file answers 200, and no page asks for anything outside the site."""
+    (answering 200) with a title, every fragment names an element (of the page as
+    Chromium loaded it), every file answers 200, and no page asks for anything outside
+    the site."""
     pages: dict[str, set[str]] = {}  # each page loaded: the ids of its elements
     fragments: dict[str, set[str]] = {}
-    files: set[str] = set()
-    queue = [server + "index.html"]
+    files: dict[str, str] = {}  # each file linked: the first page that links it
     problems = []
-    while queue:
-        page_url = queue.pop()
-        if page_url in pages:
-            continue
-        browser.get(page_url)
-        title, loaded, links, ids = browser.execute_script(PAGE_FACTS)
-        pages[page_url] = set(ids)
-        if not title:
-            problems.append(f"{page_url}: no title")
-        problems += [f"{page_url} loads {url}" for url in loaded if not url.startswith(server)]
-        for link in links:
-            if not link.startswith(server):
-                continue
-            target, _, fragment = link.partition("#")
-            target = target.split("?")[0]
-            if target.endswith(".html"):
-                queue.append(target)
-                if fragment:
-                    fragments.setdefault(target, set()).add(unquote(fragment))
-            elif target not in files:
-                files.add(target)
-                with urllib.request.urlopen(target) as response:
-                    response.read()  # all of it: a body cut short is a broken pipe
-                    if response.status != 200:
-                        problems.append(f"{page_url} → {target}: {response.status}")
+    browser.get(server + "index.html")
+    script_timeout = browser.timeouts.script
+    browser.set_script_timeout(120)
+    try:
+        round_ = [server + "index.html"]
+        while round_:
+            facts = browser.execute_async_script(LOAD_PAGES, round_, FRAMES)
+            found = set()
+            for page_url in round_:
+                status, title, loaded, links, ids = facts[page_url]
+                pages[page_url] = set(ids)
+                if status != 200:
+                    problems.append(f"{page_url}: {status}")
+                if not title:
+                    problems.append(f"{page_url}: no title")
+                problems += [f"{page_url} loads {url}" for url in loaded
+                             if not url.startswith(server)]
+                for link in links:
+                    if not link.startswith(server):
+                        continue
+                    target, _, fragment = link.partition("#")
+                    target = target.split("?")[0]
+                    if target.endswith(".html"):
+                        found.add(target)
+                        if fragment:
+                            fragments.setdefault(target, set()).add(unquote(fragment))
+                    else:
+                        files.setdefault(target, page_url)
+            round_ = sorted(found - set(pages))
+    finally:
+        browser.set_script_timeout(script_timeout)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = list(pool.map(_answers, files))
+    for (target, page_url), status in zip(files.items(), statuses, strict=True):
+        if status != 200:
+            problems.append(f"{page_url} → {target}: {status}")
     for page_url, names in sorted(fragments.items()):
         problems += [f"{page_url}#{name}: no element with that id"
                      for name in sorted(names - pages[page_url])]
