@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pickle
 import shutil
+from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -32,6 +33,29 @@ def filled(tmp_path_factory):
     return folder, store, build.assemble(SOURCES, cache=store)
 
 
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory):
+    """A copy of the real sources and a cache folder filled by one cold build of that copy
+    (a source's entries are keyed by its folder: only builds of this copy read them). A
+    test that edits the copy puts its files back (``_edited``) and works on a copy of the
+    cache."""
+    work = tmp_path_factory.mktemp("copied")
+    shutil.copytree(SOURCES, work / "sources")
+    build.assemble(work / "sources", cache=build_cache.BuildCache(work / "cache"))
+    return work / "cache", work / "sources"
+
+
+@contextmanager
+def _edited(*paths):
+    """The files ``paths`` as they are, written back when the block ends."""
+    saved = {path: path.read_bytes() for path in paths}
+    try:
+        yield
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+
 def _copy_of(filled, tmp_path):
     shutil.copytree(filled[0], tmp_path / "cache")
     return tmp_path / "cache"
@@ -51,50 +75,51 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
 
 
-def test_a_comment_in_a_source_toml_changes_nothing(tmp_path):
+def test_a_comment_in_a_source_toml_changes_nothing(copied, tmp_path):
     """A source is keyed by its metadata as loaded: a comment added to its source.toml
     leaves every entry valid."""
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    build.assemble(sources, cache=build_cache.BuildCache(tmp_path / "cache"))
+    sources = copied[1]
+    _copy_of(copied, tmp_path)
     edited = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
-    with (edited / "source.toml").open("a", encoding="utf-8") as out:
-        out.write("\n# an edit that changes the file, not the dataset\n")
-    again = build_cache.BuildCache(tmp_path / "cache")
-    cached = build.assemble(sources, cache=again)
-    ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
-    assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
-                                           ("registers", build_cache.CORPUS_ENTRY)])
-    assert cached.files == build.assemble(sources).files     # the cold build
+    with _edited(edited / "source.toml"):
+        with (edited / "source.toml").open("a", encoding="utf-8") as out:
+            out.write("\n# an edit that changes the file, not the dataset\n")
+        again = build_cache.BuildCache(tmp_path / "cache")
+        cached = build.assemble(sources, cache=again)
+        ids = [p.name for p in sorted(sources.iterdir())
+               if p.is_dir() and p.name[0] not in "._"]
+        assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                               ("registers", build_cache.CORPUS_ENTRY)])
+        assert cached.files == build.assemble(sources).files     # the cold build
 
 
-def test_an_edit_to_one_source_recomputes_that_source_only(tmp_path):
+def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
     """An edit to a source's metadata as loaded (the title of review) or to one of its
     other files (a comment in the letters decisions of papers, which the letters step
     reads itself): those sources are built again, with the registers; the others are
     reused, and the files are a cold build's."""
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    build.assemble(sources, cache=build_cache.BuildCache(tmp_path / "cache"))
+    sources = copied[1]
+    _copy_of(copied, tmp_path)
     metadata = sources / "review" / "source.toml"
-    text = metadata.read_text(encoding="utf-8")
-    assert '\ntitle = "[Review of' in text
-    metadata.write_text(text.replace('\ntitle = "[Review of', '\ntitle = "[A review of'),
-                        encoding="utf-8")
-    with (sources / "papers" / "letters.toml").open("a", encoding="utf-8") as out:
-        out.write("\n# a comment\n")
-    again = build_cache.BuildCache(tmp_path / "cache")
-    cached = build.assemble(sources, cache=again)
-    reused_ids = {source_id for _, source_id in again.reused}
-    assert {"review", "papers", build_cache.CORPUS_ENTRY}.isdisjoint(reused_ids)
-    assert reused_ids == {p.name for p in sources.iterdir()
-                          if p.is_dir() and p.name[0] not in "._"} - {"review", "papers"}
-    assert cached.files == build.assemble(sources).files     # the cold build
-    # the entries of the old state of the edited sources are gone, one per stage is left
-    for stage in STAGES:
-        for edited in ("review", "papers"):
-            assert len(list((tmp_path / "cache" / stage).glob(f"{edited}.*.pickle"))) == 1
-    assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
+    with _edited(metadata, sources / "papers" / "letters.toml"):
+        text = metadata.read_text(encoding="utf-8")
+        assert '\ntitle = "[Review of' in text
+        metadata.write_text(text.replace('\ntitle = "[Review of', '\ntitle = "[A review of'),
+                            encoding="utf-8")
+        with (sources / "papers" / "letters.toml").open("a", encoding="utf-8") as out:
+            out.write("\n# a comment\n")
+        again = build_cache.BuildCache(tmp_path / "cache")
+        cached = build.assemble(sources, cache=again)
+        reused_ids = {source_id for _, source_id in again.reused}
+        assert {"review", "papers", build_cache.CORPUS_ENTRY}.isdisjoint(reused_ids)
+        assert reused_ids == {p.name for p in sources.iterdir()
+                              if p.is_dir() and p.name[0] not in "._"} - {"review", "papers"}
+        assert cached.files == build.assemble(sources).files     # the cold build
+        # the entries of the old state of the edited sources are gone, one per stage is left
+        for stage in STAGES:
+            for edited in ("review", "papers"):
+                assert len(list((tmp_path / "cache" / stage).glob(f"{edited}.*.pickle"))) == 1
+        assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 
 def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(filled, tmp_path):

@@ -404,7 +404,7 @@ def test_the_reviews_page_top_paragraphs_are_logged_as_page_breaks(cleaned):
 
 # --- the version-bump path of CONTRIBUTING ------------------------------------------------------
 
-def test_bumping_the_version_as_contributing_says_names_the_release(tmp_path):
+def test_bumping_the_version_as_contributing_says_names_the_release(tmp_path, monkeypatch):
     import json
     import re
     shutil.copytree(SOURCES, tmp_path / "sources")
@@ -417,6 +417,8 @@ def test_bumping_the_version_as_contributing_says_names_the_release(tmp_path):
     head, rest = changelog.split("\n## ", 1)
     (tmp_path / "CHANGELOG.md").write_text(
         f"{head}\n## {bumped} — 2026-12-01\n\n- A new source.\n\n## {rest}", encoding="utf-8")
+    # a build cache of its own: release's check rebuilds the same folder from it
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     runner = CliRunner()
     out = tmp_path / "dist"
     result = runner.invoke(main, ["build", "--sources", str(tmp_path / "sources"), "--out",
