@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conventions import ALPHABETIC_WORD
+from .conventions import ALPHABETIC_WORD, literal_matches
 from .errors import PipelineError
 from .sources import Source, find, read_toml
 
@@ -712,8 +712,8 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
     for heading in conf.get("run_in_headings", []):
         # A heading the web extraction ran into its paragraph ("Prison and Exile The
         # authorities..."): restore the paragraph break after it.
-        hits = _literal_hits(text, heading + " ",
-                             re.compile(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )"))
+        hits = list(literal_matches(re.compile(rf"(?:^|(?<=\n\n)){re.escape(heading)}( )"),
+                                    heading + " ", text))
         if len(hits) != 1:
             raise PipelineError(f"run-in heading {heading!r} found {len(hits)} time(s) at a "
                                 "paragraph start, 1 expected", file=where,
@@ -761,7 +761,8 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
         if not sic or corr is None or not reason:
             raise PipelineError("each emendation needs sic, corr and reason", file=where,
                                 field=label)
-        hits = _literal_hits(text, sic, re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])"))
+        hits = list(literal_matches(re.compile(rf"(?<![^\W_]){re.escape(sic)}(?![^\W_])"),
+                                    sic, text))
         expected = int(item.get("count", 1))
         if len(hits) != expected:
             raise PipelineError(f"sic {sic!r} occurs {len(hits)} time(s) in the cleaned text, "
@@ -775,22 +776,6 @@ def emendation_edits(source: Source, text: str) -> list[Edit]:
                                     file=where, field=f"{label}.sic", code="E202")
             edits.append(Edit(m.start(), m.end(), corr, "emendation", reason))
     return edits
-
-
-def _literal_hits(text: str, literal: str, pattern: re.Pattern[str]) -> list[re.Match[str]]:
-    """What ``pattern.finditer(text)`` finds, for a pattern that matches ``literal`` and
-    looks around it: tried only where str.find sees the literal (a pattern that opens with
-    a lookbehind is tried at every position of the text, a hundred times slower)."""
-    hits = []
-    at = text.find(literal)
-    while at != -1:
-        m = pattern.match(text, at)
-        if m:
-            hits.append(m)
-            at = text.find(literal, max(m.end(), at + 1))
-        else:
-            at = text.find(literal, at + 1)
-    return hits
 
 
 # --- the stage ----------------------------------------------------------------------

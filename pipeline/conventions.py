@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -42,6 +43,31 @@ ITALIC = re.compile(r"\*(?=[^\s*])([^*\n]*?)(?<=[^\s*])\*")
 def strip_marks(text: str) -> str:
     """A heading as a title: note marks and italics markup removed, blanks folded."""
     return " ".join(NOTE_MARK.sub("", text).replace("*", "").split())
+
+
+def without_accents(text: str) -> str:
+    """The text in ASCII: accents dropped ("Coyoacán" → "Coyoacan"), other non-ASCII
+    characters removed."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+def literal_matches(pattern: re.Pattern[str], literal: str, text: str, start: int = 0,
+                    end: int | None = None, lead: int = 0) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text, start, end)`` for a pattern each of whose matches holds
+    ``literal`` ``lead`` characters after its start (and looks around it): tried only
+    where ``str.find`` sees the literal, not at every position of the text (a pattern
+    that opens with a lookbehind is otherwise tried everywhere, a hundred times slower)."""
+    end = len(text) if end is None else end
+    free = start                # finditer's matches do not overlap
+    at = text.find(literal, start + lead, end)
+    while at != -1:
+        begin = at - lead
+        if begin >= free:
+            m = pattern.match(text, begin, end)
+            if m is not None:
+                free = m.end()
+                yield m
+        at = text.find(literal, at + 1, end)
 
 
 def fold(text: str) -> str:

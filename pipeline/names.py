@@ -43,12 +43,11 @@ person form right after another name word is someone else (``NameIndex.find``).
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import registers
-from .conventions import strip_marks
+from .conventions import strip_marks, without_accents
 
 Row = Mapping[str, Any]
 Owner = tuple[str, str]                         # (entity kind, id): ("person", "serge")
@@ -74,10 +73,6 @@ def searchable(form: str) -> bool:
     if ", " in form or len(form) < 2:
         return False
     return not re.fullmatch(r"(?:[A-Z]\.\s*)+", form)
-
-
-def _ascii(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
 def _list(value: Any) -> list[str]:
@@ -112,7 +107,7 @@ class NameIndex:
                 add(registers.surname(str(p["name"]), families), "person", key)
         for p in places:
             add(str(p["name"]), "place", str(p["place_id"]))
-            add(_ascii(str(p["name"])), "place", str(p["place_id"]))
+            add(without_accents(str(p["name"])), "place", str(p["place_id"]))
         for o in organisations:
             key = str(o["org_id"])
             for form in (str(o.get("name") or ""), str(o.get("name_english") or "")):

@@ -25,11 +25,11 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .conventions import ITALIC, NOTE_MARK, SUPERSCRIPTS, strip_marks
+from .conventions import ITALIC, NOTE_MARK, SUPERSCRIPTS, literal_matches, strip_marks
 from .errors import PipelineError
 from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
@@ -570,21 +570,6 @@ def _foreign(text: str, start: int, end: int) -> bool:
                 or FOREIGN_BEFORE.search(text[max(0, start - 120):start]))
 
 
-def found_at(pattern: re.Pattern[str], literal: str, text: str, start: int, end: int
-             ) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text, start, end)`` for a pattern each of whose matches holds
-    ``literal`` one character after its start (``[Ll]etter``: "etter"): tried only where
-    str.find sees the literal, not at every position (a third of the notes stage)."""
-    at = text.find(literal, start + 1, end)
-    while at != -1:
-        m = pattern.match(text, at - 1, end)
-        if m:
-            yield m
-            at = text.find(literal, max(m.end(), at) + 1, end)
-        else:
-            at = text.find(literal, at + 1, end)
-
-
 def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | None,
                    tree: _Tree, source_id: str, skip: set[str]
                    ) -> tuple[list[CrossReference], list[CrossReference]]:
@@ -601,12 +586,12 @@ def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | N
         if not targets:
             left.append(CrossReference(source_id, from_id, "", kind, as_written, offset, why))
 
-    for m in found_at(PREFATORY_REF, "refatory", text, start, end):
+    for m in literal_matches(PREFATORY_REF, "refatory", text, start, end, lead=1):
         taken.append(m.span())
         hits = [u.document_id for u in tree.prefatory]
         add("letter", m.group(), m.start(), hits if len(hits) == 1 else [],
             "no single prefatory letter in the outline")
-    for m in found_at(LETTER_REF, "etter", text, start, end):
+    for m in literal_matches(LETTER_REF, "etter", text, start, end, lead=1):
         if any(s <= m.start() < e for s, e in taken):
             continue
         taken.append(m.span())
@@ -627,7 +612,7 @@ def _references_in(text: str, start: int, end: int, from_id: str, home: Unit | N
                    if not candidates else f"{len(candidates)} letters printed as 'Letter {n}'")
             add("letter", m.group(), m.start(),
                 [candidates[0].document_id] if len(candidates) == 1 else [], why)
-    for m in found_at(CHAPTER_REF, "hapter", text, start, end):
+    for m in literal_matches(CHAPTER_REF, "hapter", text, start, end, lead=1):
         if any(s <= m.start() < e for s, e in taken):
             continue  # "Letter 24 in Chapter 2": the chapter only locates the letter
         if _foreign(text, m.start(), m.end()):

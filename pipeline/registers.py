@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import bisect
 import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .conventions import literal_matches, without_accents
 from .errors import PipelineError
 from .sources import locate, read_checked
 
@@ -303,7 +303,7 @@ def _sentence_at(text: str, at: int) -> str:
 
 def slug(text: str) -> str:
     """A readable id from a name: ASCII, lower case, hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = without_accents(text)
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
 
 
@@ -587,10 +587,6 @@ def open_questions(persons: Sequence[Row], notes: Sequence[Row],
 LOCATIVE = r"(?<![\w'’-])(?:in|at|from|to|near)\s+(?:the\s+)?{name}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)"
 
 
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-
-
 def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mapping[str, Any],
                  place_headwords: Sequence[str]) -> list[dict[str, Any]]:
     """The places table: the hand-made registry, then every index headword that
@@ -601,7 +597,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
     Nothing is added that the book does not give: new places have no country or
     coordinates (the book does not state them)."""
     rows = [{**p, "evidence": list(p.get("evidence") or [])} for p in curated]
-    by_name = {_fold(str(p["name"])): p for p in rows}
+    by_name = {without_accents(str(p["name"])): p for p in rows}
     terms = {str(t["headword"]): str(t["term_id"]) for t in index
              if not str(t.get("sub_entry") or "")}
     term_source = {str(t["headword"]): str(t.get("source_id") or "") for t in index}
@@ -616,7 +612,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             raise PipelineError(f"index_places lists {headword!r}, but no text uses it as a "
                                 "place ('in …', 'at …', 'from …')",
                                 file=f"_registry/{DECISIONS_FILE}", field="index_places")
-        row = by_name.get(_fold(headword))
+        row = by_name.get(without_accents(headword))
         if row is None:
             row = {"place_id": slug(headword), "name": headword, "country": "",
                    "latitude": "", "longitude": "", "part_of": "", "geonames": "",
@@ -625,7 +621,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
                 raise PipelineError(f"place id {row['place_id']!r} is taken",
                                     file=f"_registry/{DECISIONS_FILE}", field="index_places")
             rows.append(row)
-            by_name[_fold(headword)] = row
+            by_name[without_accents(headword)] = row
         row["evidence"] += [terms[headword], passage]
     return rows
 
@@ -738,25 +734,11 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
     return rows
 
 
-def _literal_matches(pattern: re.Pattern[str], literal: str, text: str
-                     ) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)`` for a pattern that matches ``literal`` (with lookarounds):
-    tried only where ``str.find`` sees the literal, not at every position of the text."""
-    end, at = 0, text.find(literal)
-    while at != -1:
-        if at >= end:
-            m = pattern.match(text, at)
-            if m is not None:
-                end = m.end()
-                yield m
-        at = text.find(literal, at + 1)
-
-
 def _first_use(name: str, segmented: Mapping[str, Any]) -> str | None:
     """The first passage outside the apparatus that prints ``name`` as whole words."""
     pattern = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
     for seg in segmented.values():
-        for m in _literal_matches(pattern, name, seg.text):
+        for m in literal_matches(pattern, name, seg.text):
             units = [u for u in seg.units if u.start <= m.start() < u.end
                      and u.type not in ("index", "bibliography", "glossary", "front")]
             if units:

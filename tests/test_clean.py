@@ -302,12 +302,14 @@ def test_layout_traces_table_rows(built, sources, cleaned):
     assert sum(len(cleaned[s].layout_traces()) for s in cleaned) == len(rows)
 
 
-def test_literal_hits_and_sentence_ends_find_what_the_patterns_find(sources):
+def test_literal_matches_and_sentence_ends_find_what_the_patterns_find(sources):
     """The cleaner's shortcuts on every real original: each emendation's sic and each
-    run-in heading found by str.find then the whole pattern (``_literal_hits``) are the
-    pattern's finditer; a line ends a sentence by the stop-and-closers test exactly when
-    the pattern it replaces says so."""
+    run-in heading found by str.find then the whole pattern
+    (``conventions.literal_matches``) are the pattern's finditer; a line ends a sentence
+    by the stop-and-closers test exactly when the pattern it replaces says so."""
     import re
+
+    from sergetrotsky.conventions import literal_matches
 
     sentence_end = re.compile(r"[.!?:;][\"'”’)\]]*$")
     tried = 0
@@ -320,7 +322,7 @@ def test_literal_hits_and_sentence_ends_find_what_the_patterns_find(sources):
         patterns += [(word, re.compile(rf"(?<![^\W_]){word}(?![^\W_])")) for word in ("the", "a")]
         for literal, pattern in patterns:
             expected = [m.span() for m in pattern.finditer(text)]
-            assert [m.span() for m in clean._literal_hits(text, literal, pattern)] == expected
+            assert [m.span() for m in literal_matches(pattern, literal, text)] == expected
             tried += bool(expected)
         for line in text.splitlines():
             assert clean._ends_sentence(line) == bool(sentence_end.search(line)), line

@@ -333,10 +333,12 @@ def test_truncated_notes_are_marked_by_their_rule(built):
     assert "".join(note.itertext()).rstrip().endswith("to the extent of joining")
 
 
-def test_found_at_finds_what_the_reference_patterns_find(segmented):
-    """The cross-reference patterns tried where str.find sees their word (``found_at``)
-    find what their finditer finds, on every source's text, whole and in slices."""
+def test_literal_matches_find_what_the_reference_patterns_find(segmented):
+    """The cross-reference patterns tried where str.find sees their word
+    (``conventions.literal_matches``) find what their finditer finds, on every source's
+    text, whole and in slices."""
     from sergetrotsky import notes as notes_stage
+    from sergetrotsky.conventions import literal_matches
 
     hits = 0
     for seg in segmented.values():
@@ -348,7 +350,7 @@ def test_found_at_finds_what_the_reference_patterns_find(segmented):
                                  (notes_stage.CHAPTER_REF, "hapter")):
             for start, end in spans:
                 expected = [(m.span(), m.group()) for m in pattern.finditer(text, start, end)]
-                assert [(m.span(), m.group()) for m in notes_stage.found_at(
-                    pattern, literal, text, start, end)] == expected
+                assert [(m.span(), m.group()) for m in literal_matches(
+                    pattern, literal, text, start, end, lead=1)] == expected
                 hits += len(expected)
     assert hits > 50

@@ -8,7 +8,7 @@ import csv
 import io
 
 import pytest
-from sergetrotsky import registers, registry
+from sergetrotsky import conventions, registers, registry
 from sergetrotsky.errors import PipelineError
 
 from .conftest import SOURCES
@@ -339,5 +339,5 @@ def test_locative_and_first_use_scans_match_a_full_regex_scan(segmented):
             assert ([m.span() for m in registers._named_locatives(locative, name, seg.text)]
                     == [m.span() for m in locative.finditer(seg.text)]), name
             whole = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
-            assert ([m.span() for m in registers._literal_matches(whole, name, seg.text)]
+            assert ([m.span() for m in conventions.literal_matches(whole, name, seg.text)]
                     == [m.span() for m in whole.finditer(seg.text)]), name
