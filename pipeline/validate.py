@@ -387,7 +387,17 @@ def validate_xml_file(path: Path, display: str | None = None) -> list[Problem]:
         return [refused.problem]
     if path.name == "cmif.xml":
         return _check_cmif(data, display)
-    return _check_tei(data, display, shape=None)[1]
+    tree, problems = _check_tei(data, display, shape=None)
+    if large_trees_kept is not None and tree is not None and len(data) >= CONCURRENT_RNG_BYTES:
+        large_trees_kept.append(tree)
+    return problems
+
+
+# Set to a list by the console script (cli.run), which ends its process with os._exit once
+# its report is written: the trees of large files are kept there instead of being freed,
+# since freeing a 100 MB file's tree, and glibc's consolidating the freed blocks at exit,
+# took longer than its RELAX NG. None (the default, and for every library call): freed.
+large_trees_kept: list[etree._ElementTree] | None = None
 
 
 def validate_dataset(folder: Path) -> list[Problem]:
@@ -1990,7 +2000,7 @@ def pattern_checks(grammar: etree._ElementTree
 class _PatternTable:
     """:func:`pattern_checks` arranged for the walk: for each element name, its checks
     grouped by their ``fixed`` attributes, each naming the list (``bucket``) its values are
-    gathered in; the values of a bucket are matched at the end, each distinct value once."""
+    gathered in (a set: each distinct value is matched once, at the end)."""
 
     def __init__(self, checks: dict[str, tuple[_PatternCheck, ...]]) -> None:
         kinds: dict[tuple[tuple[re.Pattern[str], ...], bool], int] = {}
@@ -2004,15 +2014,15 @@ class _PatternTable:
             self.by_tag[tag] = tuple((fixed, tuple(targets)) for fixed, targets in groups.items())
         self.kinds = tuple(kinds)
 
-    def buckets(self) -> list[list[str]]:
-        """Empty lists, one per bucket, for one walk."""
-        return [[] for _ in self.kinds]
+    def buckets(self) -> list[set[str]]:
+        """Empty sets, one per bucket, for one walk."""
+        return [set() for _ in self.kinds]
 
-    def hold(self, buckets: list[list[str]]) -> bool:
+    def hold(self, buckets: list[set[str]]) -> bool:
         """True when every value gathered matches its patterns as the grammar would; False
         when one does not, or has whitespace its datatype would change."""
         for (patterns, spaceless), values in zip(self.kinds, buckets, strict=True):
-            for value in set(values):
+            for value in values:
                 if not spaceless and _XML_SPACE_RUN.search(value):
                     return False
                 for pattern in patterns:
@@ -2021,7 +2031,7 @@ class _PatternTable:
         return True
 
 
-def _gather_values(element: etree._Element, groups: tuple, buckets: list[list[str]]) -> bool:
+def _gather_values(element: etree._Element, groups: tuple, buckets: list[set[str]]) -> bool:
     """Add the values of ``element`` that patterns apply to to their buckets (``groups``:
     the element's row of :attr:`_PatternTable.by_tag`); False when its text cannot be
     judged here (split by a comment or a processing instruction)."""
@@ -2033,11 +2043,11 @@ def _gather_values(element: etree._Element, groups: tuple, buckets: list[list[st
             if target is None:
                 if len(element):
                     return False          # (child elements fail the grammar)
-                buckets[bucket].append(element.text or "")
+                buckets[bucket].add(element.text or "")
             else:
                 value = element.get(target)
                 if value is not None:
-                    buckets[bucket].append(value)
+                    buckets[bucket].add(value)
     return True
 
 
