@@ -86,6 +86,7 @@ class Run:
     stderr: str
     main_mb: float        # peak RSS of the process itself (ru_maxrss)
     all_mb: float         # peak of it and every process it started (see the docstring)
+    cpu: float = 0.0      # user + system seconds of the process and the children it waited for
 
 
 def _children(pid: int) -> list[int]:
@@ -140,7 +141,7 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> Run:
         main_mb = usage.ru_maxrss / unit
         return Run(seconds, proc.returncode, out.read().decode("utf-8", "replace"),
                    err.read().decode("utf-8", "replace"), main_mb,
-                   max(main_mb, peak_kb / 1024))
+                   max(main_mb, peak_kb / 1024), usage.ru_utime + usage.ru_stime)
 
 
 def median(values: list[float]) -> float:
@@ -453,7 +454,9 @@ def large_runs(dist: Path, table_mb: float, tei_mb: float, tei_runs: int = 1
                 median_of = sorted(runs_of, key=lambda r: r.seconds)[len(runs_of) // 2]
                 results.append((name, median_of, f"median of {tei_runs}, load "
                                 f"{min(loads):.1f}-{max(loads):.1f}; all: "
-                                + " ".join(f"{r.seconds:.1f}" for r in runs_of)))
+                                + " ".join(f"{r.seconds:.1f}" for r in runs_of)
+                                + f"; CPU s (user + system): median "
+                                f"{median([r.cpu for r in runs_of]):.2f}"))
             if len(commands) == 1:
                 results.append((f"jing (tei_all), {what}", None, "skipped: no java or jing"))
     return results
