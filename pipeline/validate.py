@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import calendar
 import codecs
-import copy
 import csv
 import gc
 import hashlib
@@ -1833,12 +1832,17 @@ def _culprits(tree: etree._ElementTree, name: str, line: int | None) -> list[etr
     candidates = [e for e in tree.iter(f"{{{TEI_NS}}}{name}") if not line or e.sourceline == line]
     if grammar is None:
         return candidates[:1] if line else []
-    failing = [e for e in candidates
-               if not grammar.validate(etree.ElementTree(copy.deepcopy(e)))]
-    inner = set(failing)
-    for element in failing:
-        inner.difference_update(element.iterancestors())
-    return [e for e in failing if e in inner]
+    # Innermost first: an element with a failing descendant is not reported, so it is not
+    # checked (on a large file, where libxml2 gives no line, the outer ones are most of
+    # the file). Each is validated in place: lxml validates an element as the root of a
+    # document that shares its children, as a copy would be.
+    failing: list[etree._Element] = []
+    outer: set[etree._Element] = set()
+    for element in reversed(candidates):
+        if element not in outer and not grammar.validate(element):
+            failing.append(element)
+            outer.update(element.iterancestors())
+    return failing[::-1]
 
 
 def _start_tag(element: etree._Element) -> str:
@@ -2432,14 +2436,26 @@ def _check_tei(data: bytes, shown: str, shape: str | None
             else:
                 # the grammar without its patterns there, its patterns matched in the walk
                 # (see _pattern_free_grammar); unless both pass, the grammar itself runs,
-                # for its verdict and its messages
+                # for its verdict and its messages (there too when the first fails)
                 relaxed, table = loose
-                valid = pool.submit(relaxed.validate, tree)
+                valid = pool.submit(_relaxed_then_whole, relaxed, grammar, tree)
                 rules, dates, held = _tei_rules_and_patterns(tree, shown, table)
+                verdict = valid.result()
                 problems += _rng_problems(grammar, tree, "E040", shown,
-                                          True if valid.result() and held else None)
+                                          None if verdict and not held else verdict)
         problems += rules + dates
     return tree, problems
+
+
+def _relaxed_then_whole(relaxed: etree.RelaxNG, grammar: etree.RelaxNG,
+                        tree: etree._ElementTree) -> bool:
+    """True when ``tree`` passes the grammar without its patterns (``relaxed``; its patterns
+    are still to be matched); else False, after running the whole ``grammar``, whose error
+    log then holds the messages."""
+    if relaxed.validate(tree):
+        return True
+    grammar.validate(tree)
+    return False
 
 
 def _check_cmif(data: bytes, shown: str) -> list[Problem]:
