@@ -2064,6 +2064,7 @@ def _pattern_free_grammar(shape: str) -> tuple[etree.RelaxNG, _PatternTable] | N
         return None
     return _grammar_starting_at([f"{shape}.file"], without_patterns=True), _PatternTable(checks)
 
+
 @cache
 def tei_schematron() -> etree.XSLT:
     """Our Schematron compiled to the XSLT that writes its SVRL report, made lean: no
