@@ -388,14 +388,14 @@ def validate_xml_file(path: Path, display: str | None = None) -> list[Problem]:
         return _check_cmif(data, display)
     tree, problems = _check_tei(data, display, shape=None)
     if large_trees_kept is not None and tree is not None and len(data) >= CONCURRENT_RNG_BYTES:
-        large_trees_kept.append(tree)
+        large_trees_kept[:] = [tree]      # (the one before is freed: one tree at a time)
     return problems
 
 
 # Set to a list by the console script (cli.run), which ends its process with os._exit once
-# its report is written: the trees of large files are kept there instead of being freed,
-# since freeing a 100 MB file's tree, and glibc's consolidating the freed blocks at exit,
-# took longer than its RELAX NG. None (the default, and for every library call): freed.
+# its report is written: the tree of the last large file is kept there instead of being
+# freed, since freeing a 100 MB file's tree, and glibc's consolidating the freed blocks at
+# exit, took longer than its RELAX NG. None (the default, and for every library call): freed.
 large_trees_kept: list[etree._ElementTree] | None = None
 
 

@@ -69,3 +69,14 @@ def test_in_the_same_process_nothing_is_kept(tmp_path, monkeypatch):
     assert validate.large_trees_kept is None and not cli._LEAVE_AT_ONCE
     assert validate.validate_paths([path])
     assert validate.large_trees_kept is None
+
+
+def test_one_large_tree_is_kept_at_a_time(tmp_path, monkeypatch):
+    """In the console script, a folder of large files holds one tree at a time."""
+    kept: list = []
+    monkeypatch.setattr(validate, "large_trees_kept", kept)
+    _large(tmp_path, broken=False)
+    _large(tmp_path, broken=True)
+    problems = validate.validate_paths([tmp_path])
+    assert {p.file for p in problems if p.code == "E040"} == {str(tmp_path / "broken.xml")}
+    assert len(kept) == 1 and kept[0].getroot().tag.endswith("TEI")
