@@ -569,7 +569,9 @@ def _find_mentions(corpus: Corpus) -> None:
     builds = corpus.builds
     keys: dict[str, str] = {}
     if cached is not None and cached.cache:
-        names = cache_stage.fingerprint((corpus.persons, corpus.places, corpus.organisations,
+        names = cache_stage.fingerprint((_read_by_exports(corpus.persons),
+                                         _read_by_exports(corpus.places),
+                                         _read_by_exports(corpus.organisations),
                                          decisions.family_names, decisions.form_owners))
         keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
                 for b in builds}
@@ -586,6 +588,15 @@ def _find_mentions(corpus: Corpus) -> None:
 
     for b, found in zip(builds, _each_cached(corpus, "mentions", keys, find), strict=True):
         b.mentions = found
+
+
+def _read_by_exports(rows: Sequence[Row]) -> list[Row]:
+    """Register rows as the mentions and the TEI read them, for their cache keys: a row's
+    ``evidence`` (passages as ``document_id@offset``, which an edit to any text moves)
+    only as whether there is any (names.NameIndex reads no more of it), so that an edit
+    to one text leaves the other sources' mentions and TEI files reusable."""
+    return [{**row, "evidence": bool(row["evidence"])} if "evidence" in row else row
+            for row in rows]
 
 
 CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
@@ -683,8 +694,9 @@ def export_tei(corpus: Corpus, files: Files) -> None:
     persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
     keys: dict[str, str] = {}
     if corpus.cached is not None and corpus.cached.cache:
-        context = cache_stage.fingerprint((sorted(titles), corpus.meta, persons, places,
-                                           organisations))
+        context = cache_stage.fingerprint((sorted(titles), corpus.meta,
+                                           _read_by_exports(persons), _read_by_exports(places),
+                                           _read_by_exports(organisations)))
         keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}

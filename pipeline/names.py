@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import Any
 
 from . import registers
@@ -121,12 +122,18 @@ class NameIndex:
                 owners[name_key(form)] = {("person", person)}
         self.owners: dict[str, frozenset[Owner]] = {f: frozenset(ids)
                                                     for f, ids in owners.items()}
-        alternatives = sorted(searched, key=lambda f: (-len(f), f))
+        self.searched = searched
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The searched forms as one pattern, compiled when first used (``find``): it takes
+        a while, and an index used only to ``resolve`` a name never needs it."""
+        alternatives = sorted(self.searched, key=lambda f: (-len(f), f))
         # Whole words; a note mark (superscript digits) may follow a name ("Nin¹⁷³").
         # The lookahead on the forms' first characters only makes the scan fast (4×): a
         # position no form can start at is passed over before the long alternation.
         first = "".join(map(re.escape, sorted({f[0] for f in alternatives})))
-        self.pattern = re.compile(
+        return re.compile(
             f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
             + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
 
