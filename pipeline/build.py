@@ -25,6 +25,7 @@ import contextlib
 import gc
 import json
 import os
+import pickle
 import re
 import signal
 import sys
@@ -46,7 +47,7 @@ from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
-from .sources import Source, discover, locate
+from .sources import Source, discover, locate, validated_before, validator_release
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -101,6 +102,7 @@ class Corpus:
     decisions: registers.Decisions      # the registers' decisions (metadata stage)
     pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
+    tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
@@ -189,7 +191,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    metadata = load_metadata(sources_dir)
+    with _validated_metadata(cache):
+        metadata = load_metadata(sources_dir)
     sources = metadata.sources
     if jobs is None:    # workers cost more than they save on a small corpus (README)
         large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
@@ -227,13 +230,21 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
 
 def export(corpus: Corpus, files: MutableMapping[str, bytes],
            progress: Progress = lambda step: None) -> None:
-    """Every exporter, in order, writing into ``files``."""
-    announced = ""
-    for step_name, exporter in EXPORTERS:
-        if step_name != announced:
-            progress(step_name)
-            announced = step_name
-        exporter(corpus, files)
+    """Every exporter, in order, writing into ``files``. The TEI files are begun first
+    (``_begin_tei``): one source's to make (after an edit) is made in a child process
+    while the tables and texts are made here."""
+    corpus.tei_begun = _begin_tei(corpus, files)
+    try:
+        announced = ""
+        for step_name, exporter in EXPORTERS:
+            if step_name != announced:
+                progress(step_name)
+                announced = step_name
+            exporter(corpus, files)
+    finally:
+        if corpus.tei_begun is not None:    # an exporter failed before the TEI's turn
+            corpus.tei_begun.cancel()
+            corpus.tei_begun = None
 
 
 class _Cached:
@@ -305,6 +316,24 @@ def load_metadata(sources_dir: Path) -> Metadata:
     if problems:
         raise BuildFailed("metadata", problems)
     return Metadata(*results)
+
+
+@contextlib.contextmanager
+def _validated_metadata(cache: cache_stage.BuildCache | None) -> Iterator[None]:
+    """Metadata files found valid by an earlier build (their digests, recorded in the
+    cache under the pipeline's code and the validator's release) are not checked again
+    (sources.validated_before): a cached build does not even import the validator."""
+    release = validator_release() if cache is not None else None
+    if cache is None or release is None:
+        yield
+        return
+    entry_key = cache_stage.key(cache_stage.code_digest(), release)
+    record = cache.get("validated", cache_stage.CORPUS_ENTRY, entry_key)
+    record = record if isinstance(record, frozenset) else frozenset()
+    with validated_before(record) as found:
+        yield
+    if found != record:
+        cache.put("validated", cache_stage.CORPUS_ENTRY, entry_key, frozenset(found))
 
 
 class _Guarded:
@@ -688,6 +717,37 @@ def export_texts(corpus: Corpus, files: Files) -> None:
 
 def export_tei(corpus: Corpus, files: Files) -> None:
     """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool."""
+    work = corpus.tei_begun or _begin_tei(corpus, files)
+    corpus.tei_begun = None
+    failed = []
+    for b, entry in zip(work.chosen, work.made(), strict=True):
+        if isinstance(entry, PipelineError):
+            failed.append(entry)
+            continue
+        _put(corpus, "tei", b.source, work.keys, entry)
+        files.update(entry)
+    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
+        corpus.pool.release()
+    _raise_problems("tei", "E450", failed)
+
+
+@dataclass
+class _TeiWork:
+    """The TEI files to make (``chosen``: the sources not cached), begun: ``made()``
+    gives each one's files (or PipelineError) in order."""
+
+    chosen: list[SourceBuild]
+    keys: dict[str, str]
+    made: Callable[[], Iterator[Any]]
+    cancel: Callable[[], None] = lambda: None
+
+
+def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
+    """The cached sources' TEI files into ``files``; the others' begun: one source's
+    (an edit to it) in a forked child (``_Forked``, with a pool: ``--jobs`` > 1) while
+    this process goes on with the other exporters; several in the pool, when
+    ``export_tei`` takes them (each source's files are written and dropped as they come:
+    the TEI of the whole corpus is never held at once)."""
     builds = corpus.builds
     titles = frozenset().union(*(tei.bibliography_titles(b.segmented) for b in builds))
     name_spans = [mentions.wraps(b.mentions) for b in builds]
@@ -700,9 +760,6 @@ def export_tei(corpus: Corpus, files: Files) -> None:
         keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
-
-    # Each source's files go to ``files`` as they are made (from the cache or the pool)
-    # and are dropped: the TEI of the whole corpus is never held at once.
     cache = corpus.cached.cache if corpus.cached is not None else None
     todo = []
     for i, b in enumerate(builds):
@@ -713,21 +770,16 @@ def export_tei(corpus: Corpus, files: Files) -> None:
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
     chosen = [builds[i] for i in todo]
-    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b.source for b in chosen],
-                   [b.cleaned for b in chosen], [b.segmented for b in chosen],
-                   [b.notes for b in chosen], [b.letters for b in chosen], repeat(titles),
-                   repeat(corpus.meta), repeat(persons), repeat(places),
-                   repeat(organisations), [name_spans[i] for i in todo])
-    failed = []
-    for b, entry in zip(chosen, made, strict=True):
-        if isinstance(entry, PipelineError):
-            failed.append(entry)
-            continue
-        _put(corpus, "tei", b.source, keys, entry)
-        files.update(entry)
-    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
-        corpus.pool.release()
-    _raise_problems("tei", "E450", failed)
+    arguments = ([b.source for b in chosen], [b.cleaned for b in chosen],
+                 [b.segmented for b in chosen], [b.notes for b in chosen],
+                 [b.letters for b in chosen], repeat(titles), repeat(corpus.meta),
+                 repeat(persons), repeat(places), repeat(organisations),
+                 [name_spans[i] for i in todo])
+    if len(chosen) == 1 and corpus.pool is not None and _Forked.possible():
+        child = _Forked(_Guarded(_encode_tei), *(next(iter(a)) for a in arguments))
+        return _TeiWork(chosen, keys, lambda: iter([child.result()]), child.cancel)
+    return _TeiWork(chosen, keys, lambda: _lazily(corpus.pool, _Guarded(_encode_tei),
+                                                  *arguments))
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -933,6 +985,68 @@ def _pool(jobs: int, tasks: int) -> Iterator[_Pool | None]:
             gc.unfreeze()
         raise
     pool.release()
+
+
+class _Forked:
+    """``function(*args)`` in a forked child process while this one goes on (Linux): the
+    child starts with this process's memory as it is, so nothing is pickled to it, only
+    its result back (through a pipe, read by a thread here so that the child never waits
+    on a full pipe). If the child gives no result (it was killed, or failed), the call
+    is made here, when the result is asked for."""
+
+    @staticmethod
+    def possible() -> bool:
+        return sys.platform == "linux"
+
+    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+        import threading
+
+        self.call = (function, args)
+        self.chunks: list[bytes] = []
+        self.status: int | None = None
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        gc.freeze()     # the child's collections would copy the pages it shares (_Pool)
+        self.pid = os.fork()
+        if self.pid == 0:                                   # the child
+            status = 1
+            try:
+                os.close(read_end)
+                _worker_init(parent)
+                data = pickle.dumps(function(*args), protocol=pickle.HIGHEST_PROTOCOL)
+                with os.fdopen(write_end, "wb") as out:
+                    out.write(data)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self.reader = threading.Thread(target=self._read, args=(read_end,), daemon=True)
+        self.reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while chunk := pipe.read(1 << 20):
+                self.chunks.append(chunk)
+
+    def _wait(self) -> int:
+        if self.status is None:
+            self.reader.join()
+            gc.unfreeze()
+            self.status = os.waitpid(self.pid, 0)[1]
+        return self.status
+
+    def result(self) -> Any:
+        """The call's result (made here if the child gave none)."""
+        if self._wait() == 0 and self.chunks:
+            return pickle.loads(b"".join(self.chunks))
+        function, args = self.call
+        return function(*args)
+
+    def cancel(self) -> None:
+        """End the child, its result unwanted."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self._wait()
 
 
 PR_SET_PDEATHSIG = 1

@@ -1,0 +1,139 @@
+"""Incremental builds (issue 18): an edit to one source's text rebuilds that source's
+share only and gives a cold build's bytes; metadata files found valid before are not
+checked again, and a changed one is, with the same coded and located problems. Nothing
+here is timed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from contextlib import contextmanager
+
+import pytest
+from sergetrotsky import build, sources
+from sergetrotsky import cache as build_cache
+from sergetrotsky.errors import BuildFailed
+
+from .conftest import SOURCES
+
+# The per-source stages of the cache (tests/test_cache.py), each source's entry reused or not
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
+
+
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory):
+    """A copy of the real sources, a cache folder filled by one build of it (--jobs 2),
+    and that build's result. A test that edits the copy puts its files back and works on
+    a copy of the cache."""
+    work = tmp_path_factory.mktemp("incremental")
+    shutil.copytree(SOURCES, work / "sources")
+    first = build.assemble(work / "sources", cache=build_cache.BuildCache(work / "cache"),
+                           jobs=2)
+    return work / "sources", work / "cache", first
+
+
+@contextmanager
+def _edited(*paths):
+    """The files ``paths`` as they are, written back when the block ends."""
+    saved = {path: path.read_bytes() for path in paths}
+    try:
+        yield
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
+
+
+def _source_ids(folder):
+    return {p.name for p in folder.iterdir() if p.is_dir() and p.name[0] not in "._"}
+
+
+def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_bytes(
+        copied, tmp_path, monkeypatch):
+    """A contributor's correction: one word of papers' original made longer, early in the
+    text, so that every later offset of papers moves, and with them the registers'
+    evidence passages in papers (``document_id@offset``). The other sources' entries are
+    all reused (their mentions and TEI do not read the evidence); papers' TEI is made in
+    a forked child while the tables are made (--jobs 2); the files are a cold build's."""
+    folder, cache, first = copied
+    shutil.copytree(cache, tmp_path / "cache")
+    original = folder / "papers" / sources.load_source(folder / "papers").original_file
+    forked = []
+
+    class Spied(build._Forked):
+        def __init__(self, function, *args):
+            forked.append(args[0].source_id)
+            super().__init__(function, *args)
+
+    monkeypatch.setattr(build, "_Forked", Spied)
+    with _edited(original):
+        text = original.read_text(encoding="utf-8")
+        at = text.index(" the ", len(text) // 10)
+        original.write_text(text[:at] + " thee " + text[at + len(" the "):], encoding="utf-8")
+        store = build_cache.BuildCache(tmp_path / "cache")
+        cached = build.assemble(folder, cache=store, jobs=2)
+        cold = build.assemble(folder)
+    assert cached.files == cold.files
+    assert (cached.summary, cached.locks, cached.warnings) == \
+        (cold.summary, cold.locks, cold.warnings)
+    # the evidence moved: the registers are not the first build's
+    registers = ("data/places.csv", "data/organisations.csv", "data/persons.csv")
+    assert [cold.files[path] for path in registers] != [first.files[path] for path in registers]
+    others = _source_ids(folder) - {"papers"}
+    assert {(stage, i) for stage in STAGES for i in others} <= set(store.reused)
+    assert not [stage for stage, i in store.reused if i == "papers"]
+    assert forked == ["papers"]
+
+
+def test_a_child_that_gives_no_result_is_replaced_by_the_call_here():
+    """``_Forked``: a child killed before it answers (here it kills itself) costs the
+    call being made in this process, never a missing or wrong result."""
+    parent = os.getpid()
+
+    def answer(x):
+        if os.getpid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return x * 2
+
+    assert build._Forked(answer, 21).result() == 42
+    assert build._Forked(lambda: os.getpid()).result() != parent   # made in the child
+
+
+def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied, tmp_path,
+                                                                         monkeypatch):
+    """The cache records the metadata files found valid (their bytes with their schema's):
+    a build with nothing changed runs no schema check; an edit that breaks a file is
+    reported as a cold build reports it (code, file, line, field), and the file is still
+    checked in the next build (only valid files are recorded)."""
+    folder, cache, _ = copied
+    shutil.copytree(cache, tmp_path / "cache")
+    checked = []
+    real = sources._validator
+
+    def spied(name):
+        checked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(sources, "_validator", spied)
+    build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"))
+    assert checked == []
+    persons = folder / "_registry" / "persons.toml"
+    with _edited(persons):
+        text = persons.read_text(encoding="utf-8")
+        first_entry = text.index("[[person]]")
+        line = text.count("\n", 0, first_entry) + 2
+        persons.write_text(text[:first_entry] + "[[person]]\nsurname = 'X'\n"
+                           + text[first_entry + len("[[person]]\n"):], encoding="utf-8")
+        problems = []
+        for store in (build_cache.BuildCache(tmp_path / "cache"), None,
+                      build_cache.BuildCache(tmp_path / "cache")):
+            with pytest.raises(BuildFailed) as failed:
+                build.assemble(folder, cache=store)
+            problems.append([p.render() for p in failed.value.problems])
+    assert problems[0] == problems[1] == problems[2]          # cached, cold, cached again
+    assert any(r.startswith(f"E102 {persons}:{line} ") and "surname" in r
+               for r in problems[0])
+    assert checked.count("persons") == 3
+    checked.clear()
+    build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"))
+    assert checked == []            # the file as it was: recorded valid before the edit
