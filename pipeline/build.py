@@ -698,12 +698,15 @@ def export_tables(corpus: Corpus, files: Files) -> None:
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
 
 
-def _readings(build: SourceBuild) -> Iterator[tuple[str, str]]:
-    """(document id, reading text: the unit's text without its note marks) of each unit."""
+def _readings(build: SourceBuild, chosen: Callable[[str], bool] = lambda document_id: True
+              ) -> Iterator[tuple[str, str]]:
+    """(document id, reading text: the unit's text without its note marks) of each unit
+    (each ``chosen`` unit)."""
     seg = build.segmented
     cuts = notes_stage.reading_cuts(seg.text, build.notes)
-    for unit in seg.units:
-        yield unit.document_id, notes_stage.reading_text(seg.text, unit.start, unit.end, cuts)
+    units = [u for u in seg.units if chosen(u.document_id)]
+    return zip((u.document_id for u in units), notes_stage.reading_texts(
+        seg.text, ((u.start, u.end) for u in units), cuts), strict=True)
 
 
 def export_texts(corpus: Corpus, files: Files) -> None:
@@ -800,7 +803,7 @@ def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
     letter_ids = {row["letter_id"] for row in corpus.letter_rows}
     readings = {document_id: reading for b in corpus.builds if b.letters
-                for document_id, reading in _readings(b) if document_id in letter_ids}
+                for document_id, reading in _readings(b, letter_ids.__contains__)}
     files["letters.jsonl"] = package.letters_jsonl(corpus.letter_rows, readings,
                                                    corpus.table("notes").rows,
                                                    corpus.table("documents").rows)

@@ -11,7 +11,7 @@ import signal
 from contextlib import contextmanager
 
 import pytest
-from sergetrotsky import build, sources
+from sergetrotsky import build, mentions, notes, sources
 from sergetrotsky import cache as build_cache
 from sergetrotsky.errors import BuildFailed
 
@@ -137,3 +137,32 @@ def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied,
     checked.clear()
     build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"))
     assert checked == []            # the file as it was: recorded valid before the edit
+
+
+def test_the_units_at_an_offset_are_found_by_bisection_as_by_the_loop():
+    """mentions._Spans (the innermost unit and whether the offset is skipped, by
+    bisection) answers as the loop over every unit does, at every bound of every unit of
+    every real source, one character either side, and at each letter's dateline."""
+    corpus = build.build_corpus(SOURCES, build.load_metadata(SOURCES))
+    for b in corpus.builds:
+        seg, units = b.segmented, b.segmented.units
+        skipped = [(u.start, u.end) for u in units if u.type in mentions.SKIPPED_UNIT_TYPES]
+        skipped += [(start, end) for start, end, _ in mentions.dateline_places(seg.text,
+                                                                              b.letters)]
+        spans = mentions._Spans(units, skipped)
+        offsets = {o + d for u in units for o in (u.start, u.end) for d in (-1, 0, 1)}
+        offsets |= {o for span in skipped for o in span} | {-1, len(seg.text) + 1}
+        for offset in sorted(offsets):
+            assert spans.innermost(offset) is mentions._innermost(units, offset), offset
+            assert spans.skipped(offset) == any(s <= offset < e for s, e in skipped), offset
+
+
+def test_the_reading_texts_found_by_bisection_are_those_of_the_loop(sources, segmented):
+    """notes.reading_texts (the cuts inside each unit found by bisection) gives each unit
+    of every real source the reading text of notes.reading_text with every cut."""
+    for source in sources:
+        seg = segmented[source.source_id]
+        cuts = notes.reading_cuts(seg.text, notes.extract_notes(source, seg))
+        spans = [(u.start, u.end) for u in seg.units]
+        assert list(notes.reading_texts(seg.text, spans, cuts)) == \
+            [notes.reading_text(seg.text, start, end, cuts) for start, end in spans]
