@@ -125,17 +125,23 @@ class NameIndex:
         self.searched = searched
 
     @cached_property
-    def pattern(self) -> re.Pattern[str] | None:
-        """The searched forms as one pattern, compiled when first used (``find``): it takes
-        a while, and an index used only to ``resolve`` a name never needs it."""
+    def pattern_source(self) -> str | None:
+        """The regular expression of the searched forms (None if there are none)."""
         alternatives = sorted(self.searched, key=lambda f: (-len(f), f))
         # Whole words; a note mark (superscript digits) may follow a name ("Nin¹⁷³").
         # The lookahead on the forms' first characters only makes the scan fast (4×): a
         # position no form can start at is passed over before the long alternation.
         first = "".join(map(re.escape, sorted({f[0] for f in alternatives})))
-        return re.compile(
-            f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
-            + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
+        return (f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
+                + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The searched forms as one pattern, compiled when first used (``find``): it takes
+        a while, and an index used only to ``resolve`` a name never needs it. (The build
+        may set it, compiled from its cache: build._compiled.)"""
+        source = self.pattern_source
+        return re.compile(source) if source is not None else None
 
     def owner(self, printed: str) -> Owner | None:
         """The one entry a printed name is a form of; None if none or several."""

@@ -166,3 +166,33 @@ def test_the_reading_texts_found_by_bisection_are_those_of_the_loop(sources, seg
         spans = [(u.start, u.end) for u in seg.units]
         assert list(notes.reading_texts(seg.text, spans, cuts)) == \
             [notes.reading_text(seg.text, start, end, cuts) for start, end in spans]
+
+
+def test_a_pattern_compiled_from_the_cache_finds_what_re_compile_finds(segmented, tmp_path):
+    """build._compiled: the name index's pattern of the real registers, compiled once
+    (its program put in the cache) and then from the cache, finds every match re.compile
+    finds in every real text; a broken entry is compiled the plain way."""
+    import pickle
+    import re
+
+    from sergetrotsky.names import NameIndex
+
+    corpus = build.build_corpus(SOURCES, build.load_metadata(SOURCES))
+    source = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                       corpus.decisions.family_names, corpus.decisions.form_owners
+                       ).pattern_source
+    store = build_cache.BuildCache(tmp_path / "cache")
+    first = build._compiled(store, source)
+    entries = list((tmp_path / "cache" / "patterns").glob("*.pickle"))
+    assert len(entries) == 1 and len(pickle.loads(entries[0].read_bytes())[1]) > 1000
+    again = build._compiled(build_cache.BuildCache(tmp_path / "cache"), source)
+    entries[0].write_bytes(pickle.dumps((0, [1, 2, 3], 0, {}, (None,))))    # not a program
+    broken = build._compiled(build_cache.BuildCache(tmp_path / "cache"), source)
+    plain = re.compile(source)
+    found = 0
+    for seg in segmented.values():
+        spans = [m.span() for m in plain.finditer(seg.text)]
+        found += len(spans)
+        for pattern in (first, again, broken):
+            assert [m.span() for m in pattern.finditer(seg.text)] == spans
+    assert found
