@@ -49,7 +49,7 @@ from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
-from .sources import Source, discover, locate, validated_before, validator_release
+from .sources import MetadataRecord, Source, discover, locate, validated_before, validator_release
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -323,19 +323,20 @@ def load_metadata(sources_dir: Path) -> Metadata:
 @contextlib.contextmanager
 def _validated_metadata(cache: cache_stage.BuildCache | None) -> Iterator[None]:
     """Metadata files found valid by an earlier build (their digests, recorded in the
-    cache under the pipeline's code and the validator's release) are not checked again
-    (sources.validated_before): a cached build does not even import the validator."""
+    cache under the pipeline's code and the validator's release) are not checked again,
+    nor parsed again (sources.validated_before): a cached build does not even import the
+    validator."""
     release = validator_release() if cache is not None else None
     if cache is None or release is None:
         yield
         return
     entry_key = cache_stage.key(cache_stage.code_digest(), release)
     record = cache.get("validated", cache_stage.CORPUS_ENTRY, entry_key)
-    record = record if isinstance(record, frozenset) else frozenset()
+    record = record if isinstance(record, MetadataRecord) else MetadataRecord()
     with validated_before(record) as found:
         yield
     if found != record:
-        cache.put("validated", cache_stage.CORPUS_ENTRY, entry_key, frozenset(found))
+        cache.put("validated", cache_stage.CORPUS_ENTRY, entry_key, found)
 
 
 class _Guarded:

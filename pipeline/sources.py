@@ -14,6 +14,7 @@ import difflib
 import hashlib
 import json
 import os
+import pickle
 import re
 import tomllib
 from collections.abc import Iterator
@@ -83,14 +84,24 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> PipelineError:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; encoding and syntax errors become located PipelineErrors."""
+    """Parse a TOML file; encoding and syntax errors become located PipelineErrors. In a
+    ``validated_before`` block, a file parsed before (the same bytes) is not parsed again."""
+    digest = None
+    if _record is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if (parsed := _record[0].parsed.get(digest)) is not None:
+            _record[1].parsed[digest] = parsed
+            return pickle.loads(parsed)     # a fresh copy: a caller may change its data
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise PipelineError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
                             file=str(path), code="E100") from None
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(path, exc) from None
+    if digest is not None and _record is not None:
+        _record[1].parsed[digest] = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 # --- the metadata schemas (schema/sources/*.json) ------------------------------------------
@@ -213,10 +224,10 @@ def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[Pipelin
     each coded and located at its line in the TOML file (none for a file found valid
     before: :func:`validated_before`)."""
     digest = None
-    if _found_valid is not None:
+    if _record is not None:
         digest = _valid_digest(name, path.read_bytes())
-        if digest in _found_valid[0]:
-            _found_valid[1].add(digest)
+        if digest in _record[0].valid:
+            _record[1].valid.add(digest)
             return []
     text = path.read_text(encoding="utf-8")
     problems = [PipelineError(f"holds the character U+{ord(bad):04X}, which XML cannot carry",
@@ -228,15 +239,25 @@ def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[Pipelin
         for code, at, message in _explain(error):
             problems.append(PipelineError(message, file=str(path), line=toml_line(text, at),
                                           field=field_name(at), code=code))
-    if digest is not None and not problems and _found_valid is not None:
-        _found_valid[1].add(digest)
+    if digest is not None and not problems and _record is not None:
+        _record[1].valid.add(digest)
     return problems
 
 
 # --- metadata files found valid before (the build cache's record) --------------------------
 
-# While a ``validated_before`` block runs: (the digests known valid, those found valid in it)
-_found_valid: tuple[frozenset[str], set[str]] | None = None
+@dataclass
+class MetadataRecord:
+    """What builds found of metadata files, by digest: which were valid against their
+    schema (:func:`_valid_digest`: their bytes and their schema's), and each one's data
+    as parsed (pickled, by the digest of its bytes)."""
+
+    valid: set[str] = field(default_factory=set)
+    parsed: dict[str, bytes] = field(default_factory=dict)
+
+
+# While a ``validated_before`` block runs: (the record it was given, the one it makes)
+_record: tuple[MetadataRecord, MetadataRecord] | None = None
 
 
 def _valid_digest(name: str, raw: bytes) -> str:
@@ -264,18 +285,19 @@ def validator_release() -> str | None:
 
 
 @contextlib.contextmanager
-def validated_before(record: frozenset[str]) -> Iterator[set[str]]:
+def validated_before(record: MetadataRecord) -> Iterator[MetadataRecord]:
     """Within the block, a metadata file whose digest (its bytes and its schema's:
-    :func:`_valid_digest`) is in ``record`` is taken as valid, unchecked: the build keeps
-    the record in its cache, under the pipeline's code and the validator's release. Any
-    other file is checked in full, with the same coded, located problems. Yields the
-    digests of the files valid in the block (taken or found so), the record to keep."""
-    global _found_valid
-    previous, _found_valid = _found_valid, (record, set())
+    :func:`_valid_digest`) is in the ``record`` is taken as valid, unchecked, and a TOML
+    file whose bytes were parsed is not parsed again: the build keeps the record in its
+    cache, under the pipeline's code, Python's version and the validator's release. Any
+    other file is parsed and checked in full, with the same coded, located problems.
+    Yields the record of the block (the files read in it, valid or parsed), to keep."""
+    global _record
+    previous, _record = _record, (record, MetadataRecord())
     try:
-        yield _found_valid[1]
+        yield _record[1]
     finally:
-        _found_valid = previous
+        _record = previous
 
 
 def _forbidden_characters(data: Any, at: list[str | int]

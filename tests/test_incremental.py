@@ -101,8 +101,9 @@ def test_a_child_that_gives_no_result_is_replaced_by_the_call_here():
 
 def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied, tmp_path,
                                                                          monkeypatch):
-    """The cache records the metadata files found valid (their bytes with their schema's):
-    a build with nothing changed runs no schema check; an edit that breaks a file is
+    """The cache records the metadata files found valid (their bytes with their schema's)
+    and as parsed: a build with nothing changed runs no schema check and parses none of
+    them again; an edit that breaks a file is
     reported as a cold build reports it (code, file, line, field), and the file is still
     checked in the next build (only valid files are recorded)."""
     folder, cache, _ = copied
@@ -115,8 +116,14 @@ def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied,
         return real(name)
 
     monkeypatch.setattr(sources, "_validator", spied)
+    parsed = []
+    parse = sources.tomllib.loads
+    monkeypatch.setattr(sources.tomllib, "loads", lambda text: parsed.append(text) or parse(text))
     build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"))
     assert checked == []
+    metadata = [p.read_text(encoding="utf-8") for p in folder.glob("*/*.toml")
+                if p.name in ("source.toml", "segment.toml", "persons.toml", "places.toml")]
+    assert metadata and not [text for text in parsed if text in metadata]
     persons = folder / "_registry" / "persons.toml"
     with _edited(persons):
         text = persons.read_text(encoding="utf-8")
