@@ -612,8 +612,10 @@ def _find_mentions(corpus: Corpus) -> None:
         # made only when a source's mentions are not cached (its pattern takes a while)
         index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
                           decisions.family_names, decisions.form_owners)
-        if index.pattern_source is not None and cached is not None and cached.cache:
-            index.pattern = _compiled(cached.cache, index.pattern_source)
+        if index.searched and cached is not None and cached.cache:
+            # the searched forms make the pattern (its text is only made on a miss)
+            index.pattern = _compiled(cached.cache, "\n".join(sorted(index.searched)),
+                                      lambda: index.pattern_source or "")
         found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
@@ -624,14 +626,18 @@ def _find_mentions(corpus: Corpus) -> None:
         b.mentions = found
 
 
-def _compiled(cache: cache_stage.BuildCache, source: str) -> re.Pattern[str]:
-    """``re.compile(source)``, for a long pattern (the name index's: 0.04 s to compile),
-    from the compiled program a build of this pipeline and Python kept in the cache
-    (CPython's own parser and code generator, as ``re.compile`` runs them, then its
-    ``_sre.compile`` on their result); anything unexpected: ``re.compile``."""
+def _compiled(cache: cache_stage.BuildCache, made_of: str, make: Callable[[], str]
+              ) -> re.Pattern[str]:
+    """``re.compile(make())``, for a long pattern (the name index's: 0.04 s to compile),
+    from the compiled program a build of this pipeline and Python kept in the cache under
+    ``made_of`` (what the pattern's text follows from, with the pipeline's code: the
+    pattern and its text are made on a miss only). The program is CPython's own parser
+    and code generator's, as ``re.compile`` runs them, given to its ``_sre.compile``;
+    anything unexpected: ``re.compile``."""
     entry_key = cache_stage.key(cache_stage.code_digest(),
-                                hashlib.sha256(source.encode()).hexdigest())
-    program = cache.get("patterns", cache_stage.CORPUS_ENTRY, entry_key)
+                                hashlib.sha256(made_of.encode()).hexdigest())
+    entry = cache.get("patterns", cache_stage.CORPUS_ENTRY, entry_key)
+    source, program = entry if isinstance(entry, tuple) and len(entry) == 2 else (make(), None)
     try:
         import _sre
         if program is None:
@@ -643,7 +649,7 @@ def _compiled(cache: cache_stage.BuildCache, source: str) -> re.Pattern[str]:
                 indexgroup[number] = name
             program = (parsed.state.flags, [int(op) for op in compiler._code(parsed, 0)],
                        parsed.state.groups - 1, groupindex, tuple(indexgroup))
-            cache.put("patterns", cache_stage.CORPUS_ENTRY, entry_key, program)
+            cache.put("patterns", cache_stage.CORPUS_ENTRY, entry_key, (source, program))
         compiled: re.Pattern[str] = _sre.compile(source, *program)
     except Exception:       # another Python's re: the plain way
         return re.compile(source)

@@ -184,8 +184,9 @@ class NameIndex:
         end = len(text) if end is None else end
         common = {w for w in set(WORDS.findall(text)) if w.islower()}
         found = []
+        keys: dict[str, str] = {}      # a text prints the same few hundred forms many times
         for m in self.pattern.finditer(text, start, end):
-            key = name_key(m[0])
+            key = keys.get(m[0]) or keys.setdefault(m[0], name_key(m[0]))
             owner = self._owner(key)
             if (owner is None or owner[0] == "person") and " " not in key:
                 before = NAME_BEFORE.search(text, max(0, m.start() - 40), m.start())

@@ -185,16 +185,22 @@ def test_a_pattern_compiled_from_the_cache_finds_what_re_compile_finds(segmented
     from sergetrotsky.names import NameIndex
 
     corpus = build.build_corpus(SOURCES, build.load_metadata(SOURCES))
-    source = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                       corpus.decisions.family_names, corpus.decisions.form_owners
-                       ).pattern_source
-    store = build_cache.BuildCache(tmp_path / "cache")
-    first = build._compiled(store, source)
+    index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                      corpus.decisions.family_names, corpus.decisions.form_owners)
+    source, made_of = index.pattern_source, "\n".join(sorted(index.searched))
+    made = []
+
+    def make():
+        made.append(source)
+        return source
+
+    first = build._compiled(build_cache.BuildCache(tmp_path / "cache"), made_of, make)
     entries = list((tmp_path / "cache" / "patterns").glob("*.pickle"))
-    assert len(entries) == 1 and len(pickle.loads(entries[0].read_bytes())[1]) > 1000
-    again = build._compiled(build_cache.BuildCache(tmp_path / "cache"), source)
-    entries[0].write_bytes(pickle.dumps((0, [1, 2, 3], 0, {}, (None,))))    # not a program
-    broken = build._compiled(build_cache.BuildCache(tmp_path / "cache"), source)
+    assert len(entries) == 1 and len(pickle.loads(entries[0].read_bytes())[1][1]) > 1000
+    again = build._compiled(build_cache.BuildCache(tmp_path / "cache"), made_of, make)
+    assert len(made) == 1                        # the second: text and program from the cache
+    entries[0].write_bytes(pickle.dumps((source, (0, [1, 2, 3], 0, {}, (None,)))))
+    broken = build._compiled(build_cache.BuildCache(tmp_path / "cache"), made_of, make)
     plain = re.compile(source)
     found = 0
     for seg in segmented.values():
