@@ -200,10 +200,20 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
         jobs = (os.cpu_count() or 1) if large else 1
     out: MutableMapping[str, bytes] = {} if files is None else files
-    cached = _Cached(cache, sources_dir, sources)
-    with _pool(jobs, len(sources)) as pool:
-        corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
-        export(corpus, out, progress)
+    # With workers, the cache's entries are written once a source's TEI is begun in a
+    # child (_begin_tei): pickling them no longer delays it.
+    held = _HeldWrites(cache) if cache is not None and jobs > 1 else None
+    cached = _Cached(held or cache, sources_dir, sources)
+    try:
+        with _pool(jobs, len(sources)) as pool:
+            corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+            export(corpus, out, progress)
+    except Exception:
+        if held is not None:
+            held.flush()        # what was made before the failure, as without workers
+        raise
+    if held is not None:
+        held.flush()
     if cache is not None:
         cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
     summary = [_summary(b) for b in corpus.builds]
@@ -247,6 +257,29 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
         if corpus.tei_begun is not None:    # an exporter failed before the TEI's turn
             corpus.tei_begun.cancel()
             corpus.tei_begun = None
+
+
+class _HeldWrites(cache_stage.BuildCache):
+    """A build cache whose writes are held until ``flush`` (its reads are the cache's)."""
+
+    def __init__(self, cache: cache_stage.BuildCache) -> None:
+        self.cache = cache
+        self.held: list[tuple[str, str, str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+    def get(self, stage: str, source_id: str, entry_key: str) -> Any | None:
+        return self.cache.get(stage, source_id, entry_key)
+
+    def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
+        self.held.append((stage, source_id, entry_key, value))
+
+    def flush(self) -> None:
+        """Write the held entries."""
+        held, self.held = self.held, []
+        for entry in held:
+            self.cache.put(*entry)
 
 
 class _Cached:
@@ -801,23 +834,39 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
     cache = corpus.cached.cache if corpus.cached is not None else None
-    todo = []
+    # The sources to make are those without an entry file: one (an edit) is begun in a
+    # child before the others' entries are read and written out.
+    todo = [i for i, b in enumerate(builds) if cache is None
+            or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
+    child = None
+    if len(todo) == 1 and corpus.pool is not None and _Forked.possible():
+        b = builds[todo[0]]
+        child = _Forked(_Guarded(_encode_tei), b.source, b.cleaned, b.segmented, b.notes,
+                        b.letters, titles, corpus.meta, persons, places, organisations,
+                        name_spans[todo[0]])
+    if isinstance(cache, _HeldWrites):
+        cache.flush()
+    unreadable = []
     for i, b in enumerate(builds):
+        if i in todo:
+            continue
         entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
         if entry is None:
-            todo.append(i)
+            unreadable.append(i)
             continue
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
+    if child is not None and not unreadable:
+        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result()]), child.cancel)
+    if child is not None:
+        child.cancel()      # made with the others, in source order
+    todo = sorted(todo + unreadable)
     chosen = [builds[i] for i in todo]
     arguments = ([b.source for b in chosen], [b.cleaned for b in chosen],
                  [b.segmented for b in chosen], [b.notes for b in chosen],
                  [b.letters for b in chosen], repeat(titles), repeat(corpus.meta),
                  repeat(persons), repeat(places), repeat(organisations),
                  [name_spans[i] for i in todo])
-    if len(chosen) == 1 and corpus.pool is not None and _Forked.possible():
-        child = _Forked(_Guarded(_encode_tei), *(next(iter(a)) for a in arguments))
-        return _TeiWork(chosen, keys, lambda: iter([child.result()]), child.cancel)
     return _TeiWork(chosen, keys, lambda: _lazily(corpus.pool, _Guarded(_encode_tei),
                                                   *arguments))
 
