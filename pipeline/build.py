@@ -34,7 +34,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,6 +105,7 @@ class Corpus:
     pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
     tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
+    ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
@@ -231,12 +232,19 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
     builds = _build_sources(metadata.sources, progress, pool, cached)
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached)
+    if steps is None:
+        corpus.ahead = _begin_ahead(corpus)
     announced = "notes"
-    for step_name, step in CORPUS_STEPS if steps is None else steps:
-        if step_name != announced:
-            progress(step_name)
-            announced = step_name
-        step(corpus)
+    try:
+        for step_name, step in CORPUS_STEPS if steps is None else steps:
+            if step_name != announced:
+                progress(step_name)
+                announced = step_name
+            step(corpus)
+    except BaseException:
+        if corpus.ahead is not None:
+            corpus.ahead.child.cancel()
+        raise
     return corpus
 
 
@@ -257,6 +265,9 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
         if corpus.tei_begun is not None:    # an exporter failed before the TEI's turn
             corpus.tei_begun.cancel()
             corpus.tei_begun = None
+        if corpus.ahead is not None:        # its TEI not taken
+            corpus.ahead.child.cancel()
+            corpus.ahead = None
 
 
 class _HeldWrites(cache_stage.BuildCache):
@@ -633,23 +644,27 @@ def _find_mentions(corpus: Corpus) -> None:
     cached, decisions = corpus.cached, corpus.decisions
     builds = corpus.builds
     keys: dict[str, str] = {}
+    names = ""
     if cached is not None and cached.cache:
-        names = cache_stage.fingerprint((_read_by_exports(corpus.persons),
-                                         _read_by_exports(corpus.places),
-                                         _read_by_exports(corpus.organisations),
-                                         decisions.family_names, decisions.form_owners))
+        names = _names_fingerprint(corpus.persons, corpus.places, corpus.organisations,
+                                   decisions)
         keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
                 for b in builds}
 
     def find(todo: list[int]) -> list[Any]:
         # made only when a source's mentions are not cached (its pattern takes a while)
-        index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                          decisions.family_names, decisions.form_owners)
-        if index.searched and cached is not None and cached.cache:
-            # the searched forms make the pattern (its text is only made on a miss)
-            index.pattern = _compiled(cached.cache, "\n".join(sorted(index.searched)),
-                                      lambda: index.pattern_source or "")
-        found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
+        @cache
+        def index() -> NameIndex:
+            made = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                             decisions.family_names, decisions.form_owners)
+            if made.searched and cached is not None and cached.cache:
+                # the searched forms make the pattern (its text is only made on a miss)
+                made.pattern = _compiled(cached.cache, "\n".join(sorted(made.searched)),
+                                         lambda: made.pattern_source or "")
+            return made
+
+        found = [_mentions_ahead(corpus, builds[i], names)
+                 or mentions.find_mentions(builds[i].segmented, index(), builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
             _put(corpus, "mentions", builds[i].source, keys, entry)
@@ -687,6 +702,104 @@ def _compiled(cache: cache_stage.BuildCache, made_of: str, make: Callable[[], st
     except Exception:       # another Python's re: the plain way
         return re.compile(source)
     return compiled
+
+
+@dataclass
+class _Ahead:
+    """The one source whose texts this build made (an edit), its letters, mentions and
+    TEI made ahead in a child (``_ahead``) while the registers are built here, with the
+    registers of the build before: what the child sends is taken where the keys it was
+    made under are the ones this build finds (its mentions in ``_find_mentions``, its TEI
+    in ``_begin_tei``)."""
+
+    source_id: str
+    child: _Forked
+    keys: tuple[str, str, str] | None = None     # names, letters, TEI context fingerprints
+
+
+def _begin_ahead(corpus: Corpus) -> _Ahead | None:
+    """With workers and a cache: after an edit to one source (its texts made, the others'
+    taken from the cache), a child making that source's letters, mentions and TEI with
+    the previous build's registers (an edit rarely changes what the TEI reads of them),
+    while the registers are built again here."""
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    if cache is None or corpus.pool is None or not _Forked.possible():
+        return None
+    reused = {i for stage, i in cache.reused if stage == "text"}
+    made = [b for b in corpus.builds if b.source_id not in reused]
+    previous = list((cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
+    if len(made) != 1 or len(previous) != 1:
+        return None
+    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], stream=True))
+
+
+def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
+    """(In the child of ``_begin_ahead``.) Yields the fingerprints its results follow from
+    (the registers' names, the letters, the TEI's context) with the source's mentions,
+    then the source's TEI files."""
+    with previous.open("rb") as handle:
+        _, persons, places, organisations = pickle.load(handle)
+    decisions = corpus.decisions
+    read = letters_stage.read_all([b.source], {b.source_id: b.segmented},
+                                  corpus.registry_persons, corpus.registry_places,
+                                  {b.source_id: b.notes})
+    letters = read.get(b.source_id, [])
+    names = _names_fingerprint(persons, places, organisations, decisions)
+    index = NameIndex(persons, places, organisations, decisions.family_names,
+                      decisions.form_owners)
+    if index.searched and corpus.cached is not None and corpus.cached.cache:
+        index.pattern = _compiled(corpus.cached.cache, "\n".join(sorted(index.searched)),
+                                  lambda: index.pattern_source or "")
+    found = mentions.find_mentions(b.segmented, index, letters)[0]
+    titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
+    context = _tei_context(titles, corpus.meta, persons, places, organisations)
+    yield (names, cache_stage.fingerprint(letters), context), found
+    yield _Guarded(_encode_tei)(b.source, b.cleaned, b.segmented, b.notes, letters, titles,
+                                corpus.meta, persons, places, organisations,
+                                mentions.wraps(found))
+
+
+def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
+    """The source's mentions the ``_Ahead`` child made, if it made them from the names
+    and letters this build has (else None, and the child is let go)."""
+    ahead = corpus.ahead
+    if ahead is None or ahead.source_id != b.source_id or not names:
+        return None
+    sent, message = ahead.child.next()
+    if sent:
+        ahead.keys, found = message
+        if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
+            return found
+    ahead.child.cancel()
+    corpus.ahead = None
+    return None
+
+
+def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
+    """The ``_Ahead`` child, when ``b``, the one source whose TEI is to be made, is its
+    source and the TEI's key is the one it was made under (the same ``context``, letters
+    and mentions: this build took the child's); else None."""
+    ahead = corpus.ahead
+    if ahead is None or ahead.source_id != b.source_id or ahead.keys is None \
+            or (context, cache_stage.fingerprint(b.letters)) != (ahead.keys[2], ahead.keys[1]):
+        return None
+    corpus.ahead = None
+    return ahead.child
+
+
+def _names_fingerprint(persons: Sequence[Row], places: Sequence[Row],
+                       organisations: Sequence[Row], decisions: registers.Decisions) -> str:
+    """What the name index of the mentions is made of (its cache key's part)."""
+    return cache_stage.fingerprint((_read_by_exports(persons), _read_by_exports(places),
+                                    _read_by_exports(organisations),
+                                    decisions.family_names, decisions.form_owners))
+
+
+def _tei_context(titles: frozenset[str], meta: Any, persons: Sequence[Row],
+                 places: Sequence[Row], organisations: Sequence[Row]) -> str:
+    """What every source's TEI reads of the corpus (its cache key's part)."""
+    return cache_stage.fingerprint((sorted(titles), meta, _read_by_exports(persons),
+                                    _read_by_exports(places), _read_by_exports(organisations)))
 
 
 def _read_by_exports(rows: Sequence[Row]) -> list[Row]:
@@ -826,10 +939,9 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     name_spans = [mentions.wraps(b.mentions) for b in builds]
     persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
     keys: dict[str, str] = {}
+    context = ""
     if corpus.cached is not None and corpus.cached.cache:
-        context = cache_stage.fingerprint((sorted(titles), corpus.meta,
-                                           _read_by_exports(persons), _read_by_exports(places),
-                                           _read_by_exports(organisations)))
+        context = _tei_context(titles, corpus.meta, persons, places, organisations)
         keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
@@ -839,11 +951,16 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     todo = [i for i, b in enumerate(builds) if cache is None
             or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
     child = None
-    if len(todo) == 1 and corpus.pool is not None and _Forked.possible():
+    if len(todo) == 1:
         b = builds[todo[0]]
-        child = _Forked(_Guarded(_encode_tei), b.source, b.cleaned, b.segmented, b.notes,
-                        b.letters, titles, corpus.meta, persons, places, organisations,
-                        name_spans[todo[0]])
+        one = (b.source, b.cleaned, b.segmented, b.notes, b.letters, titles, corpus.meta,
+               persons, places, organisations, name_spans[todo[0]])
+        child = _tei_ahead(corpus, b, context)
+        if child is None and corpus.pool is not None and _Forked.possible():
+            child = _Forked(_Guarded(_encode_tei), *one)
+    if corpus.ahead is not None:        # its TEI not wanted
+        corpus.ahead.child.cancel()
+        corpus.ahead = None
     if isinstance(cache, _HeldWrites):
         cache.flush()
     unreadable = []
@@ -857,7 +974,8 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
     if child is not None and not unreadable:
-        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result()]), child.cancel)
+        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
+            lambda: _Guarded(_encode_tei)(*one))]), child.cancel)
     if child is not None:
         child.cancel()      # made with the others, in source order
     todo = sorted(todo + unreadable)
@@ -1081,17 +1199,21 @@ class _Forked:
     child starts with this process's memory as it is, so nothing is pickled to it, only
     its result back (through a pipe, read by a thread here so that the child never waits
     on a full pipe). If the child gives no result (it was killed, or failed), the call
-    is made here, when the result is asked for."""
+    is made here, when the result is asked for. With ``stream``, ``function`` yields its
+    results one by one and each is read with ``next``, as soon as the child sends it."""
 
     @staticmethod
     def possible() -> bool:
         return sys.platform == "linux"
 
-    def __init__(self, function: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, function: Callable[..., Any], *args: Any, stream: bool = False) -> None:
         import threading
 
         self.call = (function, args)
-        self.chunks: list[bytes] = []
+        self.messages: list[Any] = []
+        self.taken = 0
+        self.arrived = threading.Condition()
+        self.ended = False
         self.status: int | None = None
         parent = os.getpid()
         read_end, write_end = os.pipe()
@@ -1102,9 +1224,11 @@ class _Forked:
             try:
                 os.close(read_end)
                 _worker_init(parent)
-                data = pickle.dumps(function(*args), protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_end, "wb") as out:
-                    out.write(data)
+                    for item in function(*args) if stream else [function(*args)]:
+                        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                        out.write(len(data).to_bytes(8, "little") + data)
+                        out.flush()
                 status = 0
             finally:
                 os._exit(status)
@@ -1114,8 +1238,28 @@ class _Forked:
 
     def _read(self, fd: int) -> None:
         with os.fdopen(fd, "rb") as pipe:
-            while chunk := pipe.read(1 << 20):
-                self.chunks.append(chunk)
+            while len(size := pipe.read(8)) == 8:
+                data = pipe.read(int.from_bytes(size, "little"))
+                with self.arrived:
+                    self.messages.append(data)
+                    self.arrived.notify_all()
+        with self.arrived:
+            self.ended = True
+            self.arrived.notify_all()
+
+    def next(self) -> tuple[bool, Any]:
+        """(True, the child's next result) once it has come, or (False, None) if the child
+        ended without sending another."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: self.ended or len(self.messages) > self.taken)
+            if len(self.messages) == self.taken:
+                return False, None
+            data, self.messages[self.taken] = self.messages[self.taken], b""
+            self.taken += 1
+        try:
+            return True, pickle.loads(data)
+        except Exception:       # cut short (the child was killed while writing)
+            return False, None
 
     def _wait(self) -> int:
         if self.status is None:
@@ -1124,10 +1268,14 @@ class _Forked:
             self.status = os.waitpid(self.pid, 0)[1]
         return self.status
 
-    def result(self) -> Any:
-        """The call's result (made here if the child gave none)."""
-        if self._wait() == 0 and self.chunks:
-            return pickle.loads(b"".join(self.chunks))
+    def result(self, otherwise: Callable[[], Any] | None = None) -> Any:
+        """The child's (next) result; if it gave none, ``otherwise()``, by default the
+        call made here."""
+        sent, value = self.next()
+        if self._wait() == 0 and sent:
+            return value
+        if otherwise is not None:
+            return otherwise()
         function, args = self.call
         return function(*args)
 

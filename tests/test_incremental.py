@@ -57,19 +57,9 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     a forked child while the tables are made (--jobs 2); the files are a cold build's."""
     folder, cache, first = copied
     shutil.copytree(cache, tmp_path / "cache")
-    original = folder / "papers" / sources.load_source(folder / "papers").original_file
-    forked = []
-
-    class Spied(build._Forked):
-        def __init__(self, function, *args):
-            forked.append(args[0].source_id)
-            super().__init__(function, *args)
-
-    monkeypatch.setattr(build, "_Forked", Spied)
-    with _edited(original):
-        text = original.read_text(encoding="utf-8")
-        at = text.index(" the ", len(text) // 10)
-        original.write_text(text[:at] + " thee " + text[at + len(" the "):], encoding="utf-8")
+    forked = _spy_forks(monkeypatch)
+    with _edited(_original(folder, "papers")):
+        _change_a_word(_original(folder, "papers"))
         store = build_cache.BuildCache(tmp_path / "cache")
         cached = build.assemble(folder, cache=store, jobs=2)
         cold = build.assemble(folder)
@@ -82,7 +72,58 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     others = _source_ids(folder) - {"papers"}
     assert {(stage, i) for stage in STAGES for i in others} <= set(store.reused)
     assert not [stage for stage, i in store.reused if i == "papers"]
-    assert forked == ["papers"]
+    # papers' letters, mentions and TEI made ahead, in one child, while the registers
+    # were built: the registers' names are unchanged, its results were taken
+    assert forked == [("_ahead", "papers")]
+
+
+def test_results_made_ahead_with_other_registers_are_not_taken(copied, tmp_path, monkeypatch):
+    """The child of build._begin_ahead works from the previous build's registers: when
+    they differ from this build's in what the mentions and the TEI read (here a person's
+    name changed in the cached entry), its results are left and papers' TEI is made
+    from this build's registers: the files are a cold build's."""
+    import pickle
+
+    folder, cache, _ = copied
+    shutil.copytree(cache, tmp_path / "cache")
+    entry = next((tmp_path / "cache" / "registers").glob("*.pickle"))
+    index_rows, persons, places, organisations = pickle.loads(entry.read_bytes())
+    persons[0] = {**persons[0], "name": persons[0]["name"] + " Jr."}
+    entry.write_bytes(pickle.dumps((index_rows, persons, places, organisations)))
+    forked = _spy_forks(monkeypatch)
+    with _edited(_original(folder, "papers")):
+        _change_a_word(_original(folder, "papers"))
+        cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
+                                jobs=2)
+        cold = build.assemble(folder)
+    assert cached.files == cold.files
+    assert forked == [("_ahead", "papers"), ("_Guarded", "papers")]
+
+
+def _original(folder, source_id):
+    return folder / source_id / sources.load_source(folder / source_id).original_file
+
+
+def _change_a_word(original):
+    """One word of an original made longer, early in the text (every later offset moves)."""
+    text = original.read_text(encoding="utf-8")
+    at = text.index(" the ", len(text) // 10)
+    original.write_text(text[:at] + " thee " + text[at + len(" the "):], encoding="utf-8")
+
+
+def _spy_forks(monkeypatch):
+    """The children build._Forked starts: (what it runs, the source it is for)."""
+    forked = []
+
+    class Spied(build._Forked):
+        def __init__(self, function, *args, **options):
+            source = next(getattr(a, "source_id", None) for a in args
+                          if getattr(a, "source_id", None))
+            forked.append((getattr(function, "__name__", type(function).__name__), source))
+            super().__init__(function, *args, **options)
+
+    monkeypatch.setattr(build, "_Forked", Spied)
+    return forked
 
 
 def test_a_child_that_gives_no_result_is_replaced_by_the_call_here():
@@ -209,3 +250,15 @@ def test_a_pattern_compiled_from_the_cache_finds_what_re_compile_finds(segmented
         for pattern in (first, again, broken):
             assert [m.span() for m in pattern.finditer(seg.text)] == spans
     assert found
+
+
+def test_a_mention_pickles_to_itself():
+    """mentions.Mention is pickled as the call that makes it (the cache holds thousands):
+    every field comes back, the dateline flag too."""
+    import pickle
+
+    found = [mentions.Mention("papers", "papers-letter-1", "place", "mexico-city", 120,
+                              "Mexico", in_dateline=True),
+             mentions.Mention("papers", "papers-letter-1", "person", "serge", 7, "Serge")]
+    assert pickle.loads(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)) == found
+    assert [m.in_dateline for m in pickle.loads(pickle.dumps(found))] == [True, False]
