@@ -194,31 +194,32 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
+    # (the metadata record also keeps the TOML files the stages read as parsed)
     with _validated_metadata(cache):
         metadata = load_metadata(sources_dir)
-    sources = metadata.sources
-    if jobs is None:    # workers cost more than they save on a small corpus (README)
-        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
-        jobs = (os.cpu_count() or 1) if large else 1
-    out: MutableMapping[str, bytes] = {} if files is None else files
-    # With workers, the cache's entries are written once a source's TEI is begun in a
-    # child (_begin_tei): pickling them no longer delays it.
-    held = _HeldWrites(cache) if cache is not None and jobs > 1 else None
-    cached = _Cached(held or cache, sources_dir, sources)
-    try:
-        with _pool(jobs, len(sources)) as pool:
-            corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
-            export(corpus, out, progress)
-    except Exception:
+        sources = metadata.sources
+        if jobs is None:    # workers cost more than they save on a small corpus (README)
+            large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+            jobs = (os.cpu_count() or 1) if large else 1
+        out: MutableMapping[str, bytes] = {} if files is None else files
+        # With workers, the cache's entries are written once a source's TEI is begun in a
+        # child (_begin_tei): pickling them no longer delays it.
+        held = _HeldWrites(cache) if cache is not None and jobs > 1 else None
+        cached = _Cached(held or cache, sources_dir, sources)
+        try:
+            with _pool(jobs, len(sources)) as pool:
+                corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+                export(corpus, out, progress)
+        except Exception:
+            if held is not None:
+                held.flush()        # what was made before the failure, as without workers
+            raise
         if held is not None:
-            held.flush()        # what was made before the failure, as without workers
-        raise
-    if held is not None:
-        held.flush()
-    if cache is not None:
-        cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
-    summary = [_summary(b) for b in corpus.builds]
-    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
+            held.flush()
+        if cache is not None:
+            cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
+        summary = [_summary(b) for b in corpus.builds]
+        locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
     return BuildResult(out, summary, locks, warnings)
 
 
