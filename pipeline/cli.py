@@ -142,7 +142,7 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
             task = bar.add_task("loading sources", total=None)
             # the files go to the staging folder as they are made (memory: README, Performance)
             staged = out.stage() if out is not None else None
-            result = assemble(sources_dir, lambda step: bar.update(task, description=step),
+            result = assemble(sources_dir, functools.partial(_step, bar, task),
                               jobs=jobs, cache=cache, files=staged)
             if out is not None and staged is not None:
                 bar.update(task, description="writing")
@@ -169,10 +169,22 @@ def build(sources_dir: Path, out_dir: Path, check: bool, jobs: int | None,
         console.print(f"wrote {len(result.files)} files to {out_dir}")
 
 
+def _step(bar: Any, task: int, step: str) -> None:
+    """The build's progress: the step named on the display. From the TEI on, the build
+    waits on the child making an edited source's TEI (pipeline/build.py): the summary's
+    modules are imported meanwhile (rich: 0.03 s), rather than after the build."""
+    bar.update(task, description=step)
+    if step == "tei":
+        from rich.table import Table  # noqa: F401
+
+        console.get()
+
+
 def _progress() -> Any:
     """A spinner naming the build's step, on a terminal; elsewhere rich's transient display
-    shows nothing, and running it costs 0.01 s, so a stand-in takes the updates."""
-    if not err_console.is_terminal:
+    shows nothing, and running it (rich imported, 0.03 s) would only delay the build, so
+    a stand-in takes the updates."""
+    if not sys.stderr.isatty() or not err_console.is_terminal:
         return _NoProgress()
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
