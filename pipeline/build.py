@@ -261,7 +261,14 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
             if step_name != announced:
                 progress(step_name)
                 announced = step_name
-            exporter(corpus, files)
+            try:
+                exporter(corpus, files)
+            except Exception:
+                work = corpus.tei_begun
+                if work is not None and work.deferred:  # its problems first, as in its turn
+                    corpus.tei_begun = None
+                    _take_tei(corpus, work, files)
+                raise
     finally:
         if corpus.tei_begun is not None:    # an exporter failed before the TEI's turn
             corpus.tei_begun.cancel()
@@ -903,9 +910,19 @@ def export_texts(corpus: Corpus, files: Files) -> None:
 
 
 def export_tei(corpus: Corpus, files: Files) -> None:
-    """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool."""
+    """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool. One
+    source's made in a child is taken when the descriptor needs it (the CMIF, the JSON
+    Lines and the docs are made here meanwhile)."""
     work = corpus.tei_begun or _begin_tei(corpus, files)
+    if work.in_child:
+        corpus.tei_begun, work.deferred = work, True
+        return
     corpus.tei_begun = None
+    _take_tei(corpus, work, files)
+
+
+def _take_tei(corpus: Corpus, work: _TeiWork, files: Files) -> None:
+    """The TEI files made (``work``) into ``files`` and the cache; E450 if any failed."""
     failed = []
     for b, entry in zip(work.chosen, work.made(), strict=True):
         if isinstance(entry, PipelineError):
@@ -927,6 +944,8 @@ class _TeiWork:
     keys: dict[str, str]
     made: Callable[[], Iterator[Any]]
     cancel: Callable[[], None] = lambda: None
+    in_child: bool = False      # one source's, in a forked child
+    deferred: bool = False      # export_tei left it to the descriptor
 
 
 def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
@@ -976,7 +995,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         files.update(entry)
     if child is not None and not unreadable:
         return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
-            lambda: _Guarded(_encode_tei)(*one))]), child.cancel)
+            lambda: _Guarded(_encode_tei)(*one))]), child.cancel, in_child=True)
     if child is not None:
         child.cancel()      # made with the others, in source order
     todo = sorted(todo + unreadable)
@@ -1025,6 +1044,9 @@ def export_docs(corpus: Corpus, files: Files) -> None:
 
 def export_descriptor(corpus: Corpus, files: Files) -> None:
     """datapackage.json (with every file's hash), then the build's marker file."""
+    if corpus.tei_begun is not None:        # made in a child (export_tei)
+        work, corpus.tei_begun = corpus.tei_begun, None
+        _take_tei(corpus, work, files)
     # each table's bytes read back when the descriptor hashes it, not all held at once
     table_bytes = _ReadBack(files, {t.name: t.path for t in corpus.tables})
     files["datapackage.json"] = (json.dumps(package.descriptor(corpus.meta, corpus.tables,

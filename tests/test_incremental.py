@@ -262,3 +262,33 @@ def test_a_mention_pickles_to_itself():
              mentions.Mention("papers", "papers-letter-1", "person", "serge", 7, "Serge")]
     assert pickle.loads(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL)) == found
     assert [m.in_dateline for m in pickle.loads(pickle.dumps(found))] == [True, False]
+
+
+def test_a_tei_made_in_a_child_fails_the_build_as_in_its_turn(copied, tmp_path, monkeypatch):
+    """The edited source's TEI, made in a child, is taken when the descriptor needs it
+    (the CMIF is made meanwhile): when both fail, the build reports the TEI's problem
+    (E450, stage tei), as a build in one process, which made them in turn, does."""
+    from sergetrotsky.errors import PipelineError
+
+    folder, cache, _ = copied
+    for jobs in (1, 2):
+        shutil.copytree(cache, tmp_path / f"cache{jobs}")
+
+    def broken_tei(source, *args):
+        raise PipelineError("a TEI that cannot be made", file=str(source.folder))
+
+    def broken_cmif(*args):
+        raise PipelineError("a CMIF that cannot be made", file="dataset.toml")
+
+    monkeypatch.setattr(build, "_encode_tei", broken_tei)
+    monkeypatch.setattr(build.cmif, "cmif_xml", broken_cmif)
+    failures = []
+    with _edited(_original(folder, "papers")):
+        _change_a_word(_original(folder, "papers"))
+        for jobs in (2, 1):
+            with pytest.raises(BuildFailed) as failed:
+                build.assemble(folder, cache=build_cache.BuildCache(tmp_path / f"cache{jobs}"),
+                               jobs=jobs)
+            failures.append((failed.value.stage, [p.render() for p in failed.value.problems]))
+    assert failures[0] == failures[1]
+    assert failures[0][0] == "tei" and failures[0][1][0].startswith("E450 ")
