@@ -49,7 +49,17 @@ from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
-from .sources import MetadataRecord, Source, discover, locate, validated_before, validator_release
+from .sources import (
+    MetadataRecord,
+    Source,
+    checks_deferred,
+    deferred_checks_pass,
+    discover,
+    locate,
+    record_valid,
+    validated_before,
+    validator_release,
+)
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -196,7 +206,7 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     """
     # (the metadata record also keeps the TOML files the stages read as parsed)
     with _validated_metadata(cache):
-        metadata = load_metadata(sources_dir)
+        metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs)
         sources = metadata.sources
         if jobs is None:    # workers cost more than they save on a small corpus (README)
             large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
@@ -208,10 +218,13 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         cached = _Cached(held or cache, sources_dir, sources)
         try:
             with _pool(jobs, len(sources)) as pool:
-                corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+                corpus = build_corpus(sources_dir, metadata, progress, pool, cached, checks=checks)
                 export(corpus, out, progress)
-        except Exception:
-            if held is not None:
+        except Exception as error:
+            if checks is not None:
+                checks.confirm()    # metadata problems first, as when checked first
+            if held is not None and not (isinstance(error, BuildFailed)
+                                         and error.stage == "metadata"):
                 held.flush()        # what was made before the failure, as without workers
             raise
         if held is not None:
@@ -225,12 +238,21 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
                  pool: _Pool | None = None, cached: _Cached | None = None,
-                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
+                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None,
+                 checks: _MetadataChecks | None = None) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
-    cache)."""
+    cache). ``checks``: metadata checks still running (``_load_checked_meanwhile``),
+    awaited after the per-source stages."""
     cached = cached or _Cached(None, sources_dir, metadata.sources)
-    builds = _build_sources(metadata.sources, progress, pool, cached)
+    try:
+        builds = _build_sources(metadata.sources, progress, pool, cached)
+    except Exception:
+        if checks is not None:
+            checks.confirm()        # metadata problems first, as when checked first
+        raise
+    if checks is not None:
+        checks.confirm()
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached)
     if steps is None:
@@ -389,6 +411,51 @@ def _validated_metadata(cache: cache_stage.BuildCache | None) -> Iterator[None]:
         yield
     if found != record:
         cache.put("validated", cache_stage.CORPUS_ENTRY, entry_key, found)
+
+
+def _load_checked_meanwhile(sources_dir: Path, cache: cache_stage.BuildCache | None,
+                            jobs: int | None) -> tuple[Metadata, _MetadataChecks | None]:
+    """The metadata stage. With workers (``jobs`` > 1) and the cache, the files that
+    changed since they were found valid (an edit to a source's segment.toml) are checked
+    against their schemas in a child process while the per-source stages run here
+    (importing the validator alone takes 0.04 s): ``build_corpus`` awaits the verdict
+    before anything is written or begun from them, and if a file is not valid, the
+    metadata is loaded again and checked here, which reports every problem as ever."""
+    if cache is None or jobs is None or jobs <= 1 or not _Forked.possible():
+        return load_metadata(sources_dir), None
+    try:
+        with checks_deferred() as pending:
+            metadata = load_metadata(sources_dir)
+    except Exception:       # a file's data not as its schema says: checked here, as ever
+        return load_metadata(sources_dir), None
+    if not pending:
+        return metadata, None
+    return metadata, _MetadataChecks(sources_dir, pending,
+                                     _Forked(deferred_checks_pass, pending))
+
+
+@dataclass
+class _MetadataChecks:
+    """Metadata checks running in a child (``_load_checked_meanwhile``)."""
+
+    sources_dir: Path
+    pending: list[Any]
+    child: _Forked
+    confirmed: bool = False
+
+    def confirm(self) -> None:
+        """Return if every file is valid (recorded so); else raise the metadata stage's
+        BuildFailed, from loading and checking the metadata here."""
+        if self.confirmed:
+            return
+        self.confirmed = True
+        if self.child.result():
+            record_valid(self.pending)
+            return
+        load_metadata(self.sources_dir)         # raises the problems
+        raise BuildFailed("metadata", [PipelineError(
+            "a metadata file failed its schema's check in one process, not in another",
+            code="E109")])
 
 
 class _Guarded:

@@ -229,6 +229,9 @@ def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[Pipelin
         if digest in _record[0].valid:
             _record[1].valid.add(digest)
             return []
+        if _deferred is not None:       # checked elsewhere meanwhile (checks_deferred)
+            _deferred.append((path, data, name, digest))
+            return []
     text = path.read_text(encoding="utf-8")
     problems = [PipelineError(f"holds the character U+{ord(bad):04X}, which XML cannot carry",
                               file=str(path), line=toml_line(text, at), field=field_name(at),
@@ -282,6 +285,35 @@ def validator_release() -> str | None:
     except OSError:
         return None
     return found[0] if len(found) == 1 else None
+
+
+# While a ``checks_deferred`` block runs: the checks it left, (path, data, schema, digest)
+_deferred: list[tuple[Path, dict[str, Any], str, str]] | None = None
+
+
+@contextlib.contextmanager
+def checks_deferred() -> Iterator[list[tuple[Path, dict[str, Any], str, str]]]:
+    """Within the block (and a ``validated_before`` one), a file not recorded valid is
+    taken as valid for now and its check left in the list yielded: the caller runs them
+    (``deferred_checks_pass``, in another process) and, if any fails, loads the metadata
+    again without this block, which reports the problems as ever."""
+    global _deferred
+    previous, _deferred = _deferred, []
+    try:
+        yield _deferred
+    finally:
+        _deferred = previous
+
+
+def deferred_checks_pass(checks: list[tuple[Path, dict[str, Any], str, str]]) -> bool:
+    """Whether every check left by ``checks_deferred`` finds no problem."""
+    return not any(schema_problems(path, data, name) for path, data, name, _ in checks)
+
+
+def record_valid(checks: list[tuple[Path, dict[str, Any], str, str]]) -> None:
+    """Record the files of checks that passed as valid (in the ``validated_before`` block)."""
+    if _record is not None:
+        _record[1].valid.update(digest for _, _, _, digest in checks)
 
 
 @contextlib.contextmanager

@@ -292,3 +292,61 @@ def test_a_tei_made_in_a_child_fails_the_build_as_in_its_turn(copied, tmp_path, 
             failures.append((failed.value.stage, [p.render() for p in failed.value.problems]))
     assert failures[0] == failures[1]
     assert failures[0][0] == "tei" and failures[0][1][0].startswith("E450 ")
+
+
+def test_a_changed_segment_toml_is_checked_in_a_child_while_the_stages_run(copied, tmp_path,
+                                                                           monkeypatch):
+    """With workers and the cache, a metadata file changed since it was found valid (a
+    comment added to nelson's segment.toml) is checked against its schema in a child
+    while the per-source stages run here: this process checks nothing, the files are a
+    cold build's, and the next build takes the file as recorded valid."""
+    folder, cache, _ = copied
+    shutil.copytree(cache, tmp_path / "cache")
+    checked = []
+    real = sources._validator
+
+    def spied(name):
+        checked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(sources, "_validator", spied)
+    outline = folder / "nelson" / "segment.toml"
+    with _edited(outline):
+        with outline.open("a", encoding="utf-8") as out:
+            out.write("\n# an edit\n")
+        cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
+                                jobs=2)
+        assert checked == []                # the check ran in the child
+        assert cached.files == build.assemble(folder).files
+        checked.clear()
+        build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"), jobs=1)
+        assert checked == []                # recorded valid by the build before
+
+
+@pytest.mark.parametrize("broken", [
+    ('top_type = "article"', 'top_type = "article"\nsurname = "x"'),      # an unknown key
+    ('units = [', 'units = "none"\nunits_were = ['),                       # not a list
+])
+def test_a_segment_toml_that_breaks_its_schema_is_reported_as_ever(copied, tmp_path, broken):
+    """A changed segment.toml checked meanwhile (workers and the cache) that breaks its
+    schema: the build stops at the metadata stage with the problems a build in one
+    process without the cache reports (code, file, line, field), whatever the stages
+    made of the broken outline meanwhile, and writes no cache entry from it."""
+    folder, cache, _ = copied
+    shutil.copytree(cache, tmp_path / "cache")
+    before = sorted(p.name for p in (tmp_path / "cache").rglob("*.pickle"))
+    outline = folder / "nelson" / "segment.toml"
+    with _edited(outline):
+        text = outline.read_text(encoding="utf-8")
+        assert broken[0] in text
+        outline.write_text(text.replace(broken[0], broken[1], 1), encoding="utf-8")
+        reports = []
+        for jobs, store in ((2, build_cache.BuildCache(tmp_path / "cache")), (1, None)):
+            with pytest.raises(BuildFailed) as failed:
+                build.assemble(folder, cache=store, jobs=jobs)
+            reports.append((failed.value.stage, [p.render() for p in failed.value.problems]))
+    assert reports[0] == reports[1]
+    assert reports[0][0] == "metadata"
+    assert all(r.startswith(("E101 ", "E102 ", "E103 ")) and str(outline) in r
+               for r in reports[0][1])
+    assert sorted(p.name for p in (tmp_path / "cache").rglob("*.pickle")) == before
