@@ -1308,7 +1308,14 @@ class _Forked:
         parent = os.getpid()
         read_end, write_end = os.pipe()
         gc.freeze()     # the child's collections would copy the pages it shares (_Pool)
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:     # no process to be had: the results are made here when asked
+            gc.unfreeze()
+            os.close(read_end)
+            os.close(write_end)
+            self.pid, self.ended, self.status = -1, True, 1
+            return
         if self.pid == 0:                                   # the child
             status = 1
             try:
@@ -1371,8 +1378,9 @@ class _Forked:
 
     def cancel(self) -> None:
         """End the child, its result unwanted."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
         self._wait()
 
 

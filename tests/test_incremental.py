@@ -350,3 +350,17 @@ def test_a_segment_toml_that_breaks_its_schema_is_reported_as_ever(copied, tmp_p
     assert all(r.startswith(("E101 ", "E102 ", "E103 ")) and str(outline) in r
                for r in reports[0][1])
     assert sorted(p.name for p in (tmp_path / "cache").rglob("*.pickle")) == before
+
+
+def test_no_process_to_fork_costs_the_call_being_made_here(monkeypatch):
+    """``_Forked`` where the system gives no process (os.fork fails): the result is the
+    call made here, and a stream sends nothing (its results are made here by the
+    caller)."""
+    def no_fork():
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(build.os, "fork", no_fork)
+    assert build._Forked(lambda x: x + 1, 41).result() == 42
+    streamed = build._Forked(lambda: iter([1, 2]), stream=True)
+    assert streamed.next() == (False, None)
+    streamed.cancel()
