@@ -343,12 +343,13 @@ def source_folders(sources: Path) -> list[Path]:
     return sorted(p for p in sources.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
 
 
-def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run]]:
+def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run], dict[str, Run]]:
     """`build` of a copy of the sources: cold (--no-cache), cached (nothing changed), and
     after an edit to each source in turn (a comment line added to its segment.toml, a
     file the build reads as bytes: the source's key changes as with an edit to its text,
     so its per-source stages, the steps after them and the registers run again; a comment
-    in source.toml changes nothing, as the source is keyed by its metadata as loaded)."""
+    in source.toml changes nothing, as the source is keyed by its metadata as loaded), then
+    after a word changed in each source's original text (what a contributor does)."""
     with workspace() as tmp:
         sources = Path(tmp) / "sources"
         shutil.copytree(SOURCES, sources)
@@ -371,7 +372,23 @@ def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run]]:
                     failed(run, f"build after an edit to {folder.name}")
                 found.append(run)
             edits[folder.name] = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
-        return cold, cached, edits
+        # A contributor's edit: one word of the original text changed (made one letter
+        # longer, then back), so that every later offset of the source moves.
+        words = {}
+        for folder in source_folders(sources):
+            original = next(p for p in folder.iterdir() if p.suffix == ".txt")
+            found = []
+            for n in range(runs):
+                text = original.read_text(encoding="utf-8")
+                old, new = (" the ", " thee ") if n % 2 == 0 else (" thee ", " the ")
+                at = text.index(old, len(text) // 3)
+                original.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
+                run = measured(build, env)
+                if run.returncode:
+                    failed(run, f"build after a word changed in {folder.name}")
+                found.append(run)
+            words[folder.name] = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
+        return cold, cached, edits, words
 
 
 def big_table(folder: Path, megabytes: float) -> Path:
@@ -568,7 +585,7 @@ def main() -> None:
                         stages[default][1].seconds < 1.2))
 
         # 3. the cache
-        cold, cached, edits = cache_runs(jobs, args.runs)
+        cold, cached, edits, words = cache_runs(jobs, args.runs)
         table = Table(title=f"`sergetrotsky build --jobs {jobs}` of a copy of sources/ with the "
                             f"build cache, wall seconds, median of {args.runs}",
                       title_justify="left")
@@ -578,10 +595,15 @@ def main() -> None:
         table.add_row("cached, nothing changed", f"{cached.seconds:.3f}", f"{cached.all_mb:.0f}")
         for name, best in edits.items():
             table.add_row(f"after an edit to {name}", f"{best.seconds:.3f}", f"{best.all_mb:.0f}")
+        for name, best in words.items():
+            table.add_row(f"after a word changed in {name}'s text", f"{best.seconds:.3f}",
+                          f"{best.all_mb:.0f}")
         console.print(table)
-        worst = max(edits.items(), key=lambda kv: kv[1].seconds)
+        every = {**{f"{n} (segment.toml)": r for n, r in edits.items()},
+                 **{f"{n} (a word)": r for n, r in words.items()}}
+        worst = max(every.items(), key=lambda kv: kv[1].seconds)
         targets.append(("an edit to one source rebuilds in < 0.5 s",
-                        f"{min(r.seconds for r in edits.values()):.2f}–{worst[1].seconds:.2f} s "
+                        f"{min(r.seconds for r in every.values()):.2f}–{worst[1].seconds:.2f} s "
                         f"(slowest: {worst[0]})", worst[1].seconds < 0.5))
 
         # 4. validate against the outside validators

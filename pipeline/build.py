@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
+import importlib
 import json
 import os
+import pickle
 import re
 import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cache, cached_property
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,7 +49,17 @@ from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
-from .sources import Source, discover, locate
+from .sources import (
+    MetadataRecord,
+    Source,
+    checks_deferred,
+    deferred_checks_pass,
+    discover,
+    locate,
+    record_valid,
+    validated_before,
+    validator_release,
+)
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -101,6 +114,8 @@ class Corpus:
     decisions: registers.Decisions      # the registers' decisions (metadata stage)
     pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
+    tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
+    ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
@@ -189,51 +204,123 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    metadata = load_metadata(sources_dir)
-    sources = metadata.sources
-    if jobs is None:    # workers cost more than they save on a small corpus (README)
-        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
-        jobs = (os.cpu_count() or 1) if large else 1
-    out: MutableMapping[str, bytes] = {} if files is None else files
-    cached = _Cached(cache, sources_dir, sources)
-    with _pool(jobs, len(sources)) as pool:
-        corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
-        export(corpus, out, progress)
-    if cache is not None:
-        cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
-    summary = [_summary(b) for b in corpus.builds]
-    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
+    # (the metadata record also keeps the TOML files the stages read as parsed)
+    with _validated_metadata(cache):
+        metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs)
+        sources = metadata.sources
+        if jobs is None:    # workers cost more than they save on a small corpus (README)
+            large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+            jobs = (os.cpu_count() or 1) if large else 1
+        out: MutableMapping[str, bytes] = {} if files is None else files
+        # With workers, the cache's entries are written once a source's TEI is begun in a
+        # child (_begin_tei): pickling them no longer delays it.
+        held = _HeldWrites(cache) if cache is not None and jobs > 1 else None
+        cached = _Cached(held or cache, sources_dir, sources)
+        try:
+            with _pool(jobs, len(sources)) as pool:
+                corpus = build_corpus(sources_dir, metadata, progress, pool, cached, checks=checks)
+                export(corpus, out, progress)
+        except Exception as error:
+            if checks is not None:
+                checks.confirm()    # metadata problems first, as when checked first
+            if held is not None and not (isinstance(error, BuildFailed)
+                                         and error.stage == "metadata"):
+                held.flush()        # what was made before the failure, as without workers
+            raise
+        if held is not None:
+            held.flush()
+        if cache is not None:
+            cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
+        summary = [_summary(b) for b in corpus.builds]
+        locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
     return BuildResult(out, summary, locks, warnings)
 
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
                  pool: _Pool | None = None, cached: _Cached | None = None,
-                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
+                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None,
+                 checks: _MetadataChecks | None = None) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
-    cache)."""
+    cache). ``checks``: metadata checks still running (``_load_checked_meanwhile``),
+    awaited after the per-source stages."""
     cached = cached or _Cached(None, sources_dir, metadata.sources)
-    builds = _build_sources(metadata.sources, progress, pool, cached)
+    try:
+        builds = _build_sources(metadata.sources, progress, pool, cached)
+    except Exception:
+        if checks is not None:
+            checks.confirm()        # metadata problems first, as when checked first
+        raise
+    if checks is not None:
+        checks.confirm()
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached)
+    if steps is None:
+        corpus.ahead = _begin_ahead(corpus)
     announced = "notes"
-    for step_name, step in CORPUS_STEPS if steps is None else steps:
-        if step_name != announced:
-            progress(step_name)
-            announced = step_name
-        step(corpus)
+    try:
+        for step_name, step in CORPUS_STEPS if steps is None else steps:
+            if step_name != announced:
+                progress(step_name)
+                announced = step_name
+            step(corpus)
+    except BaseException:
+        if corpus.ahead is not None:
+            corpus.ahead.child.cancel()
+        raise
     return corpus
 
 
 def export(corpus: Corpus, files: MutableMapping[str, bytes],
            progress: Progress = lambda step: None) -> None:
-    """Every exporter, in order, writing into ``files``."""
-    announced = ""
-    for step_name, exporter in EXPORTERS:
-        if step_name != announced:
-            progress(step_name)
-            announced = step_name
-        exporter(corpus, files)
+    """Every exporter, in order, writing into ``files``. The TEI files are begun first
+    (``_begin_tei``): one source's to make (after an edit) is made in a child process
+    while the tables and texts are made here."""
+    corpus.tei_begun = _begin_tei(corpus, files)
+    try:
+        announced = ""
+        for step_name, exporter in EXPORTERS:
+            if step_name != announced:
+                progress(step_name)
+                announced = step_name
+            try:
+                exporter(corpus, files)
+            except Exception:
+                work = corpus.tei_begun
+                if work is not None and work.deferred:  # its problems first, as in its turn
+                    corpus.tei_begun = None
+                    _take_tei(corpus, work, files)
+                raise
+    finally:
+        if corpus.tei_begun is not None:    # an exporter failed before the TEI's turn
+            corpus.tei_begun.cancel()
+            corpus.tei_begun = None
+        if corpus.ahead is not None:        # its TEI not taken
+            corpus.ahead.child.cancel()
+            corpus.ahead = None
+
+
+class _HeldWrites(cache_stage.BuildCache):
+    """A build cache whose writes are held until ``flush`` (its reads are the cache's)."""
+
+    def __init__(self, cache: cache_stage.BuildCache) -> None:
+        self.cache = cache
+        self.held: list[tuple[str, str, str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cache, name)
+
+    def get(self, stage: str, source_id: str, entry_key: str) -> Any | None:
+        return self.cache.get(stage, source_id, entry_key)
+
+    def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
+        self.held.append((stage, source_id, entry_key, value))
+
+    def flush(self) -> None:
+        """Write the held entries."""
+        held, self.held = self.held, []
+        for entry in held:
+            self.cache.put(*entry)
 
 
 class _Cached:
@@ -305,6 +392,70 @@ def load_metadata(sources_dir: Path) -> Metadata:
     if problems:
         raise BuildFailed("metadata", problems)
     return Metadata(*results)
+
+
+@contextlib.contextmanager
+def _validated_metadata(cache: cache_stage.BuildCache | None) -> Iterator[None]:
+    """Metadata files found valid by an earlier build (their digests, recorded in the
+    cache under the pipeline's code and the validator's release) are not checked again,
+    nor parsed again (sources.validated_before): a cached build does not even import the
+    validator."""
+    release = validator_release() if cache is not None else None
+    if cache is None or release is None:
+        yield
+        return
+    entry_key = cache_stage.key(cache_stage.code_digest(), release)
+    record = cache.get("validated", cache_stage.CORPUS_ENTRY, entry_key)
+    record = record if isinstance(record, MetadataRecord) else MetadataRecord()
+    with validated_before(record) as found:
+        yield
+    if found != record:
+        cache.put("validated", cache_stage.CORPUS_ENTRY, entry_key, found)
+
+
+def _load_checked_meanwhile(sources_dir: Path, cache: cache_stage.BuildCache | None,
+                            jobs: int | None) -> tuple[Metadata, _MetadataChecks | None]:
+    """The metadata stage. With workers (``jobs`` > 1) and the cache, the files that
+    changed since they were found valid (an edit to a source's segment.toml) are checked
+    against their schemas in a child process while the per-source stages run here
+    (importing the validator alone takes 0.04 s): ``build_corpus`` awaits the verdict
+    before anything is written or begun from them, and if a file is not valid, the
+    metadata is loaded again and checked here, which reports every problem as ever."""
+    if cache is None or jobs is None or jobs <= 1 or not _Forked.possible():
+        return load_metadata(sources_dir), None
+    try:
+        with checks_deferred() as pending:
+            metadata = load_metadata(sources_dir)
+    except Exception:       # a file's data not as its schema says: checked here, as ever
+        return load_metadata(sources_dir), None
+    if not pending:
+        return metadata, None
+    return metadata, _MetadataChecks(sources_dir, pending,
+                                     _Forked(deferred_checks_pass, pending))
+
+
+@dataclass
+class _MetadataChecks:
+    """Metadata checks running in a child (``_load_checked_meanwhile``)."""
+
+    sources_dir: Path
+    pending: list[Any]
+    child: _Forked
+    confirmed: bool = False
+
+    def confirm(self) -> None:
+        """Return if every file is valid (recorded so); else raise the metadata stage's
+        BuildFailed, from loading and checking the metadata here."""
+        if self.confirmed:
+            return
+        self.confirmed = True
+        if self.child.result():
+            record_valid(self.pending)
+            return
+        load_metadata(self.sources_dir)         # raises the problems
+        raise BuildFailed("metadata", [PipelineError(
+            "a metadata file failed its schema's check in one process, not in another",
+            code="E109")])
 
 
 class _Guarded:
@@ -568,17 +719,27 @@ def _find_mentions(corpus: Corpus) -> None:
     cached, decisions = corpus.cached, corpus.decisions
     builds = corpus.builds
     keys: dict[str, str] = {}
+    names = ""
     if cached is not None and cached.cache:
-        names = cache_stage.fingerprint((corpus.persons, corpus.places, corpus.organisations,
-                                         decisions.family_names, decisions.form_owners))
+        names = _names_fingerprint(corpus.persons, corpus.places, corpus.organisations,
+                                   decisions)
         keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
                 for b in builds}
 
     def find(todo: list[int]) -> list[Any]:
         # made only when a source's mentions are not cached (its pattern takes a while)
-        index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                          decisions.family_names, decisions.form_owners)
-        found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
+        @cache
+        def index() -> NameIndex:
+            made = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                             decisions.family_names, decisions.form_owners)
+            if made.searched and cached is not None and cached.cache:
+                # the searched forms make the pattern (its text is only made on a miss)
+                made.pattern = _compiled(cached.cache, "\n".join(sorted(made.searched)),
+                                         lambda: made.pattern_source or "")
+            return made
+
+        found = [_mentions_ahead(corpus, builds[i], names)
+                 or mentions.find_mentions(builds[i].segmented, index(), builds[i].letters)[0]
                  for i in todo]
         for i, entry in zip(todo, found, strict=True):
             _put(corpus, "mentions", builds[i].source, keys, entry)
@@ -586,6 +747,143 @@ def _find_mentions(corpus: Corpus) -> None:
 
     for b, found in zip(builds, _each_cached(corpus, "mentions", keys, find), strict=True):
         b.mentions = found
+
+
+def _compiled(cache: cache_stage.BuildCache, made_of: str, make: Callable[[], str]
+              ) -> re.Pattern[str]:
+    """``re.compile(make())``, for a long pattern (the name index's: 0.04 s to compile),
+    from the compiled program a build of this pipeline and Python kept in the cache under
+    ``made_of`` (what the pattern's text follows from, with the pipeline's code: the
+    pattern and its text are made on a miss only). The program is CPython's own parser
+    and code generator's, as ``re.compile`` runs them, given to its ``_sre.compile``;
+    anything unexpected: ``re.compile``."""
+    entry_key = cache_stage.key(cache_stage.code_digest(),
+                                hashlib.sha256(made_of.encode()).hexdigest())
+    entry = cache.get("patterns", cache_stage.CORPUS_ENTRY, entry_key)
+    source, program = entry if isinstance(entry, tuple) and len(entry) == 2 else (make(), None)
+    try:
+        import _sre
+        if program is None:
+            compiler = importlib.import_module("re._compiler")
+            parsed = importlib.import_module("re._parser").parse(source, 0)
+            groupindex = dict(parsed.state.groupdict)
+            indexgroup = [None] * parsed.state.groups
+            for name, number in groupindex.items():
+                indexgroup[number] = name
+            program = (parsed.state.flags, [int(op) for op in compiler._code(parsed, 0)],
+                       parsed.state.groups - 1, groupindex, tuple(indexgroup))
+            cache.put("patterns", cache_stage.CORPUS_ENTRY, entry_key, (source, program))
+        compiled: re.Pattern[str] = _sre.compile(source, *program)
+    except Exception:       # another Python's re: the plain way
+        return re.compile(source)
+    return compiled
+
+
+@dataclass
+class _Ahead:
+    """The one source whose texts this build made (an edit), its letters, mentions and
+    TEI made ahead in a child (``_ahead``) while the registers are built here, with the
+    registers of the build before: what the child sends is taken where the keys it was
+    made under are the ones this build finds (its mentions in ``_find_mentions``, its TEI
+    in ``_begin_tei``)."""
+
+    source_id: str
+    child: _Forked
+    keys: tuple[str, str, str] | None = None     # names, letters, TEI context fingerprints
+
+
+def _begin_ahead(corpus: Corpus) -> _Ahead | None:
+    """With workers and a cache: after an edit to one source (its texts made, the others'
+    taken from the cache), a child making that source's letters, mentions and TEI with
+    the previous build's registers (an edit rarely changes what the TEI reads of them),
+    while the registers are built again here."""
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    if cache is None or corpus.pool is None or not _Forked.possible():
+        return None
+    reused = {i for stage, i in cache.reused if stage == "text"}
+    made = [b for b in corpus.builds if b.source_id not in reused]
+    previous = list((cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
+    if len(made) != 1 or len(previous) != 1:
+        return None
+    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], stream=True))
+
+
+def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
+    """(In the child of ``_begin_ahead``.) Yields the fingerprints its results follow from
+    (the registers' names, the letters, the TEI's context) with the source's mentions,
+    then the source's TEI files."""
+    with previous.open("rb") as handle:
+        _, persons, places, organisations = pickle.load(handle)
+    decisions = corpus.decisions
+    read = letters_stage.read_all([b.source], {b.source_id: b.segmented},
+                                  corpus.registry_persons, corpus.registry_places,
+                                  {b.source_id: b.notes})
+    letters = read.get(b.source_id, [])
+    names = _names_fingerprint(persons, places, organisations, decisions)
+    index = NameIndex(persons, places, organisations, decisions.family_names,
+                      decisions.form_owners)
+    if index.searched and corpus.cached is not None and corpus.cached.cache:
+        index.pattern = _compiled(corpus.cached.cache, "\n".join(sorted(index.searched)),
+                                  lambda: index.pattern_source or "")
+    found = mentions.find_mentions(b.segmented, index, letters)[0]
+    titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
+    context = _tei_context(titles, corpus.meta, persons, places, organisations)
+    yield (names, cache_stage.fingerprint(letters), context), found
+    yield _Guarded(_encode_tei)(b.source, b.cleaned, b.segmented, b.notes, letters, titles,
+                                corpus.meta, persons, places, organisations,
+                                mentions.wraps(found))
+
+
+def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
+    """The source's mentions the ``_Ahead`` child made, if it made them from the names
+    and letters this build has (else None, and the child is let go)."""
+    ahead = corpus.ahead
+    if ahead is None or ahead.source_id != b.source_id or not names:
+        return None
+    sent, message = ahead.child.next()
+    if sent:
+        ahead.keys, found = message
+        if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
+            return found
+    ahead.child.cancel()
+    corpus.ahead = None
+    return None
+
+
+def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
+    """The ``_Ahead`` child, when ``b``, the one source whose TEI is to be made, is its
+    source and the TEI's key is the one it was made under (the same ``context``, letters
+    and mentions: this build took the child's); else None."""
+    ahead = corpus.ahead
+    if ahead is None or ahead.source_id != b.source_id or ahead.keys is None \
+            or (context, cache_stage.fingerprint(b.letters)) != (ahead.keys[2], ahead.keys[1]):
+        return None
+    corpus.ahead = None
+    return ahead.child
+
+
+def _names_fingerprint(persons: Sequence[Row], places: Sequence[Row],
+                       organisations: Sequence[Row], decisions: registers.Decisions) -> str:
+    """What the name index of the mentions is made of (its cache key's part)."""
+    return cache_stage.fingerprint((_read_by_exports(persons), _read_by_exports(places),
+                                    _read_by_exports(organisations),
+                                    decisions.family_names, decisions.form_owners))
+
+
+def _tei_context(titles: frozenset[str], meta: Any, persons: Sequence[Row],
+                 places: Sequence[Row], organisations: Sequence[Row]) -> str:
+    """What every source's TEI reads of the corpus (its cache key's part)."""
+    return cache_stage.fingerprint((sorted(titles), meta, _read_by_exports(persons),
+                                    _read_by_exports(places), _read_by_exports(organisations)))
+
+
+def _read_by_exports(rows: Sequence[Row]) -> list[Row]:
+    """Register rows as the mentions and the TEI read them, for their cache keys: a row's
+    ``evidence`` (passages as ``document_id@offset``, which an edit to any text moves)
+    only as whether there is any (names.NameIndex reads no more of it), so that an edit
+    to one text leaves the other sources' mentions and TEI files reusable."""
+    return [{**row, "evidence": bool(row["evidence"])} if "evidence" in row else row
+            for row in rows]
 
 
 CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
@@ -658,12 +956,15 @@ def export_tables(corpus: Corpus, files: Files) -> None:
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
 
 
-def _readings(build: SourceBuild) -> Iterator[tuple[str, str]]:
-    """(document id, reading text: the unit's text without its note marks) of each unit."""
+def _readings(build: SourceBuild, chosen: Callable[[str], bool] = lambda document_id: True
+              ) -> Iterator[tuple[str, str]]:
+    """(document id, reading text: the unit's text without its note marks) of each unit
+    (each ``chosen`` unit)."""
     seg = build.segmented
     cuts = notes_stage.reading_cuts(seg.text, build.notes)
-    for unit in seg.units:
-        yield unit.document_id, notes_stage.reading_text(seg.text, unit.start, unit.end, cuts)
+    units = [u for u in seg.units if chosen(u.document_id)]
+    return zip((u.document_id for u in units), notes_stage.reading_texts(
+        seg.text, ((u.start, u.end) for u in units), cuts), strict=True)
 
 
 def export_texts(corpus: Corpus, files: Files) -> None:
@@ -676,46 +977,103 @@ def export_texts(corpus: Corpus, files: Files) -> None:
 
 
 def export_tei(corpus: Corpus, files: Files) -> None:
-    """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool."""
+    """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool. One
+    source's made in a child is taken when the descriptor needs it (the CMIF, the JSON
+    Lines and the docs are made here meanwhile)."""
+    work = corpus.tei_begun or _begin_tei(corpus, files)
+    if work.in_child:
+        corpus.tei_begun, work.deferred = work, True
+        return
+    corpus.tei_begun = None
+    _take_tei(corpus, work, files)
+
+
+def _take_tei(corpus: Corpus, work: _TeiWork, files: Files) -> None:
+    """The TEI files made (``work``) into ``files`` and the cache; E450 if any failed."""
+    failed = []
+    for b, entry in zip(work.chosen, work.made(), strict=True):
+        if isinstance(entry, PipelineError):
+            failed.append(entry)
+            continue
+        _put(corpus, "tei", b.source, work.keys, entry)
+        files.update(entry)
+    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
+        corpus.pool.release()
+    _raise_problems("tei", "E450", failed)
+
+
+@dataclass
+class _TeiWork:
+    """The TEI files to make (``chosen``: the sources not cached), begun: ``made()``
+    gives each one's files (or PipelineError) in order."""
+
+    chosen: list[SourceBuild]
+    keys: dict[str, str]
+    made: Callable[[], Iterator[Any]]
+    cancel: Callable[[], None] = lambda: None
+    in_child: bool = False      # one source's, in a forked child
+    deferred: bool = False      # export_tei left it to the descriptor
+
+
+def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
+    """The cached sources' TEI files into ``files``; the others' begun: one source's
+    (an edit to it) in a forked child (``_Forked``, with a pool: ``--jobs`` > 1) while
+    this process goes on with the other exporters; several in the pool, when
+    ``export_tei`` takes them (each source's files are written and dropped as they come:
+    the TEI of the whole corpus is never held at once)."""
     builds = corpus.builds
     titles = frozenset().union(*(tei.bibliography_titles(b.segmented) for b in builds))
     name_spans = [mentions.wraps(b.mentions) for b in builds]
     persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
     keys: dict[str, str] = {}
+    context = ""
     if corpus.cached is not None and corpus.cached.cache:
-        context = cache_stage.fingerprint((sorted(titles), corpus.meta, persons, places,
-                                           organisations))
+        context = _tei_context(titles, corpus.meta, persons, places, organisations)
         keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
                                              cache_stage.fingerprint(spans))
                 for b, spans in zip(builds, name_spans, strict=True)}
-
-    # Each source's files go to ``files`` as they are made (from the cache or the pool)
-    # and are dropped: the TEI of the whole corpus is never held at once.
     cache = corpus.cached.cache if corpus.cached is not None else None
-    todo = []
+    # The sources to make are those without an entry file: one (an edit) is begun in a
+    # child before the others' entries are read and written out.
+    todo = [i for i, b in enumerate(builds) if cache is None
+            or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
+    child = None
+    if len(todo) == 1:
+        b = builds[todo[0]]
+        one = (b.source, b.cleaned, b.segmented, b.notes, b.letters, titles, corpus.meta,
+               persons, places, organisations, name_spans[todo[0]])
+        child = _tei_ahead(corpus, b, context)
+        if child is None and corpus.pool is not None and _Forked.possible():
+            child = _Forked(_Guarded(_encode_tei), *one)
+    if corpus.ahead is not None:        # its TEI not wanted
+        corpus.ahead.child.cancel()
+        corpus.ahead = None
+    if isinstance(cache, _HeldWrites):
+        cache.flush()
+    unreadable = []
     for i, b in enumerate(builds):
+        if i in todo:
+            continue
         entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
         if entry is None:
-            todo.append(i)
+            unreadable.append(i)
             continue
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
+    if child is not None and not unreadable:
+        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
+            lambda: _Guarded(_encode_tei)(*one))]), child.cancel, in_child=True)
+    if child is not None:
+        child.cancel()      # made with the others, in source order
+    todo = sorted(todo + unreadable)
     chosen = [builds[i] for i in todo]
-    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b.source for b in chosen],
-                   [b.cleaned for b in chosen], [b.segmented for b in chosen],
-                   [b.notes for b in chosen], [b.letters for b in chosen], repeat(titles),
-                   repeat(corpus.meta), repeat(persons), repeat(places),
-                   repeat(organisations), [name_spans[i] for i in todo])
-    failed = []
-    for b, entry in zip(chosen, made, strict=True):
-        if isinstance(entry, PipelineError):
-            failed.append(entry)
-            continue
-        _put(corpus, "tei", b.source, keys, entry)
-        files.update(entry)
-    if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
-        corpus.pool.release()
-    _raise_problems("tei", "E450", failed)
+    arguments = ([b.source for b in chosen], [b.cleaned for b in chosen],
+                 [b.segmented for b in chosen], [b.notes for b in chosen],
+                 [b.letters for b in chosen], repeat(titles), repeat(corpus.meta),
+                 repeat(persons), repeat(places), repeat(organisations),
+                 [name_spans[i] for i in todo])
+    return _TeiWork(chosen, keys, lambda: _lazily(corpus.pool, _Guarded(_encode_tei),
+                                                  *arguments))
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -736,7 +1094,7 @@ def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
     letter_ids = {row["letter_id"] for row in corpus.letter_rows}
     readings = {document_id: reading for b in corpus.builds if b.letters
-                for document_id, reading in _readings(b) if document_id in letter_ids}
+                for document_id, reading in _readings(b, letter_ids.__contains__)}
     files["letters.jsonl"] = package.letters_jsonl(corpus.letter_rows, readings,
                                                    corpus.table("notes").rows,
                                                    corpus.table("documents").rows)
@@ -753,6 +1111,9 @@ def export_docs(corpus: Corpus, files: Files) -> None:
 
 def export_descriptor(corpus: Corpus, files: Files) -> None:
     """datapackage.json (with every file's hash), then the build's marker file."""
+    if corpus.tei_begun is not None:        # made in a child (export_tei)
+        work, corpus.tei_begun = corpus.tei_begun, None
+        _take_tei(corpus, work, files)
     # each table's bytes read back when the descriptor hashes it, not all held at once
     table_bytes = _ReadBack(files, {t.name: t.path for t in corpus.tables})
     files["datapackage.json"] = (json.dumps(package.descriptor(corpus.meta, corpus.tables,
@@ -921,6 +1282,106 @@ def _pool(jobs: int, tasks: int) -> Iterator[_Pool | None]:
             gc.unfreeze()
         raise
     pool.release()
+
+
+class _Forked:
+    """``function(*args)`` in a forked child process while this one goes on (Linux): the
+    child starts with this process's memory as it is, so nothing is pickled to it, only
+    its result back (through a pipe, read by a thread here so that the child never waits
+    on a full pipe). If the child gives no result (it was killed, or failed), the call
+    is made here, when the result is asked for. With ``stream``, ``function`` yields its
+    results one by one and each is read with ``next``, as soon as the child sends it."""
+
+    @staticmethod
+    def possible() -> bool:
+        return sys.platform == "linux"
+
+    def __init__(self, function: Callable[..., Any], *args: Any, stream: bool = False) -> None:
+        import threading
+
+        self.call = (function, args)
+        self.messages: list[Any] = []
+        self.taken = 0
+        self.arrived = threading.Condition()
+        self.ended = False
+        self.status: int | None = None
+        parent = os.getpid()
+        read_end, write_end = os.pipe()
+        gc.freeze()     # the child's collections would copy the pages it shares (_Pool)
+        try:
+            self.pid = os.fork()
+        except OSError:     # no process to be had: the results are made here when asked
+            gc.unfreeze()
+            os.close(read_end)
+            os.close(write_end)
+            self.pid, self.ended, self.status = -1, True, 1
+            return
+        if self.pid == 0:                                   # the child
+            status = 1
+            try:
+                os.close(read_end)
+                _worker_init(parent)
+                with os.fdopen(write_end, "wb") as out:
+                    for item in function(*args) if stream else [function(*args)]:
+                        data = pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL)
+                        out.write(len(data).to_bytes(8, "little") + data)
+                        out.flush()
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        self.reader = threading.Thread(target=self._read, args=(read_end,), daemon=True)
+        self.reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd, "rb") as pipe:
+            while len(size := pipe.read(8)) == 8:
+                data = pipe.read(int.from_bytes(size, "little"))
+                with self.arrived:
+                    self.messages.append(data)
+                    self.arrived.notify_all()
+        with self.arrived:
+            self.ended = True
+            self.arrived.notify_all()
+
+    def next(self) -> tuple[bool, Any]:
+        """(True, the child's next result) once it has come, or (False, None) if the child
+        ended without sending another."""
+        with self.arrived:
+            self.arrived.wait_for(lambda: self.ended or len(self.messages) > self.taken)
+            if len(self.messages) == self.taken:
+                return False, None
+            data, self.messages[self.taken] = self.messages[self.taken], b""
+            self.taken += 1
+        try:
+            return True, pickle.loads(data)
+        except Exception:       # cut short (the child was killed while writing)
+            return False, None
+
+    def _wait(self) -> int:
+        if self.status is None:
+            self.reader.join()
+            gc.unfreeze()
+            self.status = os.waitpid(self.pid, 0)[1]
+        return self.status
+
+    def result(self, otherwise: Callable[[], Any] | None = None) -> Any:
+        """The child's (next) result; if it gave none, ``otherwise()``, by default the
+        call made here."""
+        sent, value = self.next()
+        if self._wait() == 0 and sent:
+            return value
+        if otherwise is not None:
+            return otherwise()
+        function, args = self.call
+        return function(*args)
+
+    def cancel(self) -> None:
+        """End the child, its result unwanted."""
+        if self.status is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._wait()
 
 
 PR_SET_PDEATHSIG = 1

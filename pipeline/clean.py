@@ -499,9 +499,25 @@ def source_vocabulary(source: Source) -> Counter[str]:
     """A source's word counts for the hyphen rule: its text in reading order with the
     boilerplate and page furniture named in source.toml left out (a web page's menus or
     a publisher's advertisements are not the corpus's usage)."""
-    text, _, _ = reorder_pages(source, source.original)
-    text, _ = apply_edits(text, removal_edits(source, text))
-    return vocabulary([text])
+    return vocabulary([_removed(source)[4]])
+
+
+# The last source's first two passes: the cleaning of the source whose vocabulary was
+# counted just before (an edit to one source) does not make them again.
+_last_removed: list[tuple[Source, str, list[int], list[PageSegment], str,
+                          list[AppliedEdit]]] = []
+
+
+def _removed(source: Source) -> tuple[Source, str, list[int], list[PageSegment], str,
+                                      list[AppliedEdit]]:
+    """(source, its text in reading order, the order, the pages, that text with the
+    removal edits applied, those edits as applied)."""
+    if _last_removed and _last_removed[0][0] is source:
+        return _last_removed[0]
+    text, order, pages = reorder_pages(source, source.original)
+    removed, applied = apply_edits(text, removal_edits(source, text))
+    _last_removed[:] = [(source, text, order, pages, removed, applied)]
+    return _last_removed[0]
 
 
 def corpus_vocabulary(sources: Iterable[Source]) -> Counter[str]:
@@ -785,10 +801,10 @@ def clean(source: Source, vocab: Counter[str] | None = None) -> CleanedSource:
     original = source.original
     if vocab is None:
         vocab = source_vocabulary(source)
-    text, order, pages = reorder_pages(source, original)
+    _, _, order, pages, text, applied = _removed(source)
+    _last_removed.clear()       # its texts are not kept beyond the source's cleaning
     passes: list[tuple[str, list[AppliedEdit]]] = []
 
-    text, applied = apply_edits(text, removal_edits(source, text))
     passes.append(("remove", applied))
     text, applied = apply_edits(text, whitespace_edits(text))
     passes.append(("whitespace", applied))

@@ -47,13 +47,16 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree, isoschematron
+from lxml import etree
 
 from . import links
 from .conventions import tei_element
 from .errors import PipelineError
+
+if TYPE_CHECKING:   # imported where a validator is made (a build does not need it)
+    from lxml import isoschematron
 
 SCH_NS = "http://purl.oclc.org/dsdl/schematron"
 SVRL_NS = "http://purl.oclc.org/dsdl/svrl"
@@ -353,6 +356,8 @@ def schematron(sch_bytes: bytes) -> isoschematron.Schematron:
     faithfully by :func:`xslt1_schematron`. The validator keeps its report
     (``validation_report``; see :func:`schematron_messages`).
     """
+    from lxml import isoschematron
+
     return isoschematron.Schematron(xslt1_schematron(sch_bytes), store_report=True)
 
 

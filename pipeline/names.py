@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 from typing import Any
 
 from . import registers
@@ -121,14 +122,26 @@ class NameIndex:
                 owners[name_key(form)] = {("person", person)}
         self.owners: dict[str, frozenset[Owner]] = {f: frozenset(ids)
                                                     for f, ids in owners.items()}
-        alternatives = sorted(searched, key=lambda f: (-len(f), f))
+        self.searched = searched
+
+    @cached_property
+    def pattern_source(self) -> str | None:
+        """The regular expression of the searched forms (None if there are none)."""
+        alternatives = sorted(self.searched, key=lambda f: (-len(f), f))
         # Whole words; a note mark (superscript digits) may follow a name ("Nin¹⁷³").
         # The lookahead on the forms' first characters only makes the scan fast (4×): a
         # position no form can start at is passed over before the long alternation.
         first = "".join(map(re.escape, sorted({f[0] for f in alternatives})))
-        self.pattern = re.compile(
-            f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
-            + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
+        return (f"(?=[{first}])" r"(?<![\w'’-])(?:" + literal_trie(alternatives)
+                + r")(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)") if alternatives else None
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str] | None:
+        """The searched forms as one pattern, compiled when first used (``find``): it takes
+        a while, and an index used only to ``resolve`` a name never needs it. (The build
+        may set it, compiled from its cache: build._compiled.)"""
+        source = self.pattern_source
+        return re.compile(source) if source is not None else None
 
     def owner(self, printed: str) -> Owner | None:
         """The one entry a printed name is a form of; None if none or several."""
@@ -171,8 +184,9 @@ class NameIndex:
         end = len(text) if end is None else end
         common = {w for w in set(WORDS.findall(text)) if w.islower()}
         found = []
+        keys: dict[str, str] = {}      # a text prints the same few hundred forms many times
         for m in self.pattern.finditer(text, start, end):
-            key = name_key(m[0])
+            key = keys.get(m[0]) or keys.setdefault(m[0], name_key(m[0]))
             owner = self._owner(key)
             if (owner is None or owner[0] == "person") and " " not in key:
                 before = NAME_BEFORE.search(text, max(0, m.start() - 40), m.start())

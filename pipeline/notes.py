@@ -25,8 +25,9 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from .conventions import ITALIC, NOTE_MARK, SUPERSCRIPTS, literal_matches, strip_marks
@@ -767,6 +768,19 @@ def reading_text(text: str, start: int, end: int, cuts: list[tuple[int, int]]) -
         position = b
     parts.append(text[position:end])
     return "".join(parts)
+
+
+def reading_texts(text: str, spans: Iterable[tuple[int, int]], cuts: list[tuple[int, int]]
+                  ) -> Iterator[str]:
+    """``reading_text`` of each (start, end) of ``spans``, given only the cuts that can
+    fall inside it, found by bisection (a loop over every cut for every unit was most of
+    the time taken to write the texts): the cuts before those that reach past ``start``
+    and from the first that begins at ``end`` on are the ones ``reading_text`` passes by."""
+    reach = list(accumulate((b for _, b in cuts), max))   # the furthest end so far
+    starts = [a for a, _ in cuts]
+    for start, end in spans:
+        lo, hi = bisect.bisect_right(reach, start), bisect.bisect_left(starts, end)
+        yield reading_text(text, start, end, cuts[lo:hi])
 
 
 def summary(result: NotesResult) -> dict[str, Any]:

@@ -8,23 +8,28 @@ Nothing about a particular source lives in code.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime
 import difflib
 import hashlib
 import json
+import os
+import pickle
 import re
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from .errors import BuildFailed, PipelineError
 from .resources import schema_bytes
+
+if TYPE_CHECKING:   # jsonschema is imported when a file is checked (start-up: README)
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9-]*$")
 
@@ -79,19 +84,28 @@ def toml_error(path: Path, exc: tomllib.TOMLDecodeError) -> PipelineError:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file; encoding and syntax errors become located PipelineErrors."""
+    """Parse a TOML file; encoding and syntax errors become located PipelineErrors. In a
+    ``validated_before`` block, a file parsed before (the same bytes) is not parsed again."""
+    digest = None
+    if _record is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if (parsed := _record[0].parsed.get(digest)) is not None:
+            _record[1].parsed[digest] = parsed
+            return pickle.loads(parsed)     # a fresh copy: a caller may change its data
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as exc:
         raise PipelineError(f"not UTF-8 ({exc.reason} at byte {exc.start})",
                             file=str(path), code="E100") from None
     except tomllib.TOMLDecodeError as exc:
         raise toml_error(path, exc) from None
+    if digest is not None and _record is not None:
+        _record[1].parsed[digest] = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    return data
 
 
 # --- the metadata schemas (schema/sources/*.json) ------------------------------------------
 
-FORMATS = FormatChecker()
 TYPE_NAMES = {"boolean": "true or false", "string": "a string (in quotes)", "integer": "an integer",
               "number": "a number", "array": "a list [...]", "object": "a table",
               "null": "nothing"}
@@ -102,7 +116,6 @@ KEYWORD_CODES = {"required": "E101", "dependentRequired": "E101", "additionalPro
 XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-@FORMATS.checks("partial-date")
 def _partial_date(value: object) -> bool:
     """YYYY, YYYY-MM or YYYY-MM-DD, a real calendar date; empty means 'not known'."""
     if not isinstance(value, str) or value == "":
@@ -114,7 +127,6 @@ def _partial_date(value: object) -> bool:
     return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]
 
 
-@FORMATS.checks("full-date")
 def _full_date(value: object) -> bool:
     return not isinstance(value, str) or (len(value) == 10 and _partial_date(value)
                                           and value != "")
@@ -124,8 +136,18 @@ def _full_date(value: object) -> bool:
 def _validator(name: str) -> Draft202012Validator:
     # Our own shipped schemas: no check_schema here (tests/test_sources.py checks them);
     # compiled once per process.
-    schema = json.loads(schema_bytes("sources", f"{name}.json").decode("utf-8"))
-    return Draft202012Validator(schema, format_checker=FORMATS)
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    formats = FormatChecker()
+    formats.checks("partial-date")(_partial_date)
+    formats.checks("full-date")(_full_date)
+    schema = json.loads(_schema_bytes(name).decode("utf-8"))
+    return Draft202012Validator(schema, format_checker=formats)
+
+
+@cache
+def _schema_bytes(name: str) -> bytes:
+    return schema_bytes("sources", f"{name}.json")
 
 
 def _plain(data: Any) -> Any:
@@ -199,7 +221,17 @@ def _explain(error: ValidationError) -> Iterator[tuple[str, list[str | int], str
 
 def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[PipelineError]:
     """Every way ``data`` (read from ``path``) breaks ``schema/sources/<name>.json``,
-    each coded and located at its line in the TOML file."""
+    each coded and located at its line in the TOML file (none for a file found valid
+    before: :func:`validated_before`)."""
+    digest = None
+    if _record is not None:
+        digest = _valid_digest(name, path.read_bytes())
+        if digest in _record[0].valid:
+            _record[1].valid.add(digest)
+            return []
+        if _deferred is not None:       # checked elsewhere meanwhile (checks_deferred)
+            _deferred.append((path, data, name, digest))
+            return []
     text = path.read_text(encoding="utf-8")
     problems = [PipelineError(f"holds the character U+{ord(bad):04X}, which XML cannot carry",
                               file=str(path), line=toml_line(text, at), field=field_name(at),
@@ -210,7 +242,94 @@ def schema_problems(path: Path, data: dict[str, Any], name: str) -> list[Pipelin
         for code, at, message in _explain(error):
             problems.append(PipelineError(message, file=str(path), line=toml_line(text, at),
                                           field=field_name(at), code=code))
+    if digest is not None and not problems and _record is not None:
+        _record[1].valid.add(digest)
     return problems
+
+
+# --- metadata files found valid before (the build cache's record) --------------------------
+
+@dataclass
+class MetadataRecord:
+    """What builds found of metadata files, by digest: which were valid against their
+    schema (:func:`_valid_digest`: their bytes and their schema's), and each one's data
+    as parsed (pickled, by the digest of its bytes)."""
+
+    valid: set[str] = field(default_factory=set)
+    parsed: dict[str, bytes] = field(default_factory=dict)
+
+
+# While a ``validated_before`` block runs: (the record it was given, the one it makes)
+_record: tuple[MetadataRecord, MetadataRecord] | None = None
+
+
+def _valid_digest(name: str, raw: bytes) -> str:
+    """What a file's validity follows from: its bytes and its schema's (with the pipeline's
+    code and the validator's release, which the record is kept under)."""
+    digest = hashlib.sha256(name.encode() + b"\0" + _schema_bytes(name) + b"\0")
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def validator_release() -> str | None:
+    """The installed jsonschema's distribution folder name (its version), found without
+    importing it (the import takes longer than a cached build's other start-up); None if
+    it cannot be told."""
+    spec = find_spec("jsonschema")
+    if spec is None or not spec.origin:
+        return None
+    site = Path(spec.origin).parent.parent
+    try:
+        found = [n for n in os.listdir(site)
+                 if n.startswith("jsonschema-") and n.endswith(".dist-info")]
+    except OSError:
+        return None
+    return found[0] if len(found) == 1 else None
+
+
+# While a ``checks_deferred`` block runs: the checks it left, (path, data, schema, digest)
+_deferred: list[tuple[Path, dict[str, Any], str, str]] | None = None
+
+
+@contextlib.contextmanager
+def checks_deferred() -> Iterator[list[tuple[Path, dict[str, Any], str, str]]]:
+    """Within the block (and a ``validated_before`` one), a file not recorded valid is
+    taken as valid for now and its check left in the list yielded: the caller runs them
+    (``deferred_checks_pass``, in another process) and, if any fails, loads the metadata
+    again without this block, which reports the problems as ever."""
+    global _deferred
+    previous, _deferred = _deferred, []
+    try:
+        yield _deferred
+    finally:
+        _deferred = previous
+
+
+def deferred_checks_pass(checks: list[tuple[Path, dict[str, Any], str, str]]) -> bool:
+    """Whether every check left by ``checks_deferred`` finds no problem."""
+    return not any(schema_problems(path, data, name) for path, data, name, _ in checks)
+
+
+def record_valid(checks: list[tuple[Path, dict[str, Any], str, str]]) -> None:
+    """Record the files of checks that passed as valid (in the ``validated_before`` block)."""
+    if _record is not None:
+        _record[1].valid.update(digest for _, _, _, digest in checks)
+
+
+@contextlib.contextmanager
+def validated_before(record: MetadataRecord) -> Iterator[MetadataRecord]:
+    """Within the block, a metadata file whose digest (its bytes and its schema's:
+    :func:`_valid_digest`) is in the ``record`` is taken as valid, unchecked, and a TOML
+    file whose bytes were parsed is not parsed again: the build keeps the record in its
+    cache, under the pipeline's code, Python's version and the validator's release. Any
+    other file is parsed and checked in full, with the same coded, located problems.
+    Yields the record of the block (the files read in it, valid or parsed), to keep."""
+    global _record
+    previous, _record = _record, (record, MetadataRecord())
+    try:
+        yield _record[1]
+    finally:
+        _record = previous
 
 
 def _forbidden_characters(data: Any, at: list[str | int]

@@ -34,6 +34,7 @@ WORKER_UNITS = {
     "tests/test_tei.py": "tei_all",
     "tests/test_validate.py": "tei_all",
     "tests/test_cache.py": "cache",
+    "tests/test_incremental.py": "incremental",
 }
 
 

@@ -336,7 +336,7 @@ def test_locative_and_first_use_scans_match_a_full_regex_scan(segmented):
                                       seg.text)))[:40]
         for name in names + ["the", "an", "Nowhere-in-this-corpus"]:
             locative = re.compile(registers.LOCATIVE.format(name=re.escape(name)))
-            assert ([m.span() for m in registers._named_locatives(locative, name, seg.text)]
+            assert (list(registers._named_locatives(lambda p=locative: p, name, seg.text))
                     == [m.span() for m in locative.finditer(seg.text)]), name
             whole = re.compile(rf"(?<![\w'’-]){re.escape(name)}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
             assert ([m.span() for m in conventions.literal_matches(whole, name, seg.text)]
