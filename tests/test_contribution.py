@@ -227,15 +227,18 @@ why = "test furniture"
 
 
 def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabulary(
-        tmp_path, built):
+        tmp_path, built, build_cache):
     from sergetrotsky import build
+    from sergetrotsky.cache import BuildCache
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     # the body uses "au-thorship" (the review joins "au-|thorship" at its line 14, locked);
     # the furniture alone uses "bol-shevism" more often than the corpus uses "bolshevism".
     _synthetic_source(sources / "zz-synthetic", "The au-thorship is au-thorship, au-thorship.",
                       " ".join(["Bol-shevism"] * 500))
-    result = build.assemble(sources)
+    # through the run's cache: a text whose hyphen words the new source counts again is
+    # cleaned again (its recorded counts differ), the others are reused
+    result = build.assemble(sources, cache=BuildCache(build_cache))
     assert result.files["text/review.txt"] == built.files["text/review.txt"]
     assert result.files["data/removals.csv"].startswith(
         built.files["data/removals.csv"].rstrip(b"\n"))   # other rows unchanged, new ones after

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from frictionless import Package, validate
 from sergetrotsky import build, publish
+from sergetrotsky.cache import BuildCache
 from sergetrotsky.cli import main
 from sergetrotsky.errors import BuildFailed
 
@@ -173,11 +174,11 @@ def test_release_archive_with_verified_checksums(dist, tmp_path):
     assert archive.read_bytes() == first
 
 
-def test_a_copied_source_folder_is_another_source(tmp_path):
+def test_a_copied_source_folder_is_another_source(tmp_path, build_cache):
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     shutil.copytree(sources / "nelson", sources / "nelson-copy")
-    result = build.assemble(sources)
+    result = build.assemble(sources, cache=BuildCache(build_cache))
     rows = _table(result, "documents")
     copy_ids = [r["document_id"] for r in rows if r["source_id"] == "nelson-copy"]
     assert copy_ids[:2] == ["nelson-copy", "nelson-copy-sec-01"]
