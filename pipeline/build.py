@@ -332,11 +332,11 @@ class _Cached:
         self.keys: dict[str, str] = {}
         if cache is not None:
             corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
-            # a source as loaded (source.toml as read: a comment is not in it; its folder's
-            # absolute path) and its other files, the original among them (cache.py)
+            # a source as loaded (source.toml as read: a comment is not in it; its folder
+            # by name, not where it is) and its other files, the original among them
             self.keys = {s.source_id: cache_stage.key(
                 cache_stage.code_digest(), corpus, cache_stage.fingerprint(
-                    replace(s, folder=s.folder.resolve(), original_bytes=b"")),
+                    replace(s, folder=Path(s.folder.name), original_bytes=b"")),
                 cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
 
     def each(self, stage: str, sources: list[Source], keys: dict[str, str],

@@ -7,14 +7,19 @@ is a SHA-256 of everything the result depends on:
 - the pipeline: its version, the bytes of every one of its Python files, the Python and
   lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
   of the old one;
-- the source: the source as loaded (its folder's absolute path, ``source.toml`` as read,
-  so that a comment or a blank line changes nothing) and the name and bytes of every
+- the source: the source as loaded (``source.toml`` as read, so that a comment or a
+  blank line changes nothing; its folder by name only) and the name and bytes of every
   other file in its folder (original, ``segment.toml``, ``letters.toml``, the hyphen
   lock);
 - the corpus-wide metadata: every file of the sources folder outside the source folders
   (``_registry/*.toml``, ``dataset.toml``);
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
   corpus-wide values it takes (the registers, the bibliography's titles, ...).
+
+No key holds the sources folder's path, and no entry holds a path (a result that names
+a file, a problem, is never cached): a copy of the sources elsewhere, or a checkout in
+another folder sharing ``$SERGETROTSKY_CACHE_DIR``, reads the same entries
+(``tests/test_cache.py``).
 
 The cleaned text depends on the corpus vocabulary only through the words the hyphen
 rule looks up: the entry records those words and their counts, and it is used only when
@@ -68,9 +73,10 @@ def code_digest() -> str:
 
 
 def folder_digest(folder: Path, skip: Iterable[Path] = ()) -> str:
-    """The names and bytes of every file under ``folder`` (but the folders in ``skip``)."""
+    """The names and bytes of every file under ``folder`` (but the folders in ``skip``),
+    named relative to ``folder``: where the folder is does not count."""
     skipped = {p.resolve() for p in skip}
-    digest = hashlib.sha256(str(folder.resolve()).encode() + b"\0")
+    digest = hashlib.sha256(b"folder\0")
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if (Path(root) / d).resolve() not in skipped)
         for name in sorted(files):

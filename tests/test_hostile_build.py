@@ -92,7 +92,9 @@ def test_there_are_cases_and_each_names_a_known_code():
 
 
 @pytest.mark.parametrize("case_file", CASES, ids=lambda p: p.parent.name)
-def test_hostile_build_case(case_file, tmp_path):
+def test_hostile_build_case(case_file, tmp_path, build_cache):
+    # build_cache: the sources the case leaves alone are taken from the run's cache, as a
+    # contributor's build takes them from theirs; the damaged ones are built again.
     case = tomllib.loads(case_file.read_text(encoding="utf-8"))
     sources, scratch = tmp_path / "sources", tmp_path / "scratch"
     shutil.copytree(SOURCES, sources, symlinks=True)

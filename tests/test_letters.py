@@ -13,7 +13,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from frictionless import Package
 from sergetrotsky import clean, letters, notes, registry, segment
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.names import NameIndex
@@ -332,13 +331,8 @@ def test_the_published_letters_are_the_letters_read(papers, papers_notes, person
     assert len(read) == 48
 
 
-def test_tables_validate_with_their_keys_under_frictionless(dist):
-    """The two tables in the built dataset: types, enums, patterns, primary and foreign
-    keys (to documents, persons, places, sources) all hold."""
-    report = Package(str(dist / "datapackage.json")).validate()
-    names = {r.name for r in Package(str(dist / "datapackage.json")).resources}
-    assert {"letters", "organisations"} <= names
-    assert report.valid, report.flatten(["rowNumber", "fieldName", "note"])[:5]
+# The letters and organisations tables under frictionless, with their keys: with every
+# other table of the built dataset, in test_publish.test_datapackage_is_valid_under_frictionless.
 
 
 # --- decisions and errors --------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from frictionless import Package, validate
 from sergetrotsky import build, publish
+from sergetrotsky.cache import BuildCache
 from sergetrotsky.cli import main
 from sergetrotsky.errors import BuildFailed
 
@@ -32,10 +33,14 @@ def _table(built, name):
 
 
 def test_datapackage_is_valid_under_frictionless(dist):
+    """Every table of the built dataset, the letters and organisations among them: types,
+    enums, patterns, primary and foreign keys (to documents, persons, places, sources)
+    all hold under frictionless."""
     report = validate(str(dist / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     package = Package(str(dist / "datapackage.json"))
-    assert {r.name for r in package.resources} >= {"sources", "documents", "removals"}
+    assert {r.name for r in package.resources} >= {"sources", "documents", "removals",
+                                                   "letters", "organisations"}
 
 
 def test_sources_table_lists_every_source_with_checksums(built, sources):
@@ -80,8 +85,10 @@ def test_removals_table_accounts_for_every_removed_character(built):
         assert removed == int(row["chars_removed"])
 
 
-def test_two_builds_give_identical_bytes(built):
-    assert build.assemble(SOURCES).files == built.files
+def test_two_builds_give_identical_bytes(built, seeded_cache):
+    """The run's two builds of the real sources from nothing give identical bytes: the
+    session's, and the one that filled the seeded build cache (conftest)."""
+    assert seeded_cache.result.files == built.files
 
 
 def test_cli_build_writes_and_check_detects_staleness(tmp_path):
@@ -173,11 +180,11 @@ def test_release_archive_with_verified_checksums(dist, tmp_path):
     assert archive.read_bytes() == first
 
 
-def test_a_copied_source_folder_is_another_source(tmp_path):
+def test_a_copied_source_folder_is_another_source(tmp_path, build_cache):
     sources = tmp_path / "sources"
     shutil.copytree(SOURCES, sources)
     shutil.copytree(sources / "nelson", sources / "nelson-copy")
-    result = build.assemble(sources)
+    result = build.assemble(sources, cache=BuildCache(build_cache))
     rows = _table(result, "documents")
     copy_ids = [r["document_id"] for r in rows if r["source_id"] == "nelson-copy"]
     assert copy_ids[:2] == ["nelson-copy", "nelson-copy-sec-01"]
