@@ -48,7 +48,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -712,9 +712,17 @@ def _fields_descriptor(schema: dict) -> dict:
 
 def _frictionless_schema(schema: dict) -> Schema:
     """The fields of a table schema as frictionless reads cells (see _fields_descriptor)."""
+    return _frictionless_schema_of(_canonical(_fields_descriptor(schema)))
+
+
+@lru_cache(maxsize=64)
+def _frictionless_schema_of(canonical_descriptor: str) -> Schema:
+    """frictionless's schema for a fields descriptor (canonical JSON), made once per
+    process: frictionless checks a descriptor against its profile as it reads it (1 ms a
+    table), and validate only reads the schema's fields and their cell readers."""
     from frictionless import Schema
     try:
-        return Schema.from_descriptor(_fields_descriptor(schema))
+        return Schema.from_descriptor(json.loads(canonical_descriptor))
     except (TypeError, AttributeError, KeyError) as exc:   # frictionless on odd values
         raise ValueError(f"frictionless cannot read the table schema ({exc})") from exc
 
