@@ -22,15 +22,14 @@ STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei
 
 
 @pytest.fixture(scope="module")
-def copied(tmp_path_factory):
-    """A copy of the real sources, a cache folder filled by one build of it (--jobs 2),
-    and that build's result. A test that edits the copy puts its files back and works on
-    a copy of the cache."""
+def copied(tmp_path_factory, seeded_cache):
+    """A copy of the real sources, a copy of the run's cache filled by one build of the
+    real sources (no key depends on where the sources are), and that build's result. A
+    test that edits the copy puts its files back and works on a copy of the cache."""
     work = tmp_path_factory.mktemp("incremental")
     shutil.copytree(SOURCES, work / "sources")
-    first = build.assemble(work / "sources", cache=build_cache.BuildCache(work / "cache"),
-                           jobs=2)
-    return work / "sources", work / "cache", first
+    shutil.copytree(seeded_cache.folder, work / "cache")
+    return work / "sources", work / "cache", seeded_cache.result
 
 
 @contextmanager
