@@ -28,7 +28,7 @@ import os
 import re
 import signal
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -47,6 +47,7 @@ from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
 from .sources import Source, discover, locate
+from .spill import SPILLED, Fields, OnDisk, Spill, spill_folder
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -70,18 +71,20 @@ class BuildResult:
 @dataclass
 class SourceBuild:
     """One source and what each stage made of it. The per-source stages give the first
-    fields; the corpus-wide steps add ``letters`` and ``mentions``."""
+    fields; the corpus-wide steps add ``letters`` and ``mentions``. With a ``spill``
+    the bulky fields (``OnDisk``) are kept on disk and read back when asked for."""
 
     source: Source
-    cleaned: clean_stage.CleanedSource
-    segmented: segment_stage.SegmentedSource
-    notes: notes_stage.NotesResult
+    cleaned: clean_stage.CleanedSource = OnDisk()                   # type: ignore[assignment]
+    segmented: segment_stage.SegmentedSource = OnDisk()             # type: ignore[assignment]
+    notes: notes_stage.NotesResult = OnDisk()                       # type: ignore[assignment]
     # The vocabulary words the cleaning read, with their counts (its cache validity), and
     # the cache key of everything that follows from this source's text.
     reads: dict[str, int] = field(default_factory=dict)
     key: str = ""
     letters: list[letters_stage.Letter] = field(default_factory=list)   # letters step
-    mentions: list[mentions.Mention] = field(default_factory=list)      # mentions step
+    mentions: Sequence[mentions.Mention] = OnDisk(())  # type: ignore[assignment] # mentions step
+    spill: Spill | None = field(default=None, repr=False, compare=False)
 
     @property
     def source_id(self) -> str:
@@ -112,12 +115,14 @@ class Corpus:
         return [b.source for b in self.builds]
 
     @property
-    def segmented(self) -> dict[str, segment_stage.SegmentedSource]:
-        return {b.source_id: b.segmented for b in self.builds}
+    def segmented(self) -> Mapping[str, segment_stage.SegmentedSource]:
+        """Each source's unit tree by source id, each read when asked for (spill.py)."""
+        return Fields(self.builds, "segmented")
 
     @property
-    def found_notes(self) -> list[notes_stage.NotesResult]:
-        return [b.notes for b in self.builds]
+    def found_notes(self) -> Iterator[notes_stage.NotesResult]:
+        """Each source's notes, in source order, each read as it comes (spill.py)."""
+        return (b.notes for b in self.builds)
 
     @cached_property
     def letter_rows(self) -> Sequence[Row]:
@@ -127,7 +132,6 @@ class Corpus:
     @cached_property
     def tables(self) -> list[package.Table]:
         """Every table of the dataset, in the descriptor's order."""
-        found = self.found_notes
         segmented = self.segmented
         own = _own_rows(self)
         by_id = sorted(own)
@@ -138,13 +142,13 @@ class Corpus:
             package.Table("organisations", self.organisations, "Organisations"),
             package.Table("persons", self.persons, "Persons"),
             package.Table("places", self.places, "Places"),
-            package.Table("notes", notes_stage.note_rows(found), "Notes"),
-            package.Table("note_anomalies", notes_stage.anomaly_rows(found),
+            package.Table("notes", notes_stage.note_rows(self.found_notes), "Notes"),
+            package.Table("note_anomalies", notes_stage.anomaly_rows(self.found_notes),
                           "Anomalies in the notes"),
-            package.Table("references", notes_stage.reference_rows(found),
+            package.Table("references", notes_stage.reference_rows(self.found_notes),
                           "Cross-references"),
             package.Table("chronology", backmatter.chronology_rows(
-                segmented, {b.source_id: b.mentions for b in self.builds}), "Chronology"),
+                segmented, Fields(self.builds, "mentions")), "Chronology"),
             package.Table("bibliography", backmatter.bibliography_rows(
                 segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
@@ -164,12 +168,14 @@ class Corpus:
 @dataclass(frozen=True)
 class SourceStage:
     """A stage run on each source: ``run(source, what the stage before made)``; then
-    ``check`` (if any) over every source's result, raising BuildFailed."""
+    ``check`` (if any) over every source's ``brief`` of its result (what the check reads
+    of it: the results themselves are not all held), raising BuildFailed."""
 
     name: str
     code: str
     run: Callable[[Source, Any], Any]
     check: Callable[[list[Source], list[Any]], None] | None = None
+    brief: Callable[[Any], Any] = lambda made: None
 
 
 # ``jobs=None``: the cores when the originals exceed this many bytes, else one process.
@@ -196,24 +202,26 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         jobs = (os.cpu_count() or 1) if large else 1
     out: MutableMapping[str, bytes] = {} if files is None else files
     cached = _Cached(cache, sources_dir, sources)
-    with _pool(jobs, len(sources)) as pool:
-        corpus = build_corpus(sources_dir, metadata, progress, pool, cached)
+    # each source's bulky results on disk while the build runs (pipeline/spill.py)
+    with spill_folder() as spill, _pool(jobs, len(sources)) as pool:
+        corpus = build_corpus(sources_dir, metadata, progress, pool, cached, spill=spill)
         export(corpus, out, progress)
-    if cache is not None:
-        cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
-    summary = [_summary(b) for b in corpus.builds]
-    locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
+        if cache is not None:
+            cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
+        summary = [_summary(b) for b in corpus.builds]
+        locks, warnings = hyphen_locks(sources, Fields(corpus.builds, "cleaned"))
     return BuildResult(out, summary, locks, warnings)
 
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
                  pool: _Pool | None = None, cached: _Cached | None = None,
-                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None) -> Corpus:
+                 steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None,
+                 spill: Spill | None = None) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
-    cache)."""
+    cache; with a ``spill``, each source's bulky results are kept there)."""
     cached = cached or _Cached(None, sources_dir, metadata.sources)
-    builds = _build_sources(metadata.sources, progress, pool, cached)
+    builds = _build_sources(metadata.sources, progress, pool, cached, spill)
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached)
     announced = "notes"
@@ -360,15 +368,20 @@ def _clean_recording(source: Source, vocab: Counter[str]
     return clean_stage.clean(source, recorded), recorded.reads  # type: ignore[arg-type]
 
 
-def _check_conservation(sources: list[Source],
-                        recorded: list[tuple[clean_stage.CleanedSource, dict[str, int]]]
+def _conservation_brief(recorded: tuple[clean_stage.CleanedSource, dict[str, int]]
+                        ) -> tuple[int, dict[str, int]]:
+    """What is kept of a cleaned source for the check and the cache key: the characters
+    unaccounted for, and the vocabulary words the cleaning read."""
+    return recorded[0].conservation().unaccounted, recorded[1]
+
+
+def _check_conservation(sources: list[Source], briefs: list[tuple[int, dict[str, int]]]
                         ) -> None:
     """E203: every character of an original is published or logged as removed."""
-    lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
+    lost = [PipelineError(f"text conservation failed: {unaccounted} "
                           "character(s) neither published nor logged (a bug of the cleaner)",
                           file=str(s.folder / s.original_file), code="E203")
-            for s, (result, _) in zip(sources, recorded, strict=True)
-            if result.conservation().unaccounted]
+            for s, (unaccounted, _) in zip(sources, briefs, strict=True) if unaccounted]
     if lost:
         raise BuildFailed("clean", lost)
 
@@ -378,32 +391,40 @@ def _segment(source: Source, recorded: tuple[clean_stage.CleanedSource, dict[str
     return segment_stage.segment(source, recorded[0])
 
 
-def _check_document_ids(sources: list[Source],
-                        segmented: list[segment_stage.SegmentedSource]) -> None:
+def _document_ids(segmented: segment_stage.SegmentedSource) -> list[str]:
+    return [unit.document_id for unit in segmented.units]
+
+
+def _check_document_ids(sources: list[Source], document_ids: list[list[str]]) -> None:
     """E110: a document id belongs to one source."""
     owner: dict[str, str] = {}
     twice = []
-    for s, seg in zip(sources, segmented, strict=True):
-        for unit in seg.units:
-            if unit.document_id in owner:
-                twice.append(PipelineError(f"document id {unit.document_id!r} is also used by "
-                                           f"source {owner[unit.document_id]!r}",
+    for s, ids in zip(sources, document_ids, strict=True):
+        for document_id in ids:
+            if document_id in owner:
+                twice.append(PipelineError(f"document id {document_id!r} is also used by "
+                                           f"source {owner[document_id]!r}",
                                            file=str(s.outline_path), code="E110"))
-            owner.setdefault(unit.document_id, s.source_id)
+            owner.setdefault(document_id, s.source_id)
     if twice:
         raise BuildFailed("segment", twice)
 
 
 PER_SOURCE_STAGES = (
-    SourceStage("clean", "E200", _clean_recording, _check_conservation),
-    SourceStage("segment", "E300", _segment, _check_document_ids),
+    SourceStage("clean", "E200", _clean_recording, _check_conservation, _conservation_brief),
+    SourceStage("segment", "E300", _segment, _check_document_ids, _document_ids),
     SourceStage("notes", "E400", notes_stage.extract_notes),
 )
+# The SourceBuild field each stage's result goes to (the cleaning's: with the words read).
+STAGE_FIELDS = {"clean": "cleaned", "segment": "segmented", "notes": "notes"}
 
 
-def _chain(source: Source, first: Any) -> list[Any]:
-    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's result, up
-    to the first stage that fails, whose PipelineError ends the list."""
+def _chain(source: Source, first: Any, spill: Spill | None = None
+           ) -> tuple[list[Any], dict[str, Any] | None]:
+    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's brief, up
+    to the first stage that fails, whose PipelineError ends the list; and the stages'
+    results by stage name, or None when they went to ``spill`` (a source that failed
+    is not spilled: the build stops)."""
     results: list[Any] = []
     made = first
     for stage in PER_SOURCE_STAGES:
@@ -413,61 +434,112 @@ def _chain(source: Source, first: Any) -> list[Any]:
             results.append(error)
             break
         results.append(made)
+    briefs = [r if isinstance(r, PipelineError) else stage.brief(r)   # up to a failure
+              for stage, r in zip(PER_SOURCE_STAGES, results, strict=False)]
+    entry: dict[str, Any] | None = {stage.name: r for stage, r in
+                                    zip(PER_SOURCE_STAGES, results, strict=False)}
+    if spill is not None:
+        if len(results) == len(PER_SOURCE_STAGES) and not isinstance(made, PipelineError):
+            _spill_entry(source, entry, spill)    # type: ignore[arg-type]
+        entry = None
+    del results, made
     _release_freed_memory()     # the passes' intermediate texts
-    return results
+    return briefs, entry
+
+
+def _spill_entry(source: Source, entry: dict[str, Any], spill: Spill) -> None:
+    """A source's text entry (the stages' results by stage name) written to ``spill``."""
+    for name, value in entry.items():
+        spill.save(source.source_id, STAGE_FIELDS[name], value[0] if name == "clean" else value)
+
+
+def _unspilled_entry(source: Source, reads: dict[str, int], spill: Spill) -> dict[str, Any]:
+    """A source's text entry as the cache keeps it, read back from ``spill``."""
+    entry = {name: spill.load(source.source_id, field) for name, field in STAGE_FIELDS.items()}
+    entry["clean"] = (entry["clean"], reads)
+    return entry
 
 
 def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None,
-                   cached: _Cached) -> list[SourceBuild]:
-    """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
+                   cached: _Cached, spill: Spill | None = None) -> list[SourceBuild]:
+    """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild.
+    With a ``spill``, each source's results go there as they are made (in a worker, by
+    the worker): only what the checks read of them is held for the corpus."""
     progress("clean")
-    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
+    cache = cached.cache
+    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's,
+    # each added as it comes (not all held).
     vocab: Counter[str] = Counter()
-
-    def vocabularies(todo: list[int]) -> list[Counter[str]]:
-        found = _stage("clean", "E200", pool, _vocabulary, [sources[i] for i in todo])
-        for i, counts in zip(todo, found, strict=True):
-            cached.put("vocabulary", sources[i], cached.keys, counts)
-        return found
-
-    for counts in cached.each("vocabulary", sources, cached.keys, vocabularies):
+    counted = [cache.get("vocabulary", s.source_id, cached.keys[s.source_id]) if cache
+               else None for s in sources]
+    for s, counts in zip(sources, counted, strict=True):
+        if counts is not None:
+            cache.reused.append(("vocabulary", s.source_id))   # type: ignore[union-attr]
+            vocab.update(counts)
+    uncounted = [s for s, counts in zip(sources, counted, strict=True) if counts is None]
+    del counted
+    failed = []
+    for s, counts in zip(uncounted, _lazily(pool, _Guarded(_vocabulary), uncounted),
+                         strict=True):
+        if isinstance(counts, PipelineError):
+            failed.append(counts)
+            continue
+        cached.put("vocabulary", s, cached.keys, counts)
         vocab.update(counts)
+    _raise_problems("clean", "E200", failed)
     # A source's text entry: what each stage made of it, by stage name; valid while the
-    # vocabulary counts its cleaning read are the corpus's.
-    texts: list[dict[str, Any]] = cached.each(
-        "text", sources, cached.keys, lambda todo: [{} for _ in todo],
-        lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
-    todo = [i for i, entry in enumerate(texts) if not entry]
-    made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
+    # (what the stages' checks read), its results kept, or written to the spill.
+    briefs: list[list[Any]] = [[] for _ in sources]
+    entries: list[dict[str, Any] | None] = [None] * len(sources)
+    todo = []
+    for i, s in enumerate(sources):
+        entry = cache.get("text", s.source_id, cached.keys[s.source_id]) if cache else None
+        if entry is None or not all(vocab[w] == n for w, n in entry["clean"][1].items()):
+            todo.append(i)
+            continue
+        cache.reused.append(("text", s.source_id))     # type: ignore[union-attr]
+        briefs[i] = [stage.brief(entry[stage.name]) for stage in PER_SOURCE_STAGES]
+        if spill is not None:
+            _spill_entry(s, entry, spill)
+        else:
+            entries[i] = entry
+        del entry
     # In a pool each source goes through every stage in one task: its results come back
-    # in one message (the text that the stages share, once) instead of one per stage.
-    chained = _each(pool, _chain, [sources[i] for i in todo], made) if pool else None
+    # in one message (the text that the stages share, once), or go to the spill.
+    chained = _lazily(pool, _chain, [sources[i] for i in todo], repeat(vocab), repeat(spill))
+    for i, (brief, entry) in zip(todo, chained, strict=True):
+        briefs[i] = brief
+        if cache is not None and len(brief) == len(PER_SOURCE_STAGES) \
+                and not isinstance(brief[-1], PipelineError):
+            cached.put("text", sources[i], cached.keys, entry or _unspilled_entry(
+                sources[i], brief[0][1], spill))    # type: ignore[arg-type]
+            if spill is not None:
+                spill.release()
+        entries[i] = entry
+        del entry
     announced = "clean"
     for index, stage in enumerate(PER_SOURCE_STAGES):
         if stage.name != announced:
             progress(stage.name)
             announced = stage.name
-        if chained is None:
-            made = _stage(stage.name, stage.code, pool, stage.run,
-                          [sources[i] for i in todo], made)
-        else:   # the stage's problems, then its results, as if it had run on its own
-            _raise_problems(stage.name, stage.code,
-                            [c[-1] for c in chained if len(c) == index + 1
-                             and isinstance(c[-1], PipelineError)])
-            made = [c[index] for c in chained]
-        for i, result in zip(todo, made, strict=True):
-            texts[i][stage.name] = result
+        # the stage's problems, then its check, as if it had run on every source alone
+        _raise_problems(stage.name, stage.code,
+                        [b[index] for b in briefs if len(b) == index + 1
+                         and isinstance(b[index], PipelineError)])
         if stage.check is not None:
-            stage.check(sources, [entry[stage.name] for entry in texts])
-    for i in todo:
-        cached.put("text", sources[i], cached.keys, texts[i])
+            stage.check(sources, [b[index] for b in briefs])
     builds = []
-    for s, entry in zip(sources, texts, strict=True):
-        cleaned, reads = entry["clean"]
+    for s, brief, entry in zip(sources, briefs, entries, strict=True):
+        reads = brief[0][1]
         # What the later stages' entries follow from: the source and the words read.
         key = cache_stage.key(cached.keys[s.source_id], cache_stage.fingerprint(reads)) \
-            if cached.cache else ""
-        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads, key))
+            if cache else ""
+        if entry is None:
+            builds.append(SourceBuild(s, SPILLED, SPILLED, SPILLED, reads, key, spill=spill))
+        else:
+            builds.append(SourceBuild(s, entry["clean"][0], entry["segment"], entry["notes"],
+                                      reads, key))
     return builds
 
 
@@ -497,10 +569,10 @@ def _read_letters(corpus: Corpus) -> None:
     todo = [b for b in builds if b.source_id not in found]
     try:
         read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
-                    {b.source_id: b.segmented for b in todo}, corpus.registry_persons,
-                    corpus.registry_places, {b.source_id: b.notes for b in todo})
+                    Fields(todo, "segmented"), corpus.registry_persons,
+                    corpus.registry_places, Fields(todo, "notes"))
     except BuildFailed as failed:
-        cleaned = {b.source_id: b.cleaned for b in corpus.builds}
+        cleaned = Fields(corpus.builds, "cleaned")
         for problem in failed.problems:
             _at_original_line(problem, corpus.sources, cleaned)
         raise
@@ -574,18 +646,22 @@ def _find_mentions(corpus: Corpus) -> None:
         keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
                 for b in builds}
 
-    def find(todo: list[int]) -> list[Any]:
-        # made only when a source's mentions are not cached (its pattern takes a while)
-        index = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                          decisions.family_names, decisions.form_owners)
-        found = [mentions.find_mentions(builds[i].segmented, index, builds[i].letters)[0]
-                 for i in todo]
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "mentions", builds[i].source, keys, entry)
-        return found
-
-    for b, found in zip(builds, _each_cached(corpus, "mentions", keys, find), strict=True):
-        b.mentions = found
+    # Source by source, each source's mentions set as they are found (with a spill, they
+    # go to disk: the corpus's are never all held).
+    cache = cached.cache if cached is not None else None
+    index: NameIndex | None = None
+    for b in builds:
+        entry = cache.get("mentions", b.source_id, keys[b.source_id]) if cache else None
+        if entry is not None:
+            cache.reused.append(("mentions", b.source_id))     # type: ignore[union-attr]
+        else:
+            if index is None:   # made only when a source's mentions are not cached (its
+                index = NameIndex(corpus.persons, corpus.places,    # pattern takes a while)
+                                  corpus.organisations, decisions.family_names,
+                                  decisions.form_owners)
+            entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
+            _put(corpus, "mentions", b.source, keys, entry)
+        b.mentions = entry
 
 
 CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
@@ -679,39 +755,35 @@ def export_tei(corpus: Corpus, files: Files) -> None:
     """tei/<source>.xml and tei/letters/<letter>.xml (E450), per source in the pool."""
     builds = corpus.builds
     titles = frozenset().union(*(tei.bibliography_titles(b.segmented) for b in builds))
-    name_spans = [mentions.wraps(b.mentions) for b in builds]
     persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
-    keys: dict[str, str] = {}
-    if corpus.cached is not None and corpus.cached.cache:
-        context = cache_stage.fingerprint((sorted(titles), corpus.meta, persons, places,
-                                           organisations))
-        keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
-                                             cache_stage.fingerprint(spans))
-                for b, spans in zip(builds, name_spans, strict=True)}
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    context = cache_stage.fingerprint((sorted(titles), corpus.meta, persons, places,
+                                       organisations)) if cache else ""
 
     # Each source's files go to ``files`` as they are made (from the cache or the pool)
-    # and are dropped: the TEI of the whole corpus is never held at once.
-    cache = corpus.cached.cache if corpus.cached is not None else None
-    todo = []
-    for i, b in enumerate(builds):
-        entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
+    # and are dropped: the TEI of the whole corpus is never held at once, nor are the
+    # sources' results (a source's are read from the spill when it is encoded).
+    todo: list[tuple[SourceBuild, str]] = []    # (build, its entry's key)
+    for b in builds:
+        key = cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
+                              cache_stage.fingerprint(mentions.wraps(b.mentions))) \
+            if cache else ""
+        entry = cache.get("tei", b.source_id, key) if cache else None
         if entry is None:
-            todo.append(i)
+            todo.append((b, key))
             continue
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
-    chosen = [builds[i] for i in todo]
-    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b.source for b in chosen],
-                   [b.cleaned for b in chosen], [b.segmented for b in chosen],
-                   [b.notes for b in chosen], [b.letters for b in chosen], repeat(titles),
-                   repeat(corpus.meta), repeat(persons), repeat(places),
-                   repeat(organisations), [name_spans[i] for i in todo])
+        del entry
+    made = _lazily(corpus.pool, _Guarded(_encode_tei), [b for b, _ in todo],
+                   repeat(titles), repeat(corpus.meta), repeat(persons), repeat(places),
+                   repeat(organisations))
     failed = []
-    for b, entry in zip(chosen, made, strict=True):
+    for (b, key), entry in zip(todo, made, strict=True):
         if isinstance(entry, PipelineError):
             failed.append(entry)
             continue
-        _put(corpus, "tei", b.source, keys, entry)
+        _put(corpus, "tei", b.source, {b.source_id: key}, entry)
         files.update(entry)
     if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
         corpus.pool.release()
@@ -808,7 +880,7 @@ def _put(corpus: Corpus, stage: str, source: Source, keys: dict[str, str], entry
 # --- helpers ------------------------------------------------------------------------------
 
 
-def hyphen_locks(sources: list[Source], cleaned: dict[str, clean_stage.CleanedSource]
+def hyphen_locks(sources: list[Source], cleaned: Mapping[str, clean_stage.CleanedSource]
                  ) -> tuple[dict[Path, bytes], list[str]]:
     """Each source's hyphen lock as the build records it, and what a reviewer must know:
     locked decisions the corpus would now take otherwise (W601), decisions not yet
@@ -872,7 +944,20 @@ class _Pool:
         self.executor: Executor | None = None
 
     def map(self, function: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
-        """``Executor.map``, the workers started on the first call."""
+        """``function`` over the iterables' items, the results in order, the workers
+        started on the first call. Unlike ``Executor.map`` (which takes every item at
+        once), at most two tasks per worker are given out ahead of the results taken:
+        the items are taken, and the results held, only as the work goes."""
+        executor = self._executor()
+        pending: deque[Any] = deque()
+        for arguments in zip(*iterables, strict=False):    # some may repeat forever
+            pending.append(executor.submit(function, *arguments))
+            if len(pending) >= 2 * self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _executor(self) -> Executor:
         if self.executor is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -885,7 +970,7 @@ class _Pool:
             self.executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context(method),
                 initializer=_worker_init, initargs=(os.getpid(),))
-        return self.executor.map(function, *iterables)
+        return self.executor
 
     def release(self) -> None:
         """Let the workers go (a later ``map`` starts new ones): a worker keeps the
@@ -977,15 +1062,16 @@ def _vocabulary(source: Source) -> Counter[str]:
     return clean_stage.source_vocabulary(source)
 
 
-def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
-                segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
-                letters: list[letters_stage.Letter], titles: frozenset[str],
+def _encode_tei(build: SourceBuild, titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
-                name_spans: Sequence[Any] = ()) -> dict[str, bytes]:
-    """One source's TEI files (a worker's task: the context is built where it is used)."""
-    context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
-    tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = ()
+                ) -> dict[str, bytes]:
+    """One source's TEI files (a worker's task: the context is built where it is used;
+    a spilled build's results are read there)."""
+    source = build.source
+    context = tei.SourceContext(source, build.cleaned, build.segmented, build.notes,
+                                build.letters, titles)
+    tei.add_wraps(context, mentions.wraps(build.mentions))  # names tagged (mentions.py)
     encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
                                 organisations)
     del context
@@ -1010,7 +1096,7 @@ CLEANED_LINE = re.compile(r"^(?P<unit>\S+) \(cleaned text line (?P<line>\d+)\): 
 
 
 def _at_original_line(problem: PipelineError, sources: list[Source],
-                      cleaned: dict[str, clean_stage.CleanedSource]) -> None:
+                      cleaned: Mapping[str, clean_stage.CleanedSource]) -> None:
     """A problem at a line of a cleaned text, moved to that line of the original file
     (the file a user can open; the cleaned text is the tool's)."""
     m = CLEANED_LINE.match(problem.message)

@@ -35,6 +35,7 @@ build rather than being guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -803,9 +804,9 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     return LetterReading([letter for _, letter in read], problems)
 
 
-def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
+def read_all(sources: list[Source], segmented: Mapping[str, SegmentedSource],
              persons: list[dict[str, Any]], places: list[dict[str, Any]],
-             notes: dict[str, NotesResult]) -> dict[str, list[Letter]]:
+             notes: Mapping[str, NotesResult]) -> dict[str, list[Letter]]:
     """Every source's letters in reading order, by source id.
 
     ``segmented`` and ``notes`` are the segment and notes stages' outputs by source id,
