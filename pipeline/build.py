@@ -47,7 +47,7 @@ from .names import NameIndex
 from .publish import MARKER, MARKER_TEXT
 from .resources import schema_bytes
 from .sources import Source, discover, locate
-from .spill import SPILLED, Fields, OnDisk, Spill, spill_folder
+from .spill import SPILLED, Fields, OnDisk, Parts, Spill, spill_folder
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -104,6 +104,7 @@ class Corpus:
     decisions: registers.Decisions      # the registers' decisions (metadata stage)
     pool: _Pool | None = field(default=None, repr=False)
     cached: _Cached | None = field(default=None, repr=False)
+    spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: list[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
@@ -133,29 +134,31 @@ class Corpus:
     def tables(self) -> list[package.Table]:
         """Every table of the dataset, in the descriptor's order."""
         segmented = self.segmented
-        own = _own_rows(self)
-        by_id = sorted(own)
+        own, removals, traces = _own_rows(self)
         return [
-            package.Table("sources", [own[b.source_id][0] for b in self.builds], "Sources"),
+            package.Table("sources", [own[b.source_id] for b in self.builds], "Sources"),
             package.Table("documents", _document_rows(self), "Units of text"),
             package.Table("letters", self.letter_rows, "Letters"),
             package.Table("organisations", self.organisations, "Organisations"),
             package.Table("persons", self.persons, "Persons"),
             package.Table("places", self.places, "Places"),
-            package.Table("notes", notes_stage.note_rows(self.found_notes), "Notes"),
-            package.Table("note_anomalies", notes_stage.anomaly_rows(self.found_notes),
-                          "Anomalies in the notes"),
-            package.Table("references", notes_stage.reference_rows(self.found_notes),
-                          "Cross-references"),
+            # the notes' tables made from each source's notes each time they are read
+            package.Table("notes", package.MadeRows(
+                self.builds, lambda b: notes_stage.note_rows(b.notes),
+                lambda b: len(b.notes.notes)), "Notes"),
+            package.Table("note_anomalies", package.MadeRows(
+                self.builds, lambda b: notes_stage.anomaly_rows(b.notes),
+                lambda b: len(b.notes.anomalies)), "Anomalies in the notes"),
+            package.Table("references", package.MadeRows(
+                self.builds, lambda b: notes_stage.reference_rows(b.notes),
+                lambda b: len(b.notes.references)), "Cross-references"),
             package.Table("chronology", backmatter.chronology_rows(
                 segmented, Fields(self.builds, "mentions")), "Chronology"),
             package.Table("bibliography", backmatter.bibliography_rows(
                 segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
-            package.Table("removals", [row for i in by_id for row in own[i][1]],
-                          "Cleaning log"),
-            package.Table("layout_traces", [row for i in by_id for row in own[i][2]],
-                          "Traces of lost layout"),
+            package.Table("removals", removals, "Cleaning log"),
+            package.Table("layout_traces", traces, "Traces of lost layout"),
             package.Table("mentions", package.MadeRows(
                 self.builds, lambda b: (m.row() for m in b.mentions), lambda b: len(b.mentions)),
                 "Mentions of registered persons, places and organisations"),
@@ -223,7 +226,7 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
     cached = cached or _Cached(None, sources_dir, metadata.sources)
     builds = _build_sources(metadata.sources, progress, pool, cached, spill)
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
-                    metadata.decisions, pool, cached)
+                    metadata.decisions, pool, cached, spill)
     announced = "notes"
     for step_name, step in CORPUS_STEPS if steps is None else steps:
         if step_name != announced:
@@ -621,7 +624,8 @@ def _build_registers(corpus: Corpus) -> None:
     segmented = corpus.segmented
     corpus.index_rows = backmatter.index_rows(segmented,
                                               backmatter.index_references(corpus.sources))
-    note_rows = notes_stage.note_rows(corpus.found_notes)
+    note_rows = package.MadeRows(corpus.builds, lambda b: notes_stage.note_rows(b.notes),
+                                 lambda b: len(b.notes.notes))     # made as read, not held
     decisions = corpus.decisions
     corpus.persons = registers.build_persons(corpus.registry_persons, note_rows,
                                              corpus.index_rows, decisions)
@@ -679,7 +683,7 @@ CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
 Files = MutableMapping[str, bytes]
 
 
-def _document_rows(corpus: Corpus) -> list[Row]:
+def _document_rows(corpus: Corpus) -> Sequence[Row]:
     """Rows of the ``documents`` table, each source's units in reading order (sources by
     id). A letter's date and place are the letters step's (printed, corrected by the
     book's notes or inferred: letters.date_source and place_cert), so that both tables
@@ -692,34 +696,43 @@ def _document_rows(corpus: Corpus) -> list[Row]:
             [(letter.letter_id, letter.date, letter.place_id) for letter in b.letters]))
             for b in ordered}
 
-    def rows(todo: list[int]) -> list[list[Row]]:
-        found = [_source_document_rows(ordered[i]) for i in todo]
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "documents", ordered[i].source, keys, entry)
-        return found
+    # each source's rows kept in the spill as they are made (spill.Parts)
+    found = Parts(corpus.spill, "documents")
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    for b in ordered:
+        entry = cache.get("documents", b.source_id, keys[b.source_id]) if cache else None
+        if entry is not None:
+            cache.reused.append(("documents", b.source_id))    # type: ignore[union-attr]
+        else:
+            entry = _source_document_rows(b)
+            _put(corpus, "documents", b.source, keys, entry)
+        found.add(b.source_id, entry)
+    return found
 
-    return [row for found in _each_cached(corpus, "documents", keys, rows, ordered)
-            for row in found]
 
-
-def _own_rows(corpus: Corpus) -> dict[str, tuple[Row, list[Row], list[Row]]]:
-    """Each source's rows that follow from it alone, by source id: its row of ``sources``
-    (checked against its text: package.check_source_facts), of ``removals`` and of
-    ``layout_traces``; through the cache, under the source's key."""
-    def rows(todo: list[int]) -> list[tuple[Row, list[Row], list[Row]]]:
-        found = []
-        for i in todo:
-            b = corpus.builds[i]
+def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
+    """The rows of each source that follow from it alone: its row of ``sources`` (checked
+    against its text: package.check_source_facts) by source id, and the ``removals`` and
+    ``layout_traces`` tables (sources by id, each source's kept in the spill); through
+    the cache, under the source's key."""
+    source_rows: dict[str, Row] = {}
+    removals = Parts(corpus.spill, "removals")
+    traces = Parts(corpus.spill, "layout_traces")
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    for b in sorted(corpus.builds, key=lambda b: b.source_id):
+        entry = cache.get("rows", b.source_id, b.key) if cache else None
+        if entry is not None:
+            cache.reused.append(("rows", b.source_id))     # type: ignore[union-attr]
+        else:
             cleaned = {b.source_id: b.cleaned}
-            found.append((package.source_rows([b.source], cleaned)[0],
-                          package.removal_rows(cleaned),
-                          package.layout_trace_rows(cleaned, {b.source_id: b.segmented})))
-            _put(corpus, "rows", b.source, {b.source_id: b.key}, found[-1])
-        return found
-
-    keys = {b.source_id: b.key for b in corpus.builds}
-    return {b.source_id: entry for b, entry in zip(
-        corpus.builds, _each_cached(corpus, "rows", keys, rows), strict=True)}
+            entry = (package.source_rows([b.source], cleaned)[0],
+                     package.removal_rows(cleaned),
+                     package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
+            _put(corpus, "rows", b.source, {b.source_id: b.key}, entry)
+        source_rows[b.source_id] = entry[0]
+        removals.add(b.source_id, entry[1])
+        traces.add(b.source_id, entry[2])
+    return source_rows, removals, traces
 
 
 def _source_document_rows(build: SourceBuild) -> list[Row]:

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 
 class _Spilled:
@@ -64,6 +64,13 @@ class Spill:
             with self._path(source_id, name).open("rb") as handle:
                 self._resident[name] = pickle.load(handle)
         return self._resident[name]
+
+    def read(self, source_id: str, name: str) -> Any:
+        """One field of a source, read back and not kept (rows read once in a pass)."""
+        if source_id == self._resident_id and name in self._resident:
+            return self._resident[name]
+        with self._path(source_id, name).open("rb") as handle:
+            return pickle.load(handle)
 
     def release(self) -> None:
         """Let the source kept in memory go."""
@@ -117,6 +124,42 @@ class Fields(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._builds)
+
+
+class Parts(Sequence[Any]):
+    """A table's rows, part by part (each source's): kept in a ``Spill`` under ``name``
+    and read back each time they are iterated, so that only their count is held;
+    without a spill, the parts are held."""
+
+    def __init__(self, spill: Spill | None, name: str) -> None:
+        self._spill, self._name = spill, name
+        self._parts: list[Any] = []     # each part's source id (spilled) or its rows
+        self._count = 0
+
+    def add(self, source_id: str, rows: list[Any]) -> None:
+        """The next part: a source's rows."""
+        self._count += len(rows)
+        if self._spill is None:
+            self._parts.append(rows)
+        else:
+            self._spill.save(source_id, self._name, rows)
+            self._parts.append(source_id)
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Any]:
+        for part in self._parts:
+            yield from (part if self._spill is None else self._spill.read(part, self._name))
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        return list(self)[index]
 
 
 class SpillFolder:
