@@ -22,6 +22,7 @@ their inputs are unchanged; the files are the same bytes either way, and whateve
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -66,6 +67,22 @@ class BuildResult:
     # the located warnings about them (W601-W603): see clean.hyphen_lock_text.
     locks: dict[Path, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SpilledSource(Source):
+    """A source whose original bytes are kept in a ``Spill`` (read back when asked for:
+    the cleaning, the checksum, originals/), so that the corpus's are not all held."""
+
+    original_bytes = OnDisk()   # type: ignore[assignment]   # the field, kept on disk
+    spill: Spill | None = field(default=None, repr=False, compare=False)
+
+
+def _spilled_source(source: Source, spill: Spill) -> SpilledSource:
+    """``source`` with its original bytes written to ``spill``."""
+    spill.save(source.source_id, "original_bytes", source.original_bytes)
+    fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(Source)}
+    return SpilledSource(**{**fields, "original_bytes": SPILLED}, spill=spill)
 
 
 @dataclass
@@ -467,7 +484,9 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
                    cached: _Cached, spill: Spill | None = None) -> list[SourceBuild]:
     """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild.
     With a ``spill``, each source's results go there as they are made (in a worker, by
-    the worker): only what the checks read of them is held for the corpus."""
+    the worker): only what the checks read of them is held for the corpus; and once the
+    vocabulary is counted, each source of ``sources`` is replaced by a ``SpilledSource``
+    (its original in the spill)."""
     progress("clean")
     cache = cached.cache
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's,
@@ -490,6 +509,8 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
         cached.put("vocabulary", s, cached.keys, counts)
         vocab.update(counts)
     _raise_problems("clean", "E200", failed)
+    if spill is not None:
+        sources[:] = [_spilled_source(s, spill) for s in sources]
     # A source's text entry: what each stage made of it, by stage name; valid while the
     # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
     # (what the stages' checks read), its results kept, or written to the spill.
