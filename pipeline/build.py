@@ -45,7 +45,7 @@ from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
-from .publish import MARKER, MARKER_TEXT
+from .publish import MARKER, MARKER_TEXT, write_chunks
 from .resources import schema_bytes
 from .sources import Source, discover, locate
 from .spill import SPILLED, Fields, OnDisk, Parts, Spill, spill_folder
@@ -74,7 +74,7 @@ class SpilledSource(Source):
     """A source whose original bytes are kept in a ``Spill`` (read back when asked for:
     the cleaning, the checksum, originals/), so that the corpus's are not all held."""
 
-    original_bytes = OnDisk()   # type: ignore[assignment]   # the field, kept on disk
+    original_bytes = OnDisk()   # the field, kept on disk
     spill: Spill | None = field(default=None, repr=False, compare=False)
 
 
@@ -764,7 +764,7 @@ def _source_document_rows(build: SourceBuild) -> list[Row]:
 def export_tables(corpus: Corpus, files: Files) -> None:
     """data/<table>.csv and schema/<table>.json for every table."""
     for t in corpus.tables:
-        files[t.path] = package.csv_bytes(t)
+        write_chunks(files, t.path, package.csv_chunks(t))    # not held whole
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
 
 
@@ -840,12 +840,32 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
 
 def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
-    letter_ids = {row["letter_id"] for row in corpus.letter_rows}
-    readings = {document_id: reading for b in corpus.builds if b.letters
-                for document_id, reading in _readings(b) if document_id in letter_ids}
-    files["letters.jsonl"] = package.letters_jsonl(corpus.letter_rows, readings,
-                                                   corpus.table("notes").rows,
-                                                   corpus.table("documents").rows)
+    write_chunks(files, "letters.jsonl", package.letters_jsonl_chunks(
+        corpus.letter_rows, _LetterReadings(corpus.builds), corpus.table("notes").rows,
+        corpus.table("documents").rows))
+
+
+class _LetterReadings(Mapping[str, str]):
+    """Each letter's reading text by letter id, made a source at a time as asked for (the
+    letters are asked for in source order, the last source's kept): the corpus's reading
+    texts are never all held."""
+
+    def __init__(self, builds: Sequence[SourceBuild]) -> None:
+        self.owner = {letter.letter_id: b for b in builds for letter in b.letters}
+        self.source_id: str | None = None
+        self.texts: dict[str, str] = {}
+
+    def __getitem__(self, letter_id: str) -> str:
+        b = self.owner[letter_id]
+        if b.source_id != self.source_id:
+            self.source_id, self.texts = b.source_id, dict(_readings(b))
+        return self.texts[letter_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.owner)
+
+    def __len__(self) -> int:
+        return len(self.owner)
 
 
 def export_docs(corpus: Corpus, files: Files) -> None:

@@ -83,6 +83,15 @@ _SPELLED = frozenset({bool, list, tuple})   # the cell types _cell writes otherw
 
 def csv_bytes(table: Table) -> bytes:
     """The table as CSV bytes, columns in schema order, rows as given."""
+    return b"".join(csv_chunks(table))
+
+
+CSV_CHUNK_ROWS = 2000
+
+
+def csv_chunks(table: Table) -> Iterator[bytes]:
+    """The table as CSV bytes in parts of ``CSV_CHUNK_ROWS`` rows (``csv_bytes`` joins
+    them): a large table is written without being held whole."""
     fields = table_schema(table.name)["fields"]
     names = [f["name"] for f in fields]
     buffer = io.StringIO()
@@ -90,6 +99,10 @@ def csv_bytes(table: Table) -> bytes:
     writer.writerow(names)
     known = set(names)
     for i, row in enumerate(table.rows):
+        if i and not i % CSV_CHUNK_ROWS:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
         if not known.issuperset(row):
             extra = set(row) - known
             raise AssertionError(f"{table.name} row {i}: columns not in schema: {sorted(extra)}")
@@ -99,7 +112,7 @@ def csv_bytes(table: Table) -> bytes:
         if not _SPELLED.isdisjoint(map(type, cells)):
             cells = [_cell(value, f) for value, f in zip(cells, fields, strict=True)]
         writer.writerow(cells)
-    return buffer.getvalue().encode("utf-8")
+    yield buffer.getvalue().encode("utf-8")
 
 
 def file_facts(data: bytes) -> dict[str, Any]:
@@ -315,10 +328,17 @@ def text_path(source_id: str, document_id: str | None = None) -> str:
     return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
-                  notes: Sequence[dict[str, Any]], documents: Sequence[dict[str, Any]]) -> bytes:
+def letters_jsonl(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
+                  notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]) -> bytes:
     """One JSON object per letter: its row of the letters table, its reading text (sub-units
     included) and the notes called in it (``n``, ``note_id``, ``text``)."""
+    return b"".join(letters_jsonl_chunks(letters, readings, notes, documents))
+
+
+def letters_jsonl_chunks(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
+                         notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]
+                         ) -> Iterator[bytes]:
+    """``letters_jsonl`` a line at a time (each reading asked for as its letter comes)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}
     # Each note goes to every letter among its unit's ancestors (itself included): one
     # walk up per note, instead of testing every note against every letter.
@@ -331,13 +351,13 @@ def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
                 called[document_id].append(entry)
             document_id = parent.get(document_id, "")
 
-    lines = []
+    if not letters:
+        yield b"\n"
     for row in letters:
         record = dict(row)
         record["text"] = readings[row["letter_id"]]
         record["notes"] = called[row["letter_id"]]
-        lines.append(json.dumps(record, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        yield (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # Files published beside the tables, listed in datapackage.json with their checksums.
