@@ -32,7 +32,7 @@ import sys
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, partial
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,18 +71,21 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class SpilledSource(Source):
-    """A source whose original bytes are kept in a ``Spill`` (read back when asked for:
-    the cleaning, the checksum, originals/), so that the corpus's are not all held."""
+    """A source whose original bytes are kept in a ``Spill`` (its ``spill`` attribute, not
+    a field: the fields are a Source's), read back when asked for (the cleaning, the
+    checksum, originals/), so that the corpus's originals are not all held."""
 
     original_bytes = OnDisk()   # the field, kept on disk
-    spill: Spill | None = field(default=None, repr=False, compare=False)
 
 
 def _spilled_source(source: Source, spill: Spill) -> SpilledSource:
     """``source`` with its original bytes written to ``spill``."""
     spill.save(source.source_id, "original_bytes", source.original_bytes)
     fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(Source)}
-    return SpilledSource(**{**fields, "original_bytes": SPILLED}, spill=spill)
+    spilled = SpilledSource(**{**fields, "original_bytes": SPILLED})
+    object.__setattr__(spilled, "spill", spill)
+    object.__setattr__(spilled, "original_size", len(source.original_bytes))
+    return spilled
 
 
 @dataclass
@@ -123,7 +126,7 @@ class Corpus:
     cached: _Cached | None = field(default=None, repr=False)
     spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
-    index_rows: list[Row] = field(default_factory=list)     # registers step
+    index_rows: Sequence[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
     places: list[Row] = field(default_factory=list)
     organisations: list[Row] = field(default_factory=list)
@@ -215,17 +218,18 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    metadata = load_metadata(sources_dir)
-    sources = metadata.sources
-    if jobs is None:    # workers cost more than they save on a small corpus (README)
-        large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
-        jobs = (os.cpu_count() or 1) if large else 1
-    out: MutableMapping[str, bytes] = {} if files is None else files
-    cached = _Cached(cache, sources_dir, sources)
-    # each source's bulky results on disk while the build runs (pipeline/spill.py)
-    with spill_folder() as spill, _pool(jobs, len(sources)) as pool:
-        corpus = build_corpus(sources_dir, metadata, progress, pool, cached, spill=spill)
-        export(corpus, out, progress)
+    # each source's original and bulky results on disk while the build runs (spill.py)
+    with spill_folder() as spill:
+        metadata = load_metadata(sources_dir, spill)
+        sources = metadata.sources
+        if jobs is None:    # workers cost more than they save on a small corpus (README)
+            large = sum(getattr(s, "original_size", 0) for s in sources) > PARALLEL_ABOVE
+            jobs = (os.cpu_count() or 1) if large else 1
+        out: MutableMapping[str, bytes] = {} if files is None else files
+        cached = _Cached(cache, sources_dir, sources)
+        with _pool(jobs, len(sources)) as pool:
+            corpus = build_corpus(sources_dir, metadata, progress, pool, cached, spill=spill)
+            export(corpus, out, progress)
         if cache is not None:
             cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
         summary = [_summary(b) for b in corpus.builds]
@@ -316,13 +320,19 @@ class Metadata:
     decisions: registers.Decisions
 
 
-def load_metadata(sources_dir: Path) -> Metadata:
+def load_metadata(sources_dir: Path, spill: Spill | None = None) -> Metadata:
     """The metadata stage: every source folder, the registry, the registers' decisions
     and dataset.toml, checked against schema/sources/*.json. All their problems are
-    raised together."""
+    raised together. With a ``spill``, each source's original goes there as it is read
+    (``SpilledSource``): the corpus's are never all held."""
     problems: list[PipelineError] = []
     results: list[Any] = []
-    for load in (discover, package.load_dataset_meta, registry.load_persons,
+
+    def sources(folder: Path) -> list[Source]:
+        return discover(folder, partial(_spilled_source, spill=spill)) if spill \
+            else discover(folder)
+
+    for load in (sources, package.load_dataset_meta, registry.load_persons,
                  registry.load_places, registers.load_decisions):
         try:
             results.append(load(sources_dir))
@@ -509,8 +519,9 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
         cached.put("vocabulary", s, cached.keys, counts)
         vocab.update(counts)
     _raise_problems("clean", "E200", failed)
-    if spill is not None:
-        sources[:] = [_spilled_source(s, spill) for s in sources]
+    if spill is not None:   # (sources loaded without the spill)
+        sources[:] = [s if isinstance(s, SpilledSource) else _spilled_source(s, spill)
+                      for s in sources]
     # A source's text entry: what each stage made of it, by stage name; valid while the
     # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
     # (what the stages' checks read), its results kept, or written to the spill.
@@ -643,8 +654,11 @@ def _build_registers(corpus: Corpus) -> None:
         corpus.index_rows, corpus.persons, corpus.places, corpus.organisations = entry
         return
     segmented = corpus.segmented
-    corpus.index_rows = backmatter.index_rows(segmented,
-                                              backmatter.index_references(corpus.sources))
+    references = backmatter.index_references(corpus.sources)
+    index_rows = Parts(corpus.spill, "index_terms")  # each source's kept in the spill
+    for source_id in sorted(segmented):
+        index_rows.add(source_id, backmatter.index_rows(segmented[source_id], references))
+    corpus.index_rows = index_rows
     note_rows = package.MadeRows(corpus.builds, lambda b: notes_stage.note_rows(b.notes),
                                  lambda b: len(b.notes.notes))     # made as read, not held
     decisions = corpus.decisions
@@ -656,7 +670,7 @@ def _build_registers(corpus: Corpus) -> None:
         corpus.glossary, corpus.index_rows, note_rows, segmented, decisions)
     if cache is not None:
         cache.put("registers", cache_stage.CORPUS_ENTRY, key, (
-            corpus.index_rows, corpus.persons, corpus.places, corpus.organisations))
+            list(corpus.index_rows), corpus.persons, corpus.places, corpus.organisations))
 
 
 def _find_mentions(corpus: Corpus) -> None:
