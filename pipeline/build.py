@@ -910,6 +910,10 @@ class _ReadBack(Mapping[str, bytes]):
     def __getitem__(self, name: str) -> bytes:
         return self.files[self.paths[name]]
 
+    def facts(self, name: str) -> dict[str, Any]:
+        """The file's hash and size, read in parts where ``files`` can (package.facts_of)."""
+        return package.facts_of(self.files, self.paths[name])
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
 

@@ -120,6 +120,13 @@ def file_facts(data: bytes) -> dict[str, Any]:
     return {"hash": "sha256:" + hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
+def facts_of(files: Mapping[str, bytes], name: str) -> dict[str, Any]:
+    """``file_facts`` of ``files[name]``; from the file in parts where ``files`` can say
+    them so (``publish.StagedFiles.facts``: a large file is not read whole)."""
+    facts = getattr(files, "facts", None)
+    return facts(name) if facts is not None else file_facts(files[name])
+
+
 def load_dataset_meta(sources_dir: Path) -> dict[str, Any]:
     """``sources/dataset.toml``: name, version, release date, licences."""
     return load_dataset(sources_dir)  # type: ignore[return-value]
@@ -376,7 +383,7 @@ def file_resources(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
                 name = re.sub(r"[^a-z0-9]+", "-", path.lower())   # tei/papers.xml: tei-papers-xml
                 resources.append({"name": name, "type": "file", "path": path, "format": fmt,
                                   "mediatype": mediatype, "encoding": "utf-8",
-                                  **file_facts(files[path])})
+                                  **facts_of(files, path)})
     return resources
 
 
@@ -399,7 +406,7 @@ def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: Mapping[s
         resources.append({
             "name": table.name, "type": "table", "title": table.title, "path": table.path,
             "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-            **file_facts(table_bytes[table.name]),
+            **facts_of(table_bytes, table.name),
             "schema": f"schema/{table.name}.json",
         })
     package = {

@@ -321,6 +321,18 @@ class StagedFiles(MutableMapping[str, bytes]):
             raise KeyError(rel)
         return (self.folder / rel).read_bytes()
 
+    def facts(self, rel: str) -> dict[str, Any]:
+        """A file's ``hash`` and ``bytes`` as a Data Package resource records them, read
+        in parts (``package.file_facts`` of its bytes)."""
+        if rel not in self._names:
+            raise KeyError(rel)
+        digest, size = hashlib.sha256(), 0
+        with (self.folder / rel).open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return {"hash": "sha256:" + digest.hexdigest(), "bytes": size}
+
     def __delitem__(self, rel: str) -> None:
         self._names.remove(rel)
         (self.folder / rel).unlink()

@@ -34,6 +34,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -623,6 +624,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             rows.append(row)
             by_name[without_accents(headword)] = row
         row["evidence"] += [terms[headword], passage]
+    _locative_starts.cache_clear()      # the texts it holds are let go
     return rows
 
 
@@ -691,9 +693,12 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
                 by_form.setdefault(str(o[key]), o)
     note_orgs = {i.name: i for i in (identify(n) for n in notes) if i and i.kind == "org"}
     # joins (``org``) after the organisations they may join ("Communist International"
-    # joins "Third International", which the index lists later)
-    for term in sorted(index, key=lambda t: bool(
-            decisions.index_organisations.get(str(t["headword"])))):
+    # joins "Third International", which the index lists later); the index is read twice
+    # rather than sorted (its rows may be read from disk as they come: pipeline/spill.py)
+    def joins(term: Row) -> bool:
+        return bool(decisions.index_organisations.get(str(term["headword"])))
+
+    for term in chain((t for t in index if not joins(t)), (t for t in index if joins(t))):
         if str(term.get("sub_entry") or ""):
             continue
         headword, term_id = str(term["headword"]), str(term["term_id"])
