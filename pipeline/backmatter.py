@@ -157,6 +157,8 @@ def chronology_rows(segmented: Segmented,
     """
     rows: list[Row] = []
     for seg in _each(segmented):
+        if not seg.of_type("chronology"):
+            continue    # (its mentions are not even read: they may be on disk, spill.py)
         found = (mentions or {}).get(seg.source_id, ())
         rows.extend(_chronology_rows(seg, [m for m in found if m.entity_type == "person"]))
     return rows

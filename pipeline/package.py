@@ -44,19 +44,26 @@ class Table:
 
 class MadeRows(Sequence[dict[str, Any]]):
     """A table's rows made each time they are read, part by part (a source's mentions),
-    so that a large table is not held as dicts: only its count is kept."""
+    so that a large table is not held as dicts: only its count is kept, learnt when
+    the rows are first read through (or by ``count`` if asked before)."""
 
     def __init__(self, parts: Sequence[Any], rows: Callable[[Any], Iterable[dict[str, Any]]],
                  count: Callable[[Any], int]) -> None:
-        self._parts, self._rows = parts, rows
-        self._count = sum(map(count, parts))
+        self._parts, self._rows, self._counter = parts, rows, count
+        self._count: int | None = None
 
     def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(map(self._counter, self._parts))
         return self._count
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        made = 0
         for part in self._parts:
-            yield from self._rows(part)
+            for row in self._rows(part):
+                made += 1
+                yield row
+        self._count = made
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...

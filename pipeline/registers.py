@@ -607,7 +607,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             continue          # a stale decision: open_questions reports it
         # The passage: in the book whose index lists the place, else in any text.
         own = term_source.get(headword, "")
-        passage = _first_locative(headword, {k: v for k, v in segmented.items() if k == own}) \
+        passage = _first_locative(headword, {own: segmented[own]} if own in segmented else {}) \
             or _first_locative(headword, segmented)
         if passage is None:
             raise PipelineError(f"index_places lists {headword!r}, but no text uses it as a "
@@ -713,8 +713,8 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
                                     field="index_organisation")
         if row is None and (head in note_orgs or decided == ""):
             ident = note_orgs.get(head)
-            passage = _first_use(head, {k: v for k, v in segmented.items()
-                                        if k == str(term.get("source_id") or "")}) \
+            own = str(term.get("source_id") or "")
+            passage = _first_use(head, {own: segmented[own]} if own in segmented else {}) \
                 or _first_use(head, segmented)
             if passage is None:
                 raise PipelineError(f"index_organisation lists {headword!r}, but no text "

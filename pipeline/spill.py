@@ -119,6 +119,9 @@ class Fields(Mapping[str, Any]):
     def __getitem__(self, source_id: str) -> Any:
         return self._value(self._builds[source_id])
 
+    def __contains__(self, source_id: object) -> bool:     # without reading the field
+        return source_id in self._builds
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._builds)
 
