@@ -1,0 +1,118 @@
+"""The build's memory does not grow with the corpus (issue 18): each source's bulky
+results (cleaned text, unit tree, notes, mentions, original) are kept on disk between the
+steps that read them (pipeline/spill.py), each source's files go to the staging folder
+as they are made, tables are written in parts, and the pool is given work only a little
+ahead of the results taken. Nothing here is timed or measured in bytes: the tests check
+where things are, and that they are the same things."""
+
+from __future__ import annotations
+
+import dataclasses
+import pickle
+
+import pytest
+from sergetrotsky import build, package, publish, tei
+from sergetrotsky.spill import SPILLED, spill_folder
+
+from .conftest import SOURCES
+
+BULKY = ("cleaned", "segmented", "notes", "mentions")
+
+
+def _dump(value: object) -> bytes:
+    """A result's bytes: a dataclass by its fields (as tests/test_build.py compares)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    return pickle.dumps(value)
+
+
+@pytest.fixture(scope="module")
+def plain():
+    """The corpus built with everything in memory (no spill)."""
+    return build.build_corpus(SOURCES, build.load_metadata(SOURCES))
+
+
+def test_a_spilled_corpus_holds_no_source_text_and_reads_back_what_was_made(plain):
+    with spill_folder() as spill:
+        corpus = build.build_corpus(SOURCES, build.load_metadata(SOURCES, spill), spill=spill)
+        assert [b.source_id for b in corpus.builds] == [b.source_id for b in plain.builds]
+        for spilled, held in zip(corpus.builds, plain.builds, strict=True):
+            for name in BULKY:     # on disk, not in the build ...
+                assert spilled.__dict__[name] is SPILLED, (spilled.source_id, name)
+                # ... and read back as made
+                assert _dump(getattr(spilled, name)) == _dump(getattr(held, name))
+            assert spilled.source.__dict__["original_bytes"] is SPILLED
+            assert spilled.source.original_bytes == held.source.original_bytes
+            assert spilled.source.sha256 == held.source.sha256
+            assert spilled.letters == held.letters
+        # the big per-source tables are kept per source in the spill, not as rows
+        for name in ("documents", "removals", "layout_traces", "index_terms"):
+            rows = corpus.table(name).rows
+            assert not isinstance(rows, list)
+            assert list(rows) == list(plain.table(name).rows)
+            assert len(rows) == len(plain.table(name).rows)
+        folder = spill.folder
+    assert not folder.exists()      # removed when the build ends
+
+
+def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, monkeypatch):
+    """With one process, a source's TEI file is in the staging folder when the next
+    source's TEI is made (it is not held until the end), and the tables are there
+    already."""
+    encode = tei.encode_source
+    seen: list[tuple[str, list[str], bool]] = []
+
+    def encode_and_look(ctx, *args, **kwargs):
+        staged_tei = staged.folder / "tei"
+        present = sorted(p.name for p in staged_tei.glob("*.xml")) if staged_tei.is_dir() else []
+        seen.append((ctx.source.source_id, present,
+                     (staged.folder / "data" / "documents.csv").is_file()))
+        return encode(ctx, *args, **kwargs)
+
+    monkeypatch.setattr(tei, "encode_source", encode_and_look)
+    with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
+        staged = out.stage()
+        build.assemble(SOURCES, jobs=1, files=staged)
+        out.commit(staged)
+    assert len(seen) >= 2
+    for i, (source_id, present, tables) in enumerate(seen):
+        assert present == sorted(f"{s}.xml" for s, _, _ in seen[:i]), source_id
+        assert tables
+    assert (tmp_path / "dist" / package.tei_path(seen[-1][0])).is_file()
+
+
+def test_the_pool_takes_work_two_tasks_per_worker_ahead_of_the_results():
+    taken: list[int] = []
+
+    def items():
+        for i in range(12):
+            taken.append(i)
+            yield -i
+
+    pool = build._Pool(2)
+    try:
+        results = pool.map(abs, items())
+        first = next(results)
+        assert len(taken) == 4          # two per worker given out, no more
+        rest = list(results)
+    finally:
+        pool.release()
+    assert [first, *rest] == list(range(12))
+
+
+def test_tables_written_in_parts_are_the_tables(plain, built, tmp_path, monkeypatch):
+    """Each table made in parts of a few rows (so that most tables are several parts),
+    written into a staging folder part by part: the files of the build, with the hash and
+    size the descriptor records."""
+    monkeypatch.setattr(package, "CSV_CHUNK_ROWS", 7)
+    with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
+        staged = out.stage()
+        parted = 0
+        for table in plain.tables:
+            chunks = list(package.csv_chunks(table))
+            parted += len(chunks) > 1
+            assert b"".join(chunks) == built.files[table.path] == package.csv_bytes(table)
+            staged.write_chunks(table.path, iter(chunks))
+            assert staged[table.path] == built.files[table.path]
+            assert staged.facts(table.path) == package.file_facts(built.files[table.path])
+    assert parted
