@@ -254,6 +254,7 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
             progress(step_name)
             announced = step_name
         step(corpus)
+        _release_freed_memory()     # what the step read of each source (spill.py)
     return corpus
 
 
@@ -266,6 +267,7 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
             progress(step_name)
             announced = step_name
         exporter(corpus, files)
+        _release_freed_memory()
 
 
 class _Cached:
