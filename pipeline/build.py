@@ -71,18 +71,21 @@ class BuildResult:
 
 @dataclass(frozen=True)
 class SpilledSource(Source):
-    """A source whose original bytes are kept in a ``Spill`` (its ``spill`` attribute, not
-    a field: the fields are a Source's), read back when asked for (the cleaning, the
-    checksum, originals/), so that the corpus's originals are not all held."""
+    """A source whose original bytes and outline are kept in a ``Spill`` (its ``spill``
+    attribute, not a field: the fields are a Source's), read back when asked for (the
+    cleaning, the checksum, originals/; the segmentation, the TEI), so that the corpus's
+    are not all held."""
 
-    original_bytes = OnDisk()   # the field, kept on disk
+    original_bytes = OnDisk()   # the fields, kept on disk
+    segment = OnDisk()
 
 
 def _spilled_source(source: Source, spill: Spill) -> SpilledSource:
-    """``source`` with its original bytes written to ``spill``."""
+    """``source`` with its original bytes and outline written to ``spill``."""
     spill.save(source.source_id, "original_bytes", source.original_bytes)
+    spill.save(source.source_id, "segment", source.segment)
     fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(Source)}
-    spilled = SpilledSource(**{**fields, "original_bytes": SPILLED})
+    spilled = SpilledSource(**{**fields, "original_bytes": SPILLED, "segment": SPILLED})
     object.__setattr__(spilled, "spill", spill)
     object.__setattr__(spilled, "original_size", len(source.original_bytes))
     return spilled
