@@ -105,7 +105,7 @@ class SourceBuild:
     # the cache key of everything that follows from this source's text.
     reads: dict[str, int] = field(default_factory=dict)
     key: str = ""
-    letters: list[letters_stage.Letter] = field(default_factory=list)   # letters step
+    letters: list[letters_stage.Letter] = OnDisk(())  # type: ignore[assignment] # letters step
     mentions: Sequence[mentions.Mention] = OnDisk(())  # type: ignore[assignment] # mentions step
     spill: Spill | None = field(default=None, repr=False, compare=False)
 
@@ -151,7 +151,7 @@ class Corpus:
     @cached_property
     def letter_rows(self) -> Sequence[Row]:
         """The letters table's rows: each source's letters in reading order, by source id."""
-        return letters_stage.letters_table({b.source_id: b.letters for b in self.builds}).rows
+        return letters_stage.letters_table(Fields(self.builds, "letters")).rows
 
     @cached_property
     def tables(self) -> list[package.Table]:

@@ -859,7 +859,7 @@ def outline_disagreements(source: Source, seg: SegmentedSource, letters: list[Le
     return problems
 
 
-def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:
+def letters_table(letters_by_source: Mapping[str, list[Letter]]) -> Table:
     """The table this stage adds to the dataset: each source's letters in reading order."""
     rows = [letter.row() for source_id in sorted(letters_by_source)
             for letter in letters_by_source[source_id]]

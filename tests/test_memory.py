@@ -1,8 +1,8 @@
 """The build's memory does not grow with the corpus (issue 18): each source's bulky
-results (cleaned text, unit tree, notes, mentions, original) are kept on disk between the
-steps that read them (pipeline/spill.py), each source's files go to the staging folder
-as they are made, tables are written in parts, and the pool is given work only a little
-ahead of the results taken. Nothing here is timed or measured in bytes: the tests check
+results (cleaned text, unit tree, notes, letters, mentions, original, outline) are kept
+on disk between the steps that read them (pipeline/spill.py), each source's files go to
+the staging folder as they are made, tables are written in parts, and the pool is given
+work only a little ahead of the results taken. Nothing here is timed or measured in bytes: the tests check
 where things are, and that they are the same things."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sergetrotsky.spill import SPILLED, spill_folder
 
 from .conftest import SOURCES
 
-BULKY = ("cleaned", "segmented", "notes", "mentions")
+BULKY = ("cleaned", "segmented", "notes", "letters", "mentions")
 
 
 def _dump(value: object) -> bytes:
@@ -39,13 +39,16 @@ def test_a_spilled_corpus_holds_no_source_text_and_reads_back_what_was_made(plai
         for spilled, held in zip(corpus.builds, plain.builds, strict=True):
             for name in BULKY:     # on disk, not in the build ...
                 assert spilled.__dict__[name] is SPILLED, (spilled.source_id, name)
-                # ... and read back as made
-                assert _dump(getattr(spilled, name)) == _dump(getattr(held, name))
+                # ... and read back as made (letters and mentions by their equality:
+                # their pickles may differ in what they share once read back)
+                if name in ("letters", "mentions"):
+                    assert getattr(spilled, name) == getattr(held, name), name
+                else:
+                    assert _dump(getattr(spilled, name)) == _dump(getattr(held, name)), name
             for name in ("original_bytes", "segment"):     # the source's own bulk
                 assert spilled.source.__dict__[name] is SPILLED, (spilled.source_id, name)
                 assert getattr(spilled.source, name) == getattr(held.source, name)
             assert spilled.source.sha256 == held.source.sha256
-            assert spilled.letters == held.letters
         # the big per-source tables are kept per source in the spill, not as rows
         for name in ("documents", "removals", "layout_traces", "index_terms"):
             rows = corpus.table(name).rows
