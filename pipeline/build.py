@@ -846,9 +846,11 @@ def export_tei(corpus: Corpus, files: Files) -> None:
 def export_cmif(corpus: Corpus, files: Files) -> None:
     """cmif.xml: every letter's correspDesc."""
     try:
-        files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, corpus.letter_rows,
-                                 corpus.persons, corpus.places,
-                                 corpus.table("sources").rows, corpus.meta)
+        # written letter by letter (the letters are never one tree): its errors come as
+        # it is written
+        _run("package", "E450", write_chunks, files, "cmif.xml", cmif.cmif_chunks(
+            corpus.letter_rows, corpus.persons, corpus.places, corpus.table("sources").rows,
+            corpus.meta))
     except BuildFailed as failed:
         for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
             if problem.file == "dataset.toml":

@@ -2,8 +2,8 @@
 results (cleaned text, unit tree, notes, letters, mentions, original, outline) are kept
 on disk between the steps that read them (pipeline/spill.py), each source's files go to
 the staging folder as they are made, tables are written in parts, and the pool is given
-work only a little ahead of the results taken. Nothing here is timed or measured in bytes: the tests check
-where things are, and that they are the same things."""
+work only a little ahead of the results taken. Nothing here is timed or measured in
+bytes: the tests check where things are, and that they are the same things."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dataclasses
 import pickle
 
 import pytest
-from sergetrotsky import build, package, publish, tei
+from sergetrotsky import build, cmif, package, publish, tei
 from sergetrotsky.spill import SPILLED, spill_folder
 
 from .conftest import SOURCES
@@ -120,3 +120,13 @@ def test_tables_written_in_parts_are_the_tables(plain, built, tmp_path, monkeypa
             assert staged[table.path] == built.files[table.path]
             assert staged.facts(table.path) == package.file_facts(built.files[table.path])
     assert parted
+
+
+def test_cmif_written_letter_by_letter_is_the_cmif_file(plain, built):
+    """cmif.xml in parts (one per letter, each made as it is written) is the file as
+    one tree writes it."""
+    args = (plain.letter_rows, plain.persons, plain.places, plain.table("sources").rows,
+            plain.meta)
+    chunks = list(cmif.cmif_chunks(*args))
+    assert len(chunks) == len(plain.letter_rows) + 2
+    assert b"".join(chunks) == cmif.cmif_xml(*args) == built.files["cmif.xml"]
