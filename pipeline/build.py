@@ -156,8 +156,8 @@ class Corpus:
     @cached_property
     def tables(self) -> list[package.Table]:
         """Every table of the dataset, in the descriptor's order."""
-        segmented = self.segmented
         own, removals, traces = _own_rows(self)
+        inferences = backmatter.bibliography_inferences(self.sources)
         return [
             package.Table("sources", [own[b.source_id] for b in self.builds], "Sources"),
             package.Table("documents", _document_rows(self), "Units of text"),
@@ -175,10 +175,11 @@ class Corpus:
             package.Table("references", package.MadeRows(
                 self.builds, lambda b: notes_stage.reference_rows(b.notes),
                 lambda b: len(b.notes.references)), "Cross-references"),
-            package.Table("chronology", backmatter.chronology_rows(
-                segmented, Fields(self.builds, "mentions")), "Chronology"),
-            package.Table("bibliography", backmatter.bibliography_rows(
-                segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
+            package.Table("chronology", _back_matter_rows(self, "chronology", lambda seg: (
+                backmatter.chronology_rows(seg, Fields(self.builds, "mentions")))),
+                "Chronology"),
+            package.Table("bibliography", _back_matter_rows(self, "bibliography", lambda seg: (
+                backmatter.bibliography_rows(seg, inferences))), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
             package.Table("removals", removals, "Cleaning log"),
             package.Table("layout_traces", traces, "Traces of lost layout"),
@@ -747,6 +748,16 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
             entry = _source_document_rows(b)
             _put(corpus, "documents", b.source, keys, entry)
         found.add(b.source_id, entry)
+    return found
+
+
+def _back_matter_rows(corpus: Corpus, name: str,
+                      rows: Callable[[segment_stage.SegmentedSource], list[Row]]) -> Parts:
+    """A back-matter table (sources by id), each source's rows kept in the spill."""
+    found = Parts(corpus.spill, name)
+    segmented = corpus.segmented
+    for source_id in sorted(segmented):
+        found.add(source_id, rows(segmented[source_id]))
     return found
 
 
