@@ -17,6 +17,13 @@ first) and the build stops after the first stage that has any, reporting all of 
 (``BuildFailed``). With a cache (pipeline/cache.py) a source's results are reused when
 their inputs are unchanged; the files are the same bytes either way, and whatever
 ``jobs`` is. Writing the files is pipeline/publish.py's (``OutputFolder``).
+
+Memory does not grow with the corpus: ``assemble`` keeps each source's original, outline
+and bulky results (cleaned text, unit tree, notes, letters, mentions) and its share of
+the large tables in a spill folder (pipeline/spill.py) from the moment they are made,
+and every step reads them back a source at a time; the files are written as they are
+made (tables, CMIF and JSON Lines in parts). Only small corpus-wide results are held
+(the vocabulary, the registers, the letters table, the checks' briefs).
 """
 
 from __future__ import annotations
@@ -872,32 +879,25 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
 
 def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
-    write_chunks(files, "letters.jsonl", package.letters_jsonl_chunks(
-        corpus.letter_rows, _LetterReadings(corpus.builds), corpus.table("notes").rows,
-        corpus.table("documents").rows))
+    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus))
 
 
-class _LetterReadings(Mapping[str, str]):
-    """Each letter's reading text by letter id, made a source at a time as asked for (the
-    letters are asked for in source order, the last source's kept): the corpus's reading
-    texts are never all held."""
-
-    def __init__(self, builds: Sequence[SourceBuild]) -> None:
-        self.owner = {letter.letter_id: b for b in builds for letter in b.letters}
-        self.source_id: str | None = None
-        self.texts: dict[str, str] = {}
-
-    def __getitem__(self, letter_id: str) -> str:
-        b = self.owner[letter_id]
-        if b.source_id != self.source_id:
-            self.source_id, self.texts = b.source_id, dict(_readings(b))
-        return self.texts[letter_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.owner)
-
-    def __len__(self) -> int:
-        return len(self.owner)
+def _letters_jsonl_chunks(corpus: Corpus) -> Iterator[bytes]:
+    """letters.jsonl made a source at a time (a letter's units, notes and reading text are
+    its source's): the corpus's reading texts and notes are never all held. The letters
+    table lists each source's letters in reading order, sources by id."""
+    rows, documents = corpus.letter_rows, corpus.table("documents").rows
+    assert isinstance(documents, Parts)
+    at = 0
+    for b in sorted(corpus.builds, key=lambda b: b.source_id):
+        count = len(b.letters)
+        if count:
+            yield from package.letters_jsonl_chunks(
+                rows[at:at + count], dict(_readings(b)), notes_stage.note_rows(b.notes),
+                documents.part(b.source_id))
+            at += count
+    if not at:      # as the whole file is written without letters
+        yield b"\n"
 
 
 def export_docs(corpus: Corpus, files: Files) -> None:

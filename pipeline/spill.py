@@ -137,11 +137,13 @@ class Parts(Sequence[Any]):
     def __init__(self, spill: Spill | None, name: str) -> None:
         self._spill, self._name = spill, name
         self._parts: list[Any] = []     # each part's source id (spilled) or its rows
+        self._ids: dict[str, int] = {}  # source id -> its part
         self._count = 0
 
     def add(self, source_id: str, rows: list[Any]) -> None:
         """The next part: a source's rows."""
         self._count += len(rows)
+        self._ids[source_id] = len(self._parts)
         if self._spill is None:
             self._parts.append(rows)
         else:
@@ -150,6 +152,11 @@ class Parts(Sequence[Any]):
 
     def __len__(self) -> int:
         return self._count
+
+    def part(self, source_id: str) -> list[Any]:
+        """One source's rows."""
+        part = self._parts[self._ids[source_id]]
+        return part if self._spill is None else self._spill.read(part, self._name)
 
     def __iter__(self) -> Iterator[Any]:
         for part in self._parts:
