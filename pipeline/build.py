@@ -566,6 +566,10 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
                 spill.release()
         entries[i] = entry
         del entry
+    if pool is not None and spill is not None:
+        # the workers' heaps hold what the cleaning left (let go); the TEI forks anew
+        # from this process, small since its sources are in the spill
+        pool.release()
     announced = "clean"
     for index, stage in enumerate(PER_SOURCE_STAGES):
         if stage.name != announced:
