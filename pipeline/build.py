@@ -52,7 +52,7 @@ from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
-from .publish import MARKER, MARKER_TEXT, write_chunks
+from .publish import MARKER, MARKER_TEXT, StagedFiles, write_chunks
 from .resources import schema_bytes
 from .sources import Source, discover, locate
 from .spill import SPILLED, Fields, OnDisk, Parts, Spill, spill_folder
@@ -229,8 +229,9 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    # each source's original and bulky results on disk while the build runs (spill.py)
-    with spill_folder() as spill:
+    # each source's original and bulky results on disk while the build runs (spill.py),
+    # beside the staging folder if there is one
+    with spill_folder(files.folder if isinstance(files, StagedFiles) else None) as spill:
         metadata = load_metadata(sources_dir, spill)
         sources = metadata.sources
         if jobs is None:    # workers cost more than they save on a small corpus (README)

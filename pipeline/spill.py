@@ -1,11 +1,13 @@
 """Each source's bulky results kept on disk during a build, so that the build's memory
 does not grow with the corpus (issue 18).
 
-A source's cleaned text, unit tree, notes and mentions are written to a temporary folder
-(``Spill``) as soon as they are made, and read back when a step asks for them: the build
+A source's original and outline, its cleaned text, unit tree, notes, letters and mentions,
+and its share of the large tables are written to a temporary folder (``Spill``) as soon
+as they are made, and read back when a step asks for them: the build
 holds one source's at a time (``Spill`` keeps the last source read), plus the small
-corpus-wide results (letters, registers, counts). The folder is made in the system's
-temporary folder (``TMPDIR``) and removed when the build ends, however it ends.
+corpus-wide results (registers, counts). The folder is made beside the build's staging
+folder (or in the system's temporary folder, ``TMPDIR``) and removed when the build
+ends, however it ends (a SIGKILL aside: the next build into the same output removes it).
 """
 
 from __future__ import annotations
@@ -175,15 +177,23 @@ class Parts(Sequence[Any]):
 class SpillFolder:
     """A ``Spill`` in a new temporary folder, removed on leaving (a context manager)."""
 
+    def __init__(self, prefix: str, where: Path | None) -> None:
+        self.prefix, self.where = prefix, where
+
     def __enter__(self) -> Spill:
-        self.folder = Path(tempfile.mkdtemp(prefix="sergetrotsky-build-"))
+        self.folder = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.where))
         return Spill(self.folder)
 
     def __exit__(self, *exc: Any) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def spill_folder() -> SpillFolder:
-    """A temporary ``Spill`` for one build (``with spill_folder() as spill``)."""
-    return SpillFolder()
+def spill_folder(beside: Path | None = None) -> SpillFolder:
+    """A temporary ``Spill`` for one build (``with spill_folder() as spill``): in the
+    system's temporary folder, or beside ``beside`` (the build's staging folder) and
+    named after it, so that the output folder's clean-up removes what a killed build
+    left (publish.OutputFolder.remove_leftovers)."""
+    if beside is None:
+        return SpillFolder("sergetrotsky-build-", None)
+    return SpillFolder(f"{beside.name}-spill-", beside.parent)
 

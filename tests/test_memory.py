@@ -62,15 +62,18 @@ def test_a_spilled_corpus_holds_no_source_text_and_reads_back_what_was_made(plai
 def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, monkeypatch):
     """With one process, a source's TEI file is in the staging folder when the next
     source's TEI is made (it is not held until the end), and the tables are there
-    already."""
+    already; the spill folder is beside the staging folder while the build runs, and
+    gone after it (a killed build's is removed by the next build into the folder)."""
     encode = tei.encode_source
     seen: list[tuple[str, list[str], bool]] = []
+    spills: list[list[str]] = []
 
     def encode_and_look(ctx, *args, **kwargs):
         staged_tei = staged.folder / "tei"
         present = sorted(p.name for p in staged_tei.glob("*.xml")) if staged_tei.is_dir() else []
         seen.append((ctx.source.source_id, present,
                      (staged.folder / "data" / "documents.csv").is_file()))
+        spills.append([p.name for p in tmp_path.glob(f"{staged.folder.name}-spill-*")])
         return encode(ctx, *args, **kwargs)
 
     monkeypatch.setattr(tei, "encode_source", encode_and_look)
@@ -83,6 +86,14 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, m
         assert present == sorted(f"{s}.xml" for s, _, _ in seen[:i]), source_id
         assert tables
     assert (tmp_path / "dist" / package.tei_path(seen[-1][0])).is_file()
+    assert all(len(names) == 1 for names in spills)
+    assert not [p for p in tmp_path.iterdir() if "-spill-" in p.name]
+    # what a build killed mid-way leaves is removed by the next one
+    left = tmp_path / spills[0][0]
+    left.mkdir()
+    (left / "papers.cleaned.pickle").write_bytes(b"")
+    with publish.OutputFolder(tmp_path / "dist", SOURCES):
+        assert not left.exists()
 
 
 def test_the_pool_takes_work_two_tasks_per_worker_ahead_of_the_results():
