@@ -373,15 +373,6 @@ class _Guarded:
             return error
 
 
-def _stage(stage: str, code: str, pool: _Pool | None, function: Callable[..., Any],
-           *args: Any) -> list[Any]:
-    """``function`` over each source; if any source failed, BuildFailed with every error
-    (each given the stage's ``code`` unless it has its own)."""
-    results = _each(pool, _Guarded(function), *args)
-    _raise_problems(stage, code, [r for r in results if isinstance(r, PipelineError)])
-    return results
-
-
 def _raise_problems(stage: str, code: str, failed: list[PipelineError]) -> None:
     """BuildFailed with every source's error, if any (each given the stage's ``code``
     unless it has its own)."""
@@ -1118,12 +1109,6 @@ def _worker_init(parent_pid: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before the request took effect
         os._exit(1)
-
-
-def _each(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
-          *args: Any) -> list[Any]:
-    """``function`` over each source's arguments, in source order, in the pool if any."""
-    return list(_lazily(pool, function, first, *args))
 
 
 def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
