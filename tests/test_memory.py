@@ -77,6 +77,7 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, m
         return encode(ctx, *args, **kwargs)
 
     monkeypatch.setattr(tei, "encode_source", encode_and_look)
+    monkeypatch.setattr(build, "SPILL_ABOVE", 0)    # the spill as for a large corpus
     with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
         staged = out.stage()
         build.assemble(SOURCES, jobs=1, files=staged)
@@ -94,6 +95,20 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, m
     (left / "papers.cleaned.pickle").write_bytes(b"")
     with publish.OutputFolder(tmp_path / "dist", SOURCES):
         assert not left.exists()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_spilled_build_gives_the_bytes_of_a_held_one(built, jobs, tmp_path, monkeypatch):
+    """The sources built as a large corpus is (its sources' results on disk, the files
+    staged in parts), in one process and in two: the bytes of the session's build
+    (which holds everything when the sources are under ``SPILL_ABOVE``)."""
+    monkeypatch.setattr(build, "SPILL_ABOVE", 0)
+    with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
+        staged = out.stage()
+        result = build.assemble(SOURCES, jobs=jobs, files=staged)
+        assert result.summary == built.summary
+        assert sorted(staged) == sorted(built.files)
+        assert [rel for rel in staged if staged[rel] != built.files[rel]] == []
 
 
 def test_the_pool_takes_work_two_tasks_per_worker_ahead_of_the_results():
