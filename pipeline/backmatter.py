@@ -38,7 +38,7 @@ from .resources import table_schema
 from .segment import SegmentedSource, Unit, paragraphs
 
 Row = dict[str, Any]
-Segmented = SegmentedSource | dict[str, SegmentedSource]
+Segmented = SegmentedSource | Mapping[str, SegmentedSource]
 
 MONTH_NAME = r"(?:January|February|March|April|May|June|July|August|September|October|" \
              r"November|December)"
@@ -46,10 +46,11 @@ DASH_CHARS = "–—-"
 DASH = f"[{DASH_CHARS}]"
 
 
-def _each(segmented: Segmented) -> list[SegmentedSource]:
-    """One source, or every source of a build in sorted order."""
-    if isinstance(segmented, dict):
-        return [segmented[k] for k in sorted(segmented)]
+def _each(segmented: Segmented) -> Iterable[SegmentedSource]:
+    """One source, or every source of a build in sorted order (each taken as it comes:
+    it may be read from disk, pipeline/spill.py)."""
+    if isinstance(segmented, Mapping):
+        return (segmented[k] for k in sorted(segmented))
     return [segmented]
 
 
@@ -156,6 +157,8 @@ def chronology_rows(segmented: Segmented,
     """
     rows: list[Row] = []
     for seg in _each(segmented):
+        if not seg.of_type("chronology"):
+            continue    # (its mentions are not even read: they may be on disk, spill.py)
         found = (mentions or {}).get(seg.source_id, ())
         rows.extend(_chronology_rows(seg, [m for m in found if m.entity_type == "person"]))
     return rows

@@ -17,11 +17,19 @@ first) and the build stops after the first stage that has any, reporting all of 
 (``BuildFailed``). With a cache (pipeline/cache.py) a source's results are reused when
 their inputs are unchanged; the files are the same bytes either way, and whatever
 ``jobs`` is. Writing the files is pipeline/publish.py's (``OutputFolder``).
+
+Memory does not grow with the corpus: ``assemble`` keeps each source's original, outline
+and bulky results (cleaned text, unit tree, notes, letters, mentions) and its share of
+the large tables in a spill folder (pipeline/spill.py) from the moment they are made,
+and every step reads them back a source at a time; the files are written as they are
+made (tables, CMIF and JSON Lines in parts). Only small corpus-wide results are held
+(the vocabulary, the registers, the letters table, the checks' briefs).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import importlib
@@ -31,10 +39,10 @@ import pickle
 import re
 import signal
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache, cached_property
+from functools import cached_property, partial
 from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +55,7 @@ from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
 from .names import NameIndex
-from .publish import MARKER, MARKER_TEXT
+from .publish import MARKER, MARKER_TEXT, StagedFiles, write_chunks
 from .resources import schema_bytes
 from .sources import (
     MetadataRecord,
@@ -60,6 +68,7 @@ from .sources import (
     validated_before,
     validator_release,
 )
+from .spill import SPILLED, Fields, OnDisk, Parts, Spill, spill_folder
 
 if TYPE_CHECKING:   # the pool's modules are imported when a pool is made (start-up)
     from concurrent.futures import Executor
@@ -80,21 +89,50 @@ class BuildResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SpilledSource(Source):
+    """A source whose original bytes and outline are kept in a ``Spill`` (its ``spill``
+    attribute, not a field: the fields are a Source's), read back when asked for (the
+    cleaning, the checksum, originals/; the segmentation, the TEI), so that the corpus's
+    are not all held."""
+
+    original_bytes = OnDisk()   # the fields, kept on disk
+    segment = OnDisk()
+
+    @property
+    def original_size(self) -> int:
+        """The original's length in bytes (without reading it back)."""
+        return int(self.__dict__["_original_size"])
+
+
+def _spilled_source(source: Source, spill: Spill) -> SpilledSource:
+    """``source`` with its original bytes and outline written to ``spill``."""
+    spill.save(source.source_id, "original_bytes", source.original_bytes)
+    spill.save(source.source_id, "segment", source.segment)
+    fields = {f.name: getattr(source, f.name) for f in dataclasses.fields(Source)}
+    spilled = SpilledSource(**{**fields, "original_bytes": SPILLED, "segment": SPILLED})
+    object.__setattr__(spilled, "spill", spill)
+    object.__setattr__(spilled, "_original_size", len(source.original_bytes))
+    return spilled
+
+
 @dataclass
 class SourceBuild:
     """One source and what each stage made of it. The per-source stages give the first
-    fields; the corpus-wide steps add ``letters`` and ``mentions``."""
+    fields; the corpus-wide steps add ``letters`` and ``mentions``. With a ``spill``
+    the bulky fields (``OnDisk``) are kept on disk and read back when asked for."""
 
     source: Source
-    cleaned: clean_stage.CleanedSource
-    segmented: segment_stage.SegmentedSource
-    notes: notes_stage.NotesResult
+    cleaned: clean_stage.CleanedSource = OnDisk()                   # type: ignore[assignment]
+    segmented: segment_stage.SegmentedSource = OnDisk()             # type: ignore[assignment]
+    notes: notes_stage.NotesResult = OnDisk()                       # type: ignore[assignment]
     # The vocabulary words the cleaning read, with their counts (its cache validity), and
     # the cache key of everything that follows from this source's text.
     reads: dict[str, int] = field(default_factory=dict)
     key: str = ""
-    letters: list[letters_stage.Letter] = field(default_factory=list)   # letters step
-    mentions: list[mentions.Mention] = field(default_factory=list)      # mentions step
+    letters: list[letters_stage.Letter] = OnDisk(())  # type: ignore[assignment] # letters step
+    mentions: Sequence[mentions.Mention] = OnDisk(())  # type: ignore[assignment] # mentions step
+    spill: Spill | None = field(default=None, repr=False, compare=False)
 
     @property
     def source_id(self) -> str:
@@ -116,8 +154,9 @@ class Corpus:
     cached: _Cached | None = field(default=None, repr=False)
     tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
     ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
+    spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
-    index_rows: list[Row] = field(default_factory=list)     # registers step
+    index_rows: Sequence[Row] = field(default_factory=list)     # registers step
     persons: list[Row] = field(default_factory=list)
     places: list[Row] = field(default_factory=list)
     organisations: list[Row] = field(default_factory=list)
@@ -127,46 +166,50 @@ class Corpus:
         return [b.source for b in self.builds]
 
     @property
-    def segmented(self) -> dict[str, segment_stage.SegmentedSource]:
-        return {b.source_id: b.segmented for b in self.builds}
+    def segmented(self) -> Mapping[str, segment_stage.SegmentedSource]:
+        """Each source's unit tree by source id, each read when asked for (spill.py)."""
+        return Fields(self.builds, "segmented")
 
     @property
-    def found_notes(self) -> list[notes_stage.NotesResult]:
-        return [b.notes for b in self.builds]
+    def found_notes(self) -> Iterator[notes_stage.NotesResult]:
+        """Each source's notes, in source order, each read as it comes (spill.py)."""
+        return (b.notes for b in self.builds)
 
     @cached_property
     def letter_rows(self) -> Sequence[Row]:
         """The letters table's rows: each source's letters in reading order, by source id."""
-        return letters_stage.letters_table({b.source_id: b.letters for b in self.builds}).rows
+        return letters_stage.letters_table(Fields(self.builds, "letters")).rows
 
     @cached_property
     def tables(self) -> list[package.Table]:
         """Every table of the dataset, in the descriptor's order."""
-        found = self.found_notes
-        segmented = self.segmented
-        own = _own_rows(self)
-        by_id = sorted(own)
+        own, removals, traces = _own_rows(self)
+        inferences = backmatter.bibliography_inferences(self.sources)
         return [
-            package.Table("sources", [own[b.source_id][0] for b in self.builds], "Sources"),
+            package.Table("sources", [own[b.source_id] for b in self.builds], "Sources"),
             package.Table("documents", _document_rows(self), "Units of text"),
             package.Table("letters", self.letter_rows, "Letters"),
             package.Table("organisations", self.organisations, "Organisations"),
             package.Table("persons", self.persons, "Persons"),
             package.Table("places", self.places, "Places"),
-            package.Table("notes", notes_stage.note_rows(found), "Notes"),
-            package.Table("note_anomalies", notes_stage.anomaly_rows(found),
-                          "Anomalies in the notes"),
-            package.Table("references", notes_stage.reference_rows(found),
-                          "Cross-references"),
-            package.Table("chronology", backmatter.chronology_rows(
-                segmented, {b.source_id: b.mentions for b in self.builds}), "Chronology"),
-            package.Table("bibliography", backmatter.bibliography_rows(
-                segmented, backmatter.bibliography_inferences(self.sources)), "Bibliography"),
+            # the notes' tables made from each source's notes each time they are read
+            package.Table("notes", package.MadeRows(
+                self.builds, lambda b: notes_stage.note_rows(b.notes),
+                lambda b: len(b.notes.notes)), "Notes"),
+            package.Table("note_anomalies", package.MadeRows(
+                self.builds, lambda b: notes_stage.anomaly_rows(b.notes),
+                lambda b: len(b.notes.anomalies)), "Anomalies in the notes"),
+            package.Table("references", package.MadeRows(
+                self.builds, lambda b: notes_stage.reference_rows(b.notes),
+                lambda b: len(b.notes.references)), "Cross-references"),
+            package.Table("chronology", _back_matter_rows(self, "chronology", lambda seg: (
+                backmatter.chronology_rows(seg, Fields(self.builds, "mentions")))),
+                "Chronology"),
+            package.Table("bibliography", _back_matter_rows(self, "bibliography", lambda seg: (
+                backmatter.bibliography_rows(seg, inferences))), "Bibliography"),
             package.Table("index_terms", self.index_rows, "Index terms"),
-            package.Table("removals", [row for i in by_id for row in own[i][1]],
-                          "Cleaning log"),
-            package.Table("layout_traces", [row for i in by_id for row in own[i][2]],
-                          "Traces of lost layout"),
+            package.Table("removals", removals, "Cleaning log"),
+            package.Table("layout_traces", traces, "Traces of lost layout"),
             package.Table("mentions", package.MadeRows(
                 self.builds, lambda b: (m.row() for m in b.mentions), lambda b: len(b.mentions)),
                 "Mentions of registered persons, places and organisations"),
@@ -179,16 +222,32 @@ class Corpus:
 @dataclass(frozen=True)
 class SourceStage:
     """A stage run on each source: ``run(source, what the stage before made)``; then
-    ``check`` (if any) over every source's result, raising BuildFailed."""
+    ``check`` (if any) over every source's ``brief`` of its result (what the check reads
+    of it: the results themselves are not all held), raising BuildFailed."""
 
     name: str
     code: str
     run: Callable[[Source, Any], Any]
     check: Callable[[list[Source], list[Any]], None] | None = None
+    brief: Callable[[Any], Any] = lambda made: None
 
 
 # ``jobs=None``: the cores when the originals exceed this many bytes, else one process.
 PARALLEL_ABOVE = 4_000_000
+# A build keeps each source's bulky results on disk (spill.py) when the source folders
+# hold more than this many bytes: below, holding them costs less than the spill's writes
+# and reads (the five sources, 1.1 MB: a cached build 0.40 s held, 0.49 s spilled).
+SPILL_ABOVE = 4_000_000
+
+
+def _sources_size(sources_dir: Path) -> int:
+    """The bytes of the files in the source folders (what a build reads of them)."""
+    try:
+        return sum(entry.stat().st_size for folder in sources_dir.iterdir()
+                   if folder.is_dir() and not folder.name.startswith((".", "_"))
+                   for entry in folder.iterdir() if entry.is_file())
+    except OSError:     # the metadata stage says what is wrong
+        return 0
 
 
 def assemble(sources_dir: Path, progress: Progress = lambda step: None,
@@ -204,21 +263,30 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     (e.g. ``OutputFolder.stage()``) receives the dataset's files as they are made, so
     that they are not all held in memory; by default they are kept in a dict.
     """
-    # (the metadata record also keeps the TOML files the stages read as parsed)
-    with _validated_metadata(cache):
-        metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs)
+    # A large corpus's originals and bulky results are kept on disk while the build runs
+    # (spill.py), beside the staging folder if there is one; a small one's are held
+    # (writing and reading them back would cost more than they take). The metadata
+    # record also keeps the TOML files the stages read as parsed.
+    spilling = _sources_size(sources_dir) > SPILL_ABOVE
+    with (spill_folder(files.folder if isinstance(files, StagedFiles) else None) if spilling
+          else contextlib.nullcontext()) as spill, _validated_metadata(cache):
+        metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs, spill)
         sources = metadata.sources
         if jobs is None:    # workers cost more than they save on a small corpus (README)
-            large = sum(len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
+            large = sum(s.original_size if isinstance(s, SpilledSource)
+                        else len(s.original_bytes) for s in sources) > PARALLEL_ABOVE
             jobs = (os.cpu_count() or 1) if large else 1
         out: MutableMapping[str, bytes] = {} if files is None else files
         # With workers, the cache's entries are written once a source's TEI is begun in a
-        # child (_begin_tei): pickling them no longer delays it.
-        held = _HeldWrites(cache) if cache is not None and jobs > 1 else None
+        # child (_begin_tei): pickling them no longer delays it. Not with a spill: held
+        # entries would hold every source's results.
+        held = _HeldWrites(cache) if cache is not None and jobs > 1 and spill is None \
+            else None
         cached = _Cached(held or cache, sources_dir, sources)
         try:
             with _pool(jobs, len(sources)) as pool:
-                corpus = build_corpus(sources_dir, metadata, progress, pool, cached, checks=checks)
+                corpus = build_corpus(sources_dir, metadata, progress, pool, cached,
+                                      checks=checks, spill=spill)
                 export(corpus, out, progress)
         except Exception as error:
             if checks is not None:
@@ -232,21 +300,23 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
         if cache is not None:
             cache.prune([*(s.source_id for s in sources), cache_stage.CORPUS_ENTRY])
         summary = [_summary(b) for b in corpus.builds]
-        locks, warnings = hyphen_locks(sources, {b.source_id: b.cleaned for b in corpus.builds})
+        locks, warnings = hyphen_locks(sources, Fields(corpus.builds, "cleaned"))
     return BuildResult(out, summary, locks, warnings)
 
 
 def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lambda step: None,
                  pool: _Pool | None = None, cached: _Cached | None = None,
                  steps: Sequence[tuple[str, Callable[[Corpus], None]]] | None = None,
-                 checks: _MetadataChecks | None = None) -> Corpus:
+                 checks: _MetadataChecks | None = None, spill: Spill | None = None
+                 ) -> Corpus:
     """The per-source stages on every source, then the corpus-wide ``steps`` (by default
     ``CORPUS_STEPS``): the built corpus, ready for the exporters (without ``cached``: no
-    cache). ``checks``: metadata checks still running (``_load_checked_meanwhile``),
-    awaited after the per-source stages."""
+    cache; with a ``spill``, each source's bulky results are kept there). ``checks``:
+    metadata checks still running (``_load_checked_meanwhile``), awaited after the
+    per-source stages."""
     cached = cached or _Cached(None, sources_dir, metadata.sources)
     try:
-        builds = _build_sources(metadata.sources, progress, pool, cached)
+        builds = _build_sources(metadata.sources, progress, pool, cached, spill)
     except Exception:
         if checks is not None:
             checks.confirm()        # metadata problems first, as when checked first
@@ -254,7 +324,7 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
     if checks is not None:
         checks.confirm()
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
-                    metadata.decisions, pool, cached)
+                    metadata.decisions, pool, cached, spill=spill)
     if steps is None:
         corpus.ahead = _begin_ahead(corpus)
     announced = "notes"
@@ -264,6 +334,7 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
                 progress(step_name)
                 announced = step_name
             step(corpus)
+            _release_freed_memory()     # what the step read of each source (spill.py)
     except BaseException:
         if corpus.ahead is not None:
             corpus.ahead.child.cancel()
@@ -285,6 +356,7 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
                 announced = step_name
             try:
                 exporter(corpus, files)
+                _release_freed_memory()
             except Exception:
                 work = corpus.tei_begun
                 if work is not None and work.deferred:  # its problems first, as in its turn
@@ -339,25 +411,6 @@ class _Cached:
                     replace(s, folder=Path(s.folder.name), original_bytes=b"")),
                 cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
 
-    def each(self, stage: str, sources: list[Source], keys: dict[str, str],
-             compute: Callable[[list[int]], list[Any]],
-             valid: Callable[[Any], bool] = lambda entry: True) -> list[Any]:
-        """A result per source: from the cache where its entry (under ``keys``) is there
-        and ``valid``, else from ``compute`` (given the indexes of the sources to do)."""
-        if self.cache is None:
-            return compute(list(range(len(sources))))
-        found: list[Any] = []
-        for s in sources:
-            entry = self.cache.get(stage, s.source_id, keys[s.source_id])
-            found.append(entry if entry is not None and valid(entry) else None)
-            if found[-1] is not None:
-                self.cache.reused.append((stage, s.source_id))
-        todo = [i for i, entry in enumerate(found) if entry is None]
-        if todo:
-            for i, entry in zip(todo, compute(todo), strict=True):
-                found[i] = entry
-        return found
-
     def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
         if self.cache is not None:
             self.cache.put(stage, source.source_id, keys[source.source_id], entry)
@@ -375,13 +428,19 @@ class Metadata:
     decisions: registers.Decisions
 
 
-def load_metadata(sources_dir: Path) -> Metadata:
+def load_metadata(sources_dir: Path, spill: Spill | None = None) -> Metadata:
     """The metadata stage: every source folder, the registry, the registers' decisions
     and dataset.toml, checked against schema/sources/*.json. All their problems are
-    raised together."""
+    raised together. With a ``spill``, each source's original goes there as it is read
+    (``SpilledSource``): the corpus's are never all held."""
     problems: list[PipelineError] = []
     results: list[Any] = []
-    for load in (discover, package.load_dataset_meta, registry.load_persons,
+
+    def sources(folder: Path) -> list[Source]:
+        return discover(folder, partial(_spilled_source, spill=spill)) if spill \
+            else discover(folder)
+
+    for load in (sources, package.load_dataset_meta, registry.load_persons,
                  registry.load_places, registers.load_decisions):
         try:
             results.append(load(sources_dir))
@@ -414,7 +473,8 @@ def _validated_metadata(cache: cache_stage.BuildCache | None) -> Iterator[None]:
 
 
 def _load_checked_meanwhile(sources_dir: Path, cache: cache_stage.BuildCache | None,
-                            jobs: int | None) -> tuple[Metadata, _MetadataChecks | None]:
+                            jobs: int | None, spill: Spill | None = None
+                            ) -> tuple[Metadata, _MetadataChecks | None]:
     """The metadata stage. With workers (``jobs`` > 1) and the cache, the files that
     changed since they were found valid (an edit to a source's segment.toml) are checked
     against their schemas in a child process while the per-source stages run here
@@ -422,12 +482,12 @@ def _load_checked_meanwhile(sources_dir: Path, cache: cache_stage.BuildCache | N
     before anything is written or begun from them, and if a file is not valid, the
     metadata is loaded again and checked here, which reports every problem as ever."""
     if cache is None or jobs is None or jobs <= 1 or not _Forked.possible():
-        return load_metadata(sources_dir), None
+        return load_metadata(sources_dir, spill), None
     try:
         with checks_deferred() as pending:
-            metadata = load_metadata(sources_dir)
+            metadata = load_metadata(sources_dir, spill)
     except Exception:       # a file's data not as its schema says: checked here, as ever
-        return load_metadata(sources_dir), None
+        return load_metadata(sources_dir, spill), None
     if not pending:
         return metadata, None
     return metadata, _MetadataChecks(sources_dir, pending,
@@ -472,15 +532,6 @@ class _Guarded:
             return error
 
 
-def _stage(stage: str, code: str, pool: _Pool | None, function: Callable[..., Any],
-           *args: Any) -> list[Any]:
-    """``function`` over each source; if any source failed, BuildFailed with every error
-    (each given the stage's ``code`` unless it has its own)."""
-    results = _each(pool, _Guarded(function), *args)
-    _raise_problems(stage, code, [r for r in results if isinstance(r, PipelineError)])
-    return results
-
-
 def _raise_problems(stage: str, code: str, failed: list[PipelineError]) -> None:
     """BuildFailed with every source's error, if any (each given the stage's ``code``
     unless it has its own)."""
@@ -511,15 +562,20 @@ def _clean_recording(source: Source, vocab: Counter[str]
     return clean_stage.clean(source, recorded), recorded.reads  # type: ignore[arg-type]
 
 
-def _check_conservation(sources: list[Source],
-                        recorded: list[tuple[clean_stage.CleanedSource, dict[str, int]]]
+def _conservation_brief(recorded: tuple[clean_stage.CleanedSource, dict[str, int]]
+                        ) -> tuple[int, dict[str, int]]:
+    """What is kept of a cleaned source for the check and the cache key: the characters
+    unaccounted for, and the vocabulary words the cleaning read."""
+    return recorded[0].conservation().unaccounted, recorded[1]
+
+
+def _check_conservation(sources: list[Source], briefs: list[tuple[int, dict[str, int]]]
                         ) -> None:
     """E203: every character of an original is published or logged as removed."""
-    lost = [PipelineError(f"text conservation failed: {result.conservation().unaccounted} "
+    lost = [PipelineError(f"text conservation failed: {unaccounted} "
                           "character(s) neither published nor logged (a bug of the cleaner)",
                           file=str(s.folder / s.original_file), code="E203")
-            for s, (result, _) in zip(sources, recorded, strict=True)
-            if result.conservation().unaccounted]
+            for s, (unaccounted, _) in zip(sources, briefs, strict=True) if unaccounted]
     if lost:
         raise BuildFailed("clean", lost)
 
@@ -529,32 +585,40 @@ def _segment(source: Source, recorded: tuple[clean_stage.CleanedSource, dict[str
     return segment_stage.segment(source, recorded[0])
 
 
-def _check_document_ids(sources: list[Source],
-                        segmented: list[segment_stage.SegmentedSource]) -> None:
+def _document_ids(segmented: segment_stage.SegmentedSource) -> list[str]:
+    return [unit.document_id for unit in segmented.units]
+
+
+def _check_document_ids(sources: list[Source], document_ids: list[list[str]]) -> None:
     """E110: a document id belongs to one source."""
     owner: dict[str, str] = {}
     twice = []
-    for s, seg in zip(sources, segmented, strict=True):
-        for unit in seg.units:
-            if unit.document_id in owner:
-                twice.append(PipelineError(f"document id {unit.document_id!r} is also used by "
-                                           f"source {owner[unit.document_id]!r}",
+    for s, ids in zip(sources, document_ids, strict=True):
+        for document_id in ids:
+            if document_id in owner:
+                twice.append(PipelineError(f"document id {document_id!r} is also used by "
+                                           f"source {owner[document_id]!r}",
                                            file=str(s.outline_path), code="E110"))
-            owner.setdefault(unit.document_id, s.source_id)
+            owner.setdefault(document_id, s.source_id)
     if twice:
         raise BuildFailed("segment", twice)
 
 
 PER_SOURCE_STAGES = (
-    SourceStage("clean", "E200", _clean_recording, _check_conservation),
-    SourceStage("segment", "E300", _segment, _check_document_ids),
+    SourceStage("clean", "E200", _clean_recording, _check_conservation, _conservation_brief),
+    SourceStage("segment", "E300", _segment, _check_document_ids, _document_ids),
     SourceStage("notes", "E400", notes_stage.extract_notes),
 )
+# The SourceBuild field each stage's result goes to (the cleaning's: with the words read).
+STAGE_FIELDS = {"clean": "cleaned", "segment": "segmented", "notes": "notes"}
 
 
-def _chain(source: Source, first: Any) -> list[Any]:
-    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's result, up
-    to the first stage that fails, whose PipelineError ends the list."""
+def _chain(source: Source, first: Any, spill: Spill | None = None
+           ) -> tuple[list[Any], dict[str, Any] | None]:
+    """One source through ``PER_SOURCE_STAGES`` (a worker's task): each stage's brief, up
+    to the first stage that fails, whose PipelineError ends the list; and the stages'
+    results by stage name, or None when they went to ``spill`` (a source that failed
+    is not spilled: the build stops)."""
     results: list[Any] = []
     made = first
     for stage in PER_SOURCE_STAGES:
@@ -564,61 +628,121 @@ def _chain(source: Source, first: Any) -> list[Any]:
             results.append(error)
             break
         results.append(made)
+    briefs = [r if isinstance(r, PipelineError) else stage.brief(r)   # up to a failure
+              for stage, r in zip(PER_SOURCE_STAGES, results, strict=False)]
+    entry: dict[str, Any] | None = {stage.name: r for stage, r in
+                                    zip(PER_SOURCE_STAGES, results, strict=False)}
+    if spill is not None:
+        if len(results) == len(PER_SOURCE_STAGES) and not isinstance(made, PipelineError):
+            _spill_entry(source, entry, spill)    # type: ignore[arg-type]
+        entry = None
+    del results, made
     _release_freed_memory()     # the passes' intermediate texts
-    return results
+    return briefs, entry
+
+
+def _spill_entry(source: Source, entry: dict[str, Any], spill: Spill) -> None:
+    """A source's text entry (the stages' results by stage name) written to ``spill``."""
+    for name, value in entry.items():
+        spill.save(source.source_id, STAGE_FIELDS[name], value[0] if name == "clean" else value)
+
+
+def _unspilled_entry(source: Source, reads: dict[str, int], spill: Spill) -> dict[str, Any]:
+    """A source's text entry as the cache keeps it, read back from ``spill``."""
+    entry = {name: spill.load(source.source_id, field) for name, field in STAGE_FIELDS.items()}
+    entry["clean"] = (entry["clean"], reads)
+    return entry
 
 
 def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None,
-                   cached: _Cached) -> list[SourceBuild]:
-    """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild."""
+                   cached: _Cached, spill: Spill | None = None) -> list[SourceBuild]:
+    """Each source through ``PER_SOURCE_STAGES`` (or from the cache): its SourceBuild.
+    With a ``spill``, each source's results go there as they are made (in a worker, by
+    the worker): only what the checks read of them is held for the corpus; and once the
+    vocabulary is counted, each source of ``sources`` is replaced by a ``SpilledSource``
+    (its original in the spill)."""
     progress("clean")
-    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's.
+    cache = cached.cache
+    # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's,
+    # each added as it comes (not all held).
     vocab: Counter[str] = Counter()
-
-    def vocabularies(todo: list[int]) -> list[Counter[str]]:
-        found = _stage("clean", "E200", pool, _vocabulary, [sources[i] for i in todo])
-        for i, counts in zip(todo, found, strict=True):
-            cached.put("vocabulary", sources[i], cached.keys, counts)
-        return found
-
-    for counts in cached.each("vocabulary", sources, cached.keys, vocabularies):
+    counted = [cache.get("vocabulary", s.source_id, cached.keys[s.source_id]) if cache
+               else None for s in sources]
+    for s, counts in zip(sources, counted, strict=True):
+        if counts is not None:
+            cache.reused.append(("vocabulary", s.source_id))   # type: ignore[union-attr]
+            vocab.update(counts)
+    uncounted = [s for s, counts in zip(sources, counted, strict=True) if counts is None]
+    del counted
+    failed = []
+    for s, counts in zip(uncounted, _lazily(pool, _Guarded(_vocabulary), uncounted),
+                         strict=True):
+        if isinstance(counts, PipelineError):
+            failed.append(counts)
+            continue
+        cached.put("vocabulary", s, cached.keys, counts)
         vocab.update(counts)
+    _raise_problems("clean", "E200", failed)
+    if spill is not None:   # (sources loaded without the spill)
+        sources[:] = [s if isinstance(s, SpilledSource) else _spilled_source(s, spill)
+                      for s in sources]
     # A source's text entry: what each stage made of it, by stage name; valid while the
-    # vocabulary counts its cleaning read are the corpus's.
-    texts: list[dict[str, Any]] = cached.each(
-        "text", sources, cached.keys, lambda todo: [{} for _ in todo],
-        lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
-    todo = [i for i, entry in enumerate(texts) if not entry]
-    made: list[Any] = [vocab] * len(todo)     # what the first stage is given
+    # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
+    # (what the stages' checks read), its results kept, or written to the spill.
+    briefs: list[list[Any]] = [[] for _ in sources]
+    entries: list[dict[str, Any] | None] = [None] * len(sources)
+    todo = []
+    for i, s in enumerate(sources):
+        entry = cache.get("text", s.source_id, cached.keys[s.source_id]) if cache else None
+        if entry is None or not all(vocab[w] == n for w, n in entry["clean"][1].items()):
+            todo.append(i)
+            continue
+        cache.reused.append(("text", s.source_id))     # type: ignore[union-attr]
+        briefs[i] = [stage.brief(entry[stage.name]) for stage in PER_SOURCE_STAGES]
+        if spill is not None:
+            _spill_entry(s, entry, spill)
+        else:
+            entries[i] = entry
+        del entry
     # In a pool each source goes through every stage in one task: its results come back
-    # in one message (the text that the stages share, once) instead of one per stage.
-    chained = _each(pool, _chain, [sources[i] for i in todo], made) if pool else None
+    # in one message (the text that the stages share, once), or go to the spill.
+    chained = _lazily(pool, _chain, [sources[i] for i in todo], repeat(vocab), repeat(spill))
+    for i, (brief, entry) in zip(todo, chained, strict=True):
+        briefs[i] = brief
+        if cache is not None and len(brief) == len(PER_SOURCE_STAGES) \
+                and not isinstance(brief[-1], PipelineError):
+            cached.put("text", sources[i], cached.keys, entry or _unspilled_entry(
+                sources[i], brief[0][1], spill))    # type: ignore[arg-type]
+            if spill is not None:
+                spill.release()
+        entries[i] = entry
+        del entry
+    if pool is not None and spill is not None:
+        # the workers' heaps hold what the cleaning left (let go); the TEI forks anew
+        # from this process, small since its sources are in the spill
+        pool.release()
     announced = "clean"
     for index, stage in enumerate(PER_SOURCE_STAGES):
         if stage.name != announced:
             progress(stage.name)
             announced = stage.name
-        if chained is None:
-            made = _stage(stage.name, stage.code, pool, stage.run,
-                          [sources[i] for i in todo], made)
-        else:   # the stage's problems, then its results, as if it had run on its own
-            _raise_problems(stage.name, stage.code,
-                            [c[-1] for c in chained if len(c) == index + 1
-                             and isinstance(c[-1], PipelineError)])
-            made = [c[index] for c in chained]
-        for i, result in zip(todo, made, strict=True):
-            texts[i][stage.name] = result
+        # the stage's problems, then its check, as if it had run on every source alone
+        _raise_problems(stage.name, stage.code,
+                        [b[index] for b in briefs if len(b) == index + 1
+                         and isinstance(b[index], PipelineError)])
         if stage.check is not None:
-            stage.check(sources, [entry[stage.name] for entry in texts])
-    for i in todo:
-        cached.put("text", sources[i], cached.keys, texts[i])
+            stage.check(sources, [b[index] for b in briefs])
     builds = []
-    for s, entry in zip(sources, texts, strict=True):
-        cleaned, reads = entry["clean"]
+    for s, brief, entry in zip(sources, briefs, entries, strict=True):
+        reads = brief[0][1]
         # What the later stages' entries follow from: the source and the words read.
         key = cache_stage.key(cached.keys[s.source_id], cache_stage.fingerprint(reads)) \
-            if cached.cache else ""
-        builds.append(SourceBuild(s, cleaned, entry["segment"], entry["notes"], reads, key))
+            if cache else ""
+        if entry is None:
+            builds.append(SourceBuild(s, SPILLED, SPILLED, SPILLED, reads, key, spill=spill))
+        else:
+            builds.append(SourceBuild(s, entry["clean"][0], entry["segment"], entry["notes"],
+                                      reads, key))
     return builds
 
 
@@ -648,10 +772,10 @@ def _read_letters(corpus: Corpus) -> None:
     todo = [b for b in builds if b.source_id not in found]
     try:
         read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
-                    {b.source_id: b.segmented for b in todo}, corpus.registry_persons,
-                    corpus.registry_places, {b.source_id: b.notes for b in todo})
+                    Fields(todo, "segmented"), corpus.registry_persons,
+                    corpus.registry_places, Fields(todo, "notes"))
     except BuildFailed as failed:
-        cleaned = {b.source_id: b.cleaned for b in corpus.builds}
+        cleaned = Fields(corpus.builds, "cleaned")
         for problem in failed.problems:
             _at_original_line(problem, corpus.sources, cleaned)
         raise
@@ -698,9 +822,13 @@ def _build_registers(corpus: Corpus) -> None:
         corpus.index_rows, corpus.persons, corpus.places, corpus.organisations = entry
         return
     segmented = corpus.segmented
-    corpus.index_rows = backmatter.index_rows(segmented,
-                                              backmatter.index_references(corpus.sources))
-    note_rows = notes_stage.note_rows(corpus.found_notes)
+    references = backmatter.index_references(corpus.sources)
+    index_rows = Parts(corpus.spill, "index_terms")  # each source's kept in the spill
+    for source_id in sorted(segmented):
+        index_rows.add(source_id, backmatter.index_rows(segmented[source_id], references))
+    corpus.index_rows = index_rows
+    note_rows = package.MadeRows(corpus.builds, lambda b: notes_stage.note_rows(b.notes),
+                                 lambda b: len(b.notes.notes))     # made as read, not held
     decisions = corpus.decisions
     corpus.persons = registers.build_persons(corpus.registry_persons, note_rows,
                                              corpus.index_rows, decisions)
@@ -710,7 +838,7 @@ def _build_registers(corpus: Corpus) -> None:
         corpus.glossary, corpus.index_rows, note_rows, segmented, decisions)
     if cache is not None:
         cache.put("registers", cache_stage.CORPUS_ENTRY, key, (
-            corpus.index_rows, corpus.persons, corpus.places, corpus.organisations))
+            list(corpus.index_rows), corpus.persons, corpus.places, corpus.organisations))
 
 
 def _find_mentions(corpus: Corpus) -> None:
@@ -726,27 +854,35 @@ def _find_mentions(corpus: Corpus) -> None:
         keys = {b.source_id: cache_stage.key(b.key, names, cache_stage.fingerprint(b.letters))
                 for b in builds}
 
-    def find(todo: list[int]) -> list[Any]:
-        # made only when a source's mentions are not cached (its pattern takes a while)
-        @cache
-        def index() -> NameIndex:
-            made = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                             decisions.family_names, decisions.form_owners)
-            if made.searched and cached is not None and cached.cache:
-                # the searched forms make the pattern (its text is only made on a miss)
-                made.pattern = _compiled(cached.cache, "\n".join(sorted(made.searched)),
-                                         lambda: made.pattern_source or "")
-            return made
+    # Source by source, each source's mentions set as they are found (with a spill, they
+    # go to disk: the corpus's are never all held).
+    cache = cached.cache if cached is not None else None
+    index: NameIndex | None = None
+    for b in builds:
+        entry = cache.get("mentions", b.source_id, keys[b.source_id]) if cache else None
+        if entry is not None:
+            cache.reused.append(("mentions", b.source_id))     # type: ignore[union-attr]
+        else:
+            entry = _mentions_ahead(corpus, b, names)
+            if entry is None:
+                if index is None:   # made only when a source's mentions are not cached
+                    index = _name_index(corpus, cache)      # (its pattern takes a while)
+                entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
+            _put(corpus, "mentions", b.source, keys, entry)
+        b.mentions = entry
 
-        found = [_mentions_ahead(corpus, builds[i], names)
-                 or mentions.find_mentions(builds[i].segmented, index(), builds[i].letters)[0]
-                 for i in todo]
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "mentions", builds[i].source, keys, entry)
-        return found
 
-    for b, found in zip(builds, _each_cached(corpus, "mentions", keys, find), strict=True):
-        b.mentions = found
+def _name_index(corpus: Corpus, cache: cache_stage.BuildCache | None) -> NameIndex:
+    """The name index of the registers, its search pattern compiled from the cache's
+    program when there is one (``_compiled``)."""
+    decisions = corpus.decisions
+    made = NameIndex(corpus.persons, corpus.places, corpus.organisations,
+                     decisions.family_names, decisions.form_owners)
+    if made.searched and cache:
+        # the searched forms make the pattern (its text is only made on a miss)
+        made.pattern = _compiled(cache, "\n".join(sorted(made.searched)),
+                                 lambda: made.pattern_source or "")
+    return made
 
 
 def _compiled(cache: cache_stage.BuildCache, made_of: str, make: Callable[[], str]
@@ -829,9 +965,10 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
     context = _tei_context(titles, corpus.meta, persons, places, organisations)
     yield (names, cache_stage.fingerprint(letters), context), found
-    yield _Guarded(_encode_tei)(b.source, b.cleaned, b.segmented, b.notes, letters, titles,
-                                corpus.meta, persons, places, organisations,
-                                mentions.wraps(found))
+    # (a build of its own, without the spill: the parent's stays as it is)
+    made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
+                       letters, found)
+    yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations)
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -901,7 +1038,7 @@ CORPUS_STEPS: tuple[tuple[str, Callable[[Corpus], None]], ...] = (
 Files = MutableMapping[str, bytes]
 
 
-def _document_rows(corpus: Corpus) -> list[Row]:
+def _document_rows(corpus: Corpus) -> Sequence[Row]:
     """Rows of the ``documents`` table, each source's units in reading order (sources by
     id). A letter's date and place are the letters step's (printed, corrected by the
     book's notes or inferred: letters.date_source and place_cert), so that both tables
@@ -914,34 +1051,53 @@ def _document_rows(corpus: Corpus) -> list[Row]:
             [(letter.letter_id, letter.date, letter.place_id) for letter in b.letters]))
             for b in ordered}
 
-    def rows(todo: list[int]) -> list[list[Row]]:
-        found = [_source_document_rows(ordered[i]) for i in todo]
-        for i, entry in zip(todo, found, strict=True):
-            _put(corpus, "documents", ordered[i].source, keys, entry)
-        return found
+    # each source's rows kept in the spill as they are made (spill.Parts)
+    found = Parts(corpus.spill, "documents")
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    for b in ordered:
+        entry = cache.get("documents", b.source_id, keys[b.source_id]) if cache else None
+        if entry is not None:
+            cache.reused.append(("documents", b.source_id))    # type: ignore[union-attr]
+        else:
+            entry = _source_document_rows(b)
+            _put(corpus, "documents", b.source, keys, entry)
+        found.add(b.source_id, entry)
+    return found
 
-    return [row for found in _each_cached(corpus, "documents", keys, rows, ordered)
-            for row in found]
+
+def _back_matter_rows(corpus: Corpus, name: str,
+                      rows: Callable[[segment_stage.SegmentedSource], list[Row]]) -> Parts:
+    """A back-matter table (sources by id), each source's rows kept in the spill."""
+    found = Parts(corpus.spill, name)
+    segmented = corpus.segmented
+    for source_id in sorted(segmented):
+        found.add(source_id, rows(segmented[source_id]))
+    return found
 
 
-def _own_rows(corpus: Corpus) -> dict[str, tuple[Row, list[Row], list[Row]]]:
-    """Each source's rows that follow from it alone, by source id: its row of ``sources``
-    (checked against its text: package.check_source_facts), of ``removals`` and of
-    ``layout_traces``; through the cache, under the source's key."""
-    def rows(todo: list[int]) -> list[tuple[Row, list[Row], list[Row]]]:
-        found = []
-        for i in todo:
-            b = corpus.builds[i]
+def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
+    """The rows of each source that follow from it alone: its row of ``sources`` (checked
+    against its text: package.check_source_facts) by source id, and the ``removals`` and
+    ``layout_traces`` tables (sources by id, each source's kept in the spill); through
+    the cache, under the source's key."""
+    source_rows: dict[str, Row] = {}
+    removals = Parts(corpus.spill, "removals")
+    traces = Parts(corpus.spill, "layout_traces")
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    for b in sorted(corpus.builds, key=lambda b: b.source_id):
+        entry = cache.get("rows", b.source_id, b.key) if cache else None
+        if entry is not None:
+            cache.reused.append(("rows", b.source_id))     # type: ignore[union-attr]
+        else:
             cleaned = {b.source_id: b.cleaned}
-            found.append((package.source_rows([b.source], cleaned)[0],
-                          package.removal_rows(cleaned),
-                          package.layout_trace_rows(cleaned, {b.source_id: b.segmented})))
-            _put(corpus, "rows", b.source, {b.source_id: b.key}, found[-1])
-        return found
-
-    keys = {b.source_id: b.key for b in corpus.builds}
-    return {b.source_id: entry for b, entry in zip(
-        corpus.builds, _each_cached(corpus, "rows", keys, rows), strict=True)}
+            entry = (package.source_rows([b.source], cleaned)[0],
+                     package.removal_rows(cleaned),
+                     package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
+            _put(corpus, "rows", b.source, {b.source_id: b.key}, entry)
+        source_rows[b.source_id] = entry[0]
+        removals.add(b.source_id, entry[1])
+        traces.add(b.source_id, entry[2])
+    return source_rows, removals, traces
 
 
 def _source_document_rows(build: SourceBuild) -> list[Row]:
@@ -952,7 +1108,7 @@ def _source_document_rows(build: SourceBuild) -> list[Row]:
 def export_tables(corpus: Corpus, files: Files) -> None:
     """data/<table>.csv and schema/<table>.json for every table."""
     for t in corpus.tables:
-        files[t.path] = package.csv_bytes(t)
+        write_chunks(files, t.path, package.csv_chunks(t))    # not held whole
         files[f"schema/{t.name}.json"] = schema_bytes("tables", f"{t.name}.json")
 
 
@@ -1023,16 +1179,14 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     the TEI of the whole corpus is never held at once)."""
     builds = corpus.builds
     titles = frozenset().union(*(tei.bibliography_titles(b.segmented) for b in builds))
-    name_spans = [mentions.wraps(b.mentions) for b in builds]
     persons, places, organisations = corpus.persons, corpus.places, corpus.organisations
-    keys: dict[str, str] = {}
-    context = ""
-    if corpus.cached is not None and corpus.cached.cache:
-        context = _tei_context(titles, corpus.meta, persons, places, organisations)
-        keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
-                                             cache_stage.fingerprint(spans))
-                for b, spans in zip(builds, name_spans, strict=True)}
     cache = corpus.cached.cache if corpus.cached is not None else None
+    context = _tei_context(titles, corpus.meta, persons, places, organisations) \
+        if cache else ""
+    # each source's mentions read for its key alone (with a spill, one at a time)
+    keys = {b.source_id: cache_stage.key(b.key, context, cache_stage.fingerprint(b.letters),
+                                         cache_stage.fingerprint(mentions.wraps(b.mentions)))
+            for b in builds} if cache else {}
     # The sources to make are those without an entry file: one (an edit) is begun in a
     # child before the others' entries are read and written out.
     todo = [i for i, b in enumerate(builds) if cache is None
@@ -1040,8 +1194,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     child = None
     if len(todo) == 1:
         b = builds[todo[0]]
-        one = (b.source, b.cleaned, b.segmented, b.notes, b.letters, titles, corpus.meta,
-               persons, places, organisations, name_spans[todo[0]])
+        one = (b, titles, corpus.meta, persons, places, organisations)
         child = _tei_ahead(corpus, b, context)
         if child is None and corpus.pool is not None and _Forked.possible():
             child = _Forked(_Guarded(_encode_tei), *one)
@@ -1050,6 +1203,9 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         corpus.ahead = None
     if isinstance(cache, _HeldWrites):
         cache.flush()
+    # Each source's files go to ``files`` as they are made (from the cache or the pool)
+    # and are dropped: the TEI of the whole corpus is never held at once, nor are the
+    # sources' results (a source's are read from the spill when it is encoded).
     unreadable = []
     for i, b in enumerate(builds):
         if i in todo:
@@ -1060,6 +1216,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
             continue
         cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
+        del entry
     if child is not None and not unreadable:
         return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
             lambda: _Guarded(_encode_tei)(*one))]), child.cancel, in_child=True)
@@ -1067,21 +1224,19 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         child.cancel()      # made with the others, in source order
     todo = sorted(todo + unreadable)
     chosen = [builds[i] for i in todo]
-    arguments = ([b.source for b in chosen], [b.cleaned for b in chosen],
-                 [b.segmented for b in chosen], [b.notes for b in chosen],
-                 [b.letters for b in chosen], repeat(titles), repeat(corpus.meta),
-                 repeat(persons), repeat(places), repeat(organisations),
-                 [name_spans[i] for i in todo])
-    return _TeiWork(chosen, keys, lambda: _lazily(corpus.pool, _Guarded(_encode_tei),
-                                                  *arguments))
+    return _TeiWork(chosen, keys, lambda: _lazily(
+        corpus.pool, _Guarded(_encode_tei), chosen, repeat(titles), repeat(corpus.meta),
+        repeat(persons), repeat(places), repeat(organisations)))
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
     """cmif.xml: every letter's correspDesc."""
     try:
-        files["cmif.xml"] = _run("package", "E450", cmif.cmif_xml, corpus.letter_rows,
-                                 corpus.persons, corpus.places,
-                                 corpus.table("sources").rows, corpus.meta)
+        # written letter by letter (the letters are never one tree): its errors come as
+        # it is written
+        _run("package", "E450", write_chunks, files, "cmif.xml", cmif.cmif_chunks(
+            corpus.letter_rows, corpus.persons, corpus.places, corpus.table("sources").rows,
+            corpus.meta))
     except BuildFailed as failed:
         for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
             if problem.file == "dataset.toml":
@@ -1092,12 +1247,27 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
 
 def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
-    letter_ids = {row["letter_id"] for row in corpus.letter_rows}
-    readings = {document_id: reading for b in corpus.builds if b.letters
-                for document_id, reading in _readings(b, letter_ids.__contains__)}
-    files["letters.jsonl"] = package.letters_jsonl(corpus.letter_rows, readings,
-                                                   corpus.table("notes").rows,
-                                                   corpus.table("documents").rows)
+    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus))
+
+
+def _letters_jsonl_chunks(corpus: Corpus) -> Iterator[bytes]:
+    """letters.jsonl made a source at a time (a letter's units, notes and reading text are
+    its source's): the corpus's reading texts and notes are never all held. The letters
+    table lists each source's letters in reading order, sources by id."""
+    rows, documents = corpus.letter_rows, corpus.table("documents").rows
+    assert isinstance(documents, Parts)
+    at = 0
+    for b in sorted(corpus.builds, key=lambda b: b.source_id):
+        count = len(b.letters)
+        if count:
+            yield from package.letters_jsonl_chunks(
+                rows[at:at + count],
+                dict(_readings(b, {row["letter_id"] for row in rows[at:at + count]}.__contains__)),
+                notes_stage.note_rows(b.notes),
+                documents.part(b.source_id))
+            at += count
+    if not at:      # as the whole file is written without letters
+        yield b"\n"
 
 
 def export_docs(corpus: Corpus, files: Files) -> None:
@@ -1131,6 +1301,10 @@ class _ReadBack(Mapping[str, bytes]):
     def __getitem__(self, name: str) -> bytes:
         return self.files[self.paths[name]]
 
+    def facts(self, name: str) -> dict[str, Any]:
+        """The file's hash and size, read in parts where ``files`` can (package.facts_of)."""
+        return package.facts_of(self.files, self.paths[name])
+
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
 
@@ -1151,16 +1325,6 @@ EXPORTERS: tuple[tuple[str, Callable[[Corpus, Files], None]], ...] = (
 )
 
 
-def _each_cached(corpus: Corpus, stage: str, keys: dict[str, str],
-                 compute: Callable[[list[int]], list[Any]],
-                 builds: Sequence[SourceBuild] | None = None) -> list[Any]:
-    """A result per source (of ``builds``, by default the corpus's) through the cache."""
-    sources = [b.source for b in (corpus.builds if builds is None else builds)]
-    if corpus.cached is None:
-        return compute(list(range(len(sources))))
-    return corpus.cached.each(stage, sources, keys, compute)
-
-
 def _put(corpus: Corpus, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
     if corpus.cached is not None:
         corpus.cached.put(stage, source, keys, entry)
@@ -1169,7 +1333,7 @@ def _put(corpus: Corpus, stage: str, source: Source, keys: dict[str, str], entry
 # --- helpers ------------------------------------------------------------------------------
 
 
-def hyphen_locks(sources: list[Source], cleaned: dict[str, clean_stage.CleanedSource]
+def hyphen_locks(sources: list[Source], cleaned: Mapping[str, clean_stage.CleanedSource]
                  ) -> tuple[dict[Path, bytes], list[str]]:
     """Each source's hyphen lock as the build records it, and what a reviewer must know:
     locked decisions the corpus would now take otherwise (W601), decisions not yet
@@ -1233,7 +1397,20 @@ class _Pool:
         self.executor: Executor | None = None
 
     def map(self, function: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
-        """``Executor.map``, the workers started on the first call."""
+        """``function`` over the iterables' items, the results in order, the workers
+        started on the first call. Unlike ``Executor.map`` (which takes every item at
+        once), at most two tasks per worker are given out ahead of the results taken:
+        the items are taken, and the results held, only as the work goes."""
+        executor = self._executor()
+        pending: deque[Any] = deque()
+        for arguments in zip(*iterables, strict=False):    # some may repeat forever
+            pending.append(executor.submit(function, *arguments))
+            if len(pending) >= 2 * self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _executor(self) -> Executor:
         if self.executor is None:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
@@ -1246,7 +1423,7 @@ class _Pool:
             self.executor = ProcessPoolExecutor(
                 self.workers, mp_context=multiprocessing.get_context(method),
                 initializer=_worker_init, initargs=(os.getpid(),))
-        return self.executor.map(function, *iterables)
+        return self.executor
 
     def release(self) -> None:
         """Let the workers go (a later ``map`` starts new ones): a worker keeps the
@@ -1401,12 +1578,6 @@ def _worker_init(parent_pid: int) -> None:
         os._exit(1)
 
 
-def _each(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
-          *args: Any) -> list[Any]:
-    """``function`` over each source's arguments, in source order, in the pool if any."""
-    return list(_lazily(pool, function, first, *args))
-
-
 def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[Any],
             *args: Any) -> Iterator[Any]:
     """``function`` over each source's arguments, in source order, in the pool if any: the
@@ -1438,15 +1609,16 @@ def _vocabulary(source: Source) -> Counter[str]:
     return clean_stage.source_vocabulary(source)
 
 
-def _encode_tei(source: Source, cleaned: clean_stage.CleanedSource,
-                segmented: segment_stage.SegmentedSource, found: notes_stage.NotesResult,
-                letters: list[letters_stage.Letter], titles: frozenset[str],
+def _encode_tei(build: SourceBuild, titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
-                name_spans: Sequence[Any] = ()) -> dict[str, bytes]:
-    """One source's TEI files (a worker's task: the context is built where it is used)."""
-    context = tei.SourceContext(source, cleaned, segmented, found, letters, titles)
-    tei.add_wraps(context, name_spans)          # names tagged (pipeline/mentions.py)
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = ()
+                ) -> dict[str, bytes]:
+    """One source's TEI files (a worker's task: the context is built where it is used;
+    a spilled build's results are read there)."""
+    source = build.source
+    context = tei.SourceContext(source, build.cleaned, build.segmented, build.notes,
+                                build.letters, titles)
+    tei.add_wraps(context, mentions.wraps(build.mentions))  # names tagged (mentions.py)
     encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
                                 organisations)
     del context
@@ -1471,7 +1643,7 @@ CLEANED_LINE = re.compile(r"^(?P<unit>\S+) \(cleaned text line (?P<line>\d+)\): 
 
 
 def _at_original_line(problem: PipelineError, sources: list[Source],
-                      cleaned: dict[str, clean_stage.CleanedSource]) -> None:
+                      cleaned: Mapping[str, clean_stage.CleanedSource]) -> None:
     """A problem at a line of a cleaned text, moved to that line of the original file
     (the file a user can open; the cleaned text is the tool's)."""
     m = CLEANED_LINE.match(problem.message)

@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
@@ -285,6 +285,17 @@ def _corresp_desc(letter: Row, source: str, persons: Mapping[str, Row],
 def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[Row],
               sources: Sequence[Row], meta: Row) -> etree._ElementTree:
     """The CMIF document as a tree (see :func:`cmif_xml`)."""
+    root, profile, descs = _cmif_parts(letters, persons, places, sources, meta)
+    for desc in descs:
+        profile.append(desc)
+    return etree.ElementTree(root)
+
+
+def _cmif_parts(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[Row],
+                sources: Sequence[Row], meta: Row
+                ) -> tuple[etree._Element, etree._Element, Iterator[etree._Element]]:
+    """The CMIF document without its letters (its root and ``profileDesc``) and each
+    letter's ``correspDesc``, made as it is taken."""
     source_ids = [_text(s["source_id"]) for s in sources]
     owner = [_source_of(letter, source_ids) for letter in letters]
     by_id = {_text(s["source_id"]): s for s in sources}
@@ -303,16 +314,19 @@ def cmif_tree(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[R
     linked = links.neighbours([links.key_of_row(letter, sid)
                                for letter, sid in zip(letters, owner, strict=True)])
     paths = {_text(letter["letter_id"]): _letter_path(letter) for letter in letters}
-    for letter, sid in zip(letters, owner, strict=True):
-        desc = _corresp_desc(letter, ids[sid], person_rows, place_rows, meta)
-        context = links.corresp_context(linked[_text(letter["letter_id"])],
-                                        lambda key: dataset_url(meta, paths[key.letter_id]))
-        if context is not None:
-            desc.append(context)
-        profile.append(desc)
     # CMIF's TEI must have a text; like the SIG's examples, an empty paragraph.
     tei_element(tei_element(tei_element(root, "text"), "body"), "p")
-    return etree.ElementTree(root)
+
+    def descs() -> Iterator[etree._Element]:
+        for letter, sid in zip(letters, owner, strict=True):
+            desc = _corresp_desc(letter, ids[sid], person_rows, place_rows, meta)
+            context = links.corresp_context(linked[_text(letter["letter_id"])],
+                                            lambda key: dataset_url(meta, paths[key.letter_id]))
+            if context is not None:
+                desc.append(context)
+            yield desc
+
+    return root, profile, descs()
 
 
 def cmif_xml(letters: list[dict], persons: list[dict], places: list[dict],
@@ -331,6 +345,29 @@ def cmif_xml(letters: list[dict], persons: list[dict], places: list[dict],
     """
     tree = cmif_tree(letters, persons, places, sources, meta)
     return etree.tostring(tree, pretty_print=True, xml_declaration=True, encoding="UTF-8")
+
+
+def cmif_chunks(letters: Sequence[Row], persons: Sequence[Row], places: Sequence[Row],
+                sources: Sequence[Row], meta: Row) -> Iterator[bytes]:
+    """:func:`cmif_xml`'s bytes in parts, each letter's ``correspDesc`` made, written and
+    let go in turn: the letters of a large corpus are never one tree. Each is written
+    as the whole document's pretty-printing writes it, in a document of its own whose
+    ``profileDesc`` holds it alone (the same depth and namespace)."""
+    root, profile, descs = _cmif_parts(letters, persons, places, sources, meta)
+    tei_element(profile, "correspDesc")          # where the letters go: an empty one
+    document = etree.tostring(etree.ElementTree(root), pretty_print=True,
+                              xml_declaration=True, encoding="UTF-8")
+    before, after = document.split(b"<correspDesc/>\n", 1)
+    yield before.rstrip(b" ")
+    own_root = tei_element(None, "TEI")
+    alone = tei_element(tei_element(own_root, "teiHeader"), "profileDesc")
+    for desc in descs:
+        alone.append(desc)
+        text = etree.tostring(own_root, pretty_print=True, encoding="UTF-8")
+        alone.remove(desc)
+        start = text.index(b"<profileDesc>\n") + len(b"<profileDesc>\n")
+        yield text[start:text.rindex(b"</profileDesc>")].rstrip(b" ")
+    yield after
 
 
 # --- Schematron ------------------------------------------------------------------------

@@ -123,11 +123,13 @@ def readme(meta: dict[str, Any], tables: list[Table], sources: list[Source]) -> 
                           for item in s.extra.get("limitations", [])) or "- None recorded.\n"
     inferences = "".join(f"- `{s.source_id}`: {item}\n" for s in sources
                          for item in editorial_inferences(s)) or "- None recorded.\n"
-    notes = [row for t in tables if t.name == "notes" for row in t.rows
-             if row.get("kind") == "editorial"]
-    cut = sum(1 for row in notes if row.get("truncated"))
+    editorial = cut = 0         # counted as the rows come (they are not all held)
+    for row in (row for t in tables if t.name == "notes" for row in t.rows):
+        if row.get("kind") == "editorial":
+            editorial += 1
+            cut += bool(row.get("truncated"))
     if cut:
-        limitations += (f"- Notes cut short: {cut} of the {len(notes)} editor's notes end "
+        limitations += (f"- Notes cut short: {cut} of the {editorial} editor's notes end "
                         "mid-sentence "
                         "in the texts as published (`truncated` in `data/notes.csv`; "
                         "`<gap reason=\"truncated\"/>` at the note's end in TEI). They are "

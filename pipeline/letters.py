@@ -35,6 +35,7 @@ build rather than being guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -803,9 +804,9 @@ def read_letters(source: Source, seg: SegmentedSource, persons: list[dict[str, A
     return LetterReading([letter for _, letter in read], problems)
 
 
-def read_all(sources: list[Source], segmented: dict[str, SegmentedSource],
+def read_all(sources: list[Source], segmented: Mapping[str, SegmentedSource],
              persons: list[dict[str, Any]], places: list[dict[str, Any]],
-             notes: dict[str, NotesResult]) -> dict[str, list[Letter]]:
+             notes: Mapping[str, NotesResult]) -> dict[str, list[Letter]]:
     """Every source's letters in reading order, by source id.
 
     ``segmented`` and ``notes`` are the segment and notes stages' outputs by source id,
@@ -858,7 +859,7 @@ def outline_disagreements(source: Source, seg: SegmentedSource, letters: list[Le
     return problems
 
 
-def letters_table(letters_by_source: dict[str, list[Letter]]) -> Table:
+def letters_table(letters_by_source: Mapping[str, list[Letter]]) -> Table:
     """The table this stage adds to the dataset: each source's letters in reading order."""
     rows = [letter.row() for source_id in sorted(letters_by_source)
             for letter in letters_by_source[source_id]]

@@ -708,8 +708,9 @@ def _merged(anomalies: list[NoteAnomaly]) -> list[NoteAnomaly]:
     return out
 
 
-def _results(results: NotesResult | Iterable[NotesResult]) -> list[NotesResult]:
-    return [results] if isinstance(results, NotesResult) else list(results)
+def _results(results: NotesResult | Iterable[NotesResult]) -> Iterable[NotesResult]:
+    # not made a list: each source's may be read from disk as it comes (pipeline/spill.py)
+    return [results] if isinstance(results, NotesResult) else results
 
 
 def note_rows(results: NotesResult | Iterable[NotesResult]) -> list[dict[str, Any]]:

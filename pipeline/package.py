@@ -44,19 +44,26 @@ class Table:
 
 class MadeRows(Sequence[dict[str, Any]]):
     """A table's rows made each time they are read, part by part (a source's mentions),
-    so that a large table is not held as dicts: only its count is kept."""
+    so that a large table is not held as dicts: only its count is kept, learnt when
+    the rows are first read through (or by ``count`` if asked before)."""
 
     def __init__(self, parts: Sequence[Any], rows: Callable[[Any], Iterable[dict[str, Any]]],
                  count: Callable[[Any], int]) -> None:
-        self._parts, self._rows = parts, rows
-        self._count = sum(map(count, parts))
+        self._parts, self._rows, self._counter = parts, rows, count
+        self._count: int | None = None
 
     def __len__(self) -> int:
+        if self._count is None:
+            self._count = sum(map(self._counter, self._parts))
         return self._count
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
+        made = 0
         for part in self._parts:
-            yield from self._rows(part)
+            for row in self._rows(part):
+                made += 1
+                yield row
+        self._count = made
 
     @overload
     def __getitem__(self, index: int) -> dict[str, Any]: ...
@@ -83,6 +90,15 @@ _SPELLED = frozenset({bool, list, tuple})   # the cell types _cell writes otherw
 
 def csv_bytes(table: Table) -> bytes:
     """The table as CSV bytes, columns in schema order, rows as given."""
+    return b"".join(csv_chunks(table))
+
+
+CSV_CHUNK_ROWS = 2000
+
+
+def csv_chunks(table: Table) -> Iterator[bytes]:
+    """The table as CSV bytes in parts of ``CSV_CHUNK_ROWS`` rows (``csv_bytes`` joins
+    them): a large table is written without being held whole."""
     fields = table_schema(table.name)["fields"]
     names = [f["name"] for f in fields]
     buffer = io.StringIO()
@@ -90,6 +106,10 @@ def csv_bytes(table: Table) -> bytes:
     writer.writerow(names)
     known = set(names)
     for i, row in enumerate(table.rows):
+        if i and not i % CSV_CHUNK_ROWS:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
         if not known.issuperset(row):
             extra = set(row) - known
             raise AssertionError(f"{table.name} row {i}: columns not in schema: {sorted(extra)}")
@@ -99,12 +119,19 @@ def csv_bytes(table: Table) -> bytes:
         if not _SPELLED.isdisjoint(map(type, cells)):
             cells = [_cell(value, f) for value, f in zip(cells, fields, strict=True)]
         writer.writerow(cells)
-    return buffer.getvalue().encode("utf-8")
+    yield buffer.getvalue().encode("utf-8")
 
 
 def file_facts(data: bytes) -> dict[str, Any]:
     """``hash`` and ``bytes`` as a Data Package v2 resource records them."""
     return {"hash": "sha256:" + hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def facts_of(files: Mapping[str, bytes], name: str) -> dict[str, Any]:
+    """``file_facts`` of ``files[name]``; from the file in parts where ``files`` can say
+    them so (``publish.StagedFiles.facts``: a large file is not read whole)."""
+    facts = getattr(files, "facts", None)
+    return facts(name) if facts is not None else file_facts(files[name])
 
 
 def load_dataset_meta(sources_dir: Path) -> dict[str, Any]:
@@ -315,10 +342,17 @@ def text_path(source_id: str, document_id: str | None = None) -> str:
     return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
-                  notes: Sequence[dict[str, Any]], documents: Sequence[dict[str, Any]]) -> bytes:
+def letters_jsonl(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
+                  notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]) -> bytes:
     """One JSON object per letter: its row of the letters table, its reading text (sub-units
     included) and the notes called in it (``n``, ``note_id``, ``text``)."""
+    return b"".join(letters_jsonl_chunks(letters, readings, notes, documents))
+
+
+def letters_jsonl_chunks(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
+                         notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]
+                         ) -> Iterator[bytes]:
+    """``letters_jsonl`` a line at a time (each reading asked for as its letter comes)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}
     # Each note goes to every letter among its unit's ancestors (itself included): one
     # walk up per note, instead of testing every note against every letter.
@@ -331,13 +365,13 @@ def letters_jsonl(letters: Sequence[dict[str, Any]], readings: dict[str, str],
                 called[document_id].append(entry)
             document_id = parent.get(document_id, "")
 
-    lines = []
+    if not letters:
+        yield b"\n"
     for row in letters:
         record = dict(row)
         record["text"] = readings[row["letter_id"]]
         record["notes"] = called[row["letter_id"]]
-        lines.append(json.dumps(record, ensure_ascii=False))
-    return ("\n".join(lines) + "\n").encode("utf-8")
+        yield (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 # Files published beside the tables, listed in datapackage.json with their checksums.
@@ -356,7 +390,7 @@ def file_resources(files: Mapping[str, bytes]) -> list[dict[str, Any]]:
                 name = re.sub(r"[^a-z0-9]+", "-", path.lower())   # tei/papers.xml: tei-papers-xml
                 resources.append({"name": name, "type": "file", "path": path, "format": fmt,
                                   "mediatype": mediatype, "encoding": "utf-8",
-                                  **file_facts(files[path])})
+                                  **facts_of(files, path)})
     return resources
 
 
@@ -379,7 +413,7 @@ def descriptor(meta: dict[str, Any], tables: list[Table], table_bytes: Mapping[s
         resources.append({
             "name": table.name, "type": "table", "title": table.title, "path": table.path,
             "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-            **file_facts(table_bytes[table.name]),
+            **facts_of(table_bytes, table.name),
             "schema": f"schema/{table.name}.json",
         })
     package = {

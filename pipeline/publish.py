@@ -18,7 +18,7 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -280,6 +280,21 @@ class StagedFiles(MutableMapping[str, bytes]):
             raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
         self._names.add(rel)
 
+    def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
+        """Write a file from its parts as they are made (a large table is never held
+        whole); the result is the file ``self[rel] = b"".join(chunks)`` writes."""
+        path = self.folder / rel
+        try:
+            if path.parent not in self._folders:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(path.parent)
+            with path.open("wb") as out:
+                for chunk in chunks:
+                    out.write(chunk)
+        except OSError as exc:
+            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
+        self._names.add(rel)
+
     def _link_unchanged(self, rel: str, data: bytes, path: Path) -> bool:
         """Link ``path`` to the previous dataset's file when that holds these very bytes:
         on some filesystems making a new file costs far more than a link (0.27 s against
@@ -305,6 +320,18 @@ class StagedFiles(MutableMapping[str, bytes]):
         if rel not in self._names:
             raise KeyError(rel)
         return (self.folder / rel).read_bytes()
+
+    def facts(self, rel: str) -> dict[str, Any]:
+        """A file's ``hash`` and ``bytes`` as a Data Package resource records them, read
+        in parts (``package.file_facts`` of its bytes)."""
+        if rel not in self._names:
+            raise KeyError(rel)
+        digest, size = hashlib.sha256(), 0
+        with (self.folder / rel).open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        return {"hash": "sha256:" + digest.hexdigest(), "bytes": size}
 
     def __delitem__(self, rel: str) -> None:
         self._names.remove(rel)
@@ -344,6 +371,15 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def write_chunks(files: MutableMapping[str, bytes], rel: str, chunks: Iterable[bytes]) -> None:
+    """A file made in parts written to ``files``: streamed into a staging folder
+    (``StagedFiles.write_chunks``), else joined."""
+    if isinstance(files, StagedFiles):
+        files.write_chunks(rel, chunks)
+    else:
+        files[rel] = b"".join(chunks)
 
 
 def write_atomically(files: dict[str, bytes], out_dir: Path, sources_dir: Path | None = None,

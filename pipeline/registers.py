@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -606,7 +607,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             continue          # a stale decision: open_questions reports it
         # The passage: in the book whose index lists the place, else in any text.
         own = term_source.get(headword, "")
-        passage = _first_locative(headword, {k: v for k, v in segmented.items() if k == own}) \
+        passage = _first_locative(headword, {own: segmented[own]} if own in segmented else {}) \
             or _first_locative(headword, segmented)
         if passage is None:
             raise PipelineError(f"index_places lists {headword!r}, but no text uses it as a "
@@ -623,6 +624,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             rows.append(row)
             by_name[without_accents(headword)] = row
         row["evidence"] += [terms[headword], passage]
+    _locative_starts.cache_clear()      # the texts it holds are let go
     return rows
 
 
@@ -707,9 +709,12 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
                 by_form.setdefault(str(o[key]), o)
     note_orgs = {i.name: i for i in (identify(n) for n in notes) if i and i.kind == "org"}
     # joins (``org``) after the organisations they may join ("Communist International"
-    # joins "Third International", which the index lists later)
-    for term in sorted(index, key=lambda t: bool(
-            decisions.index_organisations.get(str(t["headword"])))):
+    # joins "Third International", which the index lists later); the index is read twice
+    # rather than sorted (its rows may be read from disk as they come: pipeline/spill.py)
+    def joins(term: Row) -> bool:
+        return bool(decisions.index_organisations.get(str(term["headword"])))
+
+    for term in chain((t for t in index if not joins(t)), (t for t in index if joins(t))):
         if str(term.get("sub_entry") or ""):
             continue
         headword, term_id = str(term["headword"]), str(term["term_id"])
@@ -724,8 +729,8 @@ def build_organisations(glossary: Sequence[Row], index: Sequence[Row], notes: Se
                                     field="index_organisation")
         if row is None and (head in note_orgs or decided == ""):
             ident = note_orgs.get(head)
-            passage = _first_use(head, {k: v for k, v in segmented.items()
-                                        if k == str(term.get("source_id") or "")}) \
+            own = str(term.get("source_id") or "")
+            passage = _first_use(head, {own: segmented[own]} if own in segmented else {}) \
                 or _first_use(head, segmented)
             if passage is None:
                 raise PipelineError(f"index_organisation lists {headword!r}, but no text "

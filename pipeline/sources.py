@@ -17,7 +17,7 @@ import os
 import pickle
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.util import find_spec
@@ -536,8 +536,10 @@ def load_source(folder: Path) -> Source:
     )
 
 
-def discover(sources_dir: Path) -> list[Source]:
-    """Load every source folder under ``sources_dir``, sorted by source id.
+def discover(sources_dir: Path, keep: Callable[[Source], Source] = lambda source: source
+             ) -> list[Source]:
+    """Load every source folder under ``sources_dir``, sorted by source id; each source
+    as ``keep`` gives it back once loaded (the build keeps its original on disk).
 
     Every problem of every folder is raised at once (BuildFailed, stage "metadata")."""
     if not sources_dir.is_dir():
@@ -555,7 +557,7 @@ def discover(sources_dir: Path) -> list[Source]:
                                           code="E109"))
             continue
         try:
-            sources.append(load_source(folder))
+            sources.append(keep(load_source(folder)))
         except BuildFailed as failed:
             problems += failed.problems
         except PipelineError as error:

@@ -273,14 +273,15 @@ def test_a_tei_made_in_a_child_fails_the_build_as_in_its_turn(copied, tmp_path, 
     for jobs in (1, 2):
         shutil.copytree(cache, tmp_path / f"cache{jobs}")
 
-    def broken_tei(source, *args):
-        raise PipelineError("a TEI that cannot be made", file=str(source.folder))
+    def broken_tei(made, *args):
+        raise PipelineError("a TEI that cannot be made", file=str(made.source.folder))
 
-    def broken_cmif(*args):
+    def broken_cmif(*args):     # a generator, as cmif_chunks: it fails as it is written
         raise PipelineError("a CMIF that cannot be made", file="dataset.toml")
+        yield b""
 
     monkeypatch.setattr(build, "_encode_tei", broken_tei)
-    monkeypatch.setattr(build.cmif, "cmif_xml", broken_cmif)
+    monkeypatch.setattr(build.cmif, "cmif_chunks", broken_cmif)
     failures = []
     with _edited(_original(folder, "papers")):
         _change_a_word(_original(folder, "papers"))
