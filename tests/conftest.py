@@ -10,6 +10,7 @@ import os
 import pickle
 import shutil
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.resources import files as package_files
 from pathlib import Path
@@ -192,6 +193,17 @@ def dist(built, tmp_path_factory):
     out = tmp_path_factory.mktemp("dataset") / "dist"
     publish.write_atomically(built.files, out)
     return out
+
+
+@contextmanager
+def edited(*paths):
+    """The files ``paths`` as they are, written back when the block ends."""
+    saved = {path: path.read_bytes() for path in paths}
+    try:
+        yield
+    finally:
+        for path, data in saved.items():
+            path.write_bytes(data)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pickle
 import shutil
-from contextlib import contextmanager
 
 import pytest
 from click.testing import CliRunner
@@ -14,7 +13,7 @@ from sergetrotsky import build
 from sergetrotsky import cache as build_cache
 from sergetrotsky.cli import main
 
-from .conftest import SOURCES
+from .conftest import SOURCES, edited
 
 STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
 
@@ -37,23 +36,12 @@ def copied(tmp_path_factory, seeded_cache):
     """A copy of the real sources in another folder, and the cache filled by a build of
     the real sources (no key or entry depends on where the sources are: a build of the
     copy reads them all, ``test_a_copy_of_the_sources_elsewhere_reads_every_entry``). A
-    test that edits the copy puts its files back (``_edited``) and works on a copy of the
+    test that edits the copy puts its files back (``edited``) and works on a copy of the
     cache."""
     work = tmp_path_factory.mktemp("copied")
     shutil.copytree(SOURCES, work / "sources")
     shutil.copy(SOURCES.parent / "CHANGELOG.md", work)  # the build publishes the one beside
     return seeded_cache.folder, work / "sources"
-
-
-@contextmanager
-def _edited(*paths):
-    """The files ``paths`` as they are, written back when the block ends."""
-    saved = {path: path.read_bytes() for path in paths}
-    try:
-        yield
-    finally:
-        for path, data in saved.items():
-            path.write_bytes(data)
 
 
 def _copy_of(filled, tmp_path):
@@ -97,9 +85,9 @@ def test_a_comment_in_a_source_toml_changes_nothing(copied, tmp_path):
     leaves every entry valid."""
     sources = copied[1]
     _copy_of(copied, tmp_path)
-    edited = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
-    with _edited(edited / "source.toml"):
-        with (edited / "source.toml").open("a", encoding="utf-8") as out:
+    folder = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
+    with edited(folder / "source.toml"):
+        with (folder / "source.toml").open("a", encoding="utf-8") as out:
             out.write("\n# an edit that changes the file, not the dataset\n")
         again = build_cache.BuildCache(tmp_path / "cache")
         cached = build.assemble(sources, cache=again)
@@ -118,7 +106,7 @@ def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
     sources = copied[1]
     _copy_of(copied, tmp_path)
     metadata = sources / "review" / "source.toml"
-    with _edited(metadata, sources / "papers" / "letters.toml"):
+    with edited(metadata, sources / "papers" / "letters.toml"):
         text = metadata.read_text(encoding="utf-8")
         assert '\ntitle = "[Review of' in text
         metadata.write_text(text.replace('\ntitle = "[Review of', '\ntitle = "[A review of'),
@@ -134,8 +122,8 @@ def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
         assert cached.files == build.assemble(sources).files     # the cold build
         # the entries of the old state of the edited sources are gone, one per stage is left
         for stage in STAGES:
-            for edited in ("review", "papers"):
-                assert len(list((tmp_path / "cache" / stage).glob(f"{edited}.*.pickle"))) == 1
+            for source_id in ("review", "papers"):
+                assert len(list((tmp_path / "cache" / stage).glob(f"{source_id}.*.pickle"))) == 1
         assert len(list((tmp_path / "cache" / "registers").glob("*.pickle"))) == 1
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-from contextlib import contextmanager
 
 import pytest
 from sergetrotsky import build, mentions, notes, sources
 from sergetrotsky import cache as build_cache
 from sergetrotsky.errors import BuildFailed
 
-from .conftest import SOURCES
+from .conftest import SOURCES, edited
 
 # The per-source stages of the cache (tests/test_cache.py), each source's entry reused or not
 STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
@@ -32,17 +31,6 @@ def copied(tmp_path_factory, seeded_cache):
     return work / "sources", work / "cache", seeded_cache.result
 
 
-@contextmanager
-def _edited(*paths):
-    """The files ``paths`` as they are, written back when the block ends."""
-    saved = {path: path.read_bytes() for path in paths}
-    try:
-        yield
-    finally:
-        for path, data in saved.items():
-            path.write_bytes(data)
-
-
 def _source_ids(folder):
     return {p.name for p in folder.iterdir() if p.is_dir() and p.name[0] not in "._"}
 
@@ -57,7 +45,7 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     folder, cache, first = copied
     shutil.copytree(cache, tmp_path / "cache")
     forked = _spy_forks(monkeypatch)
-    with _edited(_original(folder, "papers")):
+    with edited(_original(folder, "papers")):
         _change_a_word(_original(folder, "papers"))
         store = build_cache.BuildCache(tmp_path / "cache")
         cached = build.assemble(folder, cache=store, jobs=2)
@@ -90,7 +78,7 @@ def test_results_made_ahead_with_other_registers_are_not_taken(copied, tmp_path,
     persons[0] = {**persons[0], "name": persons[0]["name"] + " Jr."}
     entry.write_bytes(pickle.dumps((index_rows, persons, places, organisations)))
     forked = _spy_forks(monkeypatch)
-    with _edited(_original(folder, "papers")):
+    with edited(_original(folder, "papers")):
         _change_a_word(_original(folder, "papers"))
         cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
                                 jobs=2)
@@ -139,6 +127,20 @@ def test_a_child_that_gives_no_result_is_replaced_by_the_call_here():
     assert build._Forked(lambda: os.getpid()).result() != parent   # made in the child
 
 
+def _schemas_checked(monkeypatch) -> list[str]:
+    """The names of the metadata schemas this process checks a file against, as they are
+    checked (sources._validator spied on)."""
+    checked: list[str] = []
+    real = sources._validator
+
+    def spied(name):
+        checked.append(name)
+        return real(name)
+
+    monkeypatch.setattr(sources, "_validator", spied)
+    return checked
+
+
 def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied, tmp_path,
                                                                          monkeypatch):
     """The cache records the metadata files found valid (their bytes with their schema's)
@@ -148,14 +150,7 @@ def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied,
     checked in the next build (only valid files are recorded)."""
     folder, cache, _ = copied
     shutil.copytree(cache, tmp_path / "cache")
-    checked = []
-    real = sources._validator
-
-    def spied(name):
-        checked.append(name)
-        return real(name)
-
-    monkeypatch.setattr(sources, "_validator", spied)
+    checked = _schemas_checked(monkeypatch)
     parsed = []
     parse = sources.tomllib.loads
     monkeypatch.setattr(sources.tomllib, "loads", lambda text: parsed.append(text) or parse(text))
@@ -165,7 +160,7 @@ def test_metadata_found_valid_is_not_checked_again_and_a_changed_file_is(copied,
                 if p.name in ("source.toml", "segment.toml", "persons.toml", "places.toml")]
     assert metadata and not [text for text in parsed if text in metadata]
     persons = folder / "_registry" / "persons.toml"
-    with _edited(persons):
+    with edited(persons):
         text = persons.read_text(encoding="utf-8")
         first_entry = text.index("[[person]]")
         line = text.count("\n", 0, first_entry) + 2
@@ -283,7 +278,7 @@ def test_a_tei_made_in_a_child_fails_the_build_as_in_its_turn(copied, tmp_path, 
     monkeypatch.setattr(build, "_encode_tei", broken_tei)
     monkeypatch.setattr(build.cmif, "cmif_chunks", broken_cmif)
     failures = []
-    with _edited(_original(folder, "papers")):
+    with edited(_original(folder, "papers")):
         _change_a_word(_original(folder, "papers"))
         for jobs in (2, 1):
             with pytest.raises(BuildFailed) as failed:
@@ -302,16 +297,9 @@ def test_a_changed_segment_toml_is_checked_in_a_child_while_the_stages_run(copie
     cold build's, and the next build takes the file as recorded valid."""
     folder, cache, _ = copied
     shutil.copytree(cache, tmp_path / "cache")
-    checked = []
-    real = sources._validator
-
-    def spied(name):
-        checked.append(name)
-        return real(name)
-
-    monkeypatch.setattr(sources, "_validator", spied)
+    checked = _schemas_checked(monkeypatch)
     outline = folder / "nelson" / "segment.toml"
-    with _edited(outline):
+    with edited(outline):
         with outline.open("a", encoding="utf-8") as out:
             out.write("\n# an edit\n")
         cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
@@ -336,7 +324,7 @@ def test_a_segment_toml_that_breaks_its_schema_is_reported_as_ever(copied, tmp_p
     shutil.copytree(cache, tmp_path / "cache")
     before = sorted(p.name for p in (tmp_path / "cache").rglob("*.pickle"))
     outline = folder / "nelson" / "segment.toml"
-    with _edited(outline):
+    with edited(outline):
         text = outline.read_text(encoding="utf-8")
         assert broken[0] in text
         outline.write_text(text.replace(broken[0], broken[1], 1), encoding="utf-8")
