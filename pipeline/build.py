@@ -170,11 +170,6 @@ class Corpus:
         """Each source's unit tree by source id, each read when asked for (spill.py)."""
         return Fields(self.builds, "segmented")
 
-    @property
-    def found_notes(self) -> Iterator[notes_stage.NotesResult]:
-        """Each source's notes, in source order, each read as it comes (spill.py)."""
-        return (b.notes for b in self.builds)
-
     @cached_property
     def letter_rows(self) -> Sequence[Row]:
         """The letters table's rows: each source's letters in reading order, by source id."""
@@ -666,11 +661,10 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
     # The corpus vocabulary (for line-end hyphens) first: it is the sum of each source's,
     # each added as it comes (not all held).
     vocab: Counter[str] = Counter()
-    counted = [cache.get("vocabulary", s.source_id, cached.keys[s.source_id]) if cache
-               else None for s in sources]
-    for s, counts in zip(sources, counted, strict=True):
+    counted = [_reused(cache, "vocabulary", s.source_id, cached.keys.get(s.source_id, ""))
+               for s in sources]
+    for counts in counted:
         if counts is not None:
-            cache.reused.append(("vocabulary", s.source_id))   # type: ignore[union-attr]
             vocab.update(counts)
     uncounted = [s for s, counts in zip(sources, counted, strict=True) if counts is None]
     del counted
@@ -693,11 +687,11 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
     entries: list[dict[str, Any] | None] = [None] * len(sources)
     todo = []
     for i, s in enumerate(sources):
-        entry = cache.get("text", s.source_id, cached.keys[s.source_id]) if cache else None
-        if entry is None or not all(vocab[w] == n for w, n in entry["clean"][1].items()):
+        entry = _reused(cache, "text", s.source_id, cached.keys.get(s.source_id, ""),
+                        lambda entry: all(vocab[w] == n for w, n in entry["clean"][1].items()))
+        if entry is None:
             todo.append(i)
             continue
-        cache.reused.append(("text", s.source_id))     # type: ignore[union-attr]
         briefs[i] = [stage.brief(entry[stage.name]) for stage in PER_SOURCE_STAGES]
         if spill is not None:
             _spill_entry(s, entry, spill)
@@ -765,9 +759,8 @@ def _read_letters(corpus: Corpus) -> None:
     cache = corpus.cached.cache if corpus.cached is not None else None
     found: dict[str, list[letters_stage.Letter]] = {}
     for b in builds:
-        entry = cache.get("letters", b.source_id, b.key) if cache else None
+        entry = _reused(cache, "letters", b.source_id, b.key)
         if entry is not None:
-            cache.reused.append(("letters", b.source_id))     # type: ignore[union-attr]
             found[b.source_id] = entry
     todo = [b for b in builds if b.source_id not in found]
     try:
@@ -816,9 +809,8 @@ def _build_registers(corpus: Corpus) -> None:
     # registry and its decisions: all in the sources' keys. One entry for the corpus.
     cache = corpus.cached.cache if corpus.cached is not None else None
     key = cache_stage.key(*(b.key for b in corpus.builds)) if cache else ""
-    entry = cache.get("registers", cache_stage.CORPUS_ENTRY, key) if cache else None
+    entry = _reused(cache, "registers", cache_stage.CORPUS_ENTRY, key)
     if entry is not None:
-        cache.reused.append(("registers", cache_stage.CORPUS_ENTRY))   # type: ignore[union-attr]
         corpus.index_rows, corpus.persons, corpus.places, corpus.organisations = entry
         return
     segmented = corpus.segmented
@@ -859,25 +851,25 @@ def _find_mentions(corpus: Corpus) -> None:
     cache = cached.cache if cached is not None else None
     index: NameIndex | None = None
     for b in builds:
-        entry = cache.get("mentions", b.source_id, keys[b.source_id]) if cache else None
-        if entry is not None:
-            cache.reused.append(("mentions", b.source_id))     # type: ignore[union-attr]
-        else:
+        entry = _reused(cache, "mentions", b.source_id, keys.get(b.source_id, ""))
+        if entry is None:
             entry = _mentions_ahead(corpus, b, names)
             if entry is None:
                 if index is None:   # made only when a source's mentions are not cached
-                    index = _name_index(corpus, cache)      # (its pattern takes a while)
+                    index = _name_index(corpus.persons, corpus.places,   # (its pattern
+                                        corpus.organisations, decisions, cache)  # takes a while)
                 entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
             _put(corpus, "mentions", b.source, keys, entry)
         b.mentions = entry
 
 
-def _name_index(corpus: Corpus, cache: cache_stage.BuildCache | None) -> NameIndex:
+def _name_index(persons: Sequence[Row], places: Sequence[Row], organisations: Sequence[Row],
+                decisions: registers.Decisions, cache: cache_stage.BuildCache | None
+                ) -> NameIndex:
     """The name index of the registers, its search pattern compiled from the cache's
     program when there is one (``_compiled``)."""
-    decisions = corpus.decisions
-    made = NameIndex(corpus.persons, corpus.places, corpus.organisations,
-                     decisions.family_names, decisions.form_owners)
+    made = NameIndex(persons, places, organisations, decisions.family_names,
+                     decisions.form_owners)
     if made.searched and cache:
         # the searched forms make the pattern (its text is only made on a miss)
         made.pattern = _compiled(cache, "\n".join(sorted(made.searched)),
@@ -956,11 +948,8 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
                                   {b.source_id: b.notes})
     letters = read.get(b.source_id, [])
     names = _names_fingerprint(persons, places, organisations, decisions)
-    index = NameIndex(persons, places, organisations, decisions.family_names,
-                      decisions.form_owners)
-    if index.searched and corpus.cached is not None and corpus.cached.cache:
-        index.pattern = _compiled(corpus.cached.cache, "\n".join(sorted(index.searched)),
-                                  lambda: index.pattern_source or "")
+    index = _name_index(persons, places, organisations, decisions,
+                        corpus.cached.cache if corpus.cached is not None else None)
     found = mentions.find_mentions(b.segmented, index, letters)[0]
     titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
     context = _tei_context(titles, corpus.meta, persons, places, organisations)
@@ -1055,10 +1044,8 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
     found = Parts(corpus.spill, "documents")
     cache = corpus.cached.cache if corpus.cached is not None else None
     for b in ordered:
-        entry = cache.get("documents", b.source_id, keys[b.source_id]) if cache else None
-        if entry is not None:
-            cache.reused.append(("documents", b.source_id))    # type: ignore[union-attr]
-        else:
+        entry = _reused(cache, "documents", b.source_id, keys.get(b.source_id, ""))
+        if entry is None:
             entry = _source_document_rows(b)
             _put(corpus, "documents", b.source, keys, entry)
         found.add(b.source_id, entry)
@@ -1085,10 +1072,8 @@ def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
     traces = Parts(corpus.spill, "layout_traces")
     cache = corpus.cached.cache if corpus.cached is not None else None
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
-        entry = cache.get("rows", b.source_id, b.key) if cache else None
-        if entry is not None:
-            cache.reused.append(("rows", b.source_id))     # type: ignore[union-attr]
-        else:
+        entry = _reused(cache, "rows", b.source_id, b.key)
+        if entry is None:
             cleaned = {b.source_id: b.cleaned}
             entry = (package.source_rows([b.source], cleaned)[0],
                      package.removal_rows(cleaned),
@@ -1210,11 +1195,10 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     for i, b in enumerate(builds):
         if i in todo:
             continue
-        entry = cache.get("tei", b.source_id, keys[b.source_id]) if cache else None
+        entry = _reused(cache, "tei", b.source_id, keys.get(b.source_id, ""))
         if entry is None:
             unreadable.append(i)
             continue
-        cache.reused.append(("tei", b.source_id))   # type: ignore[union-attr]
         files.update(entry)
         del entry
     if child is not None and not unreadable:
@@ -1323,6 +1307,19 @@ EXPORTERS: tuple[tuple[str, Callable[[Corpus, Files], None]], ...] = (
     ("tei", export_docs),
     ("tei", export_descriptor),
 )
+
+
+def _reused(cache: cache_stage.BuildCache | None, stage: str, source_id: str, entry_key: str,
+            valid: Callable[[Any], bool] = lambda entry: True) -> Any | None:
+    """The cache's entry, recorded as reused; None without a cache, without the entry, or
+    when it is not ``valid``."""
+    if not cache:
+        return None
+    entry = cache.get(stage, source_id, entry_key)
+    if entry is None or not valid(entry):
+        return None
+    cache.reused.append((stage, source_id))
+    return entry
 
 
 def _put(corpus: Corpus, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
