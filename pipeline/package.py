@@ -342,17 +342,12 @@ def text_path(source_id: str, document_id: str | None = None) -> str:
     return f"text/{source_id}/{document_id}.txt" if document_id else f"text/{source_id}.txt"
 
 
-def letters_jsonl(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
-                  notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]) -> bytes:
-    """One JSON object per letter: its row of the letters table, its reading text (sub-units
-    included) and the notes called in it (``n``, ``note_id``, ``text``)."""
-    return b"".join(letters_jsonl_chunks(letters, readings, notes, documents))
-
-
 def letters_jsonl_chunks(letters: Sequence[dict[str, Any]], readings: Mapping[str, str],
                          notes: Iterable[dict[str, Any]], documents: Iterable[dict[str, Any]]
                          ) -> Iterator[bytes]:
-    """``letters_jsonl`` a line at a time (each reading asked for as its letter comes)."""
+    """letters.jsonl, a line at a time: one JSON object per letter, its row of the letters
+    table, its reading text (sub-units included; each reading asked for as its letter
+    comes) and the notes called in it (``n``, ``note_id``, ``text``)."""
     parent = {d["document_id"]: d["parent_id"] for d in documents}
     # Each note goes to every letter among its unit's ancestors (itself included): one
     # walk up per note, instead of testing every note against every letter.

@@ -269,28 +269,28 @@ class StagedFiles(MutableMapping[str, bytes]):
         self._mode = 0o666 & ~_umask()
 
     def __setitem__(self, rel: str, data: bytes) -> None:
-        path = self.folder / rel
-        try:
-            if path.parent not in self._folders:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                self._folders.add(path.parent)
+        def write(path: Path) -> None:
             if not self._link_unchanged(rel, data, path):
                 path.write_bytes(data)
-        except OSError as exc:
-            raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
-        self._names.add(rel)
+        self._write(rel, write)
 
     def write_chunks(self, rel: str, chunks: Iterable[bytes]) -> None:
         """Write a file from its parts as they are made (a large table is never held
         whole); the result is the file ``self[rel] = b"".join(chunks)`` writes."""
+        def write(path: Path) -> None:
+            with path.open("wb") as out:
+                out.writelines(chunks)
+        self._write(rel, write)
+
+    def _write(self, rel: str, write: Callable[[Path], None]) -> None:
+        """``write`` the file ``rel`` in the folder, its folders made first (E504: it
+        cannot be written)."""
         path = self.folder / rel
         try:
             if path.parent not in self._folders:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._folders.add(path.parent)
-            with path.open("wb") as out:
-                for chunk in chunks:
-                    out.write(chunk)
+            write(path)
         except OSError as exc:
             raise self._refuse("E504", f"cannot be written: {exc.strerror or exc}") from None
         self._names.add(rel)

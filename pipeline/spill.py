@@ -12,10 +12,10 @@ ends, however it ends (a SIGKILL aside: the next build into the same output remo
 
 from __future__ import annotations
 
+import contextlib
 import pickle
-import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -113,13 +113,12 @@ class Fields(Mapping[str, Any]):
     """One field of each of ``builds`` by source id, read when asked for (never all held
     at once: a step that walks it holds one source's at a time)."""
 
-    def __init__(self, builds: Sequence[Any], name: str,
-                 value: Callable[[Any], Any] | None = None) -> None:
+    def __init__(self, builds: Sequence[Any], name: str) -> None:
         self._builds = {b.source_id: b for b in builds}
-        self._value = value or (lambda b: getattr(b, name))
+        self._name = name
 
     def __getitem__(self, source_id: str) -> Any:
-        return self._value(self._builds[source_id])
+        return getattr(self._builds[source_id], self._name)
 
     def __contains__(self, source_id: object) -> bool:     # without reading the field
         return source_id in self._builds
@@ -174,26 +173,15 @@ class Parts(Sequence[Any]):
         return list(self)[index]
 
 
-class SpillFolder:
-    """A ``Spill`` in a new temporary folder, removed on leaving (a context manager)."""
-
-    def __init__(self, prefix: str, where: Path | None) -> None:
-        self.prefix, self.where = prefix, where
-
-    def __enter__(self) -> Spill:
-        self.folder = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.where))
-        return Spill(self.folder)
-
-    def __exit__(self, *exc: Any) -> None:
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def spill_folder(beside: Path | None = None) -> SpillFolder:
+@contextlib.contextmanager
+def spill_folder(beside: Path | None = None) -> Iterator[Spill]:
     """A temporary ``Spill`` for one build (``with spill_folder() as spill``): in the
     system's temporary folder, or beside ``beside`` (the build's staging folder) and
     named after it, so that the output folder's clean-up removes what a killed build
     left (publish.OutputFolder.remove_leftovers)."""
-    if beside is None:
-        return SpillFolder("sergetrotsky-build-", None)
-    return SpillFolder(f"{beside.name}-spill-", beside.parent)
+    prefix, where = ("sergetrotsky-build-", None) if beside is None \
+        else (f"{beside.name}-spill-", beside.parent)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=where,
+                                     ignore_cleanup_errors=True) as folder:
+        yield Spill(Path(folder))
 

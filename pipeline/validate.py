@@ -2257,8 +2257,7 @@ def _tei_rules_and_patterns(tree: etree._ElementTree, shown: str,
             gc.enable()
 
 
-def _walk_tei_rules(tree: etree._ElementTree, shown: str,
-                    patterns: _PatternTable | None = None
+def _walk_tei_rules(tree: etree._ElementTree, shown: str, patterns: _PatternTable | None
                     ) -> tuple[list[Problem], list[Problem], bool]:
     """Each block below is one pattern of the .sch, under its rule's context; the XPath of
     each test is quoted beside the code that makes it. With ``patterns``, also whether
@@ -2428,30 +2427,24 @@ def _check_tei(data: bytes, shown: str, shape: str | None
         problems += _rng_problems(grammar, tree, "E040", shown)
         problems += _schematron_problems(tei_schematron(), tree, shown, "E040", "E040")
         problems += _date_problems(tree, shown)
-    elif len(data) < CONCURRENT_RNG_BYTES:
+    elif len(data) < CONCURRENT_RNG_BYTES or (loose := _pattern_free_grammar(shape)) is None:
         problems += _rng_problems(grammar, tree, "E040", shown)
         rules, dates = _tei_rule_problems(tree, shown)
         problems += rules + dates
     else:
         # libxml2 validates without the GIL: RELAX NG on another core while the walk runs
         # here. Both only read the tree; the error log is the grammar's, read afterwards.
+        # The grammar without its patterns there, its patterns matched in the walk (see
+        # _pattern_free_grammar); unless both pass, the grammar itself runs, for its
+        # verdict and its messages (there too when the first fails).
         from concurrent.futures import ThreadPoolExecutor
-        loose = _pattern_free_grammar(shape)
+        relaxed, table = loose
         with ThreadPoolExecutor(1) as pool:
-            if loose is None:
-                valid = pool.submit(grammar.validate, tree)
-                rules, dates = _tei_rule_problems(tree, shown)
-                problems += _rng_problems(grammar, tree, "E040", shown, valid.result())
-            else:
-                # the grammar without its patterns there, its patterns matched in the walk
-                # (see _pattern_free_grammar); unless both pass, the grammar itself runs,
-                # for its verdict and its messages (there too when the first fails)
-                relaxed, table = loose
-                valid = pool.submit(_relaxed_then_whole, relaxed, grammar, tree)
-                rules, dates, held = _tei_rules_and_patterns(tree, shown, table)
-                verdict = valid.result()
-                problems += _rng_problems(grammar, tree, "E040", shown,
-                                          None if verdict and not held else verdict)
+            valid = pool.submit(_relaxed_then_whole, relaxed, grammar, tree)
+            rules, dates, held = _tei_rules_and_patterns(tree, shown, table)
+            verdict = valid.result()
+        problems += _rng_problems(grammar, tree, "E040", shown,
+                                  None if verdict and not held else verdict)
         problems += rules + dates
     return tree, problems
 

@@ -221,22 +221,3 @@ def test_walk_locates_what_the_compiled_schematron_cannot():
     assert [(p.code, p.line) for p in compiled] == [("W040", None)]
     assert [(p.code, p.line) for p in walked] == [("W040", line)]
     assert [p.message for p in walked] == [p.message for p in compiled]
-
-
-@pytest.mark.parametrize("file, old, new", [
-    (SOURCE_FILE, 'target="#mini-n1"', 'target="#nowhere"'),
-    (SOURCE_FILE, '<div type="chapter"', '<div type="pamphlet"'),          # E040
-    (SOURCE_FILE, '<date when="1936-05">', '<date when="1936-02-30" to="x">'),
-    (LETTER_FILE, '<correspAction type="received">', '<correspAction type="sent">'),
-])
-def test_relax_ng_beside_the_walk_reports_what_it_reports_after_it(monkeypatch, file, old,
-                                                                      new):
-    """A large file's RELAX NG runs in a thread while the walk runs: the same problems, in
-    the same order, as one after the other."""
-    data = file.read_text(encoding="utf-8").replace(old, new, 1).encode("utf-8")
-    shape = "letter" if file == LETTER_FILE else "source"
-    monkeypatch.setattr(validate, "CONCURRENT_RNG_BYTES", len(data) + 1)
-    one_after_the_other = validate._check_tei(data, "test.xml", shape)[1]
-    monkeypatch.setattr(validate, "CONCURRENT_RNG_BYTES", 0)
-    assert validate._check_tei(data, "test.xml", shape)[1] == one_after_the_other
-    assert one_after_the_other
