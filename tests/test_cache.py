@@ -80,9 +80,9 @@ def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_pa
     assert cached.warnings == [w.replace(str(SOURCES), str(sources)) for w in built.warnings]
 
 
-def test_a_comment_in_a_source_toml_changes_nothing(copied, tmp_path):
+def test_a_comment_in_a_source_toml_changes_nothing(built, copied, tmp_path):
     """A source is keyed by its metadata as loaded: a comment added to its source.toml
-    leaves every entry valid."""
+    leaves every entry valid, and the files those of the sources without it."""
     sources = copied[1]
     _copy_of(copied, tmp_path)
     folder = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
@@ -95,7 +95,7 @@ def test_a_comment_in_a_source_toml_changes_nothing(copied, tmp_path):
                if p.is_dir() and p.name[0] not in "._"]
         assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
                                                ("registers", build_cache.CORPUS_ENTRY)])
-        assert cached.files == build.assemble(sources).files     # the cold build
+        assert cached.files == built.files
 
 
 def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
@@ -168,21 +168,26 @@ def test_a_changed_pipeline_or_a_broken_entry_is_never_read(built, filled, tmp_p
     assert changed.reused == []
 
 
-def test_the_cli_caches_in_the_folder_named_and_no_cache_writes_nothing(tmp_path,
+def test_the_cli_caches_in_the_folder_named_and_no_cache_writes_nothing(filled, tmp_path,
                                                                         monkeypatch):
-    folder = tmp_path / "cache"
+    """The folder named by the environment is the cache: with --no-cache nothing in it is
+    read or written; without, a build reads its entries and writes the missing ones
+    (here review's, removed from a filled cache), and the files are the cold build's."""
+    folder = _copy_of(filled, tmp_path)
+    for entry in folder.glob("*/review.*.pickle"):
+        entry.unlink()
+    assert (folder / "CACHEDIR.TAG").is_file() and not list(folder.glob("tei/review.*"))
+    before = _tree(folder)
     monkeypatch.setenv(build_cache.CACHE_ENV, str(folder))
     runner = CliRunner()
     result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out",
                                   str(tmp_path / "cold"), "--no-cache"])
     assert result.exit_code == 0, result.output
-    assert not folder.exists()
-    for out in ("first", "cached"):
-        result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out",
-                                      str(tmp_path / out)])
-        assert result.exit_code == 0, result.output
-    assert (folder / "CACHEDIR.TAG").is_file()
-    assert list((folder / "tei").glob("*.pickle"))
+    assert _tree(folder) == before
+    result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out",
+                                  str(tmp_path / "cached")])
+    assert result.exit_code == 0, result.output
+    assert len(list(folder.glob("tei/review.*.pickle"))) == 1
     assert _tree(tmp_path / "cached") == _tree(tmp_path / "cold")
 
 

@@ -27,8 +27,19 @@ def copied(tmp_path_factory, seeded_cache):
     test that edits the copy puts its files back and works on a copy of the cache."""
     work = tmp_path_factory.mktemp("incremental")
     shutil.copytree(SOURCES, work / "sources")
+    shutil.copy(SOURCES.parent / "CHANGELOG.md", work)  # the build publishes the one beside
     shutil.copytree(seeded_cache.folder, work / "cache")
     return work / "sources", work / "cache", seeded_cache.result
+
+
+@pytest.fixture(scope="module")
+def cold_after_a_word(copied):
+    """A cold build of the copy with one word of papers changed (``_change_a_word``), for
+    the tests that build the same edit from the cache."""
+    folder = copied[0]
+    with edited(_original(folder, "papers")):
+        _change_a_word(_original(folder, "papers"))
+        return build.assemble(folder)
 
 
 def _source_ids(folder):
@@ -36,7 +47,7 @@ def _source_ids(folder):
 
 
 def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_bytes(
-        copied, tmp_path, monkeypatch):
+        copied, cold_after_a_word, tmp_path, monkeypatch):
     """A contributor's correction: one word of papers' original made longer, early in the
     text, so that every later offset of papers moves, and with them the registers'
     evidence passages in papers (``document_id@offset``). The other sources' entries are
@@ -49,7 +60,7 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
         _change_a_word(_original(folder, "papers"))
         store = build_cache.BuildCache(tmp_path / "cache")
         cached = build.assemble(folder, cache=store, jobs=2)
-        cold = build.assemble(folder)
+    cold = cold_after_a_word
     assert cached.files == cold.files
     assert (cached.summary, cached.locks, cached.warnings) == \
         (cold.summary, cold.locks, cold.warnings)
@@ -64,7 +75,8 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     assert forked == [("_ahead", "papers")]
 
 
-def test_results_made_ahead_with_other_registers_are_not_taken(copied, tmp_path, monkeypatch):
+def test_results_made_ahead_with_other_registers_are_not_taken(copied, cold_after_a_word,
+                                                              tmp_path, monkeypatch):
     """The child of build._begin_ahead works from the previous build's registers: when
     they differ from this build's in what the mentions and the TEI read (here a person's
     name changed in the cached entry), its results are left and papers' TEI is made
@@ -82,8 +94,7 @@ def test_results_made_ahead_with_other_registers_are_not_taken(copied, tmp_path,
         _change_a_word(_original(folder, "papers"))
         cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
                                 jobs=2)
-        cold = build.assemble(folder)
-    assert cached.files == cold.files
+    assert cached.files == cold_after_a_word.files
     assert forked == [("_ahead", "papers"), ("_Guarded", "papers")]
 
 
@@ -305,7 +316,8 @@ def test_a_changed_segment_toml_is_checked_in_a_child_while_the_stages_run(copie
         cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
                                 jobs=2)
         assert checked == []                # the check ran in the child
-        assert cached.files == build.assemble(folder).files
+        # a comment: the files of the build before the edit (a cold one's, test_cache)
+        assert cached.files == copied[2].files
         checked.clear()
         build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"), jobs=1)
         assert checked == []                # recorded valid by the build before

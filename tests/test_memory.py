@@ -59,11 +59,14 @@ def test_a_spilled_corpus_holds_no_source_text_and_reads_back_what_was_made(plai
     assert not folder.exists()      # removed when the build ends
 
 
-def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, monkeypatch):
+def test_each_source_tei_is_staged_before_the_next_source_is_encoded(built, tmp_path,
+                                                                     monkeypatch):
     """With one process, a source's TEI file is in the staging folder when the next
     source's TEI is made (it is not held until the end), and the tables are there
     already; the spill folder is beside the staging folder while the build runs, and
-    gone after it (a killed build's is removed by the next build into the folder)."""
+    gone after it (a killed build's is removed by the next build into the folder). The
+    files are the session build's (``test_a_spilled_build_gives_the_bytes_of_a_held_one``
+    with one process)."""
     encode = tei.encode_source
     seen: list[tuple[str, list[str], bool]] = []
     spills: list[list[str]] = []
@@ -80,7 +83,8 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, m
     monkeypatch.setattr(build, "SPILL_ABOVE", 0)    # the spill as for a large corpus
     with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
         staged = out.stage()
-        build.assemble(SOURCES, jobs=1, files=staged)
+        result = build.assemble(SOURCES, jobs=1, files=staged)
+        _assert_built(result, staged, built)
         out.commit(staged)
     assert len(seen) >= 2
     for i, (source_id, present, tables) in enumerate(seen):
@@ -97,18 +101,21 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(tmp_path, m
         assert not left.exists()
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_a_spilled_build_gives_the_bytes_of_a_held_one(built, jobs, tmp_path, monkeypatch):
+def _assert_built(result, staged, built):
+    """A build's summary and staged files are the session build's."""
+    assert result.summary == built.summary
+    assert sorted(staged) == sorted(built.files)
+    assert [rel for rel in staged if staged[rel] != built.files[rel]] == []
+
+
+def test_a_spilled_build_gives_the_bytes_of_a_held_one(built, tmp_path, monkeypatch):
     """The sources built as a large corpus is (its sources' results on disk, the files
-    staged in parts), in one process and in two: the bytes of the session's build
-    (which holds everything when the sources are under ``SPILL_ABOVE``)."""
+    staged in parts), in two processes: the bytes of the session's build (which holds
+    everything when the sources are under ``SPILL_ABOVE``). With one process: above."""
     monkeypatch.setattr(build, "SPILL_ABOVE", 0)
     with publish.OutputFolder(tmp_path / "dist", SOURCES) as out:
         staged = out.stage()
-        result = build.assemble(SOURCES, jobs=jobs, files=staged)
-        assert result.summary == built.summary
-        assert sorted(staged) == sorted(built.files)
-        assert [rel for rel in staged if staged[rel] != built.files[rel]] == []
+        _assert_built(build.assemble(SOURCES, jobs=2, files=staged), staged, built)
 
 
 def test_the_pool_takes_work_two_tasks_per_worker_ahead_of_the_results():

@@ -52,6 +52,44 @@ def test_every_tei_file_is_valid_tei_all(built, trees, tei_all):
     assert invalid == {}
 
 
+def _mended(tree, change):
+    """A copy of ``tree`` with ``change`` applied to its copy's root."""
+    copied = etree.fromstring(etree.tostring(tree))
+    change(copied)
+    return etree.ElementTree(copied)
+
+
+def test_tei_all_cut_to_the_documents_names_still_rejects_and_accepts_as_tei_all(trees,
+                                                                               tei_all):
+    """The fixture compiles tei_all for the names used (conftest.TeiAll): misplaced, unknown
+    and missing elements are still errors, and a TEI element no file used so far is known."""
+    letter = trees[min(p for p in trees if p.startswith("tei/letters/"))]
+    tei = "{http://www.tei-c.org/ns/1.0}"
+
+    def misplaced(root):                # a paragraph straight in <TEI>
+        root.append(etree.Element(f"{tei}p"))
+
+    def unknown(root):                  # an element tei_all does not define
+        root.find(".//t:p", NS).append(etree.Element(f"{tei}paragraphe"))
+
+    def headless(root):                 # no teiHeader
+        root.remove(root.find("t:teiHeader", NS))
+
+    used = {e.tag for tree in trees.values() for e in tree.iter()}
+    # phrase elements tei_all allows in <p>; one that no file uses is new to the fixture
+    new_name = next(f"{tei}{name}" for name in ("soCalled", "mentioned", "gloss", "emph",
+                                                "term", "distinct") if f"{tei}{name}" not in used)
+
+    def new_name_in_paragraph(root):
+        root.find(".//t:p", NS).append(etree.Element(new_name))
+
+    assert tei_all.validate(etree.ElementTree(letter))
+    for broken in (misplaced, unknown, headless):
+        assert not tei_all.validate(_mended(letter, broken)), broken.__name__
+        assert len(tei_all.error_log) > 0
+    assert tei_all.validate(_mended(letter, new_name_in_paragraph)), tei_all.error_log
+
+
 def test_div_tree_is_the_unit_tree(built, trees):
     documents = _rows(built, "documents")
     source_ids = [r["source_id"] for r in _rows(built, "sources")]
