@@ -137,31 +137,32 @@ class Parts(Sequence[Any]):
 
     def __init__(self, spill: Spill | None, name: str) -> None:
         self._spill, self._name = spill, name
-        self._parts: list[Any] = []     # each part's source id (spilled) or its rows
-        self._ids: dict[str, int] = {}  # source id -> its part
+        # source id -> its rows, in the order added (None: the rows are in the spill)
+        self._parts: dict[str, list[Any] | None] = {}
         self._count = 0
 
     def add(self, source_id: str, rows: list[Any]) -> None:
         """The next part: a source's rows."""
         self._count += len(rows)
-        self._ids[source_id] = len(self._parts)
-        if self._spill is None:
-            self._parts.append(rows)
-        else:
+        if self._spill is not None:
             self._spill.save(source_id, self._name, rows)
-            self._parts.append(source_id)
+        self._parts[source_id] = rows if self._spill is None else None
 
     def __len__(self) -> int:
         return self._count
 
     def part(self, source_id: str) -> list[Any]:
         """One source's rows."""
-        part = self._parts[self._ids[source_id]]
-        return part if self._spill is None else self._spill.read(part, self._name)
+        held = self._parts[source_id]
+        if held is not None:
+            return held
+        assert self._spill is not None
+        rows: list[Any] = self._spill.read(source_id, self._name)
+        return rows
 
     def __iter__(self) -> Iterator[Any]:
-        for part in self._parts:
-            yield from (part if self._spill is None else self._spill.read(part, self._name))
+        for source_id in self._parts:
+            yield from self.part(source_id)
 
     @overload
     def __getitem__(self, index: int) -> Any: ...
