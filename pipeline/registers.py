@@ -585,7 +585,13 @@ def open_questions(persons: Sequence[Row], notes: Sequence[Row],
 
 # --- places -------------------------------------------------------------------------------
 
-LOCATIVE = r"(?<![\w'’-])(?:in|at|from|to|near)\s+(?:the\s+)?{name}(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)"
+# "in Barcelona", "from the Hague": a preposition not inside a word, spaces (and "the"), the
+# name as a whole word. The pieces are also used apart, by _named_locatives.
+_NOT_IN_A_WORD = r"(?<![\w'’-])"
+_PREPOSITION = r"(?:in|at|from|to|near)\s"
+_GAP = _PREPOSITION + r"+(?:the\s+)?"
+_NAME_END = r"(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)"
+LOCATIVE = _NOT_IN_A_WORD + _GAP + "{name}" + _NAME_END
 
 
 def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mapping[str, Any],
@@ -629,7 +635,7 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
 
 
 # Where a LOCATIVE match can start: the preposition (the same for every name).
-LOCATIVE_START = re.compile(r"(?<![\w'’-])(?:in|at|from|to|near)\s")
+LOCATIVE_START = re.compile(_NOT_IN_A_WORD + _PREPOSITION)
 
 
 @lru_cache(maxsize=16)
@@ -639,8 +645,8 @@ def _locative_starts(text: str) -> list[int]:
 
 # What lies between a LOCATIVE match's start and its name as the pattern first tries it
 # (greedily: "in the "), and what must follow the name.
-LOCATIVE_GAP = re.compile(r"(?:in|at|from|to|near)\s+(?:the\s+)?")
-NAME_END = re.compile(r"(?![^\W⁰¹²³⁴⁵⁶⁷⁸⁹]|-)")
+LOCATIVE_GAP = re.compile(_GAP)
+NAME_END = re.compile(_NAME_END)
 
 
 def _named_locatives(pattern: Callable[[], re.Pattern[str]], name: str, text: str
