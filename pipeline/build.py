@@ -957,7 +957,9 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
-    yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations)
+    yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
+                                _tei_parts(corpus.cached.cache if corpus.cached else None,
+                                           b.source_id))
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -1136,8 +1138,11 @@ def _take_tei(corpus: Corpus, work: _TeiWork, files: Files) -> None:
         if isinstance(entry, PipelineError):
             failed.append(entry)
             continue
-        _put(corpus, "tei", b.source, work.keys, entry)
-        files.update(entry)
+        encoded, parts = entry
+        _put(corpus, "tei", b.source, work.keys, encoded)
+        if parts is not None:
+            _put(corpus, "tei-parts", b.source, {b.source_id: _tei_parts_key()}, parts)
+        files.update(encoded)
     if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
         corpus.pool.release()
     _raise_problems("tei", "E450", failed)
@@ -1176,10 +1181,14 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     # child before the others' entries are read and written out.
     todo = [i for i, b in enumerate(builds) if cache is None
             or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
+    if cache:   # each source's units' TEI elements are kept for its next encoding
+        cache.used.update(cache._path("tei-parts", b.source_id, _tei_parts_key())
+                          for b in builds)
     child = None
     if len(todo) == 1:
         b = builds[todo[0]]
-        one = (b, titles, corpus.meta, persons, places, organisations)
+        one = (b, titles, corpus.meta, persons, places, organisations,
+               _tei_parts(cache, b.source_id))
         child = _tei_ahead(corpus, b, context)
         if child is None and corpus.pool is not None and _Forked.possible():
             child = _Forked(_Guarded(_encode_tei), *one)
@@ -1210,7 +1219,8 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     chosen = [builds[i] for i in todo]
     return _TeiWork(chosen, keys, lambda: _lazily(
         corpus.pool, _Guarded(_encode_tei), chosen, repeat(titles), repeat(corpus.meta),
-        repeat(persons), repeat(places), repeat(organisations)))
+        repeat(persons), repeat(places), repeat(organisations),
+        (_tei_parts(cache, b.source_id) for b in chosen)))
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -1608,19 +1618,38 @@ def _vocabulary(source: Source) -> Counter[str]:
 
 def _encode_tei(build: SourceBuild, titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = ()
-                ) -> dict[str, bytes]:
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
+                parts: Mapping[str, Any] | None = None
+                ) -> tuple[dict[str, bytes], dict[str, Any] | None]:
     """One source's TEI files (a worker's task: the context is built where it is used;
-    a spilled build's results are read there)."""
+    a spilled build's results are read there), and with ``parts`` (the units' elements
+    an earlier build encoded, tei.UnitParts; None: no cache) those this build used."""
     source = build.source
     context = tei.SourceContext(source, build.cleaned, build.segmented, build.notes,
                                 build.letters, titles)
+    if parts is not None:
+        context.parts = tei.UnitParts(parts)
     tei.add_wraps(context, mentions.wraps(build.mentions))  # names tagged (mentions.py)
     encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
                                 organisations)
+    made = context.parts.made if context.parts is not None else None
     del context
     _release_freed_memory()     # the source's TEI trees
-    return encoded
+    return encoded, made
+
+
+def _tei_parts_key() -> str:
+    """The key of a source's entry of units' TEI elements (``tei.UnitParts``): each
+    element's own key is what it is made of; the pipeline's code is this one's."""
+    return cache_stage.key(cache_stage.code_digest(), "tei-parts")
+
+
+def _tei_parts(cache: cache_stage.BuildCache | None, source_id: str) -> dict[str, Any] | None:
+    """A source's units' TEI elements from the cache (empty if none); None without one."""
+    if not cache:
+        return None
+    found = cache.get("tei-parts", source_id, _tei_parts_key())
+    return found if isinstance(found, dict) else {}
 
 
 def _summary(build: SourceBuild) -> dict[str, Any]:

@@ -114,6 +114,9 @@ def _entry(kind: str, key: str, row: Mapping[str, Any], xml_id: str) -> etree._E
     return entry
 
 
+_WITH_REF = etree.XPath("descendant-or-self::*[@ref]")
+
+
 def localise_references(tei: etree._Element, file_id: str, registers: Registers) -> None:
     """Turn the file's ``person:``/``place:``/``org:`` references into pointers at entries
     of its own ``standOff`` (made here, after the header) and drop the CSV prefixDefs.
@@ -121,17 +124,23 @@ def localise_references(tei: etree._Element, file_id: str, registers: Registers)
     A reference to an id the registers lack is left as it is (validate reports it, E052).
     """
     used: dict[str, dict[str, Mapping[str, Any]]] = {kind: {} for kind in KINDS}
-    for node in tei.iter(etree.Element):
+    pointers: dict[str, str | None] = {}    # a reference -> its pointer (None: left as is)
+    for node in _WITH_REF(tei):     # (an XPath: walking every element here took longer)
         ref = node.get("ref")
-        if not ref or ":" not in ref or ref.startswith(("http:", "https:", "#")):
-            continue
-        kind, key = ref.split(":", 1)
-        row = registers.row(kind, key) if kind in KINDS else None
-        if row is None:
-            continue
-        used[kind][key] = row
-        node.set("ref", " ".join(["#" + local_id(file_id, kind, key),
-                                  *authority_uris(kind, row)]))
+        if ref not in pointers:
+            pointers[ref] = None
+            if not ref or ":" not in ref or ref.startswith(("http:", "https:", "#")):
+                continue
+            kind, key = ref.split(":", 1)
+            row = registers.row(kind, key) if kind in KINDS else None
+            if row is None:
+                continue
+            used[kind][key] = row
+            pointers[ref] = " ".join(["#" + local_id(file_id, kind, key),
+                                      *authority_uris(kind, row)])
+        pointer = pointers[ref]
+        if pointer is not None:
+            node.set("ref", pointer)
     _drop_prefix_defs(tei)
     if not any(used.values()):
         return
