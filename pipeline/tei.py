@@ -629,7 +629,7 @@ def _unit_view(ctx: SourceContext, unit: Unit) -> tuple[SourceContext, Unit, lis
     if titles is None:
         titles = ctx.__dict__["_titles_key"] = hashlib.sha256(
             json.dumps(sorted(ctx.titles), ensure_ascii=False).encode()).hexdigest()
-    view = cast(SourceContext, SourceContext.__new__(SourceContext))
+    view = SourceContext.__new__(SourceContext)     # its fields set below, as viewed
     view.__dict__.update(
         source=SimpleNamespace(bibliographic=bib), segmented=SimpleNamespace(text=text),
         cleaned=SimpleNamespace(emendations=emendations), notes=SimpleNamespace(calls=calls),
