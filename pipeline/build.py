@@ -154,6 +154,7 @@ class Corpus:
     cached: _Cached | None = field(default=None, repr=False)
     tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
     ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
+    rows_ahead: _Ahead | None = field(default=None, repr=False)  # its results taken
     spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: Sequence[Row] = field(default_factory=list)     # registers step
@@ -918,6 +919,17 @@ class _Ahead:
     source_id: str
     child: _Forked
     keys: tuple[str, str, str] | None = None     # names, letters, TEI context fingerprints
+    rows: dict[str, Any] | None = None          # its documents and own rows (take_rows)
+    rows_taken: bool = False
+
+    def take_rows(self) -> dict[str, Any] | None:
+        """The source's rows of the documents table and its own rows (``_own_source_rows``)
+        by cache stage, as the child sent them after its mentions (None if it did not)."""
+        if not self.rows_taken:
+            self.rows_taken = True
+            sent, message = self.child.next()
+            self.rows = message if sent else None
+        return self.rows
 
 
 def _begin_ahead(corpus: Corpus) -> _Ahead | None:
@@ -939,7 +951,8 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
 def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     """(In the child of ``_begin_ahead``.) Yields the fingerprints its results follow from
     (the registers' names, the letters, the TEI's context) with the source's mentions,
-    then the source's TEI files."""
+    then the source's rows of the tables made from it alone (``_Ahead.take_rows``; None
+    if they cannot be made: the build makes them and reports why), then its TEI files."""
     with previous.open("rb") as handle:
         _, persons, places, organisations = pickle.load(handle)
     decisions = corpus.decisions
@@ -957,6 +970,10 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
+    try:
+        yield {"documents": _source_document_rows(made), "rows": _own_source_rows(made)}
+    except PipelineError:
+        yield None
     yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
                                 _tei_parts(corpus.cached.cache if corpus.cached else None,
                                            b.source_id))
@@ -972,14 +989,15 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     if sent:
         ahead.keys, found = message
         if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
+            corpus.rows_ahead = ahead       # its rows are made of the same letters
             return found
     ahead.child.cancel()
     corpus.ahead = None
     return None
 
 
-def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
-    """The ``_Ahead`` child, when ``b``, the one source whose TEI is to be made, is its
+def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Ahead | None:
+    """The ``_Ahead``, when ``b``, the one source whose TEI is to be made, is its
     source and the TEI's key is the one it was made under (the same ``context``, letters
     and mentions: this build took the child's); else None."""
     ahead = corpus.ahead
@@ -987,7 +1005,18 @@ def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
             or (context, cache_stage.fingerprint(b.letters)) != (ahead.keys[2], ahead.keys[1]):
         return None
     corpus.ahead = None
-    return ahead.child
+    return ahead
+
+
+def _made_ahead(corpus: Corpus, b: SourceBuild, stage: str) -> Any | None:
+    """The entry of ``stage`` ("documents" or "rows") for ``b`` as the ``_Ahead`` child
+    made it from this build's text and letters of the source (``_mentions_ahead``), if
+    it did; else None."""
+    ahead = corpus.rows_ahead
+    if ahead is None or ahead.source_id != b.source_id:
+        return None
+    rows = ahead.take_rows()
+    return None if rows is None else rows.get(stage)
 
 
 def _names_fingerprint(persons: Sequence[Row], places: Sequence[Row],
@@ -1048,7 +1077,9 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
     for b in ordered:
         entry = _reused(cache, "documents", b.source_id, keys.get(b.source_id, ""))
         if entry is None:
-            entry = _source_document_rows(b)
+            entry = _made_ahead(corpus, b, "documents")
+            if entry is None:
+                entry = _source_document_rows(b)
             _put(corpus, "documents", b.source, keys, entry)
         found.add(b.source_id, entry)
     return found
@@ -1076,15 +1107,21 @@ def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
         entry = _reused(cache, "rows", b.source_id, b.key)
         if entry is None:
-            cleaned = {b.source_id: b.cleaned}
-            entry = (package.source_rows([b.source], cleaned)[0],
-                     package.removal_rows(cleaned),
-                     package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
+            entry = _made_ahead(corpus, b, "rows")
+            if entry is None:
+                entry = _own_source_rows(b)
             _put(corpus, "rows", b.source, {b.source_id: b.key}, entry)
         source_rows[b.source_id] = entry[0]
         removals.add(b.source_id, entry[1])
         traces.add(b.source_id, entry[2])
     return source_rows, removals, traces
+
+
+def _own_source_rows(b: SourceBuild) -> tuple[Row, list[Row], list[Row]]:
+    """A source's row of ``sources`` and its rows of ``removals`` and ``layout_traces``."""
+    cleaned = {b.source_id: b.cleaned}
+    return (package.source_rows([b.source], cleaned)[0], package.removal_rows(cleaned),
+            package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
 
 
 def _source_document_rows(build: SourceBuild) -> list[Row]:
@@ -1184,12 +1221,13 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     if cache:   # each source's units' TEI elements are kept for its next encoding
         cache.used.update(cache._path("tei-parts", b.source_id, _tei_parts_key())
                           for b in builds)
-    child = None
+    child = ahead = None
     if len(todo) == 1:
         b = builds[todo[0]]
         one = (b, titles, corpus.meta, persons, places, organisations,
                _tei_parts(cache, b.source_id))
-        child = _tei_ahead(corpus, b, context)
+        ahead = _tei_ahead(corpus, b, context)
+        child = ahead.child if ahead is not None else None
         if child is None and corpus.pool is not None and _Forked.possible():
             child = _Forked(_Guarded(_encode_tei), *one)
     if corpus.ahead is not None:        # its TEI not wanted
@@ -1211,8 +1249,12 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         files.update(entry)
         del entry
     if child is not None and not unreadable:
-        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
-            lambda: _Guarded(_encode_tei)(*one))]), child.cancel, in_child=True)
+        def made(child: _Forked = child) -> Iterator[Any]:
+            if ahead is not None:
+                ahead.take_rows()       # (sent before its TEI)
+            return iter([child.result(lambda: _Guarded(_encode_tei)(*one))])
+
+        return _TeiWork([builds[todo[0]]], keys, made, child.cancel, in_child=True)
     if child is not None:
         child.cancel()      # made with the others, in source order
     todo = sorted(todo + unreadable)
