@@ -345,11 +345,11 @@ def source_folders(sources: Path) -> list[Path]:
 
 def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run], dict[str, Run]]:
     """`build` of a copy of the sources: cold (--no-cache), cached (nothing changed), and
-    after an edit to each source in turn (a comment line added to its segment.toml, a
-    file the build reads as bytes: the source's key changes as with an edit to its text,
-    so its per-source stages, the steps after them and the registers run again; a comment
-    in source.toml changes nothing, as the source is keyed by its metadata as loaded), then
-    after a word changed in each source's original text (what a contributor does)."""
+    after an edit to each source in turn (a comment line added to its segment.toml: the
+    source is keyed by its segment.toml and source.toml as parsed, so this changes no key
+    and nothing is made again, but the metadata file is checked anew), then after a word
+    changed in each source's original text (what a contributor does: its per-source
+    stages, the steps after them and the registers run again)."""
     with workspace() as tmp:
         sources = Path(tmp) / "sources"
         shutil.copytree(SOURCES, sources)
@@ -363,8 +363,7 @@ def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run], dict[str
         for folder in source_folders(sources):
             found = []
             for n in range(runs):
-                # segment.toml is read as bytes too (pipeline/declared_letters.py): a
-                # comment there changes the source's key, as an edit to its text would
+                # a comment: the file's bytes change, its content as parsed does not
                 with (folder / "segment.toml").open("a", encoding="utf-8") as out:
                     out.write(f"# bench edit {n}\n")
                 run = measured(build, env)

@@ -64,6 +64,7 @@ from .sources import (
     deferred_checks_pass,
     discover,
     locate,
+    read_toml,
     record_valid,
     validated_before,
     validator_release,
@@ -401,15 +402,25 @@ class _Cached:
         if cache is not None:
             corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
             # a source as loaded (source.toml as read: a comment is not in it; its folder
-            # by name, not where it is) and its other files, the original among them
+            # by name, not where it is), its segment.toml as read (the outline and the
+            # declared letters: the stages read nothing else of it, and a problem, which
+            # names a line, is never cached) and its other files, the original among them
             self.keys = {s.source_id: cache_stage.key(
                 cache_stage.code_digest(), corpus, cache_stage.fingerprint(
                     replace(s, folder=Path(s.folder.name), original_bytes=b"")),
-                cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
+                cache_stage.fingerprint(_outline_as_read(s)),
+                cache_stage.files_digest(s.folder, ["source.toml", "segment.toml"]))
+                for s in sources}
 
     def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
         if self.cache is not None:
             self.cache.put(stage, source.source_id, keys[source.source_id], entry)
+
+
+def _outline_as_read(source: Source) -> dict[str, Any] | None:
+    """A source's segment.toml as parsed (None if it has none)."""
+    path = source.folder / "segment.toml"
+    return read_toml(path) if path.is_file() else None
 
 
 @dataclass

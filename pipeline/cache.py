@@ -8,9 +8,9 @@ is a SHA-256 of everything the result depends on:
   lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
   of the old one;
 - the source: the source as loaded (``source.toml`` as read, so that a comment or a
-  blank line changes nothing; its folder by name only) and the name and bytes of every
-  other file in its folder (original, ``segment.toml``, ``letters.toml``, the hyphen
-  lock);
+  blank line changes nothing; its folder by name only), its ``segment.toml`` as parsed
+  (likewise), and the name and bytes of every other file in its folder (original,
+  ``letters.toml``, the hyphen lock);
 - the corpus-wide metadata: every file of the sources folder outside the source folders
   (``_registry/*.toml``, ``dataset.toml``);
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
