@@ -265,6 +265,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     # (writing and reading them back would cost more than they take). The metadata
     # record also keeps the TOML files the stages read as parsed.
     spilling = _sources_size(sources_dir) > SPILL_ABOVE
+    global _trim_heap
+    _trim_heap = spilling
     with (spill_folder(files.folder if isinstance(files, StagedFiles) else None) if spilling
           else contextlib.nullcontext()) as spill, _validated_metadata(cache):
         metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs, spill)
@@ -1649,12 +1651,18 @@ def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[An
     return iter(pool.map(function, first, *args))
 
 
+# Whether ``_release_freed_memory`` trims the heap: in a build of a large corpus (one that
+# spills, ``assemble``); a small one's peak is small, and each trim costs a millisecond.
+_trim_heap = True
+
+
 def _release_freed_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``): a
     source's TEI tree (libxml2) and the cleaning's passes are freed in large numbers of
     small blocks that glibc keeps otherwise, and the process's peak would hold them while
-    it grows again (README, Performance). Elsewhere nothing is done."""
-    if not sys.platform.startswith("linux"):
+    it grows again (README, Performance). Elsewhere, and in the build of a small corpus
+    (``_trim_heap``), nothing is done."""
+    if not sys.platform.startswith("linux") or not _trim_heap:
         return
     import ctypes
 
