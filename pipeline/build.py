@@ -324,14 +324,19 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
         checks.confirm()
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached, spill=spill)
+    done: set[Callable[[Corpus], None]] = set()
     if steps is None:
         corpus.ahead = _begin_ahead(corpus)
+        if corpus.ahead is not None:
+            done = _registers_meanwhile(corpus)
     announced = "notes"
     try:
         for step_name, step in CORPUS_STEPS if steps is None else steps:
             if step_name != announced:
                 progress(step_name)
                 announced = step_name
+            if step in done:
+                continue
             step(corpus)
             _release_freed_memory()     # what the step read of each source (spill.py)
     except BaseException:
@@ -339,6 +344,19 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
             corpus.ahead.child.cancel()
         raise
     return corpus
+
+
+def _registers_meanwhile(corpus: Corpus) -> set[Callable[[Corpus], None]]:
+    """While the ``_Ahead`` child reads the edited source's letters: the glossary and the
+    registers, which do not read the letters, made before the steps before them; the
+    steps done (none if either failed: both are made again in their turn, after the
+    steps before them, and a problem is reported as ever)."""
+    try:
+        _read_glossary(corpus)
+        _build_registers(corpus)
+    except Exception:
+        return set()
+    return {_read_glossary, _build_registers}
 
 
 def export(corpus: Corpus, files: MutableMapping[str, bytes],
@@ -777,10 +795,19 @@ def _read_letters(corpus: Corpus) -> None:
         if entry is not None:
             found[b.source_id] = entry
     todo = [b for b in builds if b.source_id not in found]
+    # one source's read ahead, in the child of _begin_ahead (the same reading of the same
+    # text and registry); if it sent none, they are read here (and a problem reported)
+    ahead = corpus.ahead
+    read: dict[str, list[letters_stage.Letter]] = {}
+    if ahead is not None and [b.source_id for b in todo] == [ahead.source_id]:
+        sent, letters = ahead.take(LETTERS)
+        if sent:
+            read = {ahead.source_id: letters}
     try:
-        read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
-                    Fields(todo, "segmented"), corpus.registry_persons,
-                    corpus.registry_places, Fields(todo, "notes"))
+        if not read:
+            read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
+                        Fields(todo, "segmented"), corpus.registry_persons,
+                        corpus.registry_places, Fields(todo, "notes"))
     except BuildFailed as failed:
         cleaned = Fields(corpus.builds, "cleaned")
         for problem in failed.problems:
@@ -932,17 +959,27 @@ class _Ahead:
     source_id: str
     child: _Forked
     keys: tuple[str, str, str] | None = None     # names, letters, TEI context fingerprints
-    rows: dict[str, Any] | None = None          # its documents and own rows (take_rows)
-    rows_taken: bool = False
+    received: list[Any] = field(default_factory=list)   # its messages taken, in order
+
+    def take(self, index: int) -> tuple[bool, Any]:
+        """(True, the child's message ``index``: LETTERS, MENTIONS, ROWS, then its TEI, the
+        ones before taken first), or (False, None) if it ended without sending it."""
+        while len(self.received) <= index:
+            sent, message = self.child.next()
+            if not sent:
+                return False, None
+            self.received.append(message)
+        return True, self.received[index]
 
     def take_rows(self) -> dict[str, Any] | None:
         """The source's rows of the documents table and its own rows (``_own_source_rows``)
         by cache stage, as the child sent them after its mentions (None if it did not)."""
-        if not self.rows_taken:
-            self.rows_taken = True
-            sent, message = self.child.next()
-            self.rows = message if sent else None
-        return self.rows
+        sent, rows = self.take(ROWS)
+        return rows if sent else None
+
+
+# The messages of the ``_Ahead`` child, in the order it sends them (its TEI comes last)
+LETTERS, MENTIONS, ROWS = range(3)
 
 
 def _begin_ahead(corpus: Corpus) -> _Ahead | None:
@@ -962,10 +999,12 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
 
 
 def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
-    """(In the child of ``_begin_ahead``.) Yields the fingerprints its results follow from
-    (the registers' names, the letters, the TEI's context) with the source's mentions,
-    then the source's rows of the tables made from it alone (``_Ahead.take_rows``; None
-    if they cannot be made: the build makes them and reports why), then its TEI files."""
+    """(In the child of ``_begin_ahead``.) Yields the source's letters (read with the
+    hand-made registry, as ``_read_letters`` reads them), the fingerprints its results
+    follow from (the registers' names, the letters, the TEI's context) with the source's
+    mentions and the cache entries it used (the name index's pattern), then the source's
+    rows of the tables made from it alone (``_Ahead.take_rows``; None if they cannot be
+    made: the build makes them and reports why), then its TEI files."""
     with previous.open("rb") as handle:
         _, persons, places, organisations = pickle.load(handle)
     decisions = corpus.decisions
@@ -973,13 +1012,19 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
                                   corpus.registry_persons, corpus.registry_places,
                                   {b.source_id: b.notes})
     letters = read.get(b.source_id, [])
+    yield letters
     names = _names_fingerprint(persons, places, organisations, decisions)
-    index = _name_index(persons, places, organisations, decisions,
-                        corpus.cached.cache if corpus.cached is not None else None)
+    # the name index's compiled pattern written to the cache from here (a build's held
+    # writes are the parent's), and the entry named to the parent, which keeps it
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    if isinstance(cache, _HeldWrites):
+        cache = cache.cache
+    index = _name_index(persons, places, organisations, decisions, cache)
+    kept = [path for path in cache.used if path.parent.name == "patterns"] if cache else []
     found = mentions.find_mentions(b.segmented, index, letters)[0]
     titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
     context = _tei_context(titles, corpus.meta, persons, places, organisations)
-    yield (names, cache_stage.fingerprint(letters), context), found
+    yield (names, cache_stage.fingerprint(letters), context), found, kept
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
@@ -998,9 +1043,11 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     ahead = corpus.ahead
     if ahead is None or ahead.source_id != b.source_id or not names:
         return None
-    sent, message = ahead.child.next()
+    sent, message = ahead.take(MENTIONS)
     if sent:
-        ahead.keys, found = message
+        ahead.keys, found, kept = message
+        if corpus.cached is not None and corpus.cached.cache:
+            corpus.cached.cache.used.update(kept)   # the pattern it compiled, for the next
         if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
             corpus.rows_ahead = ahead       # its rows are made of the same letters
             return found
