@@ -155,7 +155,8 @@ class Corpus:
     cached: _Cached | None = field(default=None, repr=False)
     tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
     ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
-    rows_ahead: _Ahead | None = field(default=None, repr=False)  # its results taken
+    # an edited source's rows made while its mentions were made ahead (_rows_meanwhile)
+    rows_made: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
     spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: Sequence[Row] = field(default_factory=list)     # registers step
@@ -395,6 +396,7 @@ class _HeldWrites(cache_stage.BuildCache):
     def __init__(self, cache: cache_stage.BuildCache) -> None:
         self.cache = cache
         self.held: list[tuple[str, str, str, Any]] = []
+        self.given: list[tuple[str, str, str, Any]] = []     # to a child (hand_over)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.cache, name)
@@ -405,9 +407,21 @@ class _HeldWrites(cache_stage.BuildCache):
     def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
         self.held.append((stage, source_id, entry_key, value))
 
-    def flush(self) -> None:
-        """Write the held entries."""
+    def hand_over(self) -> list[tuple[str, str, str, Any]]:
+        """The entries held so far, for a forked child to write (``_ahead``, once its
+        results are sent): recorded as used here; ``flush`` writes those it did not."""
+        given, self.held = self.held, []
+        self.given += given
+        self.cache.used.update(self.cache._path(*entry[:3]) for entry in given)
+        return given
+
+    def flush(self, given: bool = True) -> None:
+        """Write the held entries, and (``given``: the child is done) those handed over
+        that are not written (the child was let go before it wrote them)."""
         held, self.held = self.held, []
+        if given:
+            held += [entry for entry in self.given if not self.cache._path(*entry[:3]).is_file()]
+            self.given = []
         for entry in held:
             self.cache.put(*entry)
 
@@ -962,7 +976,7 @@ class _Ahead:
     received: list[Any] = field(default_factory=list)   # its messages taken, in order
 
     def take(self, index: int) -> tuple[bool, Any]:
-        """(True, the child's message ``index``: LETTERS, MENTIONS, ROWS, then its TEI, the
+        """(True, the child's message ``index``: LETTERS, MENTIONS, then its TEI, the
         ones before taken first), or (False, None) if it ended without sending it."""
         while len(self.received) <= index:
             sent, message = self.child.next()
@@ -971,15 +985,10 @@ class _Ahead:
             self.received.append(message)
         return True, self.received[index]
 
-    def take_rows(self) -> dict[str, Any] | None:
-        """The source's rows of the documents table and its own rows (``_own_source_rows``)
-        by cache stage, as the child sent them after its mentions (None if it did not)."""
-        sent, rows = self.take(ROWS)
-        return rows if sent else None
 
 
 # The messages of the ``_Ahead`` child, in the order it sends them (its TEI comes last)
-LETTERS, MENTIONS, ROWS = range(3)
+LETTERS, MENTIONS = range(2)
 
 
 def _begin_ahead(corpus: Corpus) -> _Ahead | None:
@@ -995,16 +1004,20 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
     previous = list((cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
     if len(made) != 1 or len(previous) != 1:
         return None
-    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], stream=True))
+    # the entries made so far (the source's text) are written by the child, once its
+    # results are sent, rather than pickled here
+    given = cache.hand_over() if isinstance(cache, _HeldWrites) else []
+    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], given,
+                                             stream=True))
 
 
-def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
+def _ahead(corpus: Corpus, b: SourceBuild, previous: Path,
+           given: Sequence[tuple[str, str, str, Any]] = ()) -> Iterator[Any]:
     """(In the child of ``_begin_ahead``.) Yields the source's letters (read with the
     hand-made registry, as ``_read_letters`` reads them), the fingerprints its results
     follow from (the registers' names, the letters, the TEI's context) with the source's
-    mentions and the cache entries it used (the name index's pattern), then the source's
-    rows of the tables made from it alone (``_Ahead.take_rows``; None if they cannot be
-    made: the build makes them and reports why), then its TEI files."""
+    mentions and the cache entries it used (the name index's pattern), then its TEI
+    files; then writes the cache entries ``given`` to it (``_HeldWrites.hand_over``)."""
     with previous.open("rb") as handle:
         _, persons, places, organisations = pickle.load(handle)
     decisions = corpus.decisions
@@ -1028,13 +1041,11 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
-    try:
-        yield {"documents": _source_document_rows(made), "rows": _own_source_rows(made)}
-    except PipelineError:
-        yield None
     yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
-                                _tei_parts(corpus.cached.cache if corpus.cached else None,
-                                           b.source_id))
+                                _tei_parts(cache, b.source_id))
+    if cache:
+        for entry in given:
+            cache.put(*entry)
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -1043,13 +1054,13 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     ahead = corpus.ahead
     if ahead is None or ahead.source_id != b.source_id or not names:
         return None
+    _rows_meanwhile(corpus, b)
     sent, message = ahead.take(MENTIONS)
     if sent:
         ahead.keys, found, kept = message
         if corpus.cached is not None and corpus.cached.cache:
             corpus.cached.cache.used.update(kept)   # the pattern it compiled, for the next
         if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
-            corpus.rows_ahead = ahead       # its rows are made of the same letters
             return found
     ahead.child.cancel()
     corpus.ahead = None
@@ -1068,15 +1079,22 @@ def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Ahead | None:
     return ahead
 
 
-def _made_ahead(corpus: Corpus, b: SourceBuild, stage: str) -> Any | None:
-    """The entry of ``stage`` ("documents" or "rows") for ``b`` as the ``_Ahead`` child
-    made it from this build's text and letters of the source (``_mentions_ahead``), if
-    it did; else None."""
-    ahead = corpus.rows_ahead
-    if ahead is None or ahead.source_id != b.source_id:
-        return None
-    rows = ahead.take_rows()
-    return None if rows is None else rows.get(stage)
+def _rows_meanwhile(corpus: Corpus, b: SourceBuild) -> None:
+    """The edited source's rows of the documents table and its own rows, made while the
+    ``_Ahead`` child makes its mentions (they read its text and letters, not the
+    registers), for the tables (``_made_meanwhile``); a problem is left for the tables'
+    turn, which reports it."""
+    try:
+        corpus.rows_made[b.source_id] = {"documents": _source_document_rows(b),
+                                         "rows": _own_source_rows(b)}
+    except PipelineError:
+        pass
+
+
+def _made_meanwhile(corpus: Corpus, b: SourceBuild, stage: str) -> Any | None:
+    """The entry of ``stage`` ("documents" or "rows") for ``b`` made by
+    ``_rows_meanwhile``, if it was; else None."""
+    return corpus.rows_made.get(b.source_id, {}).get(stage)
 
 
 def _names_fingerprint(persons: Sequence[Row], places: Sequence[Row],
@@ -1137,7 +1155,7 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
     for b in ordered:
         entry = _reused(cache, "documents", b.source_id, keys.get(b.source_id, ""))
         if entry is None:
-            entry = _made_ahead(corpus, b, "documents")
+            entry = _made_meanwhile(corpus, b, "documents")
             if entry is None:
                 entry = _source_document_rows(b)
             _put(corpus, "documents", b.source, keys, entry)
@@ -1167,7 +1185,7 @@ def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
         entry = _reused(cache, "rows", b.source_id, b.key)
         if entry is None:
-            entry = _made_ahead(corpus, b, "rows")
+            entry = _made_meanwhile(corpus, b, "rows")
             if entry is None:
                 entry = _own_source_rows(b)
             _put(corpus, "rows", b.source, {b.source_id: b.key}, entry)
@@ -1294,7 +1312,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         corpus.ahead.child.cancel()
         corpus.ahead = None
     if isinstance(cache, _HeldWrites):
-        cache.flush()
+        cache.flush(given=False)        # (those given to the ahead child are its to write)
     # Each source's files go to ``files`` as they are made (from the cache or the pool)
     # and are dropped: the TEI of the whole corpus is never held at once, nor are the
     # sources' results (a source's are read from the spill when it is encoded).
@@ -1311,7 +1329,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     if child is not None and not unreadable:
         def made(child: _Forked = child) -> Iterator[Any]:
             if ahead is not None:
-                ahead.take_rows()       # (sent before its TEI)
+                ahead.take(MENTIONS)    # (sent before its TEI)
             return iter([child.result(lambda: _Guarded(_encode_tei)(*one))])
 
         return _TeiWork([builds[todo[0]]], keys, made, child.cancel, in_child=True)

@@ -62,8 +62,11 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     # papers' letters, mentions and TEI made ahead, in one child, while the registers
     # were built: the registers' names are unchanged, its results were taken
     assert forked == [("_ahead", "papers")]
-    # the name index's compiled pattern the child read is kept for the next build
+    # the name index's compiled pattern the child read is kept for the next build, and
+    # papers' text entries, which the child wrote, are there for it
     assert list((tmp_path / "cache" / "patterns").glob("*.pickle"))
+    for stage in ("vocabulary", "text"):
+        assert len(list((tmp_path / "cache" / stage).glob("papers.*.pickle"))) == 1
 
 
 def test_results_made_ahead_with_other_registers_are_not_taken(copied, tmp_path, monkeypatch):
