@@ -591,70 +591,80 @@ def _offsets_in(ctx: SourceContext, name: str, offsets: Iterable[int], start: in
     return [o - start for o in ordered[bisect_left(ordered, start):bisect_left(ordered, end)]]
 
 
-def _unit_view(ctx: SourceContext, unit: Unit) -> tuple[SourceContext, Unit, list[Any]]:
+def _unit_view(ctx: SourceContext, unit: Unit) -> list[Any]:
     """What ``_own_content`` reads of the context for ``unit``'s own text, [start, own_end),
-    its offsets counted from the unit's start (so that an edit elsewhere in the source
-    leaves it as it was), with the unit as seen from there; and that view's data, the key
-    of the elements made from it. The elements are always made from the view (a cached
-    unit or not): a view without something the encoding reads fails, never goes stale."""
+    as plain values, its offsets counted from the unit's start (so that an edit elsewhere
+    in the source leaves it as it was): the unit as seen from there, the text, the calls,
+    wraps, emendations and notes in it, the roles, postscripts, layout traces and closing
+    lines at its paragraphs, the title words the source's headings are tried against,
+    the bibliography's titles (a digest: ``_view`` takes them from the context) and the
+    closer role last put. The key of the elements made from it; they are always made
+    from the view ``_view`` builds of these values alone (a cached unit or not): a view
+    without something the encoding reads fails, never goes stale."""
     start, end = unit.start, unit.own_end
 
     def starting(items: list[Any], key: str) -> list[Any]:
         return [item for item in _starting_in(ctx, items, key, start, end)
                 if getattr(item, key) < end]
 
-    # the view's items as plain values (its key), then as the objects the encoding reads
-    call_items = [(c.chapter_id, c.n, c.star, c.mark, c.offset - start, c.document_id)
-                  for c in starting(ctx.notes.calls, "offset")]
-    wrap_items = [(w.offset - start, w.length, w.kind, w.payload)
-                  for w in starting(ctx.wraps, "offset")]
-    emendation_items = [(e.start - start, e.end - start, e.sic, e.corr, e.reason)
-                        for e in starting(ctx.cleaned.emendations, "start")]
-    note_items = [(n.note_id, n.source_id, n.chapter_id, n.n, n.text, n.kind, n.printed_in_id,
-                   n.text_offset - start) for n in _notes_in(ctx, start, end)]
-    calls = [NoteCall(*item) for item in call_items]
-    wraps = [_Event(*item) for item in wrap_items]
-    emendations = [Emendation(*item) for item in emendation_items]
-    notes = [Note(*item) for item in note_items]
-    by_call = ctx.note_by_call
-    called = [(o, by_call[o + start]) for o in _offsets_in(ctx, "calls", by_call, start, end)]
-    roles = [(o, ctx.roles[o + start]) for o in _offsets_in(ctx, "roles", ctx.roles, start, end)]
-    postscripts = _offsets_in(ctx, "postscripts", ctx.postscript_starts, start, end)
-    traces = _offsets_in(ctx, "traces", ctx.layout_traces, start, end)
-    closing = _offsets_in(ctx, "closing", ctx.document_closing_lines, start, end)
-    bib = {k: v for k, v in ctx.source.bibliographic.items() if k in ("title", "short_title")}
-    text = ctx.segmented.text[start:end]
-    seen = Unit(**{**unit.__dict__, "start": 0, "own_end": end - start, "end": end - start})
+    by_call, roles = ctx.note_by_call, ctx.roles
     titles = ctx.__dict__.get("_titles_key")
     if titles is None:
         titles = ctx.__dict__["_titles_key"] = hashlib.sha256(
             json.dumps(sorted(ctx.titles), ensure_ascii=False).encode()).hexdigest()
-    view = SourceContext.__new__(SourceContext)     # its fields set below, as viewed
+    return [
+        # (its end as its own text's: an edit in a sub-unit leaves it as it was)
+        [*{**unit.__dict__, "start": 0, "own_end": end - start, "end": end - start}.values()],
+        ctx.segmented.text[start:end],
+        [(c.chapter_id, c.n, c.star, c.mark, c.offset - start, c.document_id)
+         for c in starting(ctx.notes.calls, "offset")],
+        [(w.offset - start, w.length, w.kind, w.payload) for w in starting(ctx.wraps, "offset")],
+        [(e.start - start, e.end - start, e.sic, e.corr, e.reason)
+         for e in starting(ctx.cleaned.emendations, "start")],
+        [(n.note_id, n.source_id, n.chapter_id, n.n, n.text, n.kind, n.printed_in_id,
+          n.text_offset - start) for n in _notes_in(ctx, start, end)],
+        [(o, by_call[o + start]) for o in _offsets_in(ctx, "calls", by_call, start, end)],
+        [(o, roles[o + start]) for o in _offsets_in(ctx, "roles", roles, start, end)],
+        _offsets_in(ctx, "postscripts", ctx.postscript_starts, start, end),
+        _offsets_in(ctx, "traces", ctx.layout_traces, start, end),
+        _offsets_in(ctx, "closing", ctx.document_closing_lines, start, end),
+        {k: v for k, v in ctx.source.bibliographic.items() if k in ("title", "short_title")},
+        titles, ctx.last_role]
+
+
+def _view(data: list[Any], titles: frozenset[str]) -> tuple[SourceContext, Unit]:
+    """The context and unit ``_own_content`` is given, made of a unit's view
+    (``_unit_view``) and the bibliography's titles (whose digest the view holds)."""
+    (fields, text, calls, wraps, emendations, notes, called, roles, postscripts, traces,
+     closing, bib, _, last_role) = data
+    notes = [Note(*item) for item in notes]
+    view = SourceContext.__new__(SourceContext)     # its fields set here, as viewed
     view.__dict__.update(
         source=SimpleNamespace(bibliographic=bib), segmented=SimpleNamespace(text=text),
-        cleaned=SimpleNamespace(emendations=emendations), notes=SimpleNamespace(calls=calls),
-        letters=[], titles=ctx.titles, wraps=wraps, note_by_call=dict(called),
+        cleaned=SimpleNamespace(emendations=[Emendation(*item) for item in emendations]),
+        notes=SimpleNamespace(calls=[NoteCall(*item) for item in calls]), letters=[],
+        titles=titles, wraps=[_Event(*item) for item in wraps], note_by_call=dict(called),
         note_by_text={n.text_offset: n for n in notes}, roles=dict(roles),
         postscript_starts=set(postscripts), layout_traces=frozenset(traces),
-        document_closers={}, document_closing_lines=set(closing), last_role=ctx.last_role,
+        document_closers={}, document_closing_lines=set(closing), last_role=last_role,
         parts=None)
-    data = [list(seen.__dict__.values()), text, call_items, wrap_items, emendation_items,
-            note_items, called, roles, postscripts, traces, closing, bib, titles, ctx.last_role]
-    return view, seen, data
+    return view, Unit(*fields)
 
 
 def _own_content_of(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
     """The unit's own content (``_own_content``), made from its view (``_unit_view``), or
     parsed from the elements an earlier build made from the same view (``ctx.parts``)."""
-    view, seen, data = _unit_view(ctx, unit)
+    data = _unit_view(ctx, unit)
     parts = ctx.parts
     if parts is None:
+        view, seen = _view(data, ctx.titles)
         _own_content(div, view, seen)
         ctx.last_role = view.last_role
         return
     key = fingerprint(data)
     entry = parts.found.get(key)
     if entry is None:
+        view, seen = _view(data, ctx.titles)
         holder = _el(None, "div")
         _own_content(holder, view, seen)
         entry = (view.last_role, etree.tostring(holder, encoding="UTF-8"))
