@@ -916,6 +916,9 @@ def _find_mentions(corpus: Corpus) -> None:
                 entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
             _put(corpus, "mentions", b.source, keys, entry)
         b.mentions = entry
+    if cache and index is None:
+        # no index made here: the compiled patterns kept (the next edit's is among them)
+        cache.used.update((cache.folder / "patterns").glob(f"{cache_stage.CORPUS_ENTRY}.*"))
 
 
 def _name_index(persons: Sequence[Row], places: Sequence[Row], organisations: Sequence[Row],

@@ -61,6 +61,8 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     assert second.files == built.files
     assert second.summary == built.summary
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
+    # the name index's compiled pattern, unread (no mentions were made), is kept
+    assert list((again.folder / "patterns").glob("*.pickle"))
 
 
 def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_path):
