@@ -1088,7 +1088,8 @@ def _rows_meanwhile(corpus: Corpus, b: SourceBuild) -> None:
     registers), for the tables (``_made_meanwhile``); a problem is left for the tables'
     turn, which reports it."""
     try:
-        corpus.rows_made[b.source_id] = {"documents": _source_document_rows(b),
+        cache = corpus.cached.cache if corpus.cached is not None else None
+        corpus.rows_made[b.source_id] = {"documents": _source_document_rows(b, cache),
                                          "rows": _own_source_rows(b)}
     except PipelineError:
         pass
@@ -1160,7 +1161,7 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
         if entry is None:
             entry = _made_meanwhile(corpus, b, "documents")
             if entry is None:
-                entry = _source_document_rows(b)
+                entry = _source_document_rows(b, cache)
             _put(corpus, "documents", b.source, keys, entry)
         found.add(b.source_id, entry)
     return found
@@ -1205,9 +1206,22 @@ def _own_source_rows(b: SourceBuild) -> tuple[Row, list[Row], list[Row]]:
             package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
 
 
-def _source_document_rows(build: SourceBuild) -> list[Row]:
-    return package.document_rows(build.segmented,
-                                 {letter.letter_id: letter for letter in build.letters})
+def _source_document_rows(build: SourceBuild, cache: cache_stage.BuildCache | None = None
+                          ) -> list[Row]:
+    """A source's rows of the documents table; with a ``cache``, the words of the pieces
+    of its text counted by the build before are taken from it (``package.WordCounter``),
+    and this build's kept there."""
+    if not cache:
+        return package.document_rows(build.segmented,
+                                     {letter.letter_id: letter for letter in build.letters})
+    key = _pieces_key("word-counts")
+    known = cache.get("word-counts", build.source_id, key)
+    made: dict[str, int] = {}
+    rows = package.document_rows(build.segmented,
+                                 {letter.letter_id: letter for letter in build.letters},
+                                 (known if isinstance(known, dict) else {}, made))
+    cache.put("word-counts", build.source_id, key, made)
+    return rows
 
 
 def export_tables(corpus: Corpus, files: Files) -> None:
@@ -1299,9 +1313,9 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     # child before the others' entries are read and written out.
     todo = [i for i, b in enumerate(builds) if cache is None
             or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
-    if cache:   # each source's units' TEI elements are kept for its next encoding
-        cache.used.update(cache._path("tei-parts", b.source_id, _tei_parts_key())
-                          for b in builds)
+    if cache:   # each source's units' TEI elements and word counts are kept for its next
+        cache.used.update(cache._path(stage, b.source_id, _pieces_key(stage))  # build
+                          for b in builds for stage in ("tei-parts", "word-counts"))
     child = ahead = None
     if len(todo) == 1:
         b = builds[todo[0]]
@@ -1770,7 +1784,13 @@ def _encode_tei(build: SourceBuild, titles: frozenset[str],
 def _tei_parts_key() -> str:
     """The key of a source's entry of units' TEI elements (``tei.UnitParts``): each
     element's own key is what it is made of; the pipeline's code is this one's."""
-    return cache_stage.key(cache_stage.code_digest(), "tei-parts")
+    return _pieces_key("tei-parts")
+
+
+def _pieces_key(stage: str) -> str:
+    """The key of a source's entry of pieces of ``stage`` ("tei-parts", "word-counts"),
+    each piece keyed within it by what it is made of: the pipeline's code."""
+    return cache_stage.key(cache_stage.code_digest(), stage)
 
 
 def _tei_parts(cache: cache_stage.BuildCache | None, source_id: str) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ import pickle
 import shutil
 
 import pytest
-from sergetrotsky import build, sources, tei
+from sergetrotsky import build, package, sources, tei
 from sergetrotsky import cache as build_cache
 
 from .conftest import SOURCES, edited
@@ -33,6 +33,7 @@ def _encoding_spied(monkeypatch):
     inputs."""
     encoded: list[str] = []
     made: dict[str, tuple[dict[str, bytes], dict[str, bytes]]] = {}
+    builds = {}
     own_content, encode = tei._own_content, build._encode_tei
 
     def spied_own_content(div, ctx, unit):
@@ -46,11 +47,12 @@ def _encoding_spied(monkeypatch):
         without = encode(made_build, *args[:-1], None)[0]
         del encoded[spied:]                 # (every unit, without the cache)
         made[made_build.source_id] = (files, without)
+        builds[made_build.source_id] = made_build
         return files, parts
 
     monkeypatch.setattr(tei, "_own_content", spied_own_content)
     monkeypatch.setattr(build, "_encode_tei", spied_encode)
-    return encoded, made
+    return encoded, made, builds
 
 
 def _rows(result, table):
@@ -83,16 +85,24 @@ def test_an_edit_inside_one_letter_encodes_that_letter_only(copied, tmp_path, mo
             break
     assert chosen is not None
     letter_id, line = chosen
-    encoded, made = _encoding_spied(monkeypatch)
+    encoded, made, builds = _encoding_spied(monkeypatch)
     with edited(original):
         original.write_text(text.replace(line, line.replace(" the ", " thee ", 1)),
                             encoding="utf-8")
-        build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"), jobs=1)
+        result = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
+                                jobs=1)
     assert list(made) == ["papers"]
     assert encoded == [letter_id]
     files, without = made["papers"]
     assert files == without
     assert b" thee " in files[f"tei/letters/{letter_id}.xml"]
+    # the documents rows, their words taken from the earlier build's count of each piece
+    # of text but the letter's, are those counted anew
+    papers = builds["papers"]
+    counted = package.document_rows(papers.segmented, {x.letter_id: x for x in papers.letters})
+    rows = [row for row in _rows(result, "documents") if row["source_id"] == "papers"]
+    assert [row["words"] for row in rows] == [str(row["words"]) for row in counted]
+    assert list((tmp_path / "cache" / "word-counts").glob("papers.*.pickle"))
 
 
 def test_a_register_change_that_moves_a_units_references_encodes_that_unit(
@@ -118,7 +128,7 @@ def test_a_register_change_that_moves_a_units_references_encodes_that_unit(
     persons = [{**row, "person_id": f"{person}-renamed"} if row["person_id"] == person
                else row for row in persons]
     entry.write_bytes(pickle.dumps((index_rows, persons, places, organisations)))
-    encoded, made = _encoding_spied(monkeypatch)
+    encoded, made, _ = _encoding_spied(monkeypatch)
     build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"), jobs=1)
     assert encoded and set(encoded) <= {document_id for _, document_id in units}
     files, without = made["papers"]
