@@ -714,6 +714,23 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
             vocab.update(counts)
     uncounted = [s for s, counts in zip(sources, counted, strict=True) if counts is None]
     del counted
+    # One source to count (an edit): counted in a child while its text is cleaned here
+    # with its counts of the build before, taken if the words the cleaning read count the
+    # same in both (``_texts``); else cleaned again.
+    guessed = _vocabulary_ahead(cache, uncounted, pool, spill)
+    if guessed is not None:
+        others = vocab.copy()
+        vocab.update(guessed[1])
+        made = _texts(sources, cached, vocab, pool, spill)
+        counts = guessed[0].result(lambda: _Guarded(_vocabulary)(uncounted[0]))
+        if isinstance(counts, PipelineError):
+            _raise_problems("clean", "E200", [counts])
+        cached.put("vocabulary", uncounted[0], cached.keys, counts)
+        vocab = others
+        vocab.update(counts)
+        if not made.valid(vocab):
+            made = _texts(sources, cached, vocab, pool, spill)
+        return _checked_builds(sources, progress, pool, cached, spill, made)
     failed = []
     for s, counts in zip(uncounted, _lazily(pool, _Guarded(_vocabulary), uncounted),
                          strict=True):
@@ -726,11 +743,58 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
     if spill is not None:   # (sources loaded without the spill)
         sources[:] = [s if isinstance(s, SpilledSource) else _spilled_source(s, spill)
                       for s in sources]
-    # A source's text entry: what each stage made of it, by stage name; valid while the
-    # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
-    # (what the stages' checks read), its results kept, or written to the spill.
+    return _checked_builds(sources, progress, pool, cached, spill,
+                           _texts(sources, cached, vocab, pool, spill))
+
+
+def _vocabulary_ahead(cache: cache_stage.BuildCache | None, uncounted: list[Source],
+                      pool: _Pool | None, spill: Spill | None
+                      ) -> tuple[_Forked, Counter[str]] | None:
+    """With workers and the cache, one source to count, and its counts of the build
+    before in the cache (the entry the cache kept): a child counting it, and those."""
+    if cache is None or pool is None or spill is not None or len(uncounted) != 1 \
+            or not _Forked.possible():
+        return None
+    source_id = uncounted[0].source_id
+    previous = list((cache.folder / "vocabulary").glob(f"{source_id}.*.pickle"))
+    if len(previous) != 1:
+        return None
+    try:
+        with previous[0].open("rb") as handle:
+            counts = pickle.load(handle)
+    except Exception:       # unreadable: a miss
+        return None
+    if not isinstance(counts, Counter):
+        return None
+    return _Forked(_Guarded(_vocabulary), uncounted[0]), counts
+
+
+@dataclass
+class _Texts:
+    """What ``_texts`` made: each source's briefs (what the stages' checks read), and
+    its text entry (what each stage made of it, by stage name), or None (spilled), and
+    the entries to keep in the cache."""
+
+    briefs: list[list[Any]]
+    entries: list[dict[str, Any] | None]
+    to_keep: list[tuple[Source, dict[str, Any]]]
+
+    def valid(self, vocab: Counter[str]) -> bool:
+        """Whether every text was cleaned (taken or made) reading the counts ``vocab``
+        gives (a cleaning that failed read what it read: not known)."""
+        return all(brief and not isinstance(brief[0], PipelineError)
+                   and all(vocab[w] == n for w, n in brief[0][1].items())
+                   for brief in self.briefs)
+
+
+def _texts(sources: list[Source], cached: _Cached, vocab: Counter[str], pool: _Pool | None,
+           spill: Spill | None) -> _Texts:
+    """Each source's text entry: taken from the cache while the vocabulary counts its
+    cleaning read are ``vocab``'s, else made (``_chain``); kept, or written to the spill."""
+    cache = cached.cache
     briefs: list[list[Any]] = [[] for _ in sources]
     entries: list[dict[str, Any] | None] = [None] * len(sources)
+    to_keep: list[tuple[Source, dict[str, Any]]] = []
     todo = []
     for i, s in enumerate(sources):
         entry = _reused(cache, "text", s.source_id, cached.keys.get(s.source_id, ""),
@@ -751,12 +815,25 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
         briefs[i] = brief
         if cache is not None and len(brief) == len(PER_SOURCE_STAGES) \
                 and not isinstance(brief[-1], PipelineError):
-            cached.put("text", sources[i], cached.keys, entry or _unspilled_entry(
-                sources[i], brief[0][1], spill))    # type: ignore[arg-type]
-            if spill is not None:
+            if spill is None:
+                to_keep.append((sources[i], entry))
+            else:
+                cached.put("text", sources[i], cached.keys,
+                           _unspilled_entry(sources[i], brief[0][1], spill))
                 spill.release()
         entries[i] = entry
         del entry
+    return _Texts(briefs, entries, to_keep)
+
+
+def _checked_builds(sources: list[Source], progress: Progress, pool: _Pool | None,
+                    cached: _Cached, spill: Spill | None, made: _Texts) -> list[SourceBuild]:
+    """The texts ``made`` kept in the cache, each stage's problems and checks, then each
+    source's SourceBuild."""
+    cache = cached.cache
+    briefs, entries = made.briefs, made.entries
+    for source, kept in made.to_keep:
+        cached.put("text", source, cached.keys, kept)
     if pool is not None and spill is not None:
         # the workers' heaps hold what the cleaning left (let go); the TEI forks anew
         # from this process, small since its sources are in the spill
