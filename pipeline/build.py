@@ -157,6 +157,7 @@ class Corpus:
     ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
     # an edited source's rows made while its mentions were made ahead (_rows_meanwhile)
     rows_made: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    to_wait: list[_Forked] = field(default_factory=list, repr=False)  # children to end
     spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: Sequence[Row] = field(default_factory=list)     # registers step
@@ -388,6 +389,12 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
         if corpus.ahead is not None:        # its TEI not taken
             corpus.ahead.child.cancel()
             corpus.ahead = None
+        for child in corpus.to_wait:        # (what it still does is not wanted on failure)
+            if sys.exc_info()[0] is None:
+                child._wait()
+            else:
+                child.cancel()
+        corpus.to_wait.clear()
 
 
 class _HeldWrites(cache_stage.BuildCache):
@@ -396,7 +403,6 @@ class _HeldWrites(cache_stage.BuildCache):
     def __init__(self, cache: cache_stage.BuildCache) -> None:
         self.cache = cache
         self.held: list[tuple[str, str, str, Any]] = []
-        self.given: list[tuple[str, str, str, Any]] = []     # to a child (hand_over)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.cache, name)
@@ -407,21 +413,9 @@ class _HeldWrites(cache_stage.BuildCache):
     def put(self, stage: str, source_id: str, entry_key: str, value: Any) -> None:
         self.held.append((stage, source_id, entry_key, value))
 
-    def hand_over(self) -> list[tuple[str, str, str, Any]]:
-        """The entries held so far, for a forked child to write (``_ahead``, once its
-        results are sent): recorded as used here; ``flush`` writes those it did not."""
-        given, self.held = self.held, []
-        self.given += given
-        self.cache.used.update(self.cache._path(*entry[:3]) for entry in given)
-        return given
-
-    def flush(self, given: bool = True) -> None:
-        """Write the held entries, and (``given``: the child is done) those handed over
-        that are not written (the child was let go before it wrote them)."""
+    def flush(self) -> None:
+        """Write the held entries."""
         held, self.held = self.held, []
-        if given:
-            held += [entry for entry in self.given if not self.cache._path(*entry[:3]).is_file()]
-            self.given = []
         for entry in held:
             self.cache.put(*entry)
 
@@ -1056,8 +1050,8 @@ class _Ahead:
     received: list[Any] = field(default_factory=list)   # its messages taken, in order
 
     def take(self, index: int) -> tuple[bool, Any]:
-        """(True, the child's message ``index``: LETTERS, MENTIONS, then its TEI, the
-        ones before taken first), or (False, None) if it ended without sending it."""
+        """(True, the child's message ``index``: LETTERS, MENTIONS, TEI, the ones before
+        taken first), or (False, None) if it ended without sending it."""
         while len(self.received) <= index:
             sent, message = self.child.next()
             if not sent:
@@ -1067,8 +1061,8 @@ class _Ahead:
 
 
 
-# The messages of the ``_Ahead`` child, in the order it sends them (its TEI comes last)
-LETTERS, MENTIONS = range(2)
+# The messages of the ``_Ahead`` child, in the order it sends them
+LETTERS, MENTIONS, TEI = range(3)
 
 
 def _begin_ahead(corpus: Corpus) -> _Ahead | None:
@@ -1084,20 +1078,16 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
     previous = list((cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
     if len(made) != 1 or len(previous) != 1:
         return None
-    # the entries made so far (the source's text) are written by the child, once its
-    # results are sent, rather than pickled here
-    given = cache.hand_over() if isinstance(cache, _HeldWrites) else []
-    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], given,
-                                             stream=True))
+    return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], stream=True))
 
 
-def _ahead(corpus: Corpus, b: SourceBuild, previous: Path,
-           given: Sequence[tuple[str, str, str, Any]] = ()) -> Iterator[Any]:
+def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     """(In the child of ``_begin_ahead``.) Yields the source's letters (read with the
     hand-made registry, as ``_read_letters`` reads them), the fingerprints its results
     follow from (the registers' names, the letters, the TEI's context) with the source's
     mentions and the cache entries it used (the name index's pattern), then its TEI
-    files; then writes the cache entries ``given`` to it (``_HeldWrites.hand_over``)."""
+    files; then keeps its units' TEI elements in the cache (the build waits for it at
+    its end: ``export``)."""
     with previous.open("rb") as handle:
         _, persons, places, organisations = pickle.load(handle)
     decisions = corpus.decisions
@@ -1121,11 +1111,15 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path,
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
-    yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
-                                _tei_parts(cache, b.source_id))
-    if cache:
-        for entry in given:
-            cache.put(*entry)
+    encoded = _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
+                                    _tei_parts(cache, b.source_id))
+    if isinstance(encoded, PipelineError) or cache is None:
+        yield encoded
+        return
+    # the TEI files sent; then the units' elements kept in the cache from here
+    files, parts = encoded
+    yield files, None
+    cache.put("tei-parts", b.source_id, _tei_parts_key(), parts)
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -1134,7 +1128,10 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     ahead = corpus.ahead
     if ahead is None or ahead.source_id != b.source_id or not names:
         return None
+    # meanwhile, the source's rows, and the cache's entries written (the source's text)
     _rows_meanwhile(corpus, b)
+    if corpus.cached is not None and isinstance(corpus.cached.cache, _HeldWrites):
+        corpus.cached.cache.flush()
     sent, message = ahead.take(MENTIONS)
     if sent:
         ahead.keys, found, kept = message
@@ -1406,7 +1403,7 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         corpus.ahead.child.cancel()
         corpus.ahead = None
     if isinstance(cache, _HeldWrites):
-        cache.flush(given=False)        # (those given to the ahead child are its to write)
+        cache.flush()
     # Each source's files go to ``files`` as they are made (from the cache or the pool)
     # and are dropped: the TEI of the whole corpus is never held at once, nor are the
     # sources' results (a source's are read from the spill when it is encoded).
@@ -1423,7 +1420,14 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     if child is not None and not unreadable:
         def made(child: _Forked = child) -> Iterator[Any]:
             if ahead is not None:
-                ahead.take(MENTIONS)    # (sent before its TEI)
+                # its TEI files, sent before it keeps its units' elements in the cache (the
+                # child is waited for when the build ends: export)
+                sent, encoded = ahead.take(TEI)
+                if sent:
+                    corpus.to_wait.append(ahead.child)
+                    return iter([encoded])
+                ahead.child.cancel()
+                return iter([_Guarded(_encode_tei)(*one)])
             return iter([child.result(lambda: _Guarded(_encode_tei)(*one))])
 
         return _TeiWork([builds[todo[0]]], keys, made, child.cancel, in_child=True)
