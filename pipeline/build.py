@@ -1317,12 +1317,19 @@ def _readings(build: SourceBuild, chosen: Callable[[str], bool] = lambda documen
 
 
 def export_texts(corpus: Corpus, files: Files) -> None:
-    """originals/, each source's cleaned text and each unit's reading text (text/)."""
+    """originals/, each source's cleaned text and each unit's reading text (text/); the
+    text files of each source through the cache, under the source's key."""
+    cache = corpus.cached.cache if corpus.cached is not None else None
     for b in corpus.builds:
         files[package.original_path(b.source)] = b.source.original_bytes
-        files[package.text_path(b.source_id)] = b.segmented.text.encode("utf-8")
-        for document_id, reading in _readings(b):
-            files[package.text_path(b.source_id, document_id)] = reading.encode("utf-8")
+        entry = _reused(cache, "texts", b.source_id, b.key)
+        if entry is None:
+            entry = {package.text_path(b.source_id): b.segmented.text.encode("utf-8")}
+            entry.update((package.text_path(b.source_id, document_id), reading.encode("utf-8"))
+                         for document_id, reading in _readings(b))
+            _put(corpus, "texts", b.source, {b.source_id: b.key}, entry)
+        files.update(entry)
+        del entry
 
 
 def export_tei(corpus: Corpus, files: Files) -> None:
@@ -1459,22 +1466,25 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
 
 def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
-    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus))
+    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus, files))
 
 
-def _letters_jsonl_chunks(corpus: Corpus) -> Iterator[bytes]:
+def _letters_jsonl_chunks(corpus: Corpus, files: Files | None = None) -> Iterator[bytes]:
     """letters.jsonl made a source at a time (a letter's units, notes and reading text are
     its source's): the corpus's reading texts and notes are never all held. The letters
-    table lists each source's letters in reading order, sources by id."""
+    table lists each source's letters in reading order, sources by id. A letter's reading
+    text is read back from its text file in ``files`` (export_texts) when given."""
     rows, documents = corpus.letter_rows, corpus.table("documents").rows
     assert isinstance(documents, Parts)
     at = 0
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
         count = len(b.letters)
         if count:
+            chosen = [row["letter_id"] for row in rows[at:at + count]]
             yield from package.letters_jsonl_chunks(
                 rows[at:at + count],
-                dict(_readings(b, {row["letter_id"] for row in rows[at:at + count]}.__contains__)),
+                {i: files[package.text_path(b.source_id, i)].decode("utf-8") for i in chosen}
+                if files is not None else dict(_readings(b, set(chosen).__contains__)),
                 notes_stage.note_rows(b.notes),
                 documents.part(b.source_id))
             at += count

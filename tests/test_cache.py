@@ -15,7 +15,8 @@ from sergetrotsky.cli import main
 
 from .conftest import SOURCES, edited
 
-STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "texts",
+          "tei")
 
 
 def _tree(folder):

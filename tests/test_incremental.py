@@ -17,7 +17,8 @@ from sergetrotsky.errors import BuildFailed
 from .conftest import SOURCES, edited
 
 # The per-source stages of the cache (tests/test_cache.py), each source's entry reused or not
-STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "texts",
+          "tei")
 
 
 @pytest.fixture(scope="module")
