@@ -47,6 +47,9 @@ class Registers:
     persons: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     places: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     orgs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # each entry's element made once (``_entry``), copied into each file that lists it
+    entries: dict[tuple[str, str], etree._Element] = field(default_factory=dict, repr=False,
+                                                           compare=False)
 
     @classmethod
     def of(cls, persons: Sequence[Mapping[str, Any]], places: Sequence[Mapping[str, Any]],
@@ -149,8 +152,12 @@ def localise_references(tei: etree._Element, file_id: str, registers: Registers)
         if used[kind]:
             listed = tei_element(standoff, list_tag)
             for key in sorted(used[kind]):
-                listed.append(_entry(kind, key, used[kind][key],
-                                     local_id(file_id, kind, key)))
+                made = registers.entries.get((kind, key))
+                if made is None:
+                    made = registers.entries[kind, key] = _entry(kind, key, used[kind][key], "")
+                entry = copy.deepcopy(made)
+                entry.set(XML_ID, local_id(file_id, kind, key))
+                listed.append(entry)
     tei.find(tei_tag("teiHeader")).addnext(standoff)
 
 

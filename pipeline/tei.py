@@ -813,15 +813,17 @@ _MIXED_TAGS = frozenset(f"{{{TEI_NS}}}{tag}" for tag in MIXED_CONTENT)
 def _indent(node: etree._Element, level: int = 0) -> None:
     """Indent element-only content; mixed content (a paragraph, a dateline) is left as it is,
     so that no whitespace is added to the text."""
-    if not len(node) or node.tag in _MIXED_TAGS \
-            or (node.text or "").strip() \
-            or any((child.tail or "").strip() for child in node):
+    children = list(node)
+    if not children or node.tag in _MIXED_TAGS or (node.text or "").strip() \
+            or any((child.tail or "").strip() for child in children):
         return
-    node.text = "\n" + "  " * (level + 1)
-    for child in node:
-        _indent(child, level + 1)
-        child.tail = "\n" + "  " * (level + 1)
-    node[-1].tail = "\n" + "  " * level
+    inner = "\n" + "  " * (level + 1)
+    node.text = inner
+    for child in children:
+        if len(child):      # (an element without children is left as it is)
+            _indent(child, level + 1)
+        child.tail = inner
+    children[-1].tail = "\n" + "  " * level
 
 
 def _serialise(tei: etree._Element) -> bytes:
