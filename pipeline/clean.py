@@ -436,9 +436,11 @@ def whitespace_edits(text: str) -> list[Edit]:
     stripped = "".join(parts) + text[cursor:]
     # Runs of newlines (ignoring blanks already removed): keep at most one blank line.
     for m in re.finditer(r"\n(?:\0*\n)+", stripped):
-        newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
         if m.start() == 0 or m.end() == len(stripped):
             continue  # handled below with the start and end of the text
+        if m.group().count("\n") <= 2:
+            continue  # one blank line: kept
+        newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
         # Between two paragraphs of running text a wider gap is a trace of the original's
         # layout (a lost heading, a section break): logged as such, never as mere spacing.
         detail = LAYOUT_TRACE if _is_layout_trace(stripped, m.start(), m.end()) \
