@@ -329,10 +329,10 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
     done: set[Callable[[Corpus], None]] = set()
     if steps is None:
         corpus.ahead = _begin_ahead(corpus)
-        if corpus.ahead is not None:
-            done = _registers_meanwhile(corpus)
     announced = "notes"
     try:
+        if corpus.ahead is not None:
+            done = _registers_meanwhile(corpus)
         for step_name, step in CORPUS_STEPS if steps is None else steps:
             if step_name != announced:
                 progress(step_name)
