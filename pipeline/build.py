@@ -54,7 +54,7 @@ from . import letters as letters_stage
 from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
-from .names import NameIndex
+from .names import NameIndex, lowercase_words
 from .publish import MARKER, MARKER_TEXT, StagedFiles, write_chunks
 from .resources import schema_bytes
 from .sources import (
@@ -984,7 +984,10 @@ def _find_mentions(corpus: Corpus) -> None:
                 if index is None:   # made only when a source's mentions are not cached
                     index = _name_index(corpus.persons, corpus.places,   # (its pattern
                                         corpus.organisations, decisions, cache)  # takes a while)
-                entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
+                common, made = _lowercase_words(cache, b)
+                entry = mentions.find_mentions(b.segmented, index, b.letters, common)[0]
+                if cache:
+                    cache.put("name-words", b.source_id, _pieces_key("name-words"), made)
             _put(corpus, "mentions", b.source, keys, entry)
         b.mentions = entry
     if cache and index is None:
@@ -1104,7 +1107,8 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
         cache = cache.cache
     index = _name_index(persons, places, organisations, decisions, cache)
     kept = [path for path in cache.used if path.parent.name == "patterns"] if cache else []
-    found = mentions.find_mentions(b.segmented, index, letters)[0]
+    common, words = _lowercase_words(cache, b)
+    found = mentions.find_mentions(b.segmented, index, letters, common)[0]
     titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
     context = _tei_context(titles, corpus.meta, persons, places, organisations)
     yield (names, cache_stage.fingerprint(letters), context), found, kept
@@ -1116,10 +1120,12 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     if isinstance(encoded, PipelineError) or cache is None:
         yield encoded
         return
-    # the TEI files sent; then the units' elements kept in the cache from here
+    # the TEI files sent; then the units' elements and the words in lower case kept in
+    # the cache from here
     files, parts = encoded
     yield files, None
     cache.put("tei-parts", b.source_id, _tei_parts_key(), parts)
+    cache.put("name-words", b.source_id, _pieces_key("name-words"), words)
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -1394,9 +1400,10 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     # child before the others' entries are read and written out.
     todo = [i for i, b in enumerate(builds) if cache is None
             or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
-    if cache:   # each source's units' TEI elements and word counts are kept for its next
-        cache.used.update(cache._path(stage, b.source_id, _pieces_key(stage))  # build
-                          for b in builds for stage in ("tei-parts", "word-counts"))
+    if cache:   # each source's units' TEI elements, word counts and words in lower case
+        cache.used.update(cache._path(stage, b.source_id, _pieces_key(stage))  # are kept
+                          for b in builds  # for its next build
+                          for stage in ("tei-parts", "word-counts", "name-words"))
     child = ahead = None
     if len(todo) == 1:
         b = builds[todo[0]]
@@ -1878,8 +1885,25 @@ def _tei_parts_key() -> str:
     return _pieces_key("tei-parts")
 
 
+def _lowercase_words(cache: cache_stage.BuildCache | None, b: SourceBuild
+                     ) -> tuple[set[str] | None, dict[str, frozenset[str]]]:
+    """The words of the source's text in lower case, as the name index reads them
+    (``names.lowercase_words``), each piece's (between unit edges) taken from the cache's
+    ``name-words`` entry where the build before found it; and every piece's, for the
+    next. Without a cache: None (``NameIndex.find`` finds them)."""
+    if not cache:
+        return None, {}
+    known = cache.get("name-words", b.source_id, _pieces_key("name-words"))
+    made: dict[str, frozenset[str]] = {}
+    seg = b.segmented
+    words = lowercase_words(seg.text, (edge for u in seg.units for edge in (u.start, u.end)),
+                            known if isinstance(known, dict) else {}, made)
+    return words, made
+
+
 def _pieces_key(stage: str) -> str:
-    """The key of a source's entry of pieces of ``stage`` ("tei-parts", "word-counts"),
+    """The key of a source's entry of pieces of ``stage`` ("tei-parts", "word-counts",
+    "name-words"),
     each piece keyed within it by what it is made of: the pipeline's code."""
     return cache_stage.key(cache_stage.code_digest(), stage)
 

@@ -402,3 +402,25 @@ def test_a_text_cleaned_with_counts_that_were_not_the_corpus_is_cleaned_again(
     assert len(made) == 3          # with workers: guessed, then again; in one process: once
     assert results[2].files == results[1].files
     assert results[2].summary == results[1].summary
+
+
+def test_the_words_in_lower_case_found_by_piece_are_those_of_the_whole_text(segmented):
+    """The name index reads the words a text writes in lower case; found piece by piece
+    (between unit edges where a blank is on either side), each piece's taken from an
+    earlier count where the piece is the same, they are those of the whole text, also
+    after a word of one piece is changed."""
+    from sergetrotsky import names
+
+    def whole(text):
+        return {w for w in set(names.WORDS.findall(text)) if w.islower()}
+
+    for seg in segmented.values():
+        edges = [edge for u in seg.units for edge in (u.start, u.end)]
+        made: dict = {}
+        assert names.lowercase_words(seg.text, edges, {}, made) == whole(seg.text)
+        at = seg.text.index(" the ", len(seg.text) // 3)
+        changed = seg.text[:at] + " thee " + seg.text[at + 5:]
+        shifted = [edge + (edge > at) for edge in edges]
+        again: dict = {}
+        assert names.lowercase_words(changed, shifted, made, again) == whole(changed)
+        assert "thee" in whole(changed) and len(set(again) - set(made)) <= 2
