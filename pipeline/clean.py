@@ -181,7 +181,14 @@ class CleanedSource:
         return position
 
     def conservation(self) -> Conservation:
-        """Count characters in, out, removed and inserted, and check the rebuild."""
+        """Count characters in, out, removed and inserted, and check the rebuild (made once:
+        the build reads it for its check and for its summary)."""
+        made = self.__dict__.get("_conservation")
+        if made is None:
+            made = self.__dict__["_conservation"] = self._conservation()
+        return made
+
+    def _conservation(self) -> Conservation:
         removed: Counter[str] = Counter()
         inserted: Counter[str] = Counter()
         for _, applied in self.passes:
