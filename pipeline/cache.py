@@ -21,6 +21,12 @@ a file, a problem, is never cached): a copy of the sources elsewhere, or a check
 another folder sharing ``$SERGETROTSKY_CACHE_DIR``, reads the same entries
 (``tests/test_cache.py``).
 
+Three stages keep pieces (``tei-parts``: each unit's own TEI elements; ``word-counts``
+and ``name-words``: each piece of text's word count and words in lower case): one entry
+per source, keyed by the pipeline's code alone, a dict whose own keys are what each
+piece is made of in full (a unit's view, its offsets from the unit's start; a piece's
+text): after an edit only the pieces it changed are made again (pipeline/build.py).
+
 The cleaned text depends on the corpus vocabulary only through the words the hyphen
 rule looks up: the entry records those words and their counts, and it is used only when
 the current vocabulary gives each of them the same count (:class:`RecordedVocabulary`).
