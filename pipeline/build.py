@@ -54,7 +54,7 @@ from . import letters as letters_stage
 from . import notes as notes_stage
 from . import segment as segment_stage
 from .errors import BuildFailed, PipelineError, with_code
-from .names import NameIndex
+from .names import NameIndex, lowercase_words
 from .publish import MARKER, MARKER_TEXT, StagedFiles, write_chunks
 from .resources import schema_bytes
 from .sources import (
@@ -64,6 +64,7 @@ from .sources import (
     deferred_checks_pass,
     discover,
     locate,
+    read_toml,
     record_valid,
     validated_before,
     validator_release,
@@ -154,6 +155,9 @@ class Corpus:
     cached: _Cached | None = field(default=None, repr=False)
     tei_begun: _TeiWork | None = field(default=None, repr=False)    # export: _begin_tei
     ahead: _Ahead | None = field(default=None, repr=False)   # build_corpus: _begin_ahead
+    # an edited source's rows made while its mentions were made ahead (_rows_meanwhile)
+    rows_made: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False)
+    to_wait: list[_Forked] = field(default_factory=list, repr=False)  # children to end
     spill: Spill | None = field(default=None, repr=False)
     glossary: list[Row] = field(default_factory=list)       # organisations step
     index_rows: Sequence[Row] = field(default_factory=list)     # registers step
@@ -263,6 +267,8 @@ def assemble(sources_dir: Path, progress: Progress = lambda step: None,
     # (writing and reading them back would cost more than they take). The metadata
     # record also keeps the TOML files the stages read as parsed.
     spilling = _sources_size(sources_dir) > SPILL_ABOVE
+    global _trim_heap
+    _trim_heap = spilling
     with (spill_folder(files.folder if isinstance(files, StagedFiles) else None) if spilling
           else contextlib.nullcontext()) as spill, _validated_metadata(cache):
         metadata, checks = _load_checked_meanwhile(sources_dir, cache, jobs, spill)
@@ -320,14 +326,19 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
         checks.confirm()
     corpus = Corpus(sources_dir, metadata.meta, builds, metadata.persons, metadata.places,
                     metadata.decisions, pool, cached, spill=spill)
+    done: set[Callable[[Corpus], None]] = set()
     if steps is None:
         corpus.ahead = _begin_ahead(corpus)
     announced = "notes"
     try:
+        if corpus.ahead is not None:
+            done = _registers_meanwhile(corpus)
         for step_name, step in CORPUS_STEPS if steps is None else steps:
             if step_name != announced:
                 progress(step_name)
                 announced = step_name
+            if step in done:
+                continue
             step(corpus)
             _release_freed_memory()     # what the step read of each source (spill.py)
     except BaseException:
@@ -335,6 +346,19 @@ def build_corpus(sources_dir: Path, metadata: Metadata, progress: Progress = lam
             corpus.ahead.child.cancel()
         raise
     return corpus
+
+
+def _registers_meanwhile(corpus: Corpus) -> set[Callable[[Corpus], None]]:
+    """While the ``_Ahead`` child reads the edited source's letters: the glossary and the
+    registers, which do not read the letters, made before the steps before them; the
+    steps done (none if either failed: both are made again in their turn, after the
+    steps before them, and a problem is reported as ever)."""
+    try:
+        _read_glossary(corpus)
+        _build_registers(corpus)
+    except Exception:
+        return set()
+    return {_read_glossary, _build_registers}
 
 
 def export(corpus: Corpus, files: MutableMapping[str, bytes],
@@ -365,6 +389,12 @@ def export(corpus: Corpus, files: MutableMapping[str, bytes],
         if corpus.ahead is not None:        # its TEI not taken
             corpus.ahead.child.cancel()
             corpus.ahead = None
+        for child in corpus.to_wait:        # (what it still does is not wanted on failure)
+            if sys.exc_info()[0] is None:
+                child._wait()
+            else:
+                child.cancel()
+        corpus.to_wait.clear()
 
 
 class _HeldWrites(cache_stage.BuildCache):
@@ -400,15 +430,25 @@ class _Cached:
         if cache is not None:
             corpus = cache_stage.folder_digest(sources_dir, [s.folder for s in sources])
             # a source as loaded (source.toml as read: a comment is not in it; its folder
-            # by name, not where it is) and its other files, the original among them
+            # by name, not where it is), its segment.toml as read (the outline and the
+            # declared letters: the stages read nothing else of it, and a problem, which
+            # names a line, is never cached) and its other files, the original among them
             self.keys = {s.source_id: cache_stage.key(
                 cache_stage.code_digest(), corpus, cache_stage.fingerprint(
                     replace(s, folder=Path(s.folder.name), original_bytes=b"")),
-                cache_stage.files_digest(s.folder, ["source.toml"])) for s in sources}
+                cache_stage.fingerprint(_outline_as_read(s)),
+                cache_stage.files_digest(s.folder, ["source.toml", "segment.toml"]))
+                for s in sources}
 
     def put(self, stage: str, source: Source, keys: dict[str, str], entry: Any) -> None:
         if self.cache is not None:
             self.cache.put(stage, source.source_id, keys[source.source_id], entry)
+
+
+def _outline_as_read(source: Source) -> dict[str, Any] | None:
+    """A source's segment.toml as parsed (None if it has none)."""
+    path = source.folder / "segment.toml"
+    return read_toml(path) if path.is_file() else None
 
 
 @dataclass
@@ -668,6 +708,23 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
             vocab.update(counts)
     uncounted = [s for s, counts in zip(sources, counted, strict=True) if counts is None]
     del counted
+    # One source to count (an edit): counted in a child while its text is cleaned here
+    # with its counts of the build before, taken if the words the cleaning read count the
+    # same in both (``_texts``); else cleaned again.
+    guessed = _vocabulary_ahead(cache, uncounted, pool, spill)
+    if guessed is not None:
+        others = vocab.copy()
+        vocab.update(guessed[1])
+        made = _texts(sources, cached, vocab, pool, spill)
+        counts = guessed[0].result(lambda: _Guarded(_vocabulary)(uncounted[0]))
+        if isinstance(counts, PipelineError):
+            _raise_problems("clean", "E200", [counts])
+        cached.put("vocabulary", uncounted[0], cached.keys, counts)
+        vocab = others
+        vocab.update(counts)
+        if not made.valid(vocab):
+            made = _texts(sources, cached, vocab, pool, spill)
+        return _checked_builds(sources, progress, pool, cached, spill, made)
     failed = []
     for s, counts in zip(uncounted, _lazily(pool, _Guarded(_vocabulary), uncounted),
                          strict=True):
@@ -680,11 +737,58 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
     if spill is not None:   # (sources loaded without the spill)
         sources[:] = [s if isinstance(s, SpilledSource) else _spilled_source(s, spill)
                       for s in sources]
-    # A source's text entry: what each stage made of it, by stage name; valid while the
-    # vocabulary counts its cleaning read are the corpus's. Each source's briefs are kept
-    # (what the stages' checks read), its results kept, or written to the spill.
+    return _checked_builds(sources, progress, pool, cached, spill,
+                           _texts(sources, cached, vocab, pool, spill))
+
+
+def _vocabulary_ahead(cache: cache_stage.BuildCache | None, uncounted: list[Source],
+                      pool: _Pool | None, spill: Spill | None
+                      ) -> tuple[_Forked, Counter[str]] | None:
+    """With workers and the cache, one source to count, and its counts of the build
+    before in the cache (the entry the cache kept): a child counting it, and those."""
+    if cache is None or pool is None or spill is not None or len(uncounted) != 1 \
+            or not _Forked.possible():
+        return None
+    source_id = uncounted[0].source_id
+    previous = list((cache.folder / "vocabulary").glob(f"{source_id}.*.pickle"))
+    if len(previous) != 1:
+        return None
+    try:
+        with previous[0].open("rb") as handle:
+            counts = pickle.load(handle)
+    except Exception:       # unreadable: a miss
+        return None
+    if not isinstance(counts, Counter):
+        return None
+    return _Forked(_Guarded(_vocabulary), uncounted[0]), counts
+
+
+@dataclass
+class _Texts:
+    """What ``_texts`` made: each source's briefs (what the stages' checks read), and
+    its text entry (what each stage made of it, by stage name), or None (spilled), and
+    the entries to keep in the cache."""
+
+    briefs: list[list[Any]]
+    entries: list[dict[str, Any] | None]
+    to_keep: list[tuple[Source, dict[str, Any]]]
+
+    def valid(self, vocab: Counter[str]) -> bool:
+        """Whether every text was cleaned (taken or made) reading the counts ``vocab``
+        gives (a cleaning that failed read what it read: not known)."""
+        return all(brief and not isinstance(brief[0], PipelineError)
+                   and all(vocab[w] == n for w, n in brief[0][1].items())
+                   for brief in self.briefs)
+
+
+def _texts(sources: list[Source], cached: _Cached, vocab: Counter[str], pool: _Pool | None,
+           spill: Spill | None) -> _Texts:
+    """Each source's text entry: taken from the cache while the vocabulary counts its
+    cleaning read are ``vocab``'s, else made (``_chain``); kept, or written to the spill."""
+    cache = cached.cache
     briefs: list[list[Any]] = [[] for _ in sources]
     entries: list[dict[str, Any] | None] = [None] * len(sources)
+    to_keep: list[tuple[Source, dict[str, Any]]] = []
     todo = []
     for i, s in enumerate(sources):
         entry = _reused(cache, "text", s.source_id, cached.keys.get(s.source_id, ""),
@@ -705,12 +809,25 @@ def _build_sources(sources: list[Source], progress: Progress, pool: _Pool | None
         briefs[i] = brief
         if cache is not None and len(brief) == len(PER_SOURCE_STAGES) \
                 and not isinstance(brief[-1], PipelineError):
-            cached.put("text", sources[i], cached.keys, entry or _unspilled_entry(
-                sources[i], brief[0][1], spill))    # type: ignore[arg-type]
-            if spill is not None:
+            if spill is None:
+                to_keep.append((sources[i], entry))
+            else:
+                cached.put("text", sources[i], cached.keys,
+                           _unspilled_entry(sources[i], brief[0][1], spill))
                 spill.release()
         entries[i] = entry
         del entry
+    return _Texts(briefs, entries, to_keep)
+
+
+def _checked_builds(sources: list[Source], progress: Progress, pool: _Pool | None,
+                    cached: _Cached, spill: Spill | None, made: _Texts) -> list[SourceBuild]:
+    """The texts ``made`` kept in the cache, each stage's problems and checks, then each
+    source's SourceBuild."""
+    cache = cached.cache
+    briefs, entries = made.briefs, made.entries
+    for source, kept in made.to_keep:
+        cached.put("text", source, cached.keys, kept)
     if pool is not None and spill is not None:
         # the workers' heaps hold what the cleaning left (let go); the TEI forks anew
         # from this process, small since its sources are in the spill
@@ -763,10 +880,19 @@ def _read_letters(corpus: Corpus) -> None:
         if entry is not None:
             found[b.source_id] = entry
     todo = [b for b in builds if b.source_id not in found]
+    # one source's read ahead, in the child of _begin_ahead (the same reading of the same
+    # text and registry); if it sent none, they are read here (and a problem reported)
+    ahead = corpus.ahead
+    read: dict[str, list[letters_stage.Letter]] = {}
+    if ahead is not None and [b.source_id for b in todo] == [ahead.source_id]:
+        sent, letters = ahead.take(LETTERS)
+        if sent:
+            read = {ahead.source_id: letters}
     try:
-        read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
-                    Fields(todo, "segmented"), corpus.registry_persons,
-                    corpus.registry_places, Fields(todo, "notes"))
+        if not read:
+            read = _run("letters", "E410", letters_stage.read_all, [b.source for b in todo],
+                        Fields(todo, "segmented"), corpus.registry_persons,
+                        corpus.registry_places, Fields(todo, "notes"))
     except BuildFailed as failed:
         cleaned = Fields(corpus.builds, "cleaned")
         for problem in failed.problems:
@@ -858,9 +984,15 @@ def _find_mentions(corpus: Corpus) -> None:
                 if index is None:   # made only when a source's mentions are not cached
                     index = _name_index(corpus.persons, corpus.places,   # (its pattern
                                         corpus.organisations, decisions, cache)  # takes a while)
-                entry = mentions.find_mentions(b.segmented, index, b.letters)[0]
+                common, made = _lowercase_words(cache, b)
+                entry = mentions.find_mentions(b.segmented, index, b.letters, common)[0]
+                if cache:
+                    cache.put("name-words", b.source_id, _pieces_key("name-words"), made)
             _put(corpus, "mentions", b.source, keys, entry)
         b.mentions = entry
+    if cache and index is None:
+        # no index made here: the compiled patterns kept (the next edit's is among them)
+        cache.used.update((cache.folder / "patterns").glob(f"{cache_stage.CORPUS_ENTRY}.*"))
 
 
 def _name_index(persons: Sequence[Row], places: Sequence[Row], organisations: Sequence[Row],
@@ -918,6 +1050,22 @@ class _Ahead:
     source_id: str
     child: _Forked
     keys: tuple[str, str, str] | None = None     # names, letters, TEI context fingerprints
+    received: list[Any] = field(default_factory=list)   # its messages taken, in order
+
+    def take(self, index: int) -> tuple[bool, Any]:
+        """(True, the child's message ``index``: LETTERS, MENTIONS, TEI, the ones before
+        taken first), or (False, None) if it ended without sending it."""
+        while len(self.received) <= index:
+            sent, message = self.child.next()
+            if not sent:
+                return False, None
+            self.received.append(message)
+        return True, self.received[index]
+
+
+
+# The messages of the ``_Ahead`` child, in the order it sends them
+LETTERS, MENTIONS, TEI = range(3)
 
 
 def _begin_ahead(corpus: Corpus) -> _Ahead | None:
@@ -937,9 +1085,12 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
 
 
 def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
-    """(In the child of ``_begin_ahead``.) Yields the fingerprints its results follow from
-    (the registers' names, the letters, the TEI's context) with the source's mentions,
-    then the source's TEI files."""
+    """(In the child of ``_begin_ahead``.) Yields the source's letters (read with the
+    hand-made registry, as ``_read_letters`` reads them), the fingerprints its results
+    follow from (the registers' names, the letters, the TEI's context) with the source's
+    mentions and the cache entries it used (the name index's pattern), then its TEI
+    files; then keeps its units' TEI elements in the cache (the build waits for it at
+    its end: ``export``)."""
     with previous.open("rb") as handle:
         _, persons, places, organisations = pickle.load(handle)
     decisions = corpus.decisions
@@ -947,17 +1098,34 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
                                   corpus.registry_persons, corpus.registry_places,
                                   {b.source_id: b.notes})
     letters = read.get(b.source_id, [])
+    yield letters
     names = _names_fingerprint(persons, places, organisations, decisions)
-    index = _name_index(persons, places, organisations, decisions,
-                        corpus.cached.cache if corpus.cached is not None else None)
-    found = mentions.find_mentions(b.segmented, index, letters)[0]
+    # the name index's compiled pattern written to the cache from here (a build's held
+    # writes are the parent's), and the entry named to the parent, which keeps it
+    cache = corpus.cached.cache if corpus.cached is not None else None
+    if isinstance(cache, _HeldWrites):
+        cache = cache.cache
+    index = _name_index(persons, places, organisations, decisions, cache)
+    kept = [path for path in cache.used if path.parent.name == "patterns"] if cache else []
+    common, words = _lowercase_words(cache, b)
+    found = mentions.find_mentions(b.segmented, index, letters, common)[0]
     titles = frozenset().union(*(tei.bibliography_titles(x.segmented) for x in corpus.builds))
     context = _tei_context(titles, corpus.meta, persons, places, organisations)
-    yield (names, cache_stage.fingerprint(letters), context), found
+    yield (names, cache_stage.fingerprint(letters), context), found, kept
     # (a build of its own, without the spill: the parent's stays as it is)
     made = SourceBuild(b.source, b.cleaned, b.segmented, b.notes, b.reads, b.key,
                        letters, found)
-    yield _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations)
+    encoded = _Guarded(_encode_tei)(made, titles, corpus.meta, persons, places, organisations,
+                                    _tei_parts(cache, b.source_id))
+    if isinstance(encoded, PipelineError) or cache is None:
+        yield encoded
+        return
+    # the TEI files sent; then the units' elements and the words in lower case kept in
+    # the cache from here
+    files, parts = encoded
+    yield files, None
+    cache.put("tei-parts", b.source_id, _tei_parts_key(), parts)
+    cache.put("name-words", b.source_id, _pieces_key("name-words"), words)
 
 
 def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | None:
@@ -966,9 +1134,15 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     ahead = corpus.ahead
     if ahead is None or ahead.source_id != b.source_id or not names:
         return None
-    sent, message = ahead.child.next()
+    # meanwhile, the source's rows, and the cache's entries written (the source's text)
+    _rows_meanwhile(corpus, b)
+    if corpus.cached is not None and isinstance(corpus.cached.cache, _HeldWrites):
+        corpus.cached.cache.flush()
+    sent, message = ahead.take(MENTIONS)
     if sent:
-        ahead.keys, found = message
+        ahead.keys, found, kept = message
+        if corpus.cached is not None and corpus.cached.cache:
+            corpus.cached.cache.used.update(kept)   # the pattern it compiled, for the next
         if ahead.keys[:2] == (names, cache_stage.fingerprint(b.letters)):
             return found
     ahead.child.cancel()
@@ -976,8 +1150,8 @@ def _mentions_ahead(corpus: Corpus, b: SourceBuild, names: str) -> list[Any] | N
     return None
 
 
-def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
-    """The ``_Ahead`` child, when ``b``, the one source whose TEI is to be made, is its
+def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Ahead | None:
+    """The ``_Ahead``, when ``b``, the one source whose TEI is to be made, is its
     source and the TEI's key is the one it was made under (the same ``context``, letters
     and mentions: this build took the child's); else None."""
     ahead = corpus.ahead
@@ -985,7 +1159,26 @@ def _tei_ahead(corpus: Corpus, b: SourceBuild, context: str) -> _Forked | None:
             or (context, cache_stage.fingerprint(b.letters)) != (ahead.keys[2], ahead.keys[1]):
         return None
     corpus.ahead = None
-    return ahead.child
+    return ahead
+
+
+def _rows_meanwhile(corpus: Corpus, b: SourceBuild) -> None:
+    """The edited source's rows of the documents table and its own rows, made while the
+    ``_Ahead`` child makes its mentions (they read its text and letters, not the
+    registers), for the tables (``_made_meanwhile``); a problem is left for the tables'
+    turn, which reports it."""
+    try:
+        cache = corpus.cached.cache if corpus.cached is not None else None
+        corpus.rows_made[b.source_id] = {"documents": _source_document_rows(b, cache),
+                                         "rows": _own_source_rows(b)}
+    except PipelineError:
+        pass
+
+
+def _made_meanwhile(corpus: Corpus, b: SourceBuild, stage: str) -> Any | None:
+    """The entry of ``stage`` ("documents" or "rows") for ``b`` made by
+    ``_rows_meanwhile``, if it was; else None."""
+    return corpus.rows_made.get(b.source_id, {}).get(stage)
 
 
 def _names_fingerprint(persons: Sequence[Row], places: Sequence[Row],
@@ -1046,7 +1239,9 @@ def _document_rows(corpus: Corpus) -> Sequence[Row]:
     for b in ordered:
         entry = _reused(cache, "documents", b.source_id, keys.get(b.source_id, ""))
         if entry is None:
-            entry = _source_document_rows(b)
+            entry = _made_meanwhile(corpus, b, "documents")
+            if entry is None:
+                entry = _source_document_rows(b, cache)
             _put(corpus, "documents", b.source, keys, entry)
         found.add(b.source_id, entry)
     return found
@@ -1074,10 +1269,9 @@ def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
         entry = _reused(cache, "rows", b.source_id, b.key)
         if entry is None:
-            cleaned = {b.source_id: b.cleaned}
-            entry = (package.source_rows([b.source], cleaned)[0],
-                     package.removal_rows(cleaned),
-                     package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
+            entry = _made_meanwhile(corpus, b, "rows")
+            if entry is None:
+                entry = _own_source_rows(b)
             _put(corpus, "rows", b.source, {b.source_id: b.key}, entry)
         source_rows[b.source_id] = entry[0]
         removals.add(b.source_id, entry[1])
@@ -1085,9 +1279,29 @@ def _own_rows(corpus: Corpus) -> tuple[dict[str, Row], Parts, Parts]:
     return source_rows, removals, traces
 
 
-def _source_document_rows(build: SourceBuild) -> list[Row]:
-    return package.document_rows(build.segmented,
-                                 {letter.letter_id: letter for letter in build.letters})
+def _own_source_rows(b: SourceBuild) -> tuple[Row, list[Row], list[Row]]:
+    """A source's row of ``sources`` and its rows of ``removals`` and ``layout_traces``."""
+    cleaned = {b.source_id: b.cleaned}
+    return (package.source_rows([b.source], cleaned)[0], package.removal_rows(cleaned),
+            package.layout_trace_rows(cleaned, {b.source_id: b.segmented}))
+
+
+def _source_document_rows(build: SourceBuild, cache: cache_stage.BuildCache | None = None
+                          ) -> list[Row]:
+    """A source's rows of the documents table; with a ``cache``, the words of the pieces
+    of its text counted by the build before are taken from it (``package.WordCounter``),
+    and this build's kept there."""
+    if not cache:
+        return package.document_rows(build.segmented,
+                                     {letter.letter_id: letter for letter in build.letters})
+    key = _pieces_key("word-counts")
+    known = cache.get("word-counts", build.source_id, key)
+    made: dict[str, int] = {}
+    rows = package.document_rows(build.segmented,
+                                 {letter.letter_id: letter for letter in build.letters},
+                                 (known if isinstance(known, dict) else {}, made))
+    cache.put("word-counts", build.source_id, key, made)
+    return rows
 
 
 def export_tables(corpus: Corpus, files: Files) -> None:
@@ -1109,12 +1323,19 @@ def _readings(build: SourceBuild, chosen: Callable[[str], bool] = lambda documen
 
 
 def export_texts(corpus: Corpus, files: Files) -> None:
-    """originals/, each source's cleaned text and each unit's reading text (text/)."""
+    """originals/, each source's cleaned text and each unit's reading text (text/); the
+    text files of each source through the cache, under the source's key."""
+    cache = corpus.cached.cache if corpus.cached is not None else None
     for b in corpus.builds:
         files[package.original_path(b.source)] = b.source.original_bytes
-        files[package.text_path(b.source_id)] = b.segmented.text.encode("utf-8")
-        for document_id, reading in _readings(b):
-            files[package.text_path(b.source_id, document_id)] = reading.encode("utf-8")
+        entry = _reused(cache, "texts", b.source_id, b.key)
+        if entry is None:
+            entry = {package.text_path(b.source_id): b.segmented.text.encode("utf-8")}
+            entry.update((package.text_path(b.source_id, document_id), reading.encode("utf-8"))
+                         for document_id, reading in _readings(b))
+            _put(corpus, "texts", b.source, {b.source_id: b.key}, entry)
+        files.update(entry)
+        del entry
 
 
 def export_tei(corpus: Corpus, files: Files) -> None:
@@ -1136,8 +1357,11 @@ def _take_tei(corpus: Corpus, work: _TeiWork, files: Files) -> None:
         if isinstance(entry, PipelineError):
             failed.append(entry)
             continue
-        _put(corpus, "tei", b.source, work.keys, entry)
-        files.update(entry)
+        encoded, parts = entry
+        _put(corpus, "tei", b.source, work.keys, encoded)
+        if parts is not None:
+            _put(corpus, "tei-parts", b.source, {b.source_id: _tei_parts_key()}, parts)
+        files.update(encoded)
     if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
         corpus.pool.release()
     _raise_problems("tei", "E450", failed)
@@ -1176,11 +1400,17 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
     # child before the others' entries are read and written out.
     todo = [i for i, b in enumerate(builds) if cache is None
             or not cache._path("tei", b.source_id, keys[b.source_id]).is_file()]
-    child = None
+    if cache:   # each source's units' TEI elements, word counts and words in lower case
+        cache.used.update(cache._path(stage, b.source_id, _pieces_key(stage))  # are kept
+                          for b in builds  # for its next build
+                          for stage in ("tei-parts", "word-counts", "name-words"))
+    child = ahead = None
     if len(todo) == 1:
         b = builds[todo[0]]
-        one = (b, titles, corpus.meta, persons, places, organisations)
-        child = _tei_ahead(corpus, b, context)
+        one = (b, titles, corpus.meta, persons, places, organisations,
+               _tei_parts(cache, b.source_id))
+        ahead = _tei_ahead(corpus, b, context)
+        child = ahead.child if ahead is not None else None
         if child is None and corpus.pool is not None and _Forked.possible():
             child = _Forked(_Guarded(_encode_tei), *one)
     if corpus.ahead is not None:        # its TEI not wanted
@@ -1202,15 +1432,27 @@ def _begin_tei(corpus: Corpus, files: Files) -> _TeiWork:
         files.update(entry)
         del entry
     if child is not None and not unreadable:
-        return _TeiWork([builds[todo[0]]], keys, lambda: iter([child.result(
-            lambda: _Guarded(_encode_tei)(*one))]), child.cancel, in_child=True)
+        def made(child: _Forked = child) -> Iterator[Any]:
+            if ahead is not None:
+                # its TEI files, sent before it keeps its units' elements in the cache (the
+                # child is waited for when the build ends: export)
+                sent, encoded = ahead.take(TEI)
+                if sent:
+                    corpus.to_wait.append(ahead.child)
+                    return iter([encoded])
+                ahead.child.cancel()
+                return iter([_Guarded(_encode_tei)(*one)])
+            return iter([child.result(lambda: _Guarded(_encode_tei)(*one))])
+
+        return _TeiWork([builds[todo[0]]], keys, made, child.cancel, in_child=True)
     if child is not None:
         child.cancel()      # made with the others, in source order
     todo = sorted(todo + unreadable)
     chosen = [builds[i] for i in todo]
     return _TeiWork(chosen, keys, lambda: _lazily(
         corpus.pool, _Guarded(_encode_tei), chosen, repeat(titles), repeat(corpus.meta),
-        repeat(persons), repeat(places), repeat(organisations)))
+        repeat(persons), repeat(places), repeat(organisations),
+        (_tei_parts(cache, b.source_id) for b in chosen)))
 
 
 def export_cmif(corpus: Corpus, files: Files) -> None:
@@ -1231,22 +1473,25 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
 
 def export_jsonl(corpus: Corpus, files: Files) -> None:
     """letters.jsonl: each letter's row, reading text and notes."""
-    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus))
+    write_chunks(files, "letters.jsonl", _letters_jsonl_chunks(corpus, files))
 
 
-def _letters_jsonl_chunks(corpus: Corpus) -> Iterator[bytes]:
+def _letters_jsonl_chunks(corpus: Corpus, files: Files | None = None) -> Iterator[bytes]:
     """letters.jsonl made a source at a time (a letter's units, notes and reading text are
     its source's): the corpus's reading texts and notes are never all held. The letters
-    table lists each source's letters in reading order, sources by id."""
+    table lists each source's letters in reading order, sources by id. A letter's reading
+    text is read back from its text file in ``files`` (export_texts) when given."""
     rows, documents = corpus.letter_rows, corpus.table("documents").rows
     assert isinstance(documents, Parts)
     at = 0
     for b in sorted(corpus.builds, key=lambda b: b.source_id):
         count = len(b.letters)
         if count:
+            chosen = [row["letter_id"] for row in rows[at:at + count]]
             yield from package.letters_jsonl_chunks(
                 rows[at:at + count],
-                dict(_readings(b, {row["letter_id"] for row in rows[at:at + count]}.__contains__)),
+                {i: files[package.text_path(b.source_id, i)].decode("utf-8") for i in chosen}
+                if files is not None else dict(_readings(b, set(chosen).__contains__)),
                 notes_stage.note_rows(b.notes),
                 documents.part(b.source_id))
             at += count
@@ -1586,12 +1831,18 @@ def _lazily(pool: _Pool | None, function: Callable[..., Any], first: Sequence[An
     return iter(pool.map(function, first, *args))
 
 
+# Whether ``_release_freed_memory`` trims the heap: in a build of a large corpus (one that
+# spills, ``assemble``); a small one's peak is small, and each trim costs a millisecond.
+_trim_heap = True
+
+
 def _release_freed_memory() -> None:
     """Hand the C heap's free pages back to the system (glibc's ``malloc_trim``): a
     source's TEI tree (libxml2) and the cleaning's passes are freed in large numbers of
     small blocks that glibc keeps otherwise, and the process's peak would hold them while
-    it grows again (README, Performance). Elsewhere nothing is done."""
-    if not sys.platform.startswith("linux"):
+    it grows again (README, Performance). Elsewhere, and in the build of a small corpus
+    (``_trim_heap``), nothing is done."""
+    if not sys.platform.startswith("linux") or not _trim_heap:
         return
     import ctypes
 
@@ -1608,19 +1859,61 @@ def _vocabulary(source: Source) -> Counter[str]:
 
 def _encode_tei(build: SourceBuild, titles: frozenset[str],
                 meta: dict[str, Any], persons: list[dict[str, Any]],
-                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = ()
-                ) -> dict[str, bytes]:
+                places: list[dict[str, Any]], organisations: Sequence[dict[str, Any]] = (),
+                parts: Mapping[str, Any] | None = None
+                ) -> tuple[dict[str, bytes], dict[str, Any] | None]:
     """One source's TEI files (a worker's task: the context is built where it is used;
-    a spilled build's results are read there)."""
+    a spilled build's results are read there), and with ``parts`` (the units' elements
+    an earlier build encoded, tei.UnitParts; None: no cache) those this build used."""
     source = build.source
     context = tei.SourceContext(source, build.cleaned, build.segmented, build.notes,
                                 build.letters, titles)
+    if parts is not None:
+        context.parts = tei.UnitParts(parts)
     tei.add_wraps(context, mentions.wraps(build.mentions))  # names tagged (mentions.py)
     encoded = tei.encode_source(context, meta, package.original_path(source), persons, places,
                                 organisations)
+    made = context.parts.made if context.parts is not None else None
     del context
     _release_freed_memory()     # the source's TEI trees
-    return encoded
+    return encoded, made
+
+
+def _tei_parts_key() -> str:
+    """The key of a source's entry of units' TEI elements (``tei.UnitParts``): each
+    element's own key is what it is made of; the pipeline's code is this one's."""
+    return _pieces_key("tei-parts")
+
+
+def _lowercase_words(cache: cache_stage.BuildCache | None, b: SourceBuild
+                     ) -> tuple[set[str] | None, dict[str, frozenset[str]]]:
+    """The words of the source's text in lower case, as the name index reads them
+    (``names.lowercase_words``), each piece's (between unit edges) taken from the cache's
+    ``name-words`` entry where the build before found it; and every piece's, for the
+    next. Without a cache: None (``NameIndex.find`` finds them)."""
+    if not cache:
+        return None, {}
+    known = cache.get("name-words", b.source_id, _pieces_key("name-words"))
+    made: dict[str, frozenset[str]] = {}
+    seg = b.segmented
+    words = lowercase_words(seg.text, (edge for u in seg.units for edge in (u.start, u.end)),
+                            known if isinstance(known, dict) else {}, made)
+    return words, made
+
+
+def _pieces_key(stage: str) -> str:
+    """The key of a source's entry of pieces of ``stage`` ("tei-parts", "word-counts",
+    "name-words"),
+    each piece keyed within it by what it is made of: the pipeline's code."""
+    return cache_stage.key(cache_stage.code_digest(), stage)
+
+
+def _tei_parts(cache: cache_stage.BuildCache | None, source_id: str) -> dict[str, Any] | None:
+    """A source's units' TEI elements from the cache (empty if none); None without one."""
+    if not cache:
+        return None
+    found = cache.get("tei-parts", source_id, _tei_parts_key())
+    return found if isinstance(found, dict) else {}
 
 
 def _summary(build: SourceBuild) -> dict[str, Any]:

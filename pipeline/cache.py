@@ -8,9 +8,9 @@ is a SHA-256 of everything the result depends on:
   lxml versions (:func:`code_digest`), so that a changed pipeline never reads a result
   of the old one;
 - the source: the source as loaded (``source.toml`` as read, so that a comment or a
-  blank line changes nothing; its folder by name only) and the name and bytes of every
-  other file in its folder (original, ``segment.toml``, ``letters.toml``, the hyphen
-  lock);
+  blank line changes nothing; its folder by name only), its ``segment.toml`` as parsed
+  (likewise), and the name and bytes of every other file in its folder (original,
+  ``letters.toml``, the hyphen lock);
 - the corpus-wide metadata: every file of the sources folder outside the source folders
   (``_registry/*.toml``, ``dataset.toml``);
 - for a later stage, the key of the stage it follows and a :func:`fingerprint` of the
@@ -20,6 +20,12 @@ No key holds the sources folder's path, and no entry holds a path (a result that
 a file, a problem, is never cached): a copy of the sources elsewhere, or a checkout in
 another folder sharing ``$SERGETROTSKY_CACHE_DIR``, reads the same entries
 (``tests/test_cache.py``).
+
+Three stages keep pieces (``tei-parts``: each unit's own TEI elements; ``word-counts``
+and ``name-words``: each piece of text's word count and words in lower case): one entry
+per source, keyed by the pipeline's code alone, a dict whose own keys are what each
+piece is made of in full (a unit's view, its offsets from the unit's start; a piece's
+text): after an edit only the pieces it changed are made again (pipeline/build.py).
 
 The cleaned text depends on the corpus vocabulary only through the words the hyphen
 rule looks up: the entry records those words and their counts, and it is used only when

@@ -181,7 +181,14 @@ class CleanedSource:
         return position
 
     def conservation(self) -> Conservation:
-        """Count characters in, out, removed and inserted, and check the rebuild."""
+        """Count characters in, out, removed and inserted, and check the rebuild (made once:
+        the build reads it for its check and for its summary)."""
+        made = self.__dict__.get("_conservation")
+        if made is None:
+            made = self.__dict__["_conservation"] = self._conservation()
+        return made
+
+    def _conservation(self) -> Conservation:
         removed: Counter[str] = Counter()
         inserted: Counter[str] = Counter()
         for _, applied in self.passes:
@@ -436,9 +443,11 @@ def whitespace_edits(text: str) -> list[Edit]:
     stripped = "".join(parts) + text[cursor:]
     # Runs of newlines (ignoring blanks already removed): keep at most one blank line.
     for m in re.finditer(r"\n(?:\0*\n)+", stripped):
-        newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
         if m.start() == 0 or m.end() == len(stripped):
             continue  # handled below with the start and end of the text
+        if m.group().count("\n") <= 2:
+            continue  # one blank line: kept
+        newline_positions = [m.start() + i for i, ch in enumerate(m.group()) if ch == "\n"]
         # Between two paragraphs of running text a wider gap is a trace of the original's
         # layout (a lost heading, a section break): logged as such, never as mere spacing.
         detail = LAYOUT_TRACE if _is_layout_trace(stripped, m.start(), m.end()) \
@@ -704,25 +713,37 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
         return Edit(at, at, "\n", "paragraph-break",
                     f"paragraph break declared before {start!r} (paragraph_break_before)")
 
+    # A line begins with a prefix of one line, of at most 200 characters, exactly where
+    # the text has it there (tested in place: no copy of the line for each line end)
+    in_place = tuple(p for p in para_starts if p and "\n" not in p and len(p) <= 200)
     for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
-        following = text[m.end():m.end() + 200].split("\n", 1)[0]
-        start = next((p for p in para_starts if following.startswith(p)), None)
+        if len(in_place) == len(para_starts) and not text.startswith(in_place, m.end()):
+            start = None
+        else:
+            following = text[m.end():m.end() + 200].split("\n", 1)[0]
+            start = next((p for p in para_starts if following.startswith(p)), None)
         if start:
             edits.append(declared_break(m.end(), start))
         elif conf.get("hard_wrapped"):
             edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap", locate))
     if conf.get("rejoin_split_paragraphs"):
+        listed = (*force_joins, *keep_breaks)
+        listed_in_place = tuple(p for p in listed if p and "\n" not in p and len(p) <= 200)
         for m in re.finditer(r"(?<=[^\n])\n\n(?=[^\n])", text):
-            following = text[m.end():m.end() + 200].split("\n", 1)[0]
             last_char = text[m.start() - 1]
-            forced = next((p for p in force_joins if following.startswith(p)), None)
-            kept = next((p for p in keep_breaks if following.startswith(p)), None)
+            if len(listed_in_place) == len(listed) \
+                    and not text.startswith(listed_in_place, m.end()):
+                forced = kept = None
+            else:
+                following = text[m.end():m.end() + 200].split("\n", 1)[0]
+                forced = next((p for p in force_joins if following.startswith(p)), None)
+                kept = next((p for p in keep_breaks if following.startswith(p)), None)
             if forced:
                 used_breaks.add(forced)
             elif kept:
                 used_breaks.add(kept)
                 continue
-            elif last_char in TERMINAL or last_char in DASHES or not following[:1].islower():
+            elif last_char in TERMINAL or last_char in DASHES or not text[m.end()].islower():
                 continue
             edits.append(_join_edit(text, m.start(), m.end(), rules, "page-break", locate))
     for heading in conf.get("run_in_headings", []):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,13 +123,14 @@ def dateline_places(text: str, letters: Iterable[Any]) -> list[tuple[int, int, s
     return spans
 
 
-def find_mentions(segmented: Any, index: NameIndex, letters: Iterable[Any] = ()
-                  ) -> tuple[list[Mention], int]:
+def find_mentions(segmented: Any, index: NameIndex, letters: Iterable[Any] = (),
+                  common: AbstractSet[str] | None = None) -> tuple[list[Mention], int]:
     """The mentions in one segmented source, and the number of ambiguous forms met (left
     untagged). Units of the skipped types (and their sub-units) are not searched. The
     place of a letter's dateline is a mention of the letter's place (``place_id``) as
     printed there, whatever names it contains (the TEI stage tags it from the letters
-    table, so :func:`wraps` leaves it out)."""
+    table, so :func:`wraps` leaves it out). ``common``: the text's words in lower case
+    (``names.lowercase_words``), if known."""
     text = segmented.text
     units = segmented.units
     skipped = [(u.start, u.end) for u in units if u.type in SKIPPED_UNIT_TYPES]
@@ -143,7 +145,7 @@ def find_mentions(segmented: Any, index: NameIndex, letters: Iterable[Any] = ()
             found.append(Mention(segmented.source_id, unit.document_id, "place", place_id,
                                  start, text[start:end], in_dateline=True))
     ambiguous = 0
-    for offset, form, owner in index.find(text):
+    for offset, form, owner in index.find(text, common=common):
         if spans.skipped(offset):
             continue
         if owner is None:

@@ -43,7 +43,8 @@ person form right after another name word is someone else (``NameIndex.find``).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Set as AbstractSet
 from functools import cached_property
 from typing import Any
 
@@ -167,8 +168,8 @@ class NameIndex:
             else f"the register of {kind}s"
         return None, f"{printed!r} is not a name or form in {where}"
 
-    def find(self, text: str, start: int = 0, end: int | None = None
-             ) -> list[tuple[int, str, Owner | None]]:
+    def find(self, text: str, start: int = 0, end: int | None = None,
+             common: AbstractSet[str] | None = None) -> list[tuple[int, str, Owner | None]]:
         """(offset, form as printed, owner or None when ambiguous) for each name in
         running text, text[start:end].
 
@@ -182,7 +183,8 @@ class NameIndex:
         if self.pattern is None:
             return []
         end = len(text) if end is None else end
-        common = {w for w in set(WORDS.findall(text)) if w.islower()}
+        if common is None:      # (``lowercase_words`` of the text, if given)
+            common = {w for w in set(WORDS.findall(text)) if w.islower()}
         found = []
         keys: dict[str, str] = {}      # a text prints the same few hundred forms many times
         for m in self.pattern.finditer(text, start, end):
@@ -194,6 +196,25 @@ class NameIndex:
                     continue
             found.append((m.start(), m[0], owner))
         return found
+
+
+def lowercase_words(text: str, edges: Iterable[int], known: Mapping[str, frozenset[str]],
+                    made: MutableMapping[str, frozenset[str]]) -> set[str]:
+    """The words of ``text`` written in lower case, as ``NameIndex.find`` reads them: the
+    text cut at ``edges`` (its units' bounds) where a blank is on either side of the cut
+    (no word runs across it), each piece's words taken from ``known`` (piece -> its
+    words) or found; ``made`` is given every piece's."""
+    cuts = sorted({0, len(text), *(edge for edge in edges if 0 < edge < len(text)
+                                   and (text[edge - 1].isspace() or text[edge].isspace()))})
+    found: set[str] = set()
+    for start, end in zip(cuts, cuts[1:], strict=False):
+        piece = text[start:end]
+        words = known.get(piece)
+        if words is None:
+            words = frozenset(w for w in set(WORDS.findall(piece)) if w.islower())
+        made[piece] = words
+        found |= words
+    return found
 
 
 def literal_trie(forms: Iterable[str]) -> str:

@@ -13,7 +13,7 @@ import io
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -289,14 +289,24 @@ class WordCounter:
     The text is cut at every edge of a span into pieces, whose words are counted once; a
     span's words are the sum of its pieces'. That holds where no word or note mark runs
     across a cut, which a blank on either side of it guarantees (units begin at a line);
-    a span with another cut inside it is counted from its slice, as ``count_words`` does."""
+    a span with another cut inside it is counted from its slice, as ``count_words`` does.
 
-    def __init__(self, text: str, spans: list[tuple[int, int]]) -> None:
+    ``known``: pieces counted before (piece -> its words), taken rather than counted (an
+    edit to one unit counts that unit's pieces only); ``made`` is given every piece's."""
+
+    def __init__(self, text: str, spans: list[tuple[int, int]],
+                 known: Mapping[str, int] | None = None,
+                 made: MutableMapping[str, int] | None = None) -> None:
         self.text = text
         self.cuts = sorted({0, len(text), *(edge for span in spans for edge in span)})
         counts = [0]
+        known = known or {}
+        made = {} if made is None else made
         for start, end in pairwise(self.cuts):
-            counts.append(counts[-1] + count_words(text[start:end]))
+            piece = text[start:end]
+            words = known.get(piece)
+            made[piece] = words = count_words(piece) if words is None else words
+            counts.append(counts[-1] + words)
         self.before = counts         # words of the pieces before each cut
         self.unsafe = [i for i, cut in enumerate(self.cuts) if 0 < cut < len(text)
                        and not (text[cut - 1].isspace() or text[cut].isspace())]
@@ -310,13 +320,16 @@ class WordCounter:
         return self.before[last] - self.before[first]
 
 
-def document_rows(seg: SegmentedSource, letters: Mapping[str, Any]) -> list[dict[str, Any]]:
+def document_rows(seg: SegmentedSource, letters: Mapping[str, Any],
+                  counted: tuple[Mapping[str, int], MutableMapping[str, int]] | None = None
+                  ) -> list[dict[str, Any]]:
     """Rows of the ``documents`` table for one source, its units in reading order. A unit
     that is a letter takes its date and place from the letters stage's result
     (``letters``: letter id -> Letter), where the book's notes may correct the printed
-    date; any other unit keeps what its outline says."""
+    date; any other unit keeps what its outline says. ``counted``: ``WordCounter``'s
+    ``known`` and ``made``."""
     rows = []
-    words = WordCounter(seg.text, [(u.start, u.end) for u in seg.units])
+    words = WordCounter(seg.text, [(u.start, u.end) for u in seg.units], *(counted or ()))
     for u in seg.units:
         letter = letters.get(u.document_id)
         rows.append({

@@ -29,11 +29,10 @@ their evidence; :func:`open_questions` lists those the file does not settle yet.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -630,7 +629,6 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
             rows.append(row)
             by_name[without_accents(headword)] = row
         row["evidence"] += [terms[headword], passage]
-    _locative_starts.cache_clear()      # the texts it holds are let go
     return rows
 
 
@@ -638,9 +636,22 @@ def build_places(curated: Sequence[Row], index: Sequence[Row], segmented: Mappin
 LOCATIVE_START = re.compile(_NOT_IN_A_WORD + _PREPOSITION)
 
 
-@lru_cache(maxsize=16)
-def _locative_starts(text: str) -> list[int]:
-    return [m.start() for m in LOCATIVE_START.finditer(text)]
+def _last_locative_start(text: str, at: int) -> int | None:
+    """Where the last LOCATIVE_START match before ``at`` starts (None if none): searched
+    back from ``at`` in growing windows rather than in the whole text (two matches never
+    overlap, as a match starts at a word's start and ends at a blank: each is found from
+    any point before it as in the whole text's scan)."""
+    window = 64
+    while True:
+        low = max(0, at - window)
+        last = None
+        for m in LOCATIVE_START.finditer(text, low):
+            if m.start() >= at:
+                break
+            last = m.start()
+        if last is not None or low == 0:
+            return last
+        window *= 8
 
 
 # What lies between a LOCATIVE match's start and its name as the pattern first tries it
@@ -659,22 +670,21 @@ def _named_locatives(pattern: Callable[[], re.Pattern[str]], name: str, text: st
     preposition as the pattern first tries it (LOCATIVE_GAP), the match is decided
     without the pattern, which is compiled (``pattern()``) only for another case: most
     names never need it (compiling one per place was 5% of an incremental build)."""
-    starts = _locative_starts(text)
     end, at = 0, text.find(name)
     while at != -1:
-        i = bisect.bisect_left(starts, at) - 1
-        if i >= 0 and starts[i] >= end:
-            gap = LOCATIVE_GAP.match(text, starts[i])
+        start = _last_locative_start(text, at)
+        if start is not None and start >= end:
+            gap = LOCATIVE_GAP.match(text, start)
             if gap is not None and gap.end() == at:
                 # the pattern's first try; if the name is not a whole word there, no other
                 # way of matching puts the name at this occurrence
                 found = NAME_END.match(text, at + len(name)) is not None
             else:
-                m = pattern().match(text, starts[i])
+                m = pattern().match(text, start)
                 found = m is not None and m.end() == at + len(name)
             if found:
                 end = at + len(name)
-                yield starts[i], end
+                yield start, end
         at = text.find(name, at + 1)
 
 

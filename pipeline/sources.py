@@ -89,7 +89,8 @@ def read_toml(path: Path) -> dict[str, Any]:
     digest = None
     if _record is not None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if (parsed := _record[0].parsed.get(digest)) is not None:
+        if (parsed := _record[0].parsed.get(digest) or _record[1].parsed.get(digest)) \
+                is not None:
             _record[1].parsed[digest] = parsed
             return pickle.loads(parsed)     # a fresh copy: a caller may change its data
     try:

@@ -47,6 +47,9 @@ class Registers:
     persons: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     places: dict[str, Mapping[str, Any]] = field(default_factory=dict)
     orgs: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    # each entry's element made once (``_entry``), copied into each file that lists it
+    entries: dict[tuple[str, str], etree._Element] = field(default_factory=dict, repr=False,
+                                                           compare=False)
 
     @classmethod
     def of(cls, persons: Sequence[Mapping[str, Any]], places: Sequence[Mapping[str, Any]],
@@ -114,6 +117,9 @@ def _entry(kind: str, key: str, row: Mapping[str, Any], xml_id: str) -> etree._E
     return entry
 
 
+_WITH_REF = etree.XPath("descendant-or-self::*[@ref]")
+
+
 def localise_references(tei: etree._Element, file_id: str, registers: Registers) -> None:
     """Turn the file's ``person:``/``place:``/``org:`` references into pointers at entries
     of its own ``standOff`` (made here, after the header) and drop the CSV prefixDefs.
@@ -121,17 +127,23 @@ def localise_references(tei: etree._Element, file_id: str, registers: Registers)
     A reference to an id the registers lack is left as it is (validate reports it, E052).
     """
     used: dict[str, dict[str, Mapping[str, Any]]] = {kind: {} for kind in KINDS}
-    for node in tei.iter(etree.Element):
+    pointers: dict[str, str | None] = {}    # a reference -> its pointer (None: left as is)
+    for node in _WITH_REF(tei):     # (an XPath: walking every element here took longer)
         ref = node.get("ref")
-        if not ref or ":" not in ref or ref.startswith(("http:", "https:", "#")):
-            continue
-        kind, key = ref.split(":", 1)
-        row = registers.row(kind, key) if kind in KINDS else None
-        if row is None:
-            continue
-        used[kind][key] = row
-        node.set("ref", " ".join(["#" + local_id(file_id, kind, key),
-                                  *authority_uris(kind, row)]))
+        if ref not in pointers:
+            pointers[ref] = None
+            if not ref or ":" not in ref or ref.startswith(("http:", "https:", "#")):
+                continue
+            kind, key = ref.split(":", 1)
+            row = registers.row(kind, key) if kind in KINDS else None
+            if row is None:
+                continue
+            used[kind][key] = row
+            pointers[ref] = " ".join(["#" + local_id(file_id, kind, key),
+                                      *authority_uris(kind, row)])
+        pointer = pointers[ref]
+        if pointer is not None:
+            node.set("ref", pointer)
     _drop_prefix_defs(tei)
     if not any(used.values()):
         return
@@ -140,8 +152,12 @@ def localise_references(tei: etree._Element, file_id: str, registers: Registers)
         if used[kind]:
             listed = tei_element(standoff, list_tag)
             for key in sorted(used[kind]):
-                listed.append(_entry(kind, key, used[kind][key],
-                                     local_id(file_id, kind, key)))
+                made = registers.entries.get((kind, key))
+                if made is None:
+                    made = registers.entries[kind, key] = _entry(kind, key, used[kind][key], "")
+                entry = copy.deepcopy(made)
+                entry.set(XML_ID, local_id(file_id, kind, key))
+                listed.append(entry)
     tei.find(tei_tag("teiHeader")).addnext(standoff)
 
 

@@ -23,18 +23,22 @@ text itself is never altered except where the cleaner's emendations are shown as
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from lxml import etree
 
 from . import anatomy, links, standoff
 from .anatomy import CLOSER_ROLES, OPENER_ROLES
-from .clean import CleanedSource
+from .cache import fingerprint
+from .clean import CleanedSource, Emendation
 from .conventions import (
     ITALIC,
     LANGUAGE_NAMES,
@@ -48,7 +52,7 @@ from .conventions import tei_element as _el
 from .errors import PipelineError
 from .letters import Letter, is_person
 from .names import NameIndex
-from .notes import NotesResult
+from .notes import Note, NoteCall, NotesResult
 from .package import letter_tei_path, tei_path
 from .segment import SegmentedSource, Unit, paragraphs
 from .sources import Source
@@ -105,6 +109,8 @@ class SourceContext:
     document_closers: dict[str, tuple[tuple[int, int, str], ...]] = field(default_factory=dict)
     document_closing_lines: set[int] = field(default_factory=set)
     last_role: str = ""     # the role of the line last put in a closer
+    # Each unit's own content as an earlier build encoded it (``UnitParts``), or None
+    parts: UnitParts | None = None
 
     def __post_init__(self) -> None:
         self.note_by_call = {n.call.offset: n.note_id for n in self.notes.notes if n.call}
@@ -120,6 +126,18 @@ class SourceContext:
         self.wraps += [_Event(x.offset, len(x.as_written), "wrap",
                               ("ref", {"type": "cross", "target": f"#{x.to_id}"}))
                        for x in self.notes.references if x.to_id]
+
+
+@dataclass
+class UnitParts:
+    """Each unit's own content (its ``div``'s elements before its first sub-unit) as
+    encoded by an earlier build, by the key of what it was made from (``found``: key ->
+    (the closer role it left, the elements serialised)), and those this build made or
+    took (``made``): an edit to one chapter or letter encodes that unit again, and the
+    others' elements are parsed (lxml parses them far faster than they are built)."""
+
+    found: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
+    made: dict[str, tuple[str, bytes]] = field(default_factory=dict)
 
 
 def front_roles(source: Source, segmented: SegmentedSource) -> dict[int, str]:
@@ -558,10 +576,110 @@ def _own_content(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
         i += 1
 
 
+def _sorted_offsets(ctx: SourceContext, name: str, offsets: Iterable[int]) -> list[int]:
+    """``offsets`` sorted, kept on ``ctx`` under ``name`` (made once per context)."""
+    found = ctx.__dict__.setdefault("_sorted_offsets", {})
+    if name not in found:
+        found[name] = sorted(offsets)
+    return cast(list[int], found[name])
+
+
+def _offsets_in(ctx: SourceContext, name: str, offsets: Iterable[int], start: int, end: int
+                ) -> list[int]:
+    """The ``offsets`` in [start, end), rebased to ``start``, in order."""
+    ordered = _sorted_offsets(ctx, name, offsets)
+    return [o - start for o in ordered[bisect_left(ordered, start):bisect_left(ordered, end)]]
+
+
+def _unit_view(ctx: SourceContext, unit: Unit) -> list[Any]:
+    """What ``_own_content`` reads of the context for ``unit``'s own text, [start, own_end),
+    as plain values, its offsets counted from the unit's start (so that an edit elsewhere
+    in the source leaves it as it was): the unit as seen from there, the text, the calls,
+    wraps, emendations and notes in it, the roles, postscripts, layout traces and closing
+    lines at its paragraphs, the title words the source's headings are tried against,
+    the bibliography's titles (a digest: ``_view`` takes them from the context) and the
+    closer role last put. The key of the elements made from it; they are always made
+    from the view ``_view`` builds of these values alone (a cached unit or not): a view
+    without something the encoding reads fails, never goes stale."""
+    start, end = unit.start, unit.own_end
+
+    def starting(items: list[Any], key: str) -> list[Any]:
+        return [item for item in _starting_in(ctx, items, key, start, end)
+                if getattr(item, key) < end]
+
+    by_call, roles = ctx.note_by_call, ctx.roles
+    titles = ctx.__dict__.get("_titles_key")
+    if titles is None:
+        titles = ctx.__dict__["_titles_key"] = hashlib.sha256(
+            json.dumps(sorted(ctx.titles), ensure_ascii=False).encode()).hexdigest()
+    return [
+        # (its end as its own text's: an edit in a sub-unit leaves it as it was)
+        [*{**unit.__dict__, "start": 0, "own_end": end - start, "end": end - start}.values()],
+        ctx.segmented.text[start:end],
+        [(c.chapter_id, c.n, c.star, c.mark, c.offset - start, c.document_id)
+         for c in starting(ctx.notes.calls, "offset")],
+        [(w.offset - start, w.length, w.kind, w.payload) for w in starting(ctx.wraps, "offset")],
+        [(e.start - start, e.end - start, e.sic, e.corr, e.reason)
+         for e in starting(ctx.cleaned.emendations, "start")],
+        [(n.note_id, n.source_id, n.chapter_id, n.n, n.text, n.kind, n.printed_in_id,
+          n.text_offset - start) for n in _notes_in(ctx, start, end)],
+        [(o, by_call[o + start]) for o in _offsets_in(ctx, "calls", by_call, start, end)],
+        [(o, roles[o + start]) for o in _offsets_in(ctx, "roles", roles, start, end)],
+        _offsets_in(ctx, "postscripts", ctx.postscript_starts, start, end),
+        _offsets_in(ctx, "traces", ctx.layout_traces, start, end),
+        _offsets_in(ctx, "closing", ctx.document_closing_lines, start, end),
+        {k: v for k, v in ctx.source.bibliographic.items() if k in ("title", "short_title")},
+        titles, ctx.last_role]
+
+
+def _view(data: list[Any], titles: frozenset[str]) -> tuple[SourceContext, Unit]:
+    """The context and unit ``_own_content`` is given, made of a unit's view
+    (``_unit_view``) and the bibliography's titles (whose digest the view holds)."""
+    (fields, text, calls, wraps, emendations, notes, called, roles, postscripts, traces,
+     closing, bib, _, last_role) = data
+    notes = [Note(*item) for item in notes]
+    view = SourceContext.__new__(SourceContext)     # its fields set here, as viewed
+    view.__dict__.update(
+        source=SimpleNamespace(bibliographic=bib), segmented=SimpleNamespace(text=text),
+        cleaned=SimpleNamespace(emendations=[Emendation(*item) for item in emendations]),
+        notes=SimpleNamespace(calls=[NoteCall(*item) for item in calls]), letters=[],
+        titles=titles, wraps=[_Event(*item) for item in wraps], note_by_call=dict(called),
+        note_by_text={n.text_offset: n for n in notes}, roles=dict(roles),
+        postscript_starts=set(postscripts), layout_traces=frozenset(traces),
+        document_closers={}, document_closing_lines=set(closing), last_role=last_role,
+        parts=None)
+    return view, Unit(*fields)
+
+
+def _own_content_of(div: etree._Element, ctx: SourceContext, unit: Unit) -> None:
+    """The unit's own content (``_own_content``), made from its view (``_unit_view``), or
+    parsed from the elements an earlier build made from the same view (``ctx.parts``)."""
+    data = _unit_view(ctx, unit)
+    parts = ctx.parts
+    if parts is None:
+        view, seen = _view(data, ctx.titles)
+        _own_content(div, view, seen)
+        ctx.last_role = view.last_role
+        return
+    key = fingerprint(data)
+    entry = parts.found.get(key)
+    if entry is None:
+        view, seen = _view(data, ctx.titles)
+        holder = _el(None, "div")
+        _own_content(holder, view, seen)
+        entry = (view.last_role, etree.tostring(holder, encoding="UTF-8"))
+    else:
+        holder = etree.fromstring(entry[1])
+    parts.made[key] = entry
+    ctx.last_role = entry[0]
+    for element in list(holder):
+        div.append(element)
+
+
 def _unit_div(parent: etree._Element, ctx: SourceContext, unit: Unit) -> etree._Element:
     div = _el(parent, "div", type=unit.type, xml_id=unit.document_id,
               n=str(unit.n) if unit.n is not None else "")
-    _own_content(div, ctx, unit)
+    _own_content_of(div, ctx, unit)
     for child in ctx.segmented.children(unit):
         if len(div) and etree.QName(div[-1]).localname in ("closer", "postscript"):
             # What a letter encloses is printed after its signature, and TEI allows no
@@ -689,18 +807,23 @@ def _header(tei: etree._Element, title: str, meta: dict[str, Any], rights: str
     return header, file_desc
 
 
+_MIXED_TAGS = frozenset(f"{{{TEI_NS}}}{tag}" for tag in MIXED_CONTENT)
+
+
 def _indent(node: etree._Element, level: int = 0) -> None:
     """Indent element-only content; mixed content (a paragraph, a dateline) is left as it is,
     so that no whitespace is added to the text."""
-    if not len(node) or etree.QName(node).localname in MIXED_CONTENT \
-            or (node.text or "").strip() \
-            or any((child.tail or "").strip() for child in node):
+    children = list(node)
+    if not children or node.tag in _MIXED_TAGS or (node.text or "").strip() \
+            or any((child.tail or "").strip() for child in children):
         return
-    node.text = "\n" + "  " * (level + 1)
-    for child in node:
-        _indent(child, level + 1)
-        child.tail = "\n" + "  " * (level + 1)
-    node[-1].tail = "\n" + "  " * level
+    inner = "\n" + "  " * (level + 1)
+    node.text = inner
+    for child in children:
+        if len(child):      # (an element without children is left as it is)
+            _indent(child, level + 1)
+        child.tail = inner
+    children[-1].tail = "\n" + "  " * level
 
 
 def _serialise(tei: etree._Element) -> bytes:

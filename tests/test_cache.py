@@ -15,7 +15,8 @@ from sergetrotsky.cli import main
 
 from .conftest import SOURCES, edited
 
-STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "texts",
+          "tei")
 
 
 def _tree(folder):
@@ -61,6 +62,8 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     assert second.files == built.files
     assert second.summary == built.summary
     assert (second.locks, second.warnings) == (built.locks, built.warnings)
+    # the name index's compiled pattern, unread (no mentions were made), is kept
+    assert list((again.folder / "patterns").glob("*.pickle"))
 
 
 def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_path):
@@ -239,3 +242,32 @@ def test_fingerprints_are_the_same_in_every_process_and_tell_values_apart(tmp_pa
     assert fp({"a": 1}) != fp({"a": 1.0}) != fp({"a": "1"}) != fp({"a": True})
     assert fp([{"x"}, "y"]) != fp([{"y"}, "x"])
     assert fp({(1, 2): {"a"}}) != fp({(1, 2): {"b"}})
+
+
+def test_a_comment_in_a_segment_toml_changes_nothing_and_a_changed_outline_is_read(
+        built, copied, tmp_path):
+    """A source is keyed by its segment.toml as parsed (the outline and its declared
+    letters: nothing else of the file is read, and a problem, which names a line, is never
+    cached): a comment added to papers' leaves every entry valid and the files a cold
+    build's; a unit's title changed there builds papers again, with the new title."""
+    sources = copied[1]
+    _copy_of(copied, tmp_path)
+    outline = sources / "papers" / "segment.toml"
+    ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
+    with edited(outline):
+        with outline.open("a", encoding="utf-8") as out:
+            out.write("\n# an edit that changes the file, not the dataset\n")
+        again = build_cache.BuildCache(tmp_path / "cache")
+        cached = build.assemble(sources, cache=again)
+        assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
+                                               ("registers", build_cache.CORPUS_ENTRY)])
+        assert cached.files == built.files
+        text = outline.read_text(encoding="utf-8")
+        assert 'title = "[Cover]"' in text
+        outline.write_text(text.replace('title = "[Cover]"', 'title = "[Front cover]"'),
+                           encoding="utf-8")
+        again = build_cache.BuildCache(tmp_path / "cache")
+        changed = build.assemble(sources, cache=again)
+        assert not [stage for stage, i in again.reused if i == "papers"]
+        assert b"papers-cover,papers,papers,front,1,[Front cover]," \
+            in changed.files["data/documents.csv"]

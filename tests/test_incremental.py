@@ -17,7 +17,8 @@ from sergetrotsky.errors import BuildFailed
 from .conftest import SOURCES, edited
 
 # The per-source stages of the cache (tests/test_cache.py), each source's entry reused or not
-STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tei")
+STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "texts",
+          "tei")
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,16 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     others = _source_ids(folder) - {"papers"}
     assert {(stage, i) for stage in STAGES for i in others} <= set(store.reused)
     assert not [stage for stage, i in store.reused if i == "papers"]
-    # papers' letters, mentions and TEI made ahead, in one child, while the registers
-    # were built: the registers' names are unchanged, its results were taken
-    assert forked == [("_ahead", "papers")]
+    # papers' vocabulary counted in a child while its text was cleaned with its counts of
+    # the build before (the words the cleaning read count the same); its letters,
+    # mentions and TEI made ahead, in one child, while the registers were built: the
+    # registers' names are unchanged, its results were taken
+    assert forked == [("_vocabulary", "papers"), ("_ahead", "papers")]
+    # the name index's compiled pattern the child read is kept for the next build, and
+    # papers' text entries, which the child wrote, are there for it
+    assert list((tmp_path / "cache" / "patterns").glob("*.pickle"))
+    for stage in ("vocabulary", "text"):
+        assert len(list((tmp_path / "cache" / stage).glob("papers.*.pickle"))) == 1
 
 
 def test_results_made_ahead_with_other_registers_are_not_taken(copied, cold_after_a_word,
@@ -95,7 +103,7 @@ def test_results_made_ahead_with_other_registers_are_not_taken(copied, cold_afte
         cached = build.assemble(folder, cache=build_cache.BuildCache(tmp_path / "cache"),
                                 jobs=2)
     assert cached.files == cold_after_a_word.files
-    assert forked == [("_ahead", "papers"), ("_Guarded", "papers")]
+    assert forked == [("_vocabulary", "papers"), ("_ahead", "papers"), ("_encode_tei", "papers")]
 
 
 def _original(folder, source_id):
@@ -117,7 +125,8 @@ def _spy_forks(monkeypatch):
         def __init__(self, function, *args, **options):
             source = next(getattr(a, "source_id", None) for a in args
                           if getattr(a, "source_id", None))
-            forked.append((getattr(function, "__name__", type(function).__name__), source))
+            function_run = getattr(function, "function", function)   # (a _Guarded one's)
+            forked.append((function_run.__name__, source))
             super().__init__(function, *args, **options)
 
     monkeypatch.setattr(build, "_Forked", Spied)
@@ -364,3 +373,66 @@ def test_no_process_to_fork_costs_the_call_being_made_here(monkeypatch):
     streamed = build._Forked(lambda: iter([1, 2]), stream=True)
     assert streamed.next() == (False, None)
     streamed.cancel()
+
+
+def test_a_text_cleaned_with_counts_that_were_not_the_corpus_is_cleaned_again(
+        copied, tmp_path, monkeypatch):
+    """After an edit to a source, its vocabulary is counted in a child while its text is
+    cleaned with its counts of the build before: when one of those counts, for a word
+    the cleaning reads (a source whose line-end hyphens look words up), is not this
+    build's (here made one more in the entry), the text is cleaned again with this
+    build's counts; the files are a build's in one process (which counts first)."""
+    import pickle
+
+    folder, cache, _ = copied
+    for jobs in (1, 2):
+        shutil.copytree(cache, tmp_path / f"cache{jobs}")
+    texts = {p.name.split(".")[0]: p for p in (tmp_path / "cache2" / "text").glob("*.pickle")}
+    readers = {i: pickle.loads(p.read_bytes())["clean"][1] for i, p in texts.items()}
+    reader = next(i for i, reads in sorted(readers.items()) if reads)
+    word = sorted(readers[reader])[0]
+    previous = next((tmp_path / "cache2" / "vocabulary").glob(f"{reader}.*.pickle"))
+    counts = pickle.loads(previous.read_bytes())
+    counts[word] += 1
+    previous.write_bytes(pickle.dumps(counts))
+    made: list[str] = []
+    texts_made = build._texts
+
+    def counted_texts(*args):
+        made.append("texts")
+        return texts_made(*args)
+
+    monkeypatch.setattr(build, "_texts", counted_texts)
+    forked = _spy_forks(monkeypatch)
+    results = {}
+    with edited(_original(folder, reader)):
+        _change_a_word(_original(folder, reader))
+        for jobs in (2, 1):
+            results[jobs] = build.assemble(
+                folder, cache=build_cache.BuildCache(tmp_path / f"cache{jobs}"), jobs=jobs)
+    assert forked[0] == ("_vocabulary", reader)
+    assert len(made) == 3          # with workers: guessed, then again; in one process: once
+    assert results[2].files == results[1].files
+    assert results[2].summary == results[1].summary
+
+
+def test_the_words_in_lower_case_found_by_piece_are_those_of_the_whole_text(segmented):
+    """The name index reads the words a text writes in lower case; found piece by piece
+    (between unit edges where a blank is on either side), each piece's taken from an
+    earlier count where the piece is the same, they are those of the whole text, also
+    after a word of one piece is changed."""
+    from sergetrotsky import names
+
+    def whole(text):
+        return {w for w in set(names.WORDS.findall(text)) if w.islower()}
+
+    for seg in segmented.values():
+        edges = [edge for u in seg.units for edge in (u.start, u.end)]
+        made: dict = {}
+        assert names.lowercase_words(seg.text, edges, {}, made) == whole(seg.text)
+        at = seg.text.index(" the ", len(seg.text) // 3)
+        changed = seg.text[:at] + " thee " + seg.text[at + 5:]
+        shifted = [edge + (edge > at) for edge in edges]
+        again: dict = {}
+        assert names.lowercase_words(changed, shifted, made, again) == whole(changed)
+        assert "thee" in whole(changed) and len(set(again) - set(made)) <= 2
