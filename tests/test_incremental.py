@@ -8,6 +8,9 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from sergetrotsky import build, mentions, notes, sources
@@ -53,14 +56,17 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     text, so that every later offset of papers moves, and with them the registers'
     evidence passages in papers (``document_id@offset``). The other sources' entries are
     all reused (their mentions and TEI do not read the evidence); papers' TEI is made in
-    a forked child while the tables are made (--jobs 2); the files are a cold build's."""
+    a forked child while the tables are made; the files are a cold build's. No --jobs
+    given, as the command is mostly run: with two cores, a build from a filled cache forks
+    its children (``build._built_before``)."""
     folder, cache, first = copied
     shutil.copytree(cache, tmp_path / "cache")
     forked = _spy_forks(monkeypatch)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
     with edited(_original(folder, "papers")):
         _change_a_word(_original(folder, "papers"))
         store = build_cache.BuildCache(tmp_path / "cache")
-        cached = build.assemble(folder, cache=store, jobs=2)
+        cached = build.assemble(folder, cache=store, jobs=None)
     cold = cold_after_a_word
     assert cached.files == cold.files
     assert (cached.summary, cached.locks, cached.warnings) == \
@@ -76,6 +82,10 @@ def test_a_word_changed_in_papers_rebuilds_papers_only_and_gives_a_cold_builds_b
     # mentions and TEI made ahead, in one child, while the registers were built: the
     # registers' names are unchanged, its results were taken
     assert forked == [("_vocabulary", "papers"), ("_ahead", "papers")]
+    # (from an empty cache, or with one core, the default is one process)
+    assert not build._built_before(build_cache.BuildCache(tmp_path / "empty"))
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert not build._built_before(store)
     # the name index's compiled pattern the child read is kept for the next build, and
     # papers' text entries, which the child wrote, are there for it
     assert list((tmp_path / "cache" / "patterns").glob("*.pickle"))
@@ -104,6 +114,32 @@ def test_results_made_ahead_with_other_registers_are_not_taken(copied, cold_afte
                                 jobs=2)
     assert cached.files == cold_after_a_word.files
     assert forked == [("_vocabulary", "papers"), ("_ahead", "papers"), ("_encode_tei", "papers")]
+
+
+def test_the_script_ends_a_build_after_an_edit_with_everything_written(copied, tmp_path):
+    """The ``sergetrotsky`` script ends a build with os._exit (``cli._leave``): after a
+    word changed in papers (children make its vocabulary, mentions and TEI, and write cache
+    entries), its output, exit code, dataset and cache are those of ``python -m
+    sergetrotsky``, which ends as usual, from a copy of the same cache."""
+    folder, cache, _ = copied
+    out = tmp_path / "dist"
+    runs = {}
+    with edited(_original(folder, "papers")):
+        _change_a_word(_original(folder, "papers"))
+        for name, command in (("script", [str(Path(sys.executable).parent / "sergetrotsky")]),
+                              ("module", [sys.executable, "-m", "sergetrotsky"])):
+            own = tmp_path / f"cache-{name}"
+            shutil.copytree(cache, own)
+            done = subprocess.run([*command, "build", "--sources", str(folder), "--out",
+                                   str(out), "--jobs", "2"], capture_output=True, text=True,
+                                  env={**os.environ, build_cache.CACHE_ENV: str(own)})
+            runs[name] = (done.returncode, done.stdout, done.stderr,
+                          {p.relative_to(out).as_posix(): p.read_bytes()
+                           for p in sorted(out.rglob("*")) if p.is_file()},
+                          sorted(p.relative_to(own).as_posix() for p in own.rglob("*")))
+    assert runs["script"][0] == 0, runs["script"][2]
+    assert "wrote" in runs["script"][1]
+    assert runs["script"] == runs["module"]
 
 
 def _original(folder, source_id):
