@@ -304,3 +304,13 @@ def register_key(node) -> str:
     entry = node.getroottree().xpath("//t:standOff//*[@xml:id=$id]", namespaces=TEI,
                                      id=ref[0][1:])
     return entry[0].findtext("t:idno[@type='dataset']", namespaces=TEI) if entry else ""
+
+
+def pytest_collection_finish(session):
+    """The cyclic garbage collector of each test process as the build command sets it
+    (pipeline/cli.py: a thirtieth as often), and what collection imported left out of its
+    full passes (gc.freeze): the tests build the dataset dozens of times in process, and
+    the collector took about 5% of the run. Memory is no concern at this size."""
+    import gc
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 50)
