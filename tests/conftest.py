@@ -28,35 +28,31 @@ SOURCES = ROOT / "sources"
 SEEDS = ROOT.parent / "shared" / "seeds"
 
 # Parallel runs: `make test` runs pytest -n auto (pytest-xdist), a worker per core. A
-# worker is dealt whole units: a test module (its module fixtures made once), or a group
-# of modules sharing a costly session fixture (WORKER_UNITS: TEI P5 tei_all, compiled in
-# ~5 s, once). The costliest units are dealt first, in COSTLIEST order (their seconds of
-# CPU, from `pytest -n 0 --durations=0`), the wheel and its venv (never built twice at
-# once: the sdist is made in the checkout) and the site with Chromium among them; the
-# others follow in collection order and even out the end. The session's build (``built``)
-# and the seeded build cache are made once per run, the other session fixtures once per
-# worker.
-WORKER_UNITS = {
-    "tests/test_contribution.py": "tei_all",
-    "tests/test_tei.py": "tei_all",
-    "tests/test_validate.py": "tei_all",
-}
-COSTLIEST = [
-    "tei_all",                          # ~20 s
+# worker is dealt whole test modules (their module fixtures made once). The costliest are
+# dealt first, in COSTLIEST order (their seconds in a parallel run, from `--durations=0`),
+# the wheel and its venv (never built twice at once: the sdist is made in the checkout)
+# and the site with Chromium among them; the others follow in collection order and even
+# out the end. The session's build (``built``) and the seeded build cache are made once
+# per run, the other session fixtures once per worker.
+COSTLIEST = [                           # seconds in a parallel run, 2 cores
     "tests/test_site.py",               # ~11 s, Chromium
-    "tests/test_install.py",            # ~6 s, most of it waiting for the installer
-    "tests/test_cache.py",              # ~7 s
-    "tests/test_publish.py",            # ~6 s
-    "tests/test_hostile.py",            # ~5 s
-    "tests/test_hostile_build.py",      # ~3 s
-    "tests/test_jobs.py",               # ~3 s
-    "tests/test_readme.py",             # ~3 s
+    "tests/test_contribution.py",       # ~7.5 s
+    "tests/test_incremental.py",        # ~6 s
+    "tests/test_install.py",            # ~5 s, much of it waiting for the installer
+    "tests/test_cache.py",              # ~5 s
+    "tests/test_publish.py",            # ~4.5 s
+    "tests/test_hostile.py",            # ~3.5 s
+    "tests/test_memory.py",             # ~3 s
+    "tests/test_validate_patterns.py",  # ~3 s
+    "tests/test_readme.py",             # ~2.5 s
+    "tests/test_registers.py",          # ~2.3 s
+    "tests/test_hostile_build.py",      # ~1.7 s
+    "tests/test_jobs.py",               # ~1.6 s
 ]
 
 
 def _unit(nodeid: str) -> str:
-    module = nodeid.split("::", 1)[0]
-    return WORKER_UNITS.get(module, module)
+    return nodeid.split("::", 1)[0]
 
 
 def pytest_collection_modifyitems(items):
@@ -67,8 +63,8 @@ def pytest_collection_modifyitems(items):
 
 
 class WorkerUnitScheduling:
-    """A plugin for pytest-xdist: its load scheduling by scope (LoadScopeScheduling) with
-    the units above, dealt out in collection order."""
+    """A plugin for pytest-xdist: its load scheduling by scope (LoadScopeScheduling), a
+    module a unit, dealt out in collection order."""
 
     @staticmethod
     def pytest_xdist_make_scheduler(config, log):
