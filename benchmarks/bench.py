@@ -33,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,8 +110,9 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
-def measured(cmd: list[str], env: dict[str, str] | None = None) -> Run:
-    """Run ``cmd``; its wall time, exit code, output and peak memory."""
+def measured(cmd: list[str], env: dict[str, str] | None = None, sampled: bool = True) -> Run:
+    """Run ``cmd``; its wall time, exit code, output and peak memory (``sampled``: of it
+    and the processes it starts, read every POLL seconds; else of the process alone)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=err,
@@ -129,11 +131,13 @@ def measured(cmd: list[str], env: dict[str, str] | None = None) -> Run:
                 peak_kb = max(peak_kb, total)
 
         sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        if sampled:
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - start
         done.set()
-        sampler.join()
+        if sampled:
+            sampler.join()
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -314,17 +318,24 @@ CACHE_ENV = "SERGETROTSKY_CACHE_DIR"
 
 
 def median_run(cmd: list[str], runs: int, env: dict[str, str] | None = None,
-               ok: tuple[int, ...] = (0,)) -> Run:
-    """The run of median wall time among ``runs`` fresh processes (peak memory: the most)."""
+               ok: tuple[int, ...] = (0,), before: Callable[[int], None] = lambda n: None,
+               what: str = "") -> Run:
+    """The run of median wall time among ``runs`` fresh processes, timed without the
+    memory sampler, and the peak memory of one more run, sampled (``before(n)`` is called
+    before each run: an edit). The sampler reads each process's smaps_rollup, which holds
+    the process's memory map lock while it walks its pages: a build that forks children
+    was 0.035-0.1 s slower while sampled."""
     found = []
-    for _ in range(runs):
-        run = measured(cmd, env)
+    for n in range(runs + 1):
+        before(n)
+        run = measured(cmd, env, sampled=n == runs)
         if run.returncode not in ok:
-            failed(run, " ".join(cmd[-3:]))
+            failed(run, what or " ".join(cmd[-3:]))
         found.append(run)
-    best = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
+    memory, timed = found[-1], found[:-1]
+    best = sorted(timed, key=lambda r: r.seconds)[len(timed) // 2]
     return Run(best.seconds, best.returncode, best.stdout, best.stderr,
-               max(r.main_mb for r in found), max(r.all_mb for r in found))
+               max(r.main_mb for r in found), max(memory.all_mb, *(r.main_mb for r in found)))
 
 
 def startup_runs(dist: Path, runs: int) -> list[tuple[str, Run]]:
@@ -361,32 +372,25 @@ def cache_runs(jobs: int, runs: int) -> tuple[Run, Run, dict[str, Run], dict[str
         cached = median_run(build, runs, env)
         edits = {}
         for folder in source_folders(sources):
-            found = []
-            for n in range(runs):
+            def comment(n: int, folder: Path = folder) -> None:
                 # a comment: the file's bytes change, its content as parsed does not
                 with (folder / "segment.toml").open("a", encoding="utf-8") as out:
                     out.write(f"# bench edit {n}\n")
-                run = measured(build, env)
-                if run.returncode:
-                    failed(run, f"build after an edit to {folder.name}")
-                found.append(run)
-            edits[folder.name] = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
+            edits[folder.name] = median_run(build, runs, env, before=comment,
+                                            what=f"build after an edit to {folder.name}")
         # A contributor's edit: one word of the original text changed (made one letter
         # longer, then back), so that every later offset of the source moves.
         words = {}
         for folder in source_folders(sources):
             original = next(p for p in folder.iterdir() if p.suffix == ".txt")
-            found = []
-            for n in range(runs):
+
+            def word(n: int, original: Path = original) -> None:
                 text = original.read_text(encoding="utf-8")
                 old, new = (" the ", " thee ") if n % 2 == 0 else (" thee ", " the ")
                 at = text.index(old, len(text) // 3)
                 original.write_text(text[:at] + new + text[at + len(old):], encoding="utf-8")
-                run = measured(build, env)
-                if run.returncode:
-                    failed(run, f"build after a word changed in {folder.name}")
-                found.append(run)
-            words[folder.name] = sorted(found, key=lambda r: r.seconds)[len(found) // 2]
+            words[folder.name] = median_run(build, runs, env, before=word,
+                                            what=f"build after a word changed in {folder.name}")
         return cold, cached, edits, words
 
 
