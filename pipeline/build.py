@@ -245,8 +245,8 @@ def _built_before(cache: cache_stage.BuildCache | None) -> bool:
     takes its sources' results, and what it makes again (an edit) it makes in forked
     children while the rest is read here (``_begin_ahead``), which only workers allow.
     From an empty cache, the stages of a small corpus run faster in one process."""
-    return cache is not None and (os.cpu_count() or 1) > 1 and any(
-        (cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
+    return cache is not None and (os.cpu_count() or 1) > 1 and bool(
+        cache.entries("registers", cache_stage.CORPUS_ENTRY))
 
 
 def _sources_size(sources_dir: Path) -> int:
@@ -762,7 +762,7 @@ def _vocabulary_ahead(cache: cache_stage.BuildCache | None, uncounted: list[Sour
             or not _Forked.possible():
         return None
     source_id = uncounted[0].source_id
-    previous = list((cache.folder / "vocabulary").glob(f"{source_id}.*.pickle"))
+    previous = cache.entries("vocabulary", source_id)
     if len(previous) != 1:
         return None
     try:
@@ -1004,7 +1004,7 @@ def _find_mentions(corpus: Corpus) -> None:
         b.mentions = entry
     if cache and index is None:
         # no index made here: the compiled patterns kept (the next edit's is among them)
-        cache.used.update((cache.folder / "patterns").glob(f"{cache_stage.CORPUS_ENTRY}.*"))
+        cache.used.update(cache.entries("patterns", cache_stage.CORPUS_ENTRY))
 
 
 def _name_index(persons: Sequence[Row], places: Sequence[Row], organisations: Sequence[Row],
@@ -1090,7 +1090,7 @@ def _begin_ahead(corpus: Corpus) -> _Ahead | None:
         return None
     reused = {i for stage, i in cache.reused if stage == "text"}
     made = [b for b in corpus.builds if b.source_id not in reused]
-    previous = list((cache.folder / "registers").glob(f"{cache_stage.CORPUS_ENTRY}.*.pickle"))
+    previous = cache.entries("registers", cache_stage.CORPUS_ENTRY)
     if len(made) != 1 or len(previous) != 1:
         return None
     return _Ahead(made[0].source_id, _Forked(_ahead, corpus, made[0], previous[0], stream=True))
@@ -1136,7 +1136,7 @@ def _ahead(corpus: Corpus, b: SourceBuild, previous: Path) -> Iterator[Any]:
     # the cache from here
     files, parts = encoded
     yield files, None
-    cache.put("tei-parts", b.source_id, _tei_parts_key(), parts)
+    cache.put("tei-parts", b.source_id, _pieces_key("tei-parts"), parts)
     cache.put("name-words", b.source_id, _pieces_key("name-words"), words)
 
 
@@ -1372,7 +1372,7 @@ def _take_tei(corpus: Corpus, work: _TeiWork, files: Files) -> None:
         encoded, parts = entry
         _put(corpus, "tei", b.source, work.keys, encoded)
         if parts is not None:
-            _put(corpus, "tei-parts", b.source, {b.source_id: _tei_parts_key()}, parts)
+            _put(corpus, "tei-parts", b.source, {b.source_id: _pieces_key("tei-parts")}, parts)
         files.update(encoded)
     if corpus.pool is not None:     # the pool's last use: its workers' memory is let go
         corpus.pool.release()
@@ -1891,12 +1891,6 @@ def _encode_tei(build: SourceBuild, titles: frozenset[str],
     return encoded, made
 
 
-def _tei_parts_key() -> str:
-    """The key of a source's entry of units' TEI elements (``tei.UnitParts``): each
-    element's own key is what it is made of; the pipeline's code is this one's."""
-    return _pieces_key("tei-parts")
-
-
 def _lowercase_words(cache: cache_stage.BuildCache | None, b: SourceBuild
                      ) -> tuple[set[str] | None, dict[str, frozenset[str]]]:
     """The words of the source's text in lower case, as the name index reads them
@@ -1914,9 +1908,9 @@ def _lowercase_words(cache: cache_stage.BuildCache | None, b: SourceBuild
 
 
 def _pieces_key(stage: str) -> str:
-    """The key of a source's entry of pieces of ``stage`` ("tei-parts", "word-counts",
-    "name-words"),
-    each piece keyed within it by what it is made of: the pipeline's code."""
+    """The key of a source's entry of pieces of ``stage`` ("tei-parts": the units' TEI
+    elements, tei.UnitParts; "word-counts"; "name-words"), each piece keyed within it by
+    what it is made of: the pipeline's code."""
     return cache_stage.key(cache_stage.code_digest(), stage)
 
 
@@ -1924,7 +1918,7 @@ def _tei_parts(cache: cache_stage.BuildCache | None, source_id: str) -> dict[str
     """A source's units' TEI elements from the cache (empty if none); None without one."""
     if not cache:
         return None
-    found = cache.get("tei-parts", source_id, _tei_parts_key())
+    found = cache.get("tei-parts", source_id, _pieces_key("tei-parts"))
     return found if isinstance(found, dict) else {}
 
 

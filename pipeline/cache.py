@@ -212,6 +212,11 @@ class BuildCache:
     def _path(self, stage: str, source_id: str, entry_key: str) -> Path:
         return self.folder / stage / f"{source_id}.{entry_key}.pickle"
 
+    def entries(self, stage: str, source_id: str) -> list[Path]:
+        """The entry files of a source's stage, whatever their key (a build keeps one per
+        source and stage: the one it used)."""
+        return list((self.folder / stage).glob(f"{source_id}.*.pickle"))
+
     def get(self, stage: str, source_id: str, entry_key: str) -> Any | None:
         """The entry, or None if it is absent or cannot be read."""
         path = self._path(stage, source_id, entry_key)

@@ -688,6 +688,14 @@ def _join_edit(text: str, gap_start: int, gap_end: int, rules: _HyphenRules,
     return Edit(gap_start, gap_end, " ", reason, "")
 
 
+def _in_place(prefixes: list[str]) -> tuple[str, ...] | None:
+    """``prefixes`` as ``str.startswith`` takes them, when each can be tested in place at
+    a line's start (one line, at most the 200 characters the line is read to otherwise):
+    no copy of the line is made for each line end where none begins. Else None."""
+    found = tuple(p for p in prefixes if p and "\n" not in p and len(p) <= 200)
+    return found if len(found) == len(prefixes) else None
+
+
 def join_edits(source: Source, text: str, vocab: Counter[str],
                locate: Callable[[int], int] | None = None,
                page_top_lines: set[int] | None = None) -> tuple[list[Edit], _HyphenRules]:
@@ -713,11 +721,9 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
         return Edit(at, at, "\n", "paragraph-break",
                     f"paragraph break declared before {start!r} (paragraph_break_before)")
 
-    # A line begins with a prefix of one line, of at most 200 characters, exactly where
-    # the text has it there (tested in place: no copy of the line for each line end)
-    in_place = tuple(p for p in para_starts if p and "\n" not in p and len(p) <= 200)
+    in_place = _in_place(para_starts)
     for m in re.finditer(r"(?<=[^\n])\n(?=[^\n])", text):
-        if len(in_place) == len(para_starts) and not text.startswith(in_place, m.end()):
+        if in_place is not None and not text.startswith(in_place, m.end()):
             start = None
         else:
             following = text[m.end():m.end() + 200].split("\n", 1)[0]
@@ -727,12 +733,10 @@ def join_edits(source: Source, text: str, vocab: Counter[str],
         elif conf.get("hard_wrapped"):
             edits.append(_join_edit(text, m.start(), m.end(), rules, "line-wrap", locate))
     if conf.get("rejoin_split_paragraphs"):
-        listed = (*force_joins, *keep_breaks)
-        listed_in_place = tuple(p for p in listed if p and "\n" not in p and len(p) <= 200)
+        listed_in_place = _in_place([*force_joins, *keep_breaks])
         for m in re.finditer(r"(?<=[^\n])\n\n(?=[^\n])", text):
             last_char = text[m.start() - 1]
-            if len(listed_in_place) == len(listed) \
-                    and not text.startswith(listed_in_place, m.end()):
+            if listed_in_place is not None and not text.startswith(listed_in_place, m.end()):
                 forced = kept = None
             else:
                 following = text[m.end():m.end() + 200].split("\n", 1)[0]

@@ -23,8 +23,6 @@ text itself is never altered except where the cleaner's emendations are shown as
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping
@@ -610,8 +608,7 @@ def _unit_view(ctx: SourceContext, unit: Unit) -> list[Any]:
     by_call, roles = ctx.note_by_call, ctx.roles
     titles = ctx.__dict__.get("_titles_key")
     if titles is None:
-        titles = ctx.__dict__["_titles_key"] = hashlib.sha256(
-            json.dumps(sorted(ctx.titles), ensure_ascii=False).encode()).hexdigest()
+        titles = ctx.__dict__["_titles_key"] = fingerprint(ctx.titles)
     return [
         # (its end as its own text's: an edit in a sub-unit leaves it as it was)
         [*{**unit.__dict__, "start": 0, "own_end": end - start, "end": end - start}.values()],

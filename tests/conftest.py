@@ -167,6 +167,20 @@ def seeded_cache(tmp_path_factory) -> SeededCache:
     return SeededCache(folder, reused, result)
 
 
+@pytest.fixture(scope="module")
+def copied(tmp_path_factory, seeded_cache) -> tuple[Path, Path, build.BuildResult]:
+    """Once per module: a copy of the real sources in another folder (with the
+    CHANGELOG.md the build publishes from beside them), a copy of the run's seeded cache
+    (no key or entry depends on where the sources are: a build of the copy reads them
+    all), and the seeded build's result. A test that edits the copy puts its files back
+    (``edited``) and works on its own copy of the cache."""
+    work = tmp_path_factory.mktemp("copied")
+    shutil.copytree(SOURCES, work / "sources")
+    shutil.copy(SOURCES.parent / "CHANGELOG.md", work)
+    shutil.copytree(seeded_cache.folder, work / "cache")
+    return work / "sources", work / "cache", seeded_cache.result
+
+
 @pytest.fixture
 def build_cache(seeded_cache, tmp_path_factory, monkeypatch) -> Path:
     """The run's shared build cache (a copy of ``seeded_cache``, made once per run), also

@@ -32,21 +32,8 @@ def filled(seeded_cache):
     return seeded_cache.folder, seeded_cache.reused, seeded_cache.result
 
 
-@pytest.fixture(scope="module")
-def copied(tmp_path_factory, seeded_cache):
-    """A copy of the real sources in another folder, and the cache filled by a build of
-    the real sources (no key or entry depends on where the sources are: a build of the
-    copy reads them all, ``test_a_copy_of_the_sources_elsewhere_reads_every_entry``). A
-    test that edits the copy puts its files back (``edited``) and works on a copy of the
-    cache."""
-    work = tmp_path_factory.mktemp("copied")
-    shutil.copytree(SOURCES, work / "sources")
-    shutil.copy(SOURCES.parent / "CHANGELOG.md", work)  # the build publishes the one beside
-    return seeded_cache.folder, work / "sources"
-
-
-def _copy_of(filled, tmp_path):
-    shutil.copytree(filled[0], tmp_path / "cache")
+def _copy_of(cache, tmp_path):
+    shutil.copytree(cache, tmp_path / "cache")
     return tmp_path / "cache"
 
 
@@ -54,7 +41,7 @@ def test_a_cached_build_gives_the_bytes_of_a_cold_one(built, filled, tmp_path):
     _, reused, first = filled
     assert reused == []                             # an empty cache: everything computed
     assert first.files == built.files
-    again = build_cache.BuildCache(_copy_of(filled, tmp_path))
+    again = build_cache.BuildCache(_copy_of(filled[0], tmp_path))
     second = build.assemble(SOURCES, jobs=2, cache=again)
     ids = [p.name for p in sorted(SOURCES.iterdir()) if p.is_dir() and p.name[0] not in "._"]
     assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
@@ -70,8 +57,8 @@ def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_pa
     """No key and no entry holds the sources' path: a copy of the sources in another
     folder takes every entry from a cache filled by a build of the originals, and gives
     the dataset, summary and warnings of the originals, the hyphen locks at the copy."""
-    sources = copied[1]
-    again = build_cache.BuildCache(_copy_of(copied, tmp_path))
+    sources = copied[0]
+    again = build_cache.BuildCache(_copy_of(copied[1], tmp_path))
     cached = build.assemble(sources, cache=again)
     ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
     assert sorted(again.reused) == sorted([*((stage, i) for stage in STAGES for i in ids),
@@ -86,8 +73,8 @@ def test_a_copy_of_the_sources_elsewhere_reads_every_entry(built, copied, tmp_pa
 def test_a_comment_in_a_source_toml_changes_nothing(built, copied, tmp_path):
     """A source is keyed by its metadata as loaded: a comment added to its source.toml
     leaves every entry valid, and the files those of the sources without it."""
-    sources = copied[1]
-    _copy_of(copied, tmp_path)
+    sources = copied[0]
+    _copy_of(copied[1], tmp_path)
     folder = sorted(p for p in sources.iterdir() if p.is_dir() and p.name[0] not in "._")[-1]
     with edited(folder / "source.toml"):
         with (folder / "source.toml").open("a", encoding="utf-8") as out:
@@ -106,8 +93,8 @@ def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
     other files (a comment in the letters decisions of papers, which the letters step
     reads itself): those sources are built again, with the registers; the others are
     reused, and the files are a cold build's."""
-    sources = copied[1]
-    _copy_of(copied, tmp_path)
+    sources = copied[0]
+    _copy_of(copied[1], tmp_path)
     metadata = sources / "review" / "source.toml"
     with edited(metadata, sources / "papers" / "letters.toml"):
         text = metadata.read_text(encoding="utf-8")
@@ -133,7 +120,7 @@ def test_an_edit_to_one_source_recomputes_that_source_only(copied, tmp_path):
 def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(filled, tmp_path):
     """A cleaned text depends on the corpus vocabulary through the words its hyphen rule
     looked up: when one of their counts changes, the text is cleaned again."""
-    _copy_of(filled, tmp_path)
+    _copy_of(filled[0], tmp_path)
     texts = {p.name.split(".")[0]: p for p in (tmp_path / "cache" / "text").glob("*.pickle")}
     # a text entry: what each per-source stage made, by stage; the clean stage's is
     # (cleaned text, the vocabulary words it read with their counts)
@@ -158,7 +145,7 @@ def test_a_changed_vocabulary_count_invalidates_the_texts_that_read_it(filled, t
 
 def test_a_changed_pipeline_or_a_broken_entry_is_never_read(built, filled, tmp_path,
                                                             monkeypatch):
-    _copy_of(filled, tmp_path)
+    _copy_of(filled[0], tmp_path)
     for entry in (tmp_path / "cache" / "tei").glob("*.pickle"):
         entry.write_bytes(entry.read_bytes()[:20])               # truncated
     broken = build_cache.BuildCache(tmp_path / "cache")
@@ -176,7 +163,7 @@ def test_the_cli_caches_in_the_folder_named_and_no_cache_writes_nothing(filled, 
     """The folder named by the environment is the cache: with --no-cache nothing in it is
     read or written; without, a build reads its entries and writes the missing ones
     (here review's, removed from a filled cache), and the files are the cold build's."""
-    folder = _copy_of(filled, tmp_path)
+    folder = _copy_of(filled[0], tmp_path)
     for entry in folder.glob("*/review.*.pickle"):
         entry.unlink()
     assert (folder / "CACHEDIR.TAG").is_file() and not list(folder.glob("tei/review.*"))
@@ -250,8 +237,8 @@ def test_a_comment_in_a_segment_toml_changes_nothing_and_a_changed_outline_is_re
     letters: nothing else of the file is read, and a problem, which names a line, is never
     cached): a comment added to papers' leaves every entry valid and the files a cold
     build's; a unit's title changed there builds papers again, with the new title."""
-    sources = copied[1]
-    _copy_of(copied, tmp_path)
+    sources = copied[0]
+    _copy_of(copied[1], tmp_path)
     outline = sources / "papers" / "segment.toml"
     ids = [p.name for p in sorted(sources.iterdir()) if p.is_dir() and p.name[0] not in "._"]
     with edited(outline):

@@ -25,18 +25,6 @@ STAGES = ("vocabulary", "text", "letters", "mentions", "documents", "rows", "tex
 
 
 @pytest.fixture(scope="module")
-def copied(tmp_path_factory, seeded_cache):
-    """A copy of the real sources, a copy of the run's cache filled by one build of the
-    real sources (no key depends on where the sources are), and that build's result. A
-    test that edits the copy puts its files back and works on a copy of the cache."""
-    work = tmp_path_factory.mktemp("incremental")
-    shutil.copytree(SOURCES, work / "sources")
-    shutil.copy(SOURCES.parent / "CHANGELOG.md", work)  # the build publishes the one beside
-    shutil.copytree(seeded_cache.folder, work / "cache")
-    return work / "sources", work / "cache", seeded_cache.result
-
-
-@pytest.fixture(scope="module")
 def cold_after_a_word(copied):
     """A cold build of the copy with one word of papers changed (``_change_a_word``), for
     the tests that build the same edit from the cache."""

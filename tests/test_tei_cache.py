@@ -10,21 +10,10 @@ import io
 import pickle
 import shutil
 
-import pytest
 from sergetrotsky import build, package, sources, tei
 from sergetrotsky import cache as build_cache
 
-from .conftest import SOURCES, edited
-
-
-@pytest.fixture(scope="module")
-def copied(tmp_path_factory, seeded_cache):
-    """A copy of the real sources and of the run's seeded cache, and the seeded build's
-    result. A test puts back what it edits and works on its own copy of the cache."""
-    work = tmp_path_factory.mktemp("tei-cache")
-    shutil.copytree(SOURCES, work / "sources")
-    shutil.copytree(seeded_cache.folder, work / "cache")
-    return work / "sources", work / "cache", seeded_cache.result
+from .conftest import edited
 
 
 def _encoding_spied(monkeypatch):
