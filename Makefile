@@ -47,6 +47,9 @@ TEST_TMPDIR ?= $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR == 2 {
 # set, every worker rewrote the test modules' asserts and every process the tests start
 # (the CLI, the fresh venv's, the README's examples) compiled what it imported again,
 # about 5 s of CPU in all. The caches are __pycache__ folders, which git ignores.
+# That dist/ is the build's output (what `make check` says) is a test of the suite
+# (tests/test_publish.py: the session's build against dist/, and the hyphen locks in
+# tests/test_contribution.py), so make test does not build the sources once more for it.
 test: lint
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
 	  echo "Browser tests: ON (/usr/bin/chromium, /usr/bin/chromedriver)"; \
@@ -57,7 +60,6 @@ test: lint
 	PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
 	  $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) \
 	  -o tmp_path_retention_policy=failed
-	$(BIN)/sergetrotsky build --check
 
 # The reading edition (a static site) from the dataset folder alone; serve it with
 #   python -m http.server -d site

@@ -17,6 +17,7 @@ No page loads anything from elsewhere: no web fonts, scripts or styles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -192,10 +193,13 @@ def tokens(text: str) -> list[str]:
 
     ``static/search.js`` tokenises queries the same way.
     """
-    folded = "".join(
-        c for c in unicodedata.normalize("NFD", text) if not "\u0300" <= c <= "\u036f"
-    ).lower()
-    return re.findall(r"[^\W_]+", folded)
+    folded = _COMBINING.sub("", unicodedata.normalize("NFD", text)).lower()
+    return _TOKEN.findall(folded)
+
+
+# The combining diacritical marks (U+0300–U+036F) that NFD splits off a letter.
+_COMBINING = re.compile("[\u0300-\u036f]+")
+_TOKEN = re.compile(r"[^\W_]+")
 
 
 def human_date(iso: str | None) -> str:
@@ -238,6 +242,22 @@ def _standoff_entries(tree: etree._ElementTree) -> dict[str, tuple[str, str]]:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """The page templates, compiled once per process (a template is compiled when first
+    rendered, and a process that builds several sites, as the tests do, reuses them)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(package_files("sergetrotsky") / "site_templates")),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.ChainableUndefined,
+    )
+    env.filters["human_date"] = human_date
+    env.filters["italics"] = italics
+    return env
 
 
 class Site:
@@ -296,16 +316,7 @@ class Site:
         self.mentions: dict[tuple[str, str], dict[str, Link]] = defaultdict(dict)
         self.named_in: dict[tuple[str, str], dict[str, Link]] = defaultdict(dict)
         self.search_entries: list[dict[str, str]] = []
-        templates = package_files("sergetrotsky").joinpath("site_templates")
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(str(templates)),
-            autoescape=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            undefined=jinja2.ChainableUndefined,
-        )
-        self.env.filters["human_date"] = human_date
-        self.env.filters["italics"] = italics
+        self.env = _templates()
         self.written = 0
         self._letters_rendered: dict[str, _RenderedLetter] = {}
         self._units_rendered: dict[str, Rendered] = {}
@@ -1027,11 +1038,12 @@ class Site:
     def _downloads(self) -> list[dict[str, Any]]:
         target = self.out / "downloads"
         target.mkdir(parents=True)
-        with tempfile.TemporaryDirectory() as tmp:
+        # released inside the site being built (one file system): the files are moved
+        with tempfile.TemporaryDirectory(dir=self.out) as tmp:
             archive, _ = publish.release(self.dataset.root, Path(tmp))
             database = archive.with_suffix(".sqlite")
-            shutil.copyfile(archive, target / archive.name)
-            shutil.copyfile(database, target / database.name)
+            os.replace(archive, target / archive.name)
+            os.replace(database, target / database.name)
         items = [
             ("Dataset (zip): tables, TEI, CMIF, JSONL, texts, originals", target / archive.name),
             ("SQLite database with full-text search", target / database.name),

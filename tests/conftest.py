@@ -1,6 +1,6 @@
 """Shared fixtures: the real sources, cleaned once per test session (once per worker when
-the tests run in parallel with pytest-xdist, as `make test` runs them), built once per
-run, and a build cache filled once per run for the tests that build a copy of them."""
+the tests run in parallel with pytest-xdist, as `make test` runs them), and built once
+per run into a build cache, which the tests that build a copy of them read."""
 
 from __future__ import annotations
 
@@ -32,21 +32,24 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 # dealt first, in COSTLIEST order (their seconds in a parallel run, from `--durations=0`),
 # the wheel and its venv (never built twice at once: the sdist is made in the checkout)
 # and the site with Chromium among them; the others follow in collection order and even
-# out the end. The session's build (``built``) and the seeded build cache are made once
-# per run, the other session fixtures once per worker.
+# out the end. The session's build (``built``, which fills the seeded build cache) is made
+# once per run, the other session fixtures once per worker.
 COSTLIEST = [                           # seconds in a parallel run, 2 cores
-    "tests/test_site.py",               # ~11 s, Chromium
-    "tests/test_contribution.py",       # ~7.5 s
-    "tests/test_incremental.py",        # ~6 s
-    "tests/test_install.py",            # ~5 s, much of it waiting for the installer
-    "tests/test_cache.py",              # ~5 s
-    "tests/test_publish.py",            # ~4.5 s
-    "tests/test_hostile.py",            # ~3.5 s
+    "tests/test_site.py",               # ~7.8 s, Chromium
+    "tests/test_install.py",            # ~6.8 s, much of it waiting for the installer
+    "tests/test_contribution.py",       # ~6.7 s
+    "tests/test_incremental.py",        # ~6.3 s
+    "tests/test_publish.py",            # ~4.6 s
+    "tests/test_cache.py",              # ~4.4 s
+    "tests/test_hostile.py",            # ~3.6 s
     "tests/test_memory.py",             # ~3 s
-    "tests/test_validate_patterns.py",  # ~3 s
+    "tests/test_validate.py",           # ~2.9 s
+    "tests/test_validate_patterns.py",  # ~2.7 s
     "tests/test_readme.py",             # ~2.5 s
-    "tests/test_registers.py",          # ~2.3 s
+    "tests/test_registers.py",          # ~2.4 s
+    "tests/test_tei.py",                # ~1.8 s
     "tests/test_hostile_build.py",      # ~1.7 s
+    "tests/test_mentions.py",           # ~1.6 s
     "tests/test_jobs.py",               # ~1.6 s
 ]
 
@@ -101,12 +104,6 @@ def segmented(sources, cleaned):
     return {s.source_id: segment.segment(s, cleaned[s.source_id]) for s in sources}
 
 
-@pytest.fixture(scope="session")
-def build_steps():
-    """The steps the session's build (``built``) reported, in order."""
-    return []
-
-
 def run_folder(tmp_path_factory) -> Path:
     """The folder of this run that every worker of a parallel run shares (the parent of
     the workers' temporary folders; the temporary folder itself in a serial run)."""
@@ -131,40 +128,48 @@ def once_per_run(tmp_path_factory, name: str, make: Callable[[], Any]) -> Any:
     return pickle.loads(pickled.read_bytes())
 
 
-@pytest.fixture(scope="session")
-def built(build_steps, tmp_path_factory):
-    """The whole dataset, assembled in memory from the real sources with no cache, once
-    per run (``once_per_run``): a test that needs another build (other sources, other
-    options) makes its own."""
-    steps: list[str] = []
-    result, build_steps[:] = once_per_run(
-        tmp_path_factory, "built",
-        lambda: (build.assemble(SOURCES, steps.append), steps))
-    return result
-
-
 @dataclass
 class SeededCache:
     """A build cache folder filled by one build of the real sources from an empty cache:
-    the folder, what that build took from the cache (nothing), and the build's result."""
+    the folder, what that build took from the cache (nothing), the build's result and the
+    steps it reported."""
 
     folder: Path
     reused: list[tuple[str, str]]
     result: build.BuildResult
+    steps: list[str]
 
 
 @pytest.fixture(scope="session")
 def seeded_cache(tmp_path_factory) -> SeededCache:
     """A build cache filled by one build of the real sources, once per run. Nothing writes
-    to it afterwards: a test that reads or changes a cache copies it (``build_cache``)."""
+    to it afterwards: a test that reads or changes a cache copies it (``build_cache``).
+    Its build is the session's build (``built``): a build from an empty cache computes
+    everything, and tests/test_cache.py checks that it gives a ``--no-cache`` build's
+    files."""
     folder = run_folder(tmp_path_factory) / "seeded-cache"
 
     def fill():
         store = cache.BuildCache(folder)
-        return store.reused, build.assemble(SOURCES, cache=store)
+        steps: list[str] = []
+        return store.reused, build.assemble(SOURCES, steps.append, cache=store), steps
 
-    reused, result = once_per_run(tmp_path_factory, "seeded-cache", fill)
-    return SeededCache(folder, reused, result)
+    reused, result, steps = once_per_run(tmp_path_factory, "seeded-cache", fill)
+    return SeededCache(folder, reused, result, steps)
+
+
+@pytest.fixture(scope="session")
+def built(seeded_cache):
+    """The whole dataset, assembled in memory from the real sources once per run: the
+    seeded cache's build (``seeded_cache``). A test that needs another build (other
+    sources, other options) makes its own."""
+    return seeded_cache.result
+
+
+@pytest.fixture(scope="session")
+def build_steps(seeded_cache):
+    """The steps the session's build (``built``) reported, in order."""
+    return seeded_cache.steps
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +209,29 @@ def dist(built, tmp_path_factory):
     out = tmp_path_factory.mktemp("dataset") / "dist"
     publish.write_atomically(built.files, out)
     return out
+
+
+@dataclass
+class Released:
+    """The session's dataset released once per run: the dataset folder (this worker's
+    ``dist``: the same files as the one released), the zip, the SQLite file and
+    SHA256SUMS."""
+
+    dataset: Path
+    archive: Path
+    database: Path
+    checksums: Path
+
+
+@pytest.fixture(scope="session")
+def released(dist, tmp_path_factory) -> Released:
+    """``publish.release`` of the session's dataset, made once per run (the zip's
+    compression costs a few tenths of a second): for tests that read a release. A test of
+    releasing itself, or of another dataset's release, makes its own."""
+    archive, checksums = once_per_run(
+        tmp_path_factory, "released",
+        lambda: publish.release(dist, run_folder(tmp_path_factory) / "release"))
+    return Released(dist, archive, archive.with_suffix(".sqlite"), checksums)
 
 
 @contextmanager

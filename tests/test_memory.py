@@ -12,7 +12,7 @@ import pickle
 
 import pytest
 from sergetrotsky import build, cmif, package, publish, tei
-from sergetrotsky.spill import SPILLED, spill_folder
+from sergetrotsky.spill import SPILLED
 
 from .conftest import SOURCES
 
@@ -32,41 +32,49 @@ def plain():
     return build.build_corpus(SOURCES, build.load_metadata(SOURCES))
 
 
-def test_a_spilled_corpus_holds_no_source_text_and_reads_back_what_was_made(plain):
-    with spill_folder() as spill:
-        corpus = build.build_corpus(SOURCES, build.load_metadata(SOURCES, spill), spill=spill)
-        assert [b.source_id for b in corpus.builds] == [b.source_id for b in plain.builds]
-        for spilled, held in zip(corpus.builds, plain.builds, strict=True):
-            for name in BULKY:     # on disk, not in the build ...
-                assert spilled.__dict__[name] is SPILLED, (spilled.source_id, name)
-                # ... and read back as made (letters and mentions by their equality:
-                # their pickles may differ in what they share once read back)
-                if name in ("letters", "mentions"):
-                    assert getattr(spilled, name) == getattr(held, name), name
-                else:
-                    assert _dump(getattr(spilled, name)) == _dump(getattr(held, name)), name
-            for name in ("original_bytes", "segment"):     # the source's own bulk
-                assert spilled.source.__dict__[name] is SPILLED, (spilled.source_id, name)
-                assert getattr(spilled.source, name) == getattr(held.source, name)
-            assert spilled.source.sha256 == held.source.sha256
-        # the big per-source tables are kept per source in the spill, not as rows
-        for name in ("documents", "removals", "layout_traces", "index_terms"):
-            rows = corpus.table(name).rows
-            assert not isinstance(rows, list)
-            assert list(rows) == list(plain.table(name).rows)
-            assert len(rows) == len(plain.table(name).rows)
-        folder = spill.folder
-    assert not folder.exists()      # removed when the build ends
+def _assert_spilled_as_made(corpus, plain) -> None:
+    """A spilled corpus (its build's results on disk while the build runs): no source's
+    text in it, and what it reads back is what the held corpus (``plain``) made."""
+    assert [b.source_id for b in corpus.builds] == [b.source_id for b in plain.builds]
+    for spilled, held in zip(corpus.builds, plain.builds, strict=True):
+        for name in BULKY:     # on disk, not in the build ...
+            assert spilled.__dict__[name] is SPILLED, (spilled.source_id, name)
+            # ... and read back as made (letters and mentions by their equality: their
+            # pickles may differ in what they share once read back)
+            if name in ("letters", "mentions"):
+                assert getattr(spilled, name) == getattr(held, name), name
+            else:
+                assert _dump(getattr(spilled, name)) == _dump(getattr(held, name)), name
+        for name in ("original_bytes", "segment"):     # the source's own bulk
+            assert spilled.source.__dict__[name] is SPILLED, (spilled.source_id, name)
+            assert getattr(spilled.source, name) == getattr(held.source, name)
+        assert spilled.source.sha256 == held.source.sha256
+    # the big per-source tables are kept per source in the spill, not as rows
+    for name in ("documents", "removals", "layout_traces", "index_terms"):
+        rows = corpus.table(name).rows
+        assert not isinstance(rows, list)
+        assert list(rows) == list(plain.table(name).rows)
+        assert len(rows) == len(plain.table(name).rows)
 
 
-def test_each_source_tei_is_staged_before_the_next_source_is_encoded(built, tmp_path,
-                                                                     monkeypatch):
-    """With one process, a source's TEI file is in the staging folder when the next
-    source's TEI is made (it is not held until the end), and the tables are there
-    already; the spill folder is beside the staging folder while the build runs, and
-    gone after it (a killed build's is removed by the next build into the folder). The
-    files are the session build's (``test_a_spilled_build_gives_the_bytes_of_a_held_one``
-    with one process)."""
+def test_a_spilled_build_holds_no_source_text_and_stages_each_source_tei_in_turn(
+        plain, built, tmp_path, monkeypatch):
+    """A build with one process of the sources as a large corpus is built: the corpus it
+    exports holds no source's text, and reads back what was made (``plain``); a source's
+    TEI file is in the staging folder when the next source's TEI is made (it is not held
+    until the end), and the tables are there already; the spill folder is beside the
+    staging folder while the build runs, and gone after it (a killed build's is removed
+    by the next build into the folder). The files are the session build's
+    (``test_a_spilled_build_gives_the_bytes_of_a_held_one`` with two processes)."""
+    export = build.export
+    exported = []
+
+    def look_and_export(corpus, *args, **kwargs):
+        _assert_spilled_as_made(corpus, plain)
+        exported.append(corpus.builds[0].source_id)
+        return export(corpus, *args, **kwargs)
+
+    monkeypatch.setattr(build, "export", look_and_export)
     encode = tei.encode_source
     seen: list[tuple[str, list[str], bool]] = []
     spills: list[list[str]] = []
@@ -86,6 +94,7 @@ def test_each_source_tei_is_staged_before_the_next_source_is_encoded(built, tmp_
         result = build.assemble(SOURCES, jobs=1, files=staged)
         _assert_built(result, staged, built)
         out.commit(staged)
+    assert exported
     assert len(seen) >= 2
     for i, (source_id, present, tables) in enumerate(seen):
         assert present == sorted(f"{s}.xml" for s, _, _ in seen[:i]), source_id

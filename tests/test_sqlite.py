@@ -11,7 +11,6 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from sergetrotsky import publish
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
 from sergetrotsky.sqlite import write_database
@@ -146,9 +145,8 @@ def test_the_same_dataset_gives_the_same_bytes(dist, tmp_path):
     assert (tmp_path / "a.sqlite").read_bytes() == (tmp_path / "b.sqlite").read_bytes()
 
 
-def test_release_ships_the_database_with_its_checksum(dist, tmp_path):
-    archive, sums = publish.release(dist, tmp_path)
-    database = archive.with_suffix(".sqlite")
+def test_release_ships_the_database_with_its_checksum(released):
+    dist, database, sums = released.dataset, released.database, released.checksums
     lines = dict(reversed(line.split("  ", 1)) for line in sums.read_text().splitlines())
     assert lines[database.name] == hashlib.sha256(database.read_bytes()).hexdigest()
     db = sqlite3.connect(database)
