@@ -40,7 +40,8 @@ def test_an_error_in_a_worker_is_the_error_of_a_one_process_build(tmp_path):
     assert errors[0].file == errors[1].file == str(outline)
 
 
-def test_cli_build_takes_jobs(tmp_path, build_cache):
+@pytest.mark.usefixtures("build_cache")     # the CLI builds the sources from the run's cache
+def test_cli_build_takes_jobs(tmp_path):
     runner = CliRunner()
     result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out",
                                   str(tmp_path / "dist"), "--jobs", "2"])

@@ -35,13 +35,6 @@ def dataset():
     return sergetrotsky.load(DIST)
 
 
-@pytest.fixture(scope="module")
-def archive(released):
-    """The session's dataset's release zip (the committed dataset's files, when dist/ is
-    current: make test checks that it is)."""
-    return released.archive
-
-
 def table_names() -> list[str]:
     descriptor = json.loads((DIST / "datapackage.json").read_text(encoding="utf-8"))
     return [r["name"] for r in descriptor["resources"] if r["type"] == "table"]
@@ -185,7 +178,7 @@ def test_value_outside_its_enum_is_refused(tmp_path):
         sergetrotsky.load(copy, verify=False)
 
 
-def test_paths_leaving_the_dataset_are_refused(tmp_path, archive):
+def test_paths_leaving_the_dataset_are_refused(tmp_path, released):
     # A letters.jsonl whose tei_path climbs out of the dataset, in a folder and in a zip.
     copy = copy_dataset(tmp_path)
     jsonl = copy / "letters.jsonl"
@@ -194,7 +187,7 @@ def test_paths_leaving_the_dataset_are_refused(tmp_path, archive):
     with pytest.raises(DatasetError, match="not a path inside the dataset"):
         sergetrotsky.load(copy, verify=False).tei_path("papers-letter-prefatory")
     evil = tmp_path / "evil.zip"
-    with zipfile.ZipFile(archive) as source, zipfile.ZipFile(evil, "w") as target:
+    with zipfile.ZipFile(released.archive) as source, zipfile.ZipFile(evil, "w") as target:
         for info in source.infolist():
             data = source.read(info)
             if info.filename.endswith("/letters.jsonl"):

@@ -85,7 +85,8 @@ def test_removals_table_accounts_for_every_removed_character(built):
         assert removed == int(row["chars_removed"])
 
 
-def test_cli_build_writes_and_check_detects_staleness(tmp_path, build_cache):
+@pytest.mark.usefixtures("build_cache")     # the CLI builds the sources from the run's cache
+def test_cli_build_writes_and_check_detects_staleness(tmp_path):
     out = tmp_path / "dist"
     runner = CliRunner()
     result = runner.invoke(main, ["build", "--sources", str(SOURCES), "--out", str(out)])
@@ -149,7 +150,8 @@ def test_committed_dist_is_the_output_of_the_build(built):
     assert publish.differences(built.files, ROOT / "dist") == []
 
 
-def test_release_archive_with_verified_checksums(dist, released, tmp_path, build_cache):
+@pytest.mark.usefixtures("build_cache")     # the CLI builds the sources from the run's cache
+def test_release_archive_with_verified_checksums(dist, released, tmp_path):
     import zipfile
 
     result = CliRunner().invoke(main, ["release", "--sources", str(SOURCES), "--dataset",
@@ -330,7 +332,8 @@ def test_a_kill_between_the_two_renames_is_repaired_by_the_next_build(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [".dist.lock", "dist"]
 
 
-def test_with_an_atomic_exchange_the_target_is_never_missing(tmp_path, build_cache):
+@pytest.mark.usefixtures("build_cache")     # the CLI builds the sources from the run's cache
+def test_with_an_atomic_exchange_the_target_is_never_missing(tmp_path):
     out = tmp_path / "dist"
     _old_dataset(out)
     _killed_write(out, "exchanged")
@@ -409,7 +412,8 @@ def test_a_conservation_failure_is_coded(monkeypatch):
         [("E203", "nelson")]
 
 
-def test_release_of_a_stale_dataset_is_coded(tmp_path, build_cache):
+@pytest.mark.usefixtures("build_cache")     # the CLI builds the sources from the run's cache
+def test_release_of_a_stale_dataset_is_coded(tmp_path):
     stale = tmp_path / "stale"
     _old_dataset(stale)
     result = CliRunner().invoke(main, ["release", "--sources", str(SOURCES), "--dataset",

@@ -539,7 +539,7 @@ def browser(server, tmp_path_factory):
 
 def _wait(driver, condition, timeout=10):
     """``condition`` once it holds, looked at every 50 ms (WebDriverWait's default is
-    every 500 ms: most of what these tests wait for takes a few)."""
+    every 500 ms; most of what these tests wait for takes a few milliseconds)."""
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout, poll_frequency=0.05).until(condition)
