@@ -487,7 +487,7 @@ def load_metadata(sources_dir: Path, spill: Spill | None = None) -> Metadata:
         return discover(folder, partial(_spilled_source, spill=spill)) if spill \
             else discover(folder)
 
-    for load in (sources, package.load_dataset_meta, registry.load_persons,
+    for load in (sources, _dataset_meta, registry.load_persons,
                  registry.load_places, registers.load_decisions):
         try:
             results.append(load(sources_dir))
@@ -498,6 +498,25 @@ def load_metadata(sources_dir: Path, spill: Spill | None = None) -> Metadata:
     if problems:
         raise BuildFailed("metadata", problems)
     return Metadata(*results)
+
+
+def _dataset_meta(sources_dir: Path) -> dict[str, Any]:
+    """dataset.toml, with what cmif.xml needs of it checked here (E450): a dataset.toml
+    that cannot make one fails before the stages run, not at the export."""
+    meta = package.load_dataset_meta(sources_dir)
+    problems = cmif.metadata_problems(meta)
+    if problems:
+        raise BuildFailed("metadata", [_in_dataset_toml(with_code(problem, "E450"), sources_dir)
+                                       for problem in problems])
+    return meta
+
+
+def _in_dataset_toml(problem: PipelineError, sources_dir: Path) -> PipelineError:
+    """A problem the CMIF code names by "dataset.toml" alone, located in the file."""
+    if problem.file == "dataset.toml":
+        problem.file = str(sources_dir / "dataset.toml")
+        locate(problem)
+    return problem
 
 
 @contextlib.contextmanager
@@ -1476,10 +1495,8 @@ def export_cmif(corpus: Corpus, files: Files) -> None:
             corpus.letter_rows, corpus.persons, corpus.places, corpus.table("sources").rows,
             corpus.meta))
     except BuildFailed as failed:
-        for problem in failed.problems:  # the CMIF stage names dataset.toml by its name only
-            if problem.file == "dataset.toml":
-                problem.file = str(corpus.sources_dir / "dataset.toml")
-                locate(problem)
+        for problem in failed.problems:
+            _in_dataset_toml(problem, corpus.sources_dir)
         raise
 
 

@@ -162,14 +162,30 @@ def publication_datetime(released: str) -> str:
 
 # --- the header ------------------------------------------------------------------------
 
-def _require_cc_by(meta: Row) -> None:
-    """CMIF files must be CC-BY 4.0: refuse a dataset that is not."""
+def _editors(meta: Row) -> list[str]:
+    return [_text(c.get("title")) for c in meta.get("contributors", []) if _text(c.get("title"))]
+
+
+def metadata_problems(meta: Row) -> list[PipelineError]:
+    """What a CMIF file needs of dataset.toml and it lacks: an editor (a contributor), the
+    CC-BY 4.0 licence. The metadata stage asks too, so that such a dataset.toml fails
+    before the stages run, not at the export."""
+    problems = []
+    if not _editors(meta):
+        problems.append(PipelineError("CMIF needs an editor: the dataset names no contributor",
+                                      file="dataset.toml", field="contributors"))
+    if not _is_cc_by(meta):
+        problems.append(PipelineError("CMIF requires the CC-BY 4.0 licence; the dataset has "
+                                      "none", file="dataset.toml", field="licenses"))
+    return problems
+
+
+def _is_cc_by(meta: Row) -> bool:
     for licence in meta.get("licenses", []):
         path = _text(licence.get("path")).replace("http://", "https://")
         if path.rstrip("/") + "/" == CC_BY_4 or _text(licence.get("name")) == "CC-BY-4.0":
-            return
-    raise PipelineError("CMIF requires the CC-BY 4.0 licence; the dataset has none",
-                        file="dataset.toml", field="licenses")
+            return True
+    return False
 
 
 def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element]) -> None:
@@ -177,11 +193,9 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
     title_stmt = tei_element(file_desc, "titleStmt")
     tei_element(title_stmt, "title", f"{meta['title']}, version {meta['version']}: "
                               "correspondence metadata (CMIF)")
-    responsible = [_text(c.get("title")) for c in meta.get("contributors", [])
-                   if _text(c.get("title"))]
-    if not responsible:
-        raise PipelineError("CMIF needs an editor: the dataset names no contributor",
-                            file="dataset.toml", field="contributors")
+    for problem in metadata_problems(meta):
+        raise problem
+    responsible = _editors(meta)
     for name in responsible:
         tei_element(title_stmt, "editor", name)
     publication = tei_element(file_desc, "publicationStmt")
@@ -191,7 +205,6 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
     tei_element(publication, "idno", dataset_url(meta, CMIF_FILE), type="url")
     released = _text(meta["released"])
     tei_element(publication, "date", released, when=publication_datetime(released))
-    _require_cc_by(meta)
     availability = tei_element(publication, "availability")
     tei_element(availability, "licence", CC_BY_4_STATEMENT, target=CC_BY_4)
     source_desc = tei_element(file_desc, "sourceDesc")
