@@ -471,6 +471,16 @@ def whitespace_edits(text: str) -> list[Edit]:
 
 # --- pass 4: joins ------------------------------------------------------------------
 
+def lowered_words(text: str) -> list[str]:
+    """The text's words (``ALPHABETIC_WORD``), each lowercased, in order."""
+    # The text lowered at once gives each word lowered, unless a letter's lower case is
+    # longer ("İ") or depends on what follows the word (a capital sigma's)
+    lowered = text.lower()
+    if len(lowered) == len(text) and "Σ" not in text:
+        return ALPHABETIC_WORD.findall(lowered)
+    return [word.lower() for word in ALPHABETIC_WORD.findall(text)]
+
+
 def vocabulary(texts: Iterable[str]) -> Counter[str]:
     """Word forms the corpus uses, lowercased, not counting halves of words broken at a line end."""
     counts: Counter[str] = Counter()
@@ -478,12 +488,7 @@ def vocabulary(texts: Iterable[str]) -> Counter[str]:
         # Every word counted at C speed, then the halves at each "-\n" taken off: the match
         # ending at it is the last of its line (a newline is never inside a match, so a
         # line's matches are the same scanned alone), the one after it starts the line.
-        # The text lowered at once gives each word lowered, unless a letter's lower case
-        # is longer ("İ") or depends on what follows the word (a capital sigma's)
-        lowered = text.lower()
-        counts.update(ALPHABETIC_WORD.findall(lowered)
-                      if len(lowered) == len(text) and "Σ" not in text
-                      else map(str.lower, ALPHABETIC_WORD.findall(text)))
+        counts.update(lowered_words(text))
         halves: dict[int, str] = {}
         at = text.find("-\n")
         while at != -1:

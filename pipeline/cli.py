@@ -467,7 +467,7 @@ def _validate_sources(folders: list[Path], rest: list[Path], output_format: str)
     from . import contribution
     from . import validate as validate_stage
 
-    reports = [contribution.check_source(folder) for folder in folders]
+    reports = contribution.check_sources(folders)
     problems = validate_stage.validate_paths(rest) if rest else []
     findings = [f for r in reports for f in r.findings]
     errors = sum(f.severity == "error" for f in findings) + \

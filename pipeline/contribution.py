@@ -88,13 +88,49 @@ def _findings(code: str, exc: PipelineError, folder: Path,
     return [_finding(code, problem, folder, own_code) for problem in problems]
 
 
-def check_source(folder: Path) -> Report:
+@dataclass
+class _Read:
+    """Source folders loaded and their word counts, kept for the checks of one call
+    (``check_sources``): the folders of one corpus are read and counted once."""
+
+    loaded: dict[Path, Source | PipelineError] = field(default_factory=dict)
+    counted: dict[Path, Counter[str]] = field(default_factory=dict)
+
+    def source(self, folder: Path) -> Source:
+        if folder not in self.loaded:
+            try:
+                self.loaded[folder] = load_source(folder)
+            except PipelineError as exc:
+                self.loaded[folder] = exc
+        found = self.loaded[folder]
+        if isinstance(found, PipelineError):
+            raise found
+        return found
+
+    def vocabulary(self, corpus: list[Source]) -> Counter[str]:
+        """``clean.corpus_vocabulary``, each source's counts made once."""
+        counts: Counter[str] = Counter()
+        for source in corpus:
+            if source.folder not in self.counted:
+                self.counted[source.folder] = clean_stage.source_vocabulary(source)
+            counts.update(self.counted[source.folder])
+        return counts
+
+
+def check_sources(folders: list[Path]) -> list[Report]:
+    """``check_source`` of each folder; the folders of a corpus read and counted once."""
+    read = _Read()
+    return [check_source(folder, read) for folder in folders]
+
+
+def check_source(folder: Path, read: _Read | None = None) -> Report:
     """Check one source folder with its corpus (the folder it sits in); write nothing."""
     folder = Path(folder)
+    read = read or _Read()
     report = Report(folder)
     findings = report.findings
     try:
-        source = load_source(folder)
+        source = read.source(folder)
     except PipelineError as exc:
         findings += _findings("E601", exc, folder)
         return report
@@ -104,7 +140,7 @@ def check_source(folder: Path) -> Report:
                        and not p.name.startswith((".", "_")) and p.name != folder.name):
         try:
             if is_source_folder(path):
-                others.append(load_source(path))
+                others.append(read.source(path))
         except PipelineError as exc:
             findings += _findings("E610", exc, path, own_code=False)
             return report
@@ -122,7 +158,7 @@ def check_source(folder: Path) -> Report:
     except PipelineError as exc:
         findings.append(_finding("E608", exc, folder))
         return report
-    vocab = stage("E602", lambda: clean_stage.corpus_vocabulary(corpus))
+    vocab = stage("E602", lambda: read.vocabulary(corpus))
     if vocab is None:
         return report
     cleaned = stage("E602", lambda: clean_stage.clean(source, vocab))

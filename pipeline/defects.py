@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .clean import CleanedSource, vocabulary
+from .clean import CleanedSource, lowered_words, vocabulary
 from .conventions import ALPHABETIC_WORD
 from .sources import Source
 
@@ -57,8 +57,7 @@ def _pairs(texts: Iterable[str]) -> Counter[str]:
     """Two-word phrases the corpus prints ("in which"), lowercased."""
     counts: Counter[str] = Counter()
     for text in texts:
-        words = [m.group().lower() for m in ALPHABETIC_WORD.finditer(text)]
-        counts.update(f"{a} {b}" for a, b in pairwise(words))
+        counts.update(map(" ".join, pairwise(lowered_words(text))))
     return counts
 
 

@@ -472,6 +472,19 @@ class Site:
         shutil.copytree(
             self.dataset.root, self.out / "dataset", ignore=shutil.ignore_patterns(".*")
         )
+        letter_pages, unit_pages = self.write_reading_pages()
+        downloads = self._downloads()
+        self._home(downloads)
+        self.write("search.html", "search.html", title="Search")
+        self._search_index()
+        files = sum(1 for p in self.out.rglob("*") if p.is_file())
+        return SiteSummary(self.written, letter_pages, unit_pages, files, len(self.search_entries))
+
+    def write_reading_pages(self) -> tuple[int, int]:
+        """The pages of the letters and texts, the letters table, the contents, the
+        registers, the chronology and the bibliography: every page but the home page, the
+        downloads (a release of the dataset) and the search. Returns the number of letter
+        and unit pages."""
         # First render every text (to learn where each note is called and what each page
         # names), then write the pages that link to them.
         letter_pages = self._render_letters()
@@ -485,12 +498,7 @@ class Site:
         self._registers()
         self._chronology()
         self._bibliography()
-        downloads = self._downloads()
-        self._home(downloads)
-        self.write("search.html", "search.html", title="Search")
-        self._search_index()
-        files = sum(1 for p in self.out.rglob("*") if p.is_file())
-        return SiteSummary(self.written, letter_pages, unit_pages, files, len(self.search_entries))
+        return letter_pages, unit_pages
 
     def _copy_static(self) -> None:
         static = package_files("sergetrotsky").joinpath("site_static")

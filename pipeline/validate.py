@@ -44,7 +44,7 @@ import os
 import re
 import stat
 from array import array
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from dataclasses import field as dataclass_field
@@ -805,7 +805,8 @@ class _KeyHashes:
     found, by a second pass, made only when there are some."""
 
     def __init__(self) -> None:
-        self.buckets = [array("q") for _ in range(256)]
+        # made as first needed: a small table's keys fill a few of the 256
+        self.buckets: defaultdict[int, array[int]] = defaultdict(lambda: array("q"))
 
     def add(self, hashed: int) -> None:
         self.buckets[hashed & 255].append(hashed)
@@ -813,7 +814,7 @@ class _KeyHashes:
     def repeated(self) -> set[int]:
         """The hashes added more than once."""
         found: set[int] = set()
-        for bucket in self.buckets:
+        for bucket in self.buckets.values():
             distinct = set(bucket)
             if len(distinct) != len(bucket):
                 seen: set[int] = set()

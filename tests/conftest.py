@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from frictionless import validate
 from lxml import etree
 from sergetrotsky import build, cache, clean, package, publish, segment
 from sergetrotsky.sources import discover
@@ -29,28 +28,31 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 
 # Parallel runs: `make test` runs pytest -n auto (pytest-xdist), a worker per core. A
 # worker is dealt whole test modules (their module fixtures made once). The costliest are
-# dealt first, in COSTLIEST order (their seconds in a parallel run, from `--durations=0`),
-# the wheel and its venv (never built twice at once: the sdist is made in the checkout)
-# and the site with Chromium among them; the others follow in collection order and even
-# out the end. The session's build (``built``, which fills the seeded build cache) is made
-# once per run, the other session fixtures once per worker.
+# dealt first, in COSTLIEST order (their seconds in a parallel run of `make test`, from
+# `--durations=0`; `make test-e2e`'s in brackets), the others follow in collection order
+# and even out the end. The session's build (``built``, which fills the seeded build
+# cache) is made once per run, by the first worker that needs it, the other session
+# fixtures once per worker: the first two modules dealt are the site, which needs the
+# build at once, and one that does not, so that the second worker is not left waiting for
+# the first's build (the wheel and its venv in `make test-e2e`, test_validate's fixtures
+# in `make test`).
 COSTLIEST = [                           # seconds in a parallel run, 2 cores
-    "tests/test_site.py",               # ~7.8 s, Chromium
-    "tests/test_install.py",            # ~6.8 s, much of it waiting for the installer
-    "tests/test_contribution.py",       # ~6.7 s
-    "tests/test_incremental.py",        # ~6.3 s
-    "tests/test_publish.py",            # ~4.6 s
-    "tests/test_cache.py",              # ~4.4 s
+    "tests/test_site.py",               # ~3.3 s (~8 s with Chromium)
+    "tests/test_install.py",            # (~6.8 s, much of it waiting for the installer)
+    "tests/test_validate.py",           # ~2.6 s, the dataset only in its last tests
+    "tests/test_contribution.py",       # ~6.3 s
+    "tests/test_incremental.py",        # ~5.6 s
+    "tests/test_cache.py",              # ~4.6 s
     "tests/test_hostile.py",            # ~3.6 s
-    "tests/test_memory.py",             # ~3 s
-    "tests/test_validate.py",           # ~2.9 s
-    "tests/test_validate_patterns.py",  # ~2.7 s
-    "tests/test_readme.py",             # ~2.5 s
-    "tests/test_registers.py",          # ~2.4 s
-    "tests/test_tei.py",                # ~1.8 s
-    "tests/test_hostile_build.py",      # ~1.7 s
-    "tests/test_mentions.py",           # ~1.6 s
+    "tests/test_publish.py",            # ~3.4 s
+    "tests/test_validate_patterns.py",  # ~2.6 s
+    "tests/test_memory.py",             # ~2.6 s
+    "tests/test_readme.py",             # (~2.5 s)
+    "tests/test_tei.py",                # ~1.9 s
+    "tests/test_mentions.py",           # ~1.7 s
+    "tests/test_registers.py",          # ~1.6 s
     "tests/test_jobs.py",               # ~1.6 s
+    "tests/test_hostile_build.py",      # ~1.3 s
 ]
 
 
@@ -324,6 +326,8 @@ def valid_mini_package(folder: Path, tables: list[package.Table]) -> dict[str, b
             "licenses": [{"name": "CC0-1.0"}]}
     descriptor = package.descriptor(meta, tables, data)
     (folder / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
+    from frictionless import validate  # here: importing it takes a worker 0.1 s
+
     report = validate(str(folder / "datapackage.json"))
     assert report.valid, report.flatten(["resourceName", "rowNumber", "fieldName", "type",
                                          "note"])

@@ -60,12 +60,14 @@ class Contribution:
 
 
 @pytest.fixture(scope="module")
-def contributed(tmp_path_factory) -> Contribution:
+def contributed(tmp_path_factory, seeded_cache) -> Contribution:
     """A contribution as CONTRIBUTING describes it, built once for the module: sources/
     plus the sample contribution, a copy of the review under a new id (its lock along), a
     copy of every source under a new id with its hyphen lock left behind (as a
     contributor would send it), and the version bumped (new data: a minor version) with
-    its CHANGELOG.md entry; written, then validated."""
+    its CHANGELOG.md entry; written, then validated. The build cache is the one a
+    contributor's clone holds after a build of sources/ (a copy of the run's): the new
+    sources, and every text whose hyphen words they count again, are built anew."""
     work = tmp_path_factory.mktemp("contribution")
     sources = work / "sources"
     shutil.copytree(SOURCES, sources)
@@ -84,8 +86,8 @@ def contributed(tmp_path_factory) -> Contribution:
     (work / "CHANGELOG.md").write_text(
         f"{head}\n## {bumped} — 2026-12-01\n\n- A new source.\n\n## {rest}", encoding="utf-8")
     out = work / "dist"
-    # a build cache of its own, empty (a corpus outside the repository has none by
-    # default): the --check and release builds of the tests below reuse it
+    # the fixture's own copy of the cache: the --check and release builds below reuse it
+    shutil.copytree(seeded_cache.folder, work / "cache")
     with pytest.MonkeyPatch.context() as env:
         env.setenv(CACHE_ENV, str(work / "cache"))
         result = CliRunner().invoke(main, ["build", "--sources", str(sources), "--out",
@@ -368,8 +370,9 @@ def test_validate_locates_a_stale_cleaning_rule_and_a_wrong_heading(corpus_with_
 
 def test_the_real_sources_validate_as_contributions():
     from sergetrotsky import contribution
-    for name in ("intro", "jacobins", "nelson", "papers", "review"):
-        report = contribution.check_source(SOURCES / name)
+    names = _originals()
+    for name, report in zip(names, contribution.check_sources([SOURCES / n for n in names]),
+                            strict=True):
         assert [f.render() for f in report.findings] == [], name
         assert any(line.endswith(" 0 unaccounted") for line in report.figures)
 

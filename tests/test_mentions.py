@@ -95,8 +95,9 @@ def test_every_row_is_the_text_as_printed_at_its_offset(built, table):
     texts = {}
     units = {r["document_id"]: r for r in _rows(built, "documents")}
     for row in table:
-        text = texts.setdefault(row["source_id"], built.files[
-            f"text/{row['source_id']}.txt"].decode("utf-8"))
+        if row["source_id"] not in texts:
+            texts[row["source_id"]] = built.files[f"text/{row['source_id']}.txt"].decode("utf-8")
+        text = texts[row["source_id"]]
         offset = int(row["offset"])
         assert text[offset:offset + len(row["form"])] == row["form"], row
         assert units[row["document_id"]]["type"] not in mentions.SKIPPED_UNIT_TYPES

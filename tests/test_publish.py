@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from frictionless import Package, validate
 from sergetrotsky import build, publish
 from sergetrotsky.cache import BuildCache
 from sergetrotsky.cli import main
@@ -36,6 +35,8 @@ def test_datapackage_is_valid_under_frictionless(dist):
     """Every table of the built dataset, the letters and organisations among them: types,
     enums, patterns, primary and foreign keys (to documents, persons, places, sources)
     all hold under frictionless."""
+    from frictionless import Package, validate  # here: importing it takes a worker 0.1 s
+
     report = validate(str(dist / "datapackage.json"))
     assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
     package = Package(str(dist / "datapackage.json"))
@@ -374,6 +375,7 @@ def _alive(pid):
         return False
 
 
+@pytest.mark.e2e     # the command's process, signalled: `make test-e2e` (pyproject.toml)
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_end_with_their_parent(tmp_path, sig):

@@ -29,7 +29,8 @@ from click.testing import CliRunner
 from lxml import html as lxml_html
 from sergetrotsky.cli import main
 from sergetrotsky.errors import PipelineError
-from sergetrotsky.site import MARKER, build_site, tokens
+from sergetrotsky.site import MARKER, Site, build_site, tokens
+from sergetrotsky.sqlite import read_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "build" / "artifacts"
@@ -327,6 +328,13 @@ def _declare_mentions(dataset: Path) -> None:
     (dataset / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
 
 
+def _reading_pages(dataset: Path, out: Path) -> None:
+    """The reading pages of a dataset (``Site.write_reading_pages``), which are what a
+    mentions table changes: no release, home page or search, as build_site (the module's
+    site) adds."""
+    Site(read_dataset(dataset), out).write_reading_pages()
+
+
 def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
     """A dataset with a `mentions` table (foreign keys to letters and persons) and a TEI
     passage marked xml:lang: the registers and the letter pages use them."""
@@ -366,7 +374,7 @@ def test_a_mentions_table_and_xml_lang_are_used_when_present(dist, tmp_path):
         encoding="utf-8",
     )
     out = tmp_path / "site"
-    build_site(dataset, out)
+    _reading_pages(dataset, out)
     persons = _page(out / "registers" / "persons.html")
     assert "../letters/papers-letter-1.html" in persons.xpath(
         "//section[@id='balabanova']//h3[starts-with(., 'Mentions')]"
@@ -406,7 +414,7 @@ def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
     )
     _declare_mentions(dataset)
     out = tmp_path / "site"
-    build_site(dataset, out)
+    _reading_pages(dataset, out)
     persons = _page(out / "registers" / "persons.html")
     assert "../letters/papers-letter-2.html" in persons.xpath("//section[@id='nin']//ul//a/@href")
     orgs = _page(out / "registers" / "organisations.html")
@@ -414,8 +422,6 @@ def test_an_untyped_mentions_table_is_used_too(dist, tmp_path):
 
 
 def test_name_references_in_the_forms_tei_uses(site):
-    from sergetrotsky.site import Site  # noqa: F401  (the parser is a method of the build)
-
     class Registers:
         registers = {"persons": {"serge": {}}, "places": {"brussels": {}}, "organisations": {}}
 
@@ -585,6 +591,7 @@ def _answers(url: str) -> int:
         return response.status
 
 
+@pytest.mark.e2e     # Chromium, as every test with the browser: `make test-e2e`
 def test_browser_loads_each_kind_of_page_and_its_links_answer(browser, server, site, dist):
     """Start at the home page and load in Chromium every page it links to, then the
     largest page of each folder linked from those (a letter, a text's part, ...): each
@@ -657,6 +664,7 @@ def test_browser_loads_each_kind_of_page_and_its_links_answer(browser, server, s
     assert server + f"downloads/serge-trotsky-papers-{_version(dist)}.sqlite" in files
 
 
+@pytest.mark.e2e
 def test_open_a_note_from_its_call_and_return(browser, server):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -683,6 +691,7 @@ def test_open_a_note_from_its_call_and_return(browser, server):
     )
 
 
+@pytest.mark.e2e
 def test_search_for_a_word_and_reach_its_letter(browser, server):
     from selenium.webdriver.common.by import By
 
@@ -723,6 +732,7 @@ LETTERS_TABLE = """var shown = Array.from(document.querySelectorAll('#letters-ta
                 .map(th => [th.dataset.key, th.getAttribute('aria-sort')]))}"""
 
 
+@pytest.mark.e2e
 def test_sort_and_filter_the_letters_table(browser, server, dist):
     from selenium.webdriver.common.by import By
 
@@ -758,6 +768,7 @@ def test_sort_and_filter_the_letters_table(browser, server, dist):
     assert numbers == sorted(numbers)
 
 
+@pytest.mark.e2e
 def test_screenshots_of_a_letter_page_at_phone_and_desktop_widths(browser, server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     url = server + "letters/papers-letter-14.html"
@@ -788,6 +799,7 @@ def test_text_colours_meet_wcag_aa_contrast(site):
             assert (light + 0.05) / (dark + 0.05) >= 4.5, (fg, bg)
 
 
+@pytest.mark.e2e
 def test_keyboard_skip_link_and_print_layout(browser, server):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By

@@ -10,7 +10,6 @@ dataset); the raw bytes that must never reach the parser are files of their own
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import re
@@ -565,16 +564,18 @@ def test_any_junk_in_the_descriptor_is_reported_never_raised(tmp_path, monkeypat
     nodes = list(_nodes(descriptor))[1:]
     assert len(nodes) > 100
     for at in nodes:
+        parent = descriptor
+        for key in at[:-1]:
+            parent = parent[key]
+        before = parent[at[-1]]
         for junk in JUNK:
-            mutated = copy.deepcopy(descriptor)
-            parent = mutated
-            for key in at[:-1]:
-                parent = parent[key]
+            # set in the descriptor itself and put back after (a copy for each is slower)
             parent[at[-1]] = junk
-            (folder / "datapackage.json").write_text(json.dumps(mutated), encoding="utf-8")
+            (folder / "datapackage.json").write_text(json.dumps(descriptor), encoding="utf-8")
             problems = validate_paths([folder])
             assert all(isinstance(p, validate.Problem) for p in problems)
             assert not any(PASSWD_CONTENT.search(p.message) for p in problems)
+        parent[at[-1]] = before
 
 
 def _no_network(*args, **kwargs):
