@@ -1,6 +1,7 @@
 # Two commands on a fresh machine with Python >= 3.11 and make:
 #   make build   creates .venv, installs the project, builds dist/
-#   make test    same set-up, then runs the tests (and checks dist/ is current)
+#   make test    same set-up, the lint, the tests but the end-to-end ones (and checks dist/
+#                is current); make test-e2e the end-to-end tests, make test-all both
 #   make dist    builds the wheel and sdist into build/packages/ (dist/ is the dataset)
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := build/packages
 
-.PHONY: build test lint check bench dist clean-venv site docs
+.PHONY: build test test-e2e test-all lint check bench dist clean-venv site docs
 
 $(STAMP): pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -47,19 +48,40 @@ TEST_TMPDIR ?= $(shell [ -w /dev/shm ] && [ "$$(df -Pk /dev/shm | awk 'NR == 2 {
 # set, every worker rewrote the test modules' asserts and every process the tests start
 # (the CLI, the fresh venv's, the README's examples) compiled what it imported again,
 # about 5 s of CPU in all. The caches are __pycache__ folders, which git ignores.
+PYTEST := PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
+  $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -o tmp_path_retention_policy=failed
+
+# make test: the lint and every test but the end-to-end ones (pytest marker e2e, below).
 # That dist/ is the build's output (what `make check` says) is a test of the suite
 # (tests/test_publish.py: the session's build against dist/, and the hyphen locks in
 # tests/test_contribution.py), so make test does not build the sources once more for it.
-test: lint
+# The lint as `make lint`, mypy beside the tests (cold, as in a fresh clone, it takes 3.5 s
+# of one core; warm, a tenth of a second), its verdict printed after theirs: either
+# failing fails make test.
+test: $(STAMP)
+	$(BIN)/ruff check pipeline tests benchmarks
+	@types=$$(mktemp); $(BIN)/mypy > $$types 2>&1 & mypy=$$!; \
+	echo "$(PYTEST) -m \"not e2e\""; $(PYTEST) -m "not e2e"; tests=$$?; \
+	wait $$mypy; typed=$$?; echo "mypy:"; cat $$types; rm -f $$types; \
+	echo "(the end-to-end tests, e2e: make test-e2e)"; \
+	[ $$tests -eq 0 ] && [ $$typed -eq 0 ]
+
+# make test-e2e: the tests that run the product through another program, as its users
+# get it (marker e2e, pyproject.toml): the wheel installed in a fresh virtual environment,
+# the site in Chromium, the READMEs' examples in fresh interpreters, the `sergetrotsky`
+# script's exit. They are 26 tests but nearly a third of the suite's CPU (a venv, a
+# browser, a Python start-up each), so they have their own target; CI (.ci/run) runs both.
+test-e2e: $(STAMP)
 	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then \
 	  echo "Browser tests: ON (/usr/bin/chromium, /usr/bin/chromedriver)"; \
 	else \
 	  echo "!!! Browser tests: SKIPPED, no /usr/bin/chromium or /usr/bin/chromedriver."; \
 	  echo "!!! Install them with: apt-get install -y chromium chromium-driver (.ci/run does)"; \
 	fi
-	PYTHONDONTWRITEBYTECODE= $(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR)) \
-	  $(BIN)/python -m pytest -q $(PYTEST_PARALLEL) \
-	  -o tmp_path_retention_policy=failed
+	$(PYTEST) -m e2e
+
+# Both, as CI runs them.
+test-all: test test-e2e
 
 # The reading edition (a static site) from the dataset folder alone; serve it with
 #   python -m http.server -d site

@@ -104,6 +104,7 @@ def test_results_made_ahead_with_other_registers_are_not_taken(copied, cold_afte
     assert forked == [("_vocabulary", "papers"), ("_ahead", "papers"), ("_encode_tei", "papers")]
 
 
+@pytest.mark.e2e     # the script as a program: `make test-e2e` (pyproject.toml)
 def test_the_script_ends_a_build_after_an_edit_with_everything_written(copied, tmp_path):
     """The ``sergetrotsky`` script ends a build with os._exit (``cli._leave``): after a
     word changed in papers (children make its vocabulary, mentions and TEI, and write cache

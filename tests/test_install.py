@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from sergetrotsky.cache import CACHE_ENV
 
+pytestmark = pytest.mark.e2e     # `make test-e2e` (pyproject.toml)
+
 ROOT = Path(__file__).resolve().parent.parent
 DIST = ROOT / "dist"
 

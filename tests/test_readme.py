@@ -28,6 +28,7 @@ CASES = [pytest.param(readme, cwd, n, block, id=f"{readme.relative_to(ROOT)}-blo
          for n, block in enumerate(python_blocks(readme))]
 
 
+@pytest.mark.e2e     # `make test-e2e` (pyproject.toml)
 @pytest.mark.parametrize(("readme", "cwd", "n", "block"), CASES)
 def test_python_block_runs(readme, cwd, n, block):
     done = subprocess.run([sys.executable, "-c", block], cwd=cwd, capture_output=True,
@@ -40,3 +41,16 @@ def test_python_block_runs(readme, cwd, n, block):
 def test_readme_shows_the_loader(readme):
     # The blocks above only guard what is there: both READMEs must show the loader.
     assert any("sergetrotsky.load(" in block for block in python_blocks(readme))
+
+
+def test_ci_runs_the_readme_test_command_and_the_end_to_end_tests():
+    """`make test` leaves the e2e tests out (pyproject.toml's marker); CI runs it and
+    `make test-e2e`, so that every test runs there."""
+    commands = [line.split() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+    assert ["make", "test"] in [c[-2:] for c in commands]
+    assert ["make", "test-e2e"] in [c[-2:] for c in commands]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert '$(PYTEST) -m "not e2e"' in makefile.split("\ntest:", 1)[1].split("\n\n", 1)[0]
+    assert "$(PYTEST) -m e2e" in makefile.split("\ntest-e2e:", 1)[1].split("\n\n", 1)[0]
+    assert "make test" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -33,6 +33,7 @@ def _large(folder: Path, broken: bool) -> Path:
     return path
 
 
+@pytest.mark.e2e     # the script as a program: `make test-e2e` (pyproject.toml)
 @pytest.mark.parametrize("broken", [False, True])
 @pytest.mark.parametrize("options", [[], ["--format", "json"]])
 def test_the_script_writes_what_python_m_writes(tmp_path, broken, options):
@@ -49,6 +50,7 @@ def test_the_script_writes_what_python_m_writes(tmp_path, broken, options):
         assert script.stdout.rstrip("\n").splitlines()[-1].startswith(f"{path}: ")
 
 
+@pytest.mark.e2e     # the script as a program: `make test-e2e` (pyproject.toml)
 def test_the_script_writes_it_all_to_a_file(tmp_path):
     path = _large(tmp_path, broken=True)
     out = tmp_path / "out.txt"
