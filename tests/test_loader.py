@@ -13,9 +13,15 @@ from pathlib import Path
 import pytest
 import sergetrotsky
 from lxml import etree
-from sergetrotsky.loader import PARSED_SUFFIX, DatasetError
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# sergetrotsky.loader and pandas are imported by the tests that use them, not at the top:
+# importing them takes 0.3 s, which a worker that runs none of these tests saves.
+def _dataset_error() -> type[Exception]:
+    from sergetrotsky.loader import DatasetError
+    return DatasetError
 DIST = ROOT / "dist"
 
 
@@ -40,7 +46,7 @@ def table_names() -> list[str]:
 
 @pytest.mark.parametrize("table", table_names())
 def test_every_column_is_typed_from_the_schema(dataset, table):
-    import pandas as pd  # in the tests, not at the top: a worker that runs none saves 0.25 s
+    import pandas as pd
     frame, schema, rows = dataset.tables[table], schema_of(table), raw_rows(table)
     assert len(frame) == len(rows)
     primary_key = set(schema.get("primaryKey", []))
@@ -74,13 +80,14 @@ def test_every_column_is_typed_from_the_schema(dataset, table):
 
 def test_partial_dates_stay_text_with_a_parsed_column_where_complete(dataset):
     import pandas as pd
+    from sergetrotsky import loader
     checked = 0
     for table in table_names():
         frame = dataset.tables[table]
         for spec in schema_of(table)["fields"]:
             if spec.get("constraints", {}).get("pattern") != r"\d{4}(-\d{2}(-\d{2})?)?":
                 continue
-            parsed = frame[spec["name"] + PARSED_SUFFIX]
+            parsed = frame[spec["name"] + loader.PARSED_SUFFIX]
             assert pd.api.types.is_datetime64_any_dtype(parsed)
             columns = list(frame.columns)
             assert columns.index(parsed.name) == columns.index(spec["name"]) + 1
@@ -124,7 +131,7 @@ def test_join_follows_self_references_and_named_keys(dataset):
         if document.parent_id is not pd.NA:
             assert document.parent_title == titles[document.parent_id]
     assert "source_title" not in documents.columns
-    with pytest.raises(DatasetError, match="not a single-field foreign key"):
+    with pytest.raises(_dataset_error(), match="not a single-field foreign key"):
         dataset.join("letters", via=["incipit"])
 
 
@@ -138,7 +145,7 @@ def test_letter_text_and_tei_from_letters_jsonl(dataset):
     assert path == (DIST / "tei" / "letters" / "papers-letter-prefatory.xml").resolve()
     root = etree.parse(str(path)).getroot()
     assert root.tag == "{http://www.tei-c.org/ns/1.0}TEI"
-    with pytest.raises(DatasetError, match="no letter"):
+    with pytest.raises(_dataset_error(), match="no letter"):
         dataset.letter_text("papers-letter-none")
 
 
@@ -168,7 +175,7 @@ def test_altered_file_is_refused(tmp_path):
     copy = copy_dataset(tmp_path)
     path = copy / "data" / "places.csv"
     path.write_bytes(path.read_bytes().replace(b"Brussels", b"BRUSSELS"))  # same length
-    with pytest.raises(DatasetError, match="data/places.csv: sha256 .* the file was altered"):
+    with pytest.raises(_dataset_error(), match="data/places.csv: sha256 .* the file was altered"):
         sergetrotsky.load(copy)
     assert sergetrotsky.load(copy, verify=False).places.name.str.contains("BRUSSELS").any()
 
@@ -177,7 +184,7 @@ def test_value_outside_its_enum_is_refused(tmp_path):
     copy = copy_dataset(tmp_path)
     path = copy / "data" / "letters.csv"
     path.write_bytes(path.read_bytes().replace(b",letter,false,", b",epistle,false,", 1))
-    with pytest.raises(DatasetError, match="letters.csv: field 'form': 'epistle' not among"):
+    with pytest.raises(_dataset_error(), match="letters.csv: field 'form': 'epistle' not among"):
         sergetrotsky.load(copy, verify=False)
 
 
@@ -187,7 +194,7 @@ def test_paths_leaving_the_dataset_are_refused(tmp_path, released):
     jsonl = copy / "letters.jsonl"
     jsonl.write_text(jsonl.read_text(encoding="utf-8").replace(
         '"tei_path": "tei/letters/', '"tei_path": "../../tei/letters/'), encoding="utf-8")
-    with pytest.raises(DatasetError, match="not a path inside the dataset"):
+    with pytest.raises(_dataset_error(), match="not a path inside the dataset"):
         sergetrotsky.load(copy, verify=False).tei_path("papers-letter-prefatory")
     evil = tmp_path / "evil.zip"
     with zipfile.ZipFile(released.archive) as source, zipfile.ZipFile(evil, "w") as target:
@@ -197,12 +204,12 @@ def test_paths_leaving_the_dataset_are_refused(tmp_path, released):
                 data = data.replace(b'"tei_path": "tei/', b'"tei_path": "/etc/')
             info.compress_type = zipfile.ZIP_STORED    # not compressed again: faster
             target.writestr(info, data)
-    with pytest.raises(DatasetError, match="not a path inside the dataset"):
+    with pytest.raises(_dataset_error(), match="not a path inside the dataset"):
         sergetrotsky.load(evil, verify=False).tei_path("papers-letter-prefatory")
 
 
 def test_not_a_dataset(tmp_path):
-    with pytest.raises(DatasetError, match="no file datapackage.json"):
+    with pytest.raises(_dataset_error(), match="no file datapackage.json"):
         sergetrotsky.load(tmp_path)
-    with pytest.raises(DatasetError, match="neither a dataset folder nor a zip"):
+    with pytest.raises(_dataset_error(), match="neither a dataset folder nor a zip"):
         sergetrotsky.load(tmp_path / "nothing-here")
