@@ -193,8 +193,9 @@ def _file_desc(header: etree._Element, meta: Row, bibls: Sequence[etree._Element
     title_stmt = tei_element(file_desc, "titleStmt")
     tei_element(title_stmt, "title", f"{meta['title']}, version {meta['version']}: "
                               "correspondence metadata (CMIF)")
-    for problem in metadata_problems(meta):
-        raise problem
+    problems = metadata_problems(meta)
+    if problems:    # (the metadata stage of a build has reported them all)
+        raise problems[0]
     responsible = _editors(meta)
     for name in responsible:
         tei_element(title_stmt, "editor", name)

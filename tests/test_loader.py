@@ -15,6 +15,7 @@ import sergetrotsky
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parent.parent
+DIST = ROOT / "dist"
 
 
 # sergetrotsky.loader and pandas are imported by the tests that use them, not at the top:
@@ -22,7 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 def _dataset_error() -> type[Exception]:
     from sergetrotsky.loader import DatasetError
     return DatasetError
-DIST = ROOT / "dist"
 
 
 def raw_rows(table: str) -> list[dict[str, str]]:
