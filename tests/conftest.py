@@ -34,11 +34,12 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 # cache) is made once per run, by the first worker that needs it, the other session
 # fixtures once per worker: the first two modules dealt are the site, which needs the
 # build at once, and one that does not, so that the second worker is not left waiting for
-# the first's build (the wheel and its venv in `make test-e2e`, test_validate's fixtures
-# in `make test`).
+# the first's build (the wheel and its venv in `make test-e2e`; in `make test`, the defects
+# search on the cleaned texts, then test_validate, which needs the dataset only at its end).
 COSTLIEST = [                           # seconds in a parallel run, 2 cores
     "tests/test_site.py",               # ~3.3 s (~8 s with Chromium)
     "tests/test_install.py",            # (~6.8 s, much of it waiting for the installer)
+    "tests/test_defects.py",            # ~1.1 s, the cleaned texts only
     "tests/test_validate.py",           # ~2.6 s, the dataset only in its last tests
     "tests/test_contribution.py",       # ~6.3 s
     "tests/test_incremental.py",        # ~5.6 s
