@@ -534,11 +534,14 @@ def _removed(source: Source) -> tuple[Source, str, list[int], list[PageSegment],
     return _last_removed[0]
 
 
-def corpus_vocabulary(sources: Iterable[Source]) -> Counter[str]:
-    """The corpus vocabulary: the sum of every source's :func:`source_vocabulary`."""
+def corpus_vocabulary(sources: Iterable[Source],
+                      counts_of: Callable[[Source], Counter[str]] | None = None
+                      ) -> Counter[str]:
+    """The corpus vocabulary: the sum of every source's :func:`source_vocabulary` (or of
+    ``counts_of``, which gives the same, e.g. kept from an earlier call)."""
     counts: Counter[str] = Counter()
     for source in sources:
-        counts.update(source_vocabulary(source))
+        counts.update((counts_of or source_vocabulary)(source))
     return counts
 
 

@@ -107,14 +107,11 @@ class _Read:
             raise found
         return found
 
-    def vocabulary(self, corpus: list[Source]) -> Counter[str]:
-        """``clean.corpus_vocabulary``, each source's counts made once."""
-        counts: Counter[str] = Counter()
-        for source in corpus:
-            if source.folder not in self.counted:
-                self.counted[source.folder] = clean_stage.source_vocabulary(source)
-            counts.update(self.counted[source.folder])
-        return counts
+    def counts(self, source: Source) -> Counter[str]:
+        """``clean.source_vocabulary``, made once a source."""
+        if source.folder not in self.counted:
+            self.counted[source.folder] = clean_stage.source_vocabulary(source)
+        return self.counted[source.folder]
 
 
 def check_sources(folders: list[Path]) -> list[Report]:
@@ -158,7 +155,7 @@ def check_source(folder: Path, read: _Read | None = None) -> Report:
     except PipelineError as exc:
         findings.append(_finding("E608", exc, folder))
         return report
-    vocab = stage("E602", lambda: read.vocabulary(corpus))
+    vocab = stage("E602", lambda: clean_stage.corpus_vocabulary(corpus, read.counts))
     if vocab is None:
         return report
     cleaned = stage("E602", lambda: clean_stage.clean(source, vocab))
